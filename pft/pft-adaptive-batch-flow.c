@@ -1,0 +1,6 @@
+/* pft-adaptive-batch-flow.c
+ *
+ * SPDX-License-Identifier: MIT
+ */
+
+#include "pft.h"

@@ -1,0 +1,6 @@
+/* pft-adaptive-controller.c
+ *
+ * SPDX-License-Identifier: MIT
+ */
+
+#include "pft.h"

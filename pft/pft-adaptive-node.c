@@ -1,0 +1,6 @@
+/* pft-adaptive-node.c
+ *
+ * SPDX-License-Identifier: MIT
+ */
+
+#include "pft.h"

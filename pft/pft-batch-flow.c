@@ -1,0 +1,6 @@
+/* pft-batch-flow.c
+ *
+ * SPDX-License-Identifier: MIT
+ */
+
+#include "pft.h"

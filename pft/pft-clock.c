@@ -1,0 +1,6 @@
+/* pft-clock.c
+ *
+ * SPDX-License-Identifier: MIT
+ */
+
+#include "pft.h"

@@ -1,0 +1,6 @@
+/* pft-context.c
+ *
+ * SPDX-License-Identifier: MIT
+ */
+
+#include "pft.h"

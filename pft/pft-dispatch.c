@@ -1,0 +1,6 @@
+/* pft-dispatch.c
+ *
+ * SPDX-License-Identifier: MIT
+ */
+
+#include "pft.h"

@@ -1,0 +1,244 @@
+/* pft-error.c: the PFT_ERROR domain and rate-limit errors
+ *
+ * SPDX-License-Identifier: MIT
+ */
+
+#include <math.h>
+#include <string.h>
+
+#include <glib/gi18n-lib.h>
+
+#include "pft.h"
+#include "pft-private.h"
+
+/* The retry-after and source of a rate-limit error travel as extended
+ * error data, which C, Vala and GJS keep. PyGObject drops extended data
+ * when it turns a GError into an exception and back, so the message of
+ * every error built by pft_error_new_rate_limited() also states the
+ * retry-after in a fixed form that pft_error_get_retry_after() parses as a
+ * fallback. */
+typedef struct
+{
+  double  retry_after;
+  char   *source;
+} PftErrorPrivate;
+
+static void
+pft_error_private_init (PftErrorPrivate *priv)
+{
+  priv->retry_after = -1;
+  priv->source = NULL;
+}
+
+static void
+pft_error_private_copy (const PftErrorPrivate *src,
+                        PftErrorPrivate       *dest)
+{
+  dest->retry_after = src->retry_after;
+  dest->source = g_strdup (src->source);
+}
+
+static void
+pft_error_private_clear (PftErrorPrivate *priv)
+{
+  g_clear_pointer (&priv->source, g_free);
+}
+
+/**
+ * pft_error_quark:
+ *
+ * The quark of the [error@Pft.Error] domain.
+ *
+ * Returns: the error domain
+ */
+G_DEFINE_EXTENDED_ERROR (PftError, pft_error)
+
+#define RETRY_AFTER_MARK "retry after "
+
+/**
+ * pft_error_new_rate_limited:
+ * @retry_after: seconds to wait before the next call, or a negative number
+ *   when the provider did not say
+ * @source: (nullable): what answered with the rate limit (a provider or
+ *   limiter name), for messages and logs
+ * @message: (nullable): a description; %NULL for a generic one
+ *
+ * Builds a [error@Pft.Error.RATE_LIMITED] error that carries @retry_after
+ * and @source. This works from every language: Python code raises the
+ * returned error (`raise Pft.error_new_rate_limited(2.0, "api", None)`),
+ * which keeps the retry-after even though PyGObject drops extended error
+ * data, because the message states it too.
+ *
+ * Returns: (transfer full): a new #GError
+ */
+GError *
+pft_error_new_rate_limited (double      retry_after,
+                            const char *source,
+                            const char *message)
+{
+  GString *msg = g_string_new (message != NULL ? message : _("Rate limited"));
+  GError *error;
+  PftErrorPrivate *priv;
+
+  if (source != NULL)
+    g_string_append_printf (msg, " [%s]", source);
+  if (retry_after >= 0 && isfinite (retry_after))
+    {
+      char buf[G_ASCII_DTOSTR_BUF_SIZE];
+      /* Not translated: pft_error_get_retry_after() parses it. */
+      g_string_append_printf (msg, " (" RETRY_AFTER_MARK "%s s)",
+                              g_ascii_dtostr (buf, sizeof buf, retry_after));
+    }
+  else
+    retry_after = -1;
+
+  error = g_error_new_literal (PFT_ERROR, PFT_ERROR_RATE_LIMITED, msg->str);
+  g_string_free (msg, TRUE);
+
+  priv = pft_error_get_private (error);
+  priv->retry_after = retry_after;
+  priv->source = g_strdup (source);
+  return error;
+}
+
+static gboolean
+message_mentions_rate_limit (const char *message)
+{
+  static const char * const needles[] = {
+    "429", "rate limit", "rate_limit", "ratelimit", "too many requests",
+    "quota exceeded", "throttl",
+  };
+  g_autofree char *lower = NULL;
+
+  if (message == NULL)
+    return FALSE;
+  lower = g_ascii_strdown (message, -1);
+  for (guint i = 0; i < G_N_ELEMENTS (needles); i++)
+    if (strstr (lower, needles[i]) != NULL)
+      return TRUE;
+  return FALSE;
+}
+
+/**
+ * pft_error_is_rate_limit:
+ * @error: (nullable): an error
+ *
+ * Tells whether @error means "rate limited": a
+ * [error@Pft.Error.RATE_LIMITED] error, an HTTP 429 status error from
+ * libsoup (domain `soup-session-error-quark` is not used for statuses, so
+ * any error whose code is 429 in a domain whose name contains "http" or
+ * "soup"), or, like the Python original, any error whose message mentions
+ * 429, rate limit, too many requests, quota exceeded or throttling.
+ *
+ * Nodes can refine this with [vfunc@Pft.Node.is_rate_limit].
+ *
+ * Returns: %TRUE if @error is a rate-limit error
+ */
+gboolean
+pft_error_is_rate_limit (const GError *error)
+{
+  if (error == NULL)
+    return FALSE;
+  if (error->domain == PFT_ERROR)
+    return error->code == PFT_ERROR_RATE_LIMITED;
+  if (error->code == 429)
+    {
+      const char *domain = g_quark_to_string (error->domain);
+      if (domain != NULL && (strstr (domain, "http") != NULL || strstr (domain, "soup") != NULL))
+        return TRUE;
+    }
+  return message_mentions_rate_limit (error->message);
+}
+
+/**
+ * pft_error_get_retry_after:
+ * @error: an error
+ *
+ * Reads how long the provider asked to wait, from an error built by
+ * [func@Pft.error_new_rate_limited] (also after it went through Python),
+ * or from a message that says "retry after N s", "retry-after: N" or
+ * "retry in N s".
+ *
+ * Returns: the retry-after in seconds, or -1 when @error carries none
+ */
+double
+pft_error_get_retry_after (const GError *error)
+{
+  static const char * const marks[] = { RETRY_AFTER_MARK, "retry-after:", "retry-after ", "retry in " };
+  g_autofree char *lower = NULL;
+
+  g_return_val_if_fail (error != NULL, -1);
+
+  if (error->domain == PFT_ERROR && error->code == PFT_ERROR_RATE_LIMITED)
+    {
+      PftErrorPrivate *priv = pft_error_get_private (error);
+      if (priv != NULL && priv->retry_after >= 0)
+        return priv->retry_after;
+    }
+
+  if (error->message == NULL)
+    return -1;
+  lower = g_ascii_strdown (error->message, -1);
+  for (guint i = 0; i < G_N_ELEMENTS (marks); i++)
+    {
+      const char *p = strstr (lower, marks[i]);
+      if (p != NULL)
+        {
+          char *end = NULL;
+          double v;
+
+          p += strlen (marks[i]);
+          while (*p == ' ')
+            p++;
+          v = g_ascii_strtod (p, &end);
+          if (end != p && v >= 0 && isfinite (v))
+            return v;
+        }
+    }
+  return -1;
+}
+
+/**
+ * pft_error_get_source:
+ * @error: an error
+ *
+ * Reads the source that [func@Pft.error_new_rate_limited] recorded. Only C,
+ * Vala and GJS keep it (PyGObject drops extended error data).
+ *
+ * Returns: (nullable): the source, or %NULL
+ */
+const char *
+pft_error_get_source (const GError *error)
+{
+  g_return_val_if_fail (error != NULL, NULL);
+
+  if (error->domain == PFT_ERROR && error->code == PFT_ERROR_RATE_LIMITED)
+    {
+      PftErrorPrivate *priv = pft_error_get_private (error);
+      if (priv != NULL)
+        return priv->source;
+    }
+  return NULL;
+}
+
+/**
+ * pft_task_return_rate_limited:
+ * @task: a #GTask
+ * @retry_after: seconds to wait, or a negative number when unknown
+ * @source: (nullable): what answered with the rate limit
+ * @message: (nullable): a description
+ *
+ * Completes @task with the error of [func@Pft.error_new_rate_limited], so
+ * that code in any language (GJS's `exec_task`, Python's `exec_async`)
+ * reports a rate limit with its retry-after intact.
+ */
+void
+pft_task_return_rate_limited (GTask      *task,
+                              double      retry_after,
+                              const char *source,
+                              const char *message)
+{
+  g_return_if_fail (G_IS_TASK (task));
+
+  g_task_return_error (task, pft_error_new_rate_limited (retry_after, source, message));
+}

@@ -1,0 +1,6 @@
+/* pft-limiter-registry.c
+ *
+ * SPDX-License-Identifier: MIT
+ */
+
+#include "pft.h"

@@ -1,0 +1,6 @@
+/* pft-node.c
+ *
+ * SPDX-License-Identifier: MIT
+ */
+
+#include "pft.h"

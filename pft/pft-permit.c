@@ -1,0 +1,6 @@
+/* pft-permit.c
+ *
+ * SPDX-License-Identifier: MIT
+ */
+
+#include "pft.h"

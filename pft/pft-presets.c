@@ -1,0 +1,6 @@
+/* pft-presets.c
+ *
+ * SPDX-License-Identifier: MIT
+ */
+
+#include "pft.h"

@@ -1,0 +1,6 @@
+/* pft-rate-limiter.c
+ *
+ * SPDX-License-Identifier: MIT
+ */
+
+#include "pft.h"

@@ -1,0 +1,6 @@
+/* pft-store.c
+ *
+ * SPDX-License-Identifier: MIT
+ */
+
+#include "pft.h"

@@ -1,0 +1,6 @@
+/* pft-throttled-batch-node.c
+ *
+ * SPDX-License-Identifier: MIT
+ */
+
+#include "pft.h"

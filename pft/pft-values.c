@@ -1,0 +1,6 @@
+/* pft-values.c
+ *
+ * SPDX-License-Identifier: MIT
+ */
+
+#include "pft.h"

@@ -1,0 +1,25 @@
+/* pft.h: the umbrella header of Pft
+ *
+ * SPDX-License-Identifier: MIT
+ */
+
+#pragma once
+
+#define PFT_INSIDE
+# include "pft-version-macros.h"
+# include "pft-types.h"
+# include "pft-enums.h"
+# include "pft-error.h"
+# include "pft-init.h"
+# include "pft-store.h"
+# include "pft-values.h"
+# include "pft-context.h"
+# include "pft-node.h"
+# include "pft-batch-node.h"
+# include "pft-flow.h"
+# include "pft-batch-flow.h"
+# include "pft-rate-limiter.h"
+# include "pft-permit.h"
+# include "pft-limiter-registry.h"
+# include "pft-presets.h"
+#undef PFT_INSIDE
