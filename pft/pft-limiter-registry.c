@@ -1,6 +1,1437 @@
-/* pft-limiter-registry.c
+/* pft-limiter-registry.c: named rate limiters shared across a process
  *
  * SPDX-License-Identifier: MIT
  */
 
+#include <math.h>
+#include <string.h>
+
+#include <glib/gi18n-lib.h>
+
 #include "pft.h"
+#include "pft-private.h"
+
+/**
+ * PftLimiterRegistry:
+ *
+ * Named [class@Pft.RateLimiter]s shared by every node and flow of a
+ * process, so that all the code calling one API respects one limit.
+ *
+ * Most programs use the process-wide registry,
+ * [func@Pft.LimiterRegistry.get_default]; [ctor@Pft.LimiterRegistry.new]
+ * makes an independent one (for tests, or a plug-in with its own limits).
+ *
+ * Register limiters at start-up with
+ * [method@Pft.LimiterRegistry.register_new],
+ * [method@Pft.LimiterRegistry.register_preset] or from a configuration file
+ * with [method@Pft.LimiterRegistry.load_from_file], then find them anywhere
+ * with [method@Pft.LimiterRegistry.lookup].
+ *
+ * ## Configuration files
+ *
+ * [method@Pft.LimiterRegistry.load_from_file] reads a [struct@GLib.KeyFile]
+ * with one group per limiter, the group name being the limiter's name:
+ *
+ * ```ini
+ * [openai]
+ * preset = openai_tier1
+ * max-concurrent = 8        # overrides the preset's 5
+ *
+ * [search]
+ * max-concurrent = 4
+ * max-per-window = 100
+ * window = 1.5              # seconds
+ * mode = smooth
+ * burst = 10
+ *
+ * [embeddings]
+ * max-per-window = 3000
+ * max-cost-per-window = 1000000   # tokens per minute
+ * ```
+ *
+ * (GKeyFile has no trailing comments; the `#` remarks above are for the
+ * reader only and must be on lines of their own in a real file.)
+ *
+ * Keys: `max-concurrent` (>= 1, default 5), `max-per-window` (0 = no limit,
+ * the default), `window` (seconds, > 0, default 60), `max-cost-per-window`
+ * (0 = no limit), `mode` (`sliding-window` or `smooth`), `burst`, and
+ * `preset` (any name [func@Pft.presets_lookup] accepts), whose values the
+ * other keys of the group override. A key that is absent takes its default
+ * (the preset's value, else the limiter's default), so a group always
+ * describes a limiter completely.
+ *
+ * Loading is atomic: every group is checked first, and on any error nothing
+ * is registered or changed. Errors are %PFT_ERROR_PARSE and name the group,
+ * the key and, when the text was read by Pft, the line.
+ *
+ * Loading is also a *reload*: a group whose name is already registered
+ * updates that limiter's limits in place instead of swapping in a new
+ * object, so the nodes and flows holding it see the new limits at once and
+ * keep its window history, in-flight permits and waiters. Limiters not named
+ * in the file are left alone. (In contrast,
+ * [method@Pft.LimiterRegistry.register] with @replace swaps the object,
+ * since it is handed one.)
+ *
+ * ## Threads and the list model
+ *
+ * Every method may be called from any thread. The
+ * [iface@Gio.ListModel] of [method@Pft.LimiterRegistry.get_model] is the
+ * exception GTK requires: it changes, and emits
+ * [signal@Gio.ListModel::items-changed], only in the thread-default
+ * [struct@GLib.MainContext] that was current when the registry was created
+ * (for the default registry, when it was first asked for). A change made
+ * while that context is being iterated by the calling thread shows in the
+ * model at once; any other change shows at the context's next iteration.
+ */
+
+struct _PftLimiterRegistry
+{
+  GObject       parent_instance;
+
+  GMutex        mutex;
+  GHashTable   *limiters;     /* owned name -> owned PftRateLimiter */
+  GSource      *sync_source;  /* pending model update, or NULL */
+
+  /* Touched only in @context's thread. */
+  GMainContext *context;
+  GListStore   *model;        /* PftRateLimiter, sorted by name */
+  GPtrArray    *model_names;  /* char *, parallel to @model */
+  gboolean      syncing;
+};
+
+G_DEFINE_FINAL_TYPE (PftLimiterRegistry, pft_limiter_registry, G_TYPE_OBJECT)
+
+/* Defaults for a limiter registered without explicit limits, as in the
+ * seed's LimiterRegistry.register(). */
+#define DEFAULT_MAX_CONCURRENT 5
+#define DEFAULT_MAX_PER_WINDOW 0
+#define DEFAULT_WINDOW         60.0
+
+static void
+pft_limiter_registry_finalize (GObject *object)
+{
+  PftLimiterRegistry *self = PFT_LIMITER_REGISTRY (object);
+
+  /* A pending sync source holds a reference, so there is none here. */
+  g_assert (self->sync_source == NULL);
+
+  g_clear_pointer (&self->limiters, g_hash_table_unref);
+  g_clear_object (&self->model);
+  g_clear_pointer (&self->model_names, g_ptr_array_unref);
+  g_clear_pointer (&self->context, g_main_context_unref);
+  g_mutex_clear (&self->mutex);
+
+  G_OBJECT_CLASS (pft_limiter_registry_parent_class)->finalize (object);
+}
+
+static void
+pft_limiter_registry_class_init (PftLimiterRegistryClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  _pft_init_i18n ();
+
+  object_class->finalize = pft_limiter_registry_finalize;
+}
+
+static void
+pft_limiter_registry_init (PftLimiterRegistry *self)
+{
+  g_mutex_init (&self->mutex);
+  self->limiters = g_hash_table_new_full (g_str_hash, g_str_equal,
+                                          g_free, g_object_unref);
+  self->context = g_main_context_ref_thread_default ();
+  self->model = g_list_store_new (PFT_TYPE_RATE_LIMITER);
+  self->model_names = g_ptr_array_new_with_free_func (g_free);
+}
+
+/**
+ * pft_limiter_registry_new:
+ *
+ * Creates an empty registry, independent of the default one. Its list
+ * model belongs to the calling thread's thread-default main context.
+ *
+ * Returns: (transfer full): a new [class@Pft.LimiterRegistry]
+ */
+PftLimiterRegistry *
+pft_limiter_registry_new (void)
+{
+  return g_object_new (PFT_TYPE_LIMITER_REGISTRY, NULL);
+}
+
+/**
+ * pft_limiter_registry_get_default:
+ *
+ * The process-wide registry, created on first use. Safe to call from any
+ * thread; its list model belongs to the thread-default main context of the
+ * first caller (usually the main thread's default context).
+ *
+ * Returns: (transfer none): the default [class@Pft.LimiterRegistry]; it
+ *   lives as long as the process
+ */
+PftLimiterRegistry *
+pft_limiter_registry_get_default (void)
+{
+  static PftLimiterRegistry *default_registry;
+
+  if (g_once_init_enter (&default_registry))
+    g_once_init_leave (&default_registry, pft_limiter_registry_new ());
+
+  return default_registry;
+}
+
+/* -------------------------------------------------------------------- */
+/* The list model                                                        */
+
+typedef struct {
+  char           *name;
+  PftRateLimiter *limiter;
+} Snapshot;
+
+static void
+snapshot_clear (gpointer data)
+{
+  Snapshot *s = data;
+
+  g_free (s->name);
+  g_object_unref (s->limiter);
+}
+
+static int
+snapshot_compare (gconstpointer a,
+                  gconstpointer b)
+{
+  return strcmp (((const Snapshot *) a)->name, ((const Snapshot *) b)->name);
+}
+
+/* Bring the model in line with the hash table: one splice of the range
+ * between the common prefix and the common suffix. Runs in @context. */
+static void
+sync_model (PftLimiterRegistry *self)
+{
+  g_autoptr(GArray) snap = g_array_new (FALSE, FALSE, sizeof (Snapshot));
+  GHashTableIter iter;
+  gpointer key, value;
+  guint old_n, new_n, prefix = 0, suffix = 0;
+  g_autofree gpointer *additions = NULL;
+
+  g_array_set_clear_func (snap, snapshot_clear);
+
+  g_mutex_lock (&self->mutex);
+  g_hash_table_iter_init (&iter, self->limiters);
+  while (g_hash_table_iter_next (&iter, &key, &value))
+    {
+      Snapshot s = { g_strdup (key), g_object_ref (value) };
+      g_array_append_val (snap, s);
+    }
+  g_mutex_unlock (&self->mutex);
+
+  g_array_sort (snap, snapshot_compare);
+
+  old_n = self->model_names->len;
+  new_n = snap->len;
+
+  while (prefix < old_n && prefix < new_n)
+    {
+      g_autoptr(PftRateLimiter) item =
+        g_list_model_get_item (G_LIST_MODEL (self->model), prefix);
+      Snapshot *s = &g_array_index (snap, Snapshot, prefix);
+
+      if (item != s->limiter ||
+          !g_str_equal (g_ptr_array_index (self->model_names, prefix), s->name))
+        break;
+      prefix++;
+    }
+  while (suffix < old_n - prefix && suffix < new_n - prefix)
+    {
+      g_autoptr(PftRateLimiter) item =
+        g_list_model_get_item (G_LIST_MODEL (self->model), old_n - 1 - suffix);
+      Snapshot *s = &g_array_index (snap, Snapshot, new_n - 1 - suffix);
+
+      if (item != s->limiter ||
+          !g_str_equal (g_ptr_array_index (self->model_names, old_n - 1 - suffix),
+                        s->name))
+        break;
+      suffix++;
+    }
+
+  if (prefix == old_n && prefix == new_n)
+    return;
+
+  additions = g_new0 (gpointer, new_n - prefix - suffix + 1);
+  for (guint i = prefix; i < new_n - suffix; i++)
+    additions[i - prefix] = g_array_index (snap, Snapshot, i).limiter;
+
+  /* Names first, so that an items-changed handler calling
+   * pft_limiter_registry_dup_name_of() or reading the model sees a
+   * consistent state. */
+  g_ptr_array_remove_range (self->model_names, prefix, old_n - prefix - suffix);
+  for (guint i = prefix; i < new_n - suffix; i++)
+    g_ptr_array_insert (self->model_names, i,
+                        g_strdup (g_array_index (snap, Snapshot, i).name));
+
+  self->syncing = TRUE;
+  g_list_store_splice (self->model, prefix, old_n - prefix - suffix,
+                       additions, new_n - prefix - suffix);
+  self->syncing = FALSE;
+}
+
+static gboolean
+sync_model_cb (gpointer user_data)
+{
+  PftLimiterRegistry *self = user_data;
+
+  g_mutex_lock (&self->mutex);
+  g_clear_pointer (&self->sync_source, g_source_unref);
+  g_mutex_unlock (&self->mutex);
+
+  sync_model (self);
+
+  return G_SOURCE_REMOVE;
+}
+
+/* Called after every change, without the mutex held. */
+static void
+schedule_sync (PftLimiterRegistry *self)
+{
+  if (g_main_context_is_owner (self->context) && !self->syncing)
+    {
+      sync_model (self);
+      return;
+    }
+
+  g_mutex_lock (&self->mutex);
+  if (self->sync_source == NULL)
+    {
+      self->sync_source = g_idle_source_new ();
+      g_source_set_priority (self->sync_source, G_PRIORITY_DEFAULT);
+      g_source_set_name (self->sync_source, "[pft] limiter registry model");
+      g_source_set_callback (self->sync_source, sync_model_cb,
+                             g_object_ref (self), g_object_unref);
+      g_source_attach (self->sync_source, self->context);
+    }
+  g_mutex_unlock (&self->mutex);
+}
+
+/**
+ * pft_limiter_registry_get_model:
+ * @self: a [class@Pft.LimiterRegistry]
+ *
+ * The registered limiters as a list model of [class@Pft.RateLimiter],
+ * sorted by name like [method@Pft.LimiterRegistry.dup_names]; for showing
+ * them in a user interface. Read it, and connect to its signals, only in the
+ * thread of the main context that was thread-default when the registry was
+ * created (see the class documentation); the name of an item is
+ * [method@Pft.LimiterRegistry.dup_name_of]. The model is read-only: change
+ * the registry, not the model.
+ *
+ * Returns: (transfer none): a [iface@Gio.ListModel] of
+ *   [class@Pft.RateLimiter]
+ */
+GListModel *
+pft_limiter_registry_get_model (PftLimiterRegistry *self)
+{
+  g_return_val_if_fail (PFT_IS_LIMITER_REGISTRY (self), NULL);
+
+  return G_LIST_MODEL (self->model);
+}
+
+/* -------------------------------------------------------------------- */
+/* Registration                                                          */
+
+/* Inserts @limiter (transfer full) unless @name exists and !@replace.
+ * Returns the limiter now registered under @name (borrowed), or NULL with
+ * @error set. */
+static PftRateLimiter *
+insert_limiter (PftLimiterRegistry *self,
+                const char         *name,
+                PftRateLimiter     *limiter,
+                gboolean            replace,
+                GError            **error)
+{
+  PftRateLimiter *old;
+  gpointer old_key = NULL, old_value = NULL;
+  gboolean changed = TRUE;
+
+  g_mutex_lock (&self->mutex);
+  old = g_hash_table_lookup (self->limiters, name);
+  if (old != NULL && !replace)
+    {
+      g_mutex_unlock (&self->mutex);
+      g_object_unref (limiter);
+      g_set_error (error, PFT_ERROR, PFT_ERROR_EXISTS,
+                   _("A rate limiter named “%s” is already registered; "
+                     "remove it first or register with replace"),
+                   name);
+      return NULL;
+    }
+  if (old == limiter)
+    {
+      changed = FALSE;
+      g_object_unref (limiter);
+    }
+  else
+    {
+      /* The replaced limiter is dropped after unlocking: its disposal may
+       * run code (waiters failing) that re-enters the registry. */
+      if (old != NULL)
+        g_hash_table_steal_extended (self->limiters, name, &old_key, &old_value);
+      g_hash_table_insert (self->limiters, g_strdup (name), limiter);
+    }
+  g_mutex_unlock (&self->mutex);
+
+  g_free (old_key);
+  g_clear_object (&old_value);
+
+  if (changed)
+    schedule_sync (self);
+
+  return limiter;
+}
+
+/**
+ * pft_limiter_registry_register:
+ * @self: a [class@Pft.LimiterRegistry]
+ * @name: the name to register @limiter under (any non-empty string)
+ * @limiter: the limiter
+ * @replace: whether to replace a limiter already registered as @name
+ * @error: return location for a #GError
+ *
+ * Registers @limiter as @name; the registry keeps a reference. If @name is
+ * taken, this fails with %PFT_ERROR_EXISTS unless @replace is %TRUE, in
+ * which case @limiter takes the place of the old object (whose holders keep
+ * using the old one; to change the limits that existing holders see, change
+ * the limiter's properties or reload a configuration file instead).
+ *
+ * Returns: %TRUE if @limiter is now registered as @name
+ */
+gboolean
+pft_limiter_registry_register (PftLimiterRegistry  *self,
+                               const char          *name,
+                               PftRateLimiter      *limiter,
+                               gboolean             replace,
+                               GError             **error)
+{
+  g_return_val_if_fail (PFT_IS_LIMITER_REGISTRY (self), FALSE);
+  g_return_val_if_fail (name != NULL && *name != '\0', FALSE);
+  g_return_val_if_fail (PFT_IS_RATE_LIMITER (limiter), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  return insert_limiter (self, name, g_object_ref (limiter), replace, error) != NULL;
+}
+
+/**
+ * pft_limiter_registry_register_new:
+ * @self: a [class@Pft.LimiterRegistry]
+ * @name: the name to register the new limiter under
+ * @max_concurrent: how many permits may be held at once (>= 1)
+ * @max_per_window: how many admissions any @window may hold; 0 for no limit
+ * @window: the window length in seconds (> 0), usually 60
+ * @error: return location for a #GError
+ *
+ * Creates a limiter as [ctor@Pft.RateLimiter.new] does and registers it as
+ * @name. Fails with %PFT_ERROR_EXISTS if @name is taken.
+ *
+ * Returns: (transfer none) (nullable): the new limiter, owned by the
+ *   registry: valid while it stays registered (take a reference if another
+ *   thread may remove it), or %NULL on error
+ */
+PftRateLimiter *
+pft_limiter_registry_register_new (PftLimiterRegistry  *self,
+                                   const char          *name,
+                                   guint                max_concurrent,
+                                   guint                max_per_window,
+                                   double               window,
+                                   GError             **error)
+{
+  g_return_val_if_fail (PFT_IS_LIMITER_REGISTRY (self), NULL);
+  g_return_val_if_fail (name != NULL && *name != '\0', NULL);
+  g_return_val_if_fail (max_concurrent >= 1, NULL);
+  g_return_val_if_fail (window > 0, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  return insert_limiter (self, name,
+                         pft_rate_limiter_new (max_concurrent, max_per_window, window),
+                         FALSE, error);
+}
+
+/**
+ * pft_limiter_registry_register_preset:
+ * @self: a [class@Pft.LimiterRegistry]
+ * @name: the name to register the new limiter under
+ * @preset_name: a preset name, as for [func@Pft.presets_lookup]
+ * @error: return location for a #GError
+ *
+ * Creates a limiter with a preset's limits (see
+ * [method@Pft.Preset.new_limiter]: a 60-second window) and registers it as
+ * @name. Fails with %PFT_ERROR_NOT_FOUND for an unknown preset and
+ * %PFT_ERROR_EXISTS if @name is taken.
+ *
+ * Returns: (transfer none) (nullable): the new limiter, owned by the
+ *   registry as for [method@Pft.LimiterRegistry.register_new], or %NULL on
+ *   error
+ */
+PftRateLimiter *
+pft_limiter_registry_register_preset (PftLimiterRegistry  *self,
+                                      const char          *name,
+                                      const char          *preset_name,
+                                      GError             **error)
+{
+  g_autoptr(PftPreset) preset = NULL;
+
+  g_return_val_if_fail (PFT_IS_LIMITER_REGISTRY (self), NULL);
+  g_return_val_if_fail (name != NULL && *name != '\0', NULL);
+  g_return_val_if_fail (preset_name != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  preset = pft_presets_lookup (preset_name, error);
+  if (preset == NULL)
+    return NULL;
+
+  return insert_limiter (self, name, pft_preset_new_limiter (preset),
+                         FALSE, error);
+}
+
+/**
+ * pft_limiter_registry_lookup:
+ * @self: a [class@Pft.LimiterRegistry]
+ * @name: a limiter name
+ * @error: return location for a #GError
+ *
+ * Finds the limiter registered as @name.
+ *
+ * Returns: (transfer full): the limiter, or %NULL with @error set to
+ *   %PFT_ERROR_NOT_FOUND, whose message names @name and says how to
+ *   register it
+ */
+PftRateLimiter *
+pft_limiter_registry_lookup (PftLimiterRegistry  *self,
+                             const char          *name,
+                             GError             **error)
+{
+  PftRateLimiter *limiter;
+
+  g_return_val_if_fail (PFT_IS_LIMITER_REGISTRY (self), NULL);
+  g_return_val_if_fail (name != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  g_mutex_lock (&self->mutex);
+  limiter = g_hash_table_lookup (self->limiters, name);
+  if (limiter != NULL)
+    g_object_ref (limiter);
+  g_mutex_unlock (&self->mutex);
+
+  if (limiter == NULL)
+    g_set_error (error, PFT_ERROR, PFT_ERROR_NOT_FOUND,
+                 _("No rate limiter named “%s” is registered; register it "
+                   "first with pft_limiter_registry_register_new(), "
+                   "register_preset() or register(), load it from a "
+                   "configuration file, or use get_or_create()"),
+                 name);
+
+  return limiter;
+}
+
+/**
+ * pft_limiter_registry_get_or_create:
+ * @self: a [class@Pft.LimiterRegistry]
+ * @name: a limiter name
+ * @max_concurrent: for a new limiter: permits held at once (>= 1)
+ * @max_per_window: for a new limiter: admissions per window; 0 for no limit
+ * @window: for a new limiter: the window length in seconds (> 0)
+ *
+ * Returns the limiter registered as @name, registering a new one with the
+ * given limits first if there is none. The limits are ignored when @name
+ * exists: the existing limiter is returned unchanged. Any number of threads
+ * may race on the same name: they all get the same object.
+ *
+ * Returns: (transfer full): the limiter registered as @name
+ */
+PftRateLimiter *
+pft_limiter_registry_get_or_create (PftLimiterRegistry *self,
+                                    const char         *name,
+                                    guint               max_concurrent,
+                                    guint               max_per_window,
+                                    double              window)
+{
+  PftRateLimiter *limiter;
+  gboolean created = FALSE;
+
+  g_return_val_if_fail (PFT_IS_LIMITER_REGISTRY (self), NULL);
+  g_return_val_if_fail (name != NULL && *name != '\0', NULL);
+  g_return_val_if_fail (max_concurrent >= 1, NULL);
+  g_return_val_if_fail (window > 0, NULL);
+
+  g_mutex_lock (&self->mutex);
+  limiter = g_hash_table_lookup (self->limiters, name);
+  if (limiter == NULL)
+    {
+      limiter = pft_rate_limiter_new (max_concurrent, max_per_window, window);
+      g_hash_table_insert (self->limiters, g_strdup (name), limiter);
+      created = TRUE;
+    }
+  g_object_ref (limiter);
+  g_mutex_unlock (&self->mutex);
+
+  if (created)
+    schedule_sync (self);
+
+  return limiter;
+}
+
+/**
+ * pft_limiter_registry_remove:
+ * @self: a [class@Pft.LimiterRegistry]
+ * @name: a limiter name
+ *
+ * Unregisters the limiter named @name. Nodes and flows holding it keep
+ * using it; only the name is gone.
+ *
+ * Returns: %TRUE if there was such a limiter
+ */
+gboolean
+pft_limiter_registry_remove (PftLimiterRegistry *self,
+                             const char         *name)
+{
+  gpointer key = NULL, value = NULL;
+  gboolean found;
+
+  g_return_val_if_fail (PFT_IS_LIMITER_REGISTRY (self), FALSE);
+  g_return_val_if_fail (name != NULL, FALSE);
+
+  g_mutex_lock (&self->mutex);
+  found = g_hash_table_steal_extended (self->limiters, name, &key, &value);
+  g_mutex_unlock (&self->mutex);
+
+  if (found)
+    {
+      g_free (key);
+      g_object_unref (value);
+      schedule_sync (self);
+    }
+
+  return found;
+}
+
+/**
+ * pft_limiter_registry_clear:
+ * @self: a [class@Pft.LimiterRegistry]
+ *
+ * Unregisters every limiter (the seed's `LimiterRegistry.reset()`).
+ */
+void
+pft_limiter_registry_clear (PftLimiterRegistry *self)
+{
+  GHashTable *old;
+
+  g_return_if_fail (PFT_IS_LIMITER_REGISTRY (self));
+
+  g_mutex_lock (&self->mutex);
+  old = self->limiters;
+  self->limiters = g_hash_table_new_full (g_str_hash, g_str_equal,
+                                          g_free, g_object_unref);
+  g_mutex_unlock (&self->mutex);
+
+  if (g_hash_table_size (old) > 0)
+    {
+      g_hash_table_unref (old);
+      schedule_sync (self);
+    }
+  else
+    g_hash_table_unref (old);
+}
+
+/**
+ * pft_limiter_registry_contains:
+ * @self: a [class@Pft.LimiterRegistry]
+ * @name: a limiter name
+ *
+ * Returns: whether a limiter is registered as @name
+ */
+gboolean
+pft_limiter_registry_contains (PftLimiterRegistry *self,
+                               const char         *name)
+{
+  gboolean found;
+
+  g_return_val_if_fail (PFT_IS_LIMITER_REGISTRY (self), FALSE);
+  g_return_val_if_fail (name != NULL, FALSE);
+
+  g_mutex_lock (&self->mutex);
+  found = g_hash_table_contains (self->limiters, name);
+  g_mutex_unlock (&self->mutex);
+
+  return found;
+}
+
+static int
+compare_strings (gconstpointer a,
+                 gconstpointer b)
+{
+  return strcmp (*(char * const *) a, *(char * const *) b);
+}
+
+/**
+ * pft_limiter_registry_dup_names:
+ * @self: a [class@Pft.LimiterRegistry]
+ *
+ * The names of the registered limiters, sorted (byte-wise).
+ *
+ * Returns: (transfer full) (array zero-terminated=1): a %NULL-terminated
+ *   array; free with g_strfreev()
+ */
+char **
+pft_limiter_registry_dup_names (PftLimiterRegistry *self)
+{
+  char **names;
+  guint n;
+
+  g_return_val_if_fail (PFT_IS_LIMITER_REGISTRY (self), NULL);
+
+  g_mutex_lock (&self->mutex);
+  names = (char **) g_hash_table_get_keys_as_array (self->limiters, &n);
+  for (guint i = 0; i < n; i++)
+    names[i] = g_strdup (names[i]);
+  g_mutex_unlock (&self->mutex);
+
+  qsort (names, n, sizeof (char *), compare_strings);
+
+  return names;
+}
+
+/**
+ * pft_limiter_registry_dup_name_of:
+ * @self: a [class@Pft.LimiterRegistry]
+ * @limiter: a limiter
+ *
+ * The name @limiter is registered under; if it is registered under several,
+ * the first in sorted order.
+ *
+ * Returns: (transfer full) (nullable): the name, or %NULL if @limiter is
+ *   not registered
+ */
+char *
+pft_limiter_registry_dup_name_of (PftLimiterRegistry *self,
+                                  PftRateLimiter     *limiter)
+{
+  GHashTableIter iter;
+  gpointer key, value;
+  const char *best = NULL;
+  char *result;
+
+  g_return_val_if_fail (PFT_IS_LIMITER_REGISTRY (self), NULL);
+  g_return_val_if_fail (PFT_IS_RATE_LIMITER (limiter), NULL);
+
+  g_mutex_lock (&self->mutex);
+  g_hash_table_iter_init (&iter, self->limiters);
+  while (g_hash_table_iter_next (&iter, &key, &value))
+    if (value == limiter && (best == NULL || strcmp (key, best) < 0))
+      best = key;
+  result = g_strdup (best);
+  g_mutex_unlock (&self->mutex);
+
+  return result;
+}
+
+/* -------------------------------------------------------------------- */
+/* Statistics                                                            */
+
+static const char *
+mode_nick (PftLimiterMode mode)
+{
+  g_autoptr(GEnumClass) klass = g_type_class_ref (PFT_TYPE_LIMITER_MODE);
+  GEnumValue *v = g_enum_get_value (klass, mode);
+
+  /* Nicks live in static storage of the registered type. */
+  return v != NULL ? v->value_nick : "unknown";
+}
+
+static GVariant *
+limiter_stats (PftRateLimiter *limiter)
+{
+  GVariantBuilder b;
+
+  g_variant_builder_init (&b, G_VARIANT_TYPE_VARDICT);
+  g_variant_builder_add (&b, "{sv}", "max_concurrent",
+                         g_variant_new_uint32 (pft_rate_limiter_get_max_concurrent (limiter)));
+  g_variant_builder_add (&b, "{sv}", "max_per_window",
+                         g_variant_new_uint32 (pft_rate_limiter_get_max_per_window (limiter)));
+  g_variant_builder_add (&b, "{sv}", "window",
+                         g_variant_new_double (pft_rate_limiter_get_window (limiter)));
+  g_variant_builder_add (&b, "{sv}", "max_cost_per_window",
+                         g_variant_new_uint64 (pft_rate_limiter_get_max_cost_per_window (limiter)));
+  g_variant_builder_add (&b, "{sv}", "mode",
+                         g_variant_new_string (mode_nick (pft_rate_limiter_get_mode (limiter))));
+  g_variant_builder_add (&b, "{sv}", "burst",
+                         g_variant_new_uint32 (pft_rate_limiter_get_burst (limiter)));
+  g_variant_builder_add (&b, "{sv}", "in_flight",
+                         g_variant_new_uint32 (pft_rate_limiter_get_in_flight (limiter)));
+  g_variant_builder_add (&b, "{sv}", "waiting",
+                         g_variant_new_uint32 (pft_rate_limiter_get_waiting (limiter)));
+  g_variant_builder_add (&b, "{sv}", "window_count",
+                         g_variant_new_uint32 (pft_rate_limiter_get_window_count (limiter)));
+  g_variant_builder_add (&b, "{sv}", "window_cost",
+                         g_variant_new_uint64 (pft_rate_limiter_get_window_cost (limiter)));
+  g_variant_builder_add (&b, "{sv}", "total_admitted",
+                         g_variant_new_uint64 (pft_rate_limiter_get_total_admitted (limiter)));
+  g_variant_builder_add (&b, "{sv}", "total_pauses",
+                         g_variant_new_uint64 (pft_rate_limiter_get_total_pauses (limiter)));
+  g_variant_builder_add (&b, "{sv}", "paused_for",
+                         g_variant_new_double (pft_rate_limiter_get_paused_for (limiter)));
+
+  return g_variant_builder_end (&b);
+}
+
+/**
+ * pft_limiter_registry_get_stats:
+ * @self: a [class@Pft.LimiterRegistry]
+ * @name: a limiter name
+ * @error: return location for a #GError
+ *
+ * A snapshot of a limiter's limits and use, as a dictionary (`a{sv}`):
+ *
+ * - `max_concurrent` (`u`), `max_per_window` (`u`, 0 = none),
+ *   `window` (`d`, seconds), `max_cost_per_window` (`t`, 0 = none),
+ *   `mode` (`s`: `sliding-window` or `smooth`), `burst` (`u`)
+ * - `in_flight` (`u`): permits held now; `waiting` (`u`): queued acquires
+ * - `window_count` (`u`) and `window_cost` (`t`): admissions and cost in
+ *   the current window, counting only entries that have not expired (the
+ *   seed counted expired timestamps too)
+ * - `total_admitted` (`t`), `total_pauses` (`t`), `paused_for`
+ *   (`d`, seconds of pause left)
+ *
+ * Each value is read separately, so under concurrent use the snapshot is
+ * not atomic across keys.
+ *
+ * Returns: (transfer full): the statistics, or %NULL with @error set to
+ *   %PFT_ERROR_NOT_FOUND
+ */
+GVariant *
+pft_limiter_registry_get_stats (PftLimiterRegistry  *self,
+                                const char          *name,
+                                GError             **error)
+{
+  g_autoptr(PftRateLimiter) limiter = NULL;
+
+  g_return_val_if_fail (PFT_IS_LIMITER_REGISTRY (self), NULL);
+  g_return_val_if_fail (name != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  limiter = pft_limiter_registry_lookup (self, name, error);
+  if (limiter == NULL)
+    return NULL;
+
+  return g_variant_ref_sink (limiter_stats (limiter));
+}
+
+/**
+ * pft_limiter_registry_get_all_stats:
+ * @self: a [class@Pft.LimiterRegistry]
+ *
+ * The statistics of every registered limiter (the seed's
+ * `LimiterRegistry.list_all()`), as a dictionary from name to the
+ * dictionary [method@Pft.LimiterRegistry.get_stats] returns
+ * (`a{sa{sv}}`).
+ *
+ * Returns: (transfer full): the statistics
+ */
+GVariant *
+pft_limiter_registry_get_all_stats (PftLimiterRegistry *self)
+{
+  g_autoptr(GArray) snap = g_array_new (FALSE, FALSE, sizeof (Snapshot));
+  GVariantBuilder b;
+  GHashTableIter iter;
+  gpointer key, value;
+
+  g_return_val_if_fail (PFT_IS_LIMITER_REGISTRY (self), NULL);
+
+  g_array_set_clear_func (snap, snapshot_clear);
+
+  g_mutex_lock (&self->mutex);
+  g_hash_table_iter_init (&iter, self->limiters);
+  while (g_hash_table_iter_next (&iter, &key, &value))
+    {
+      Snapshot s = { g_strdup (key), g_object_ref (value) };
+      g_array_append_val (snap, s);
+    }
+  g_mutex_unlock (&self->mutex);
+
+  g_array_sort (snap, snapshot_compare);
+
+  g_variant_builder_init (&b, G_VARIANT_TYPE ("a{sa{sv}}"));
+  for (guint i = 0; i < snap->len; i++)
+    {
+      Snapshot *s = &g_array_index (snap, Snapshot, i);
+      g_variant_builder_add (&b, "{s@a{sv}}", s->name, limiter_stats (s->limiter));
+    }
+
+  return g_variant_ref_sink (g_variant_builder_end (&b));
+}
+
+/* -------------------------------------------------------------------- */
+/* Configuration files                                                   */
+
+typedef struct {
+  char           *group;
+  guint           max_concurrent;
+  guint           max_per_window;
+  double          window;
+  guint64         max_cost_per_window;
+  PftLimiterMode  mode;
+  guint           burst;
+  PftRateLimiter *existing;   /* set while applying */
+} LimiterConfig;
+
+static void
+limiter_config_free (gpointer data)
+{
+  LimiterConfig *c = data;
+
+  g_free (c->group);
+  g_clear_object (&c->existing);
+  g_free (c);
+}
+
+typedef struct {
+  const char *source;   /* file name, or NULL for data */
+  GHashTable *lines;    /* "group" / "group\x1fkey" -> line, or NULL */
+} LoadContext;
+
+static const char * const known_keys[] = {
+  "preset", "max-concurrent", "max-per-window", "window",
+  "max-cost-per-window", "mode", "burst", NULL
+};
+
+static guint
+line_of (const LoadContext *lc,
+         const char        *group,
+         const char        *key)
+{
+  g_autofree char *k = NULL;
+
+  if (lc->lines == NULL)
+    return 0;
+
+  k = key != NULL ? g_strconcat (group, "\x1f", key, NULL) : g_strdup (group);
+  return GPOINTER_TO_UINT (g_hash_table_lookup (lc->lines, k));
+}
+
+/* Sets @error to PFT_ERROR_PARSE, located at @group / @key. */
+G_GNUC_PRINTF (5, 6)
+static void
+set_parse_error (GError            **error,
+                 const LoadContext  *lc,
+                 const char         *group,
+                 const char         *key,
+                 const char         *format,
+                 ...)
+{
+  g_autofree char *detail = NULL;
+  g_autofree char *where = NULL;
+  g_autofree char *prefix = NULL;
+  guint line = line_of (lc, group, key);
+  va_list args;
+
+  va_start (args, format);
+  detail = g_strdup_vprintf (format, args);
+  va_end (args);
+
+  if (key != NULL)
+    where = g_strdup_printf (_("group “%s”, key “%s”"), group, key);
+  else
+    where = g_strdup_printf (_("group “%s”"), group);
+
+  if (line > 0 && lc->source != NULL)
+    prefix = g_strdup_printf ("%s:%u: ", lc->source, line);
+  else if (line > 0)
+    prefix = g_strdup_printf (_("line %u: "), line);
+  else if (lc->source != NULL)
+    prefix = g_strdup_printf ("%s: ", lc->source);
+  else
+    prefix = g_strdup ("");
+
+  g_set_error (error, PFT_ERROR, PFT_ERROR_PARSE, "%s%s: %s", prefix, where, detail);
+}
+
+static char *
+get_value (GKeyFile   *keyfile,
+           const char *group,
+           const char *key)
+{
+  char *value = g_key_file_get_value (keyfile, group, key, NULL);
+
+  return value != NULL ? g_strstrip (value) : NULL;
+}
+
+/* The range a limiter property accepts, from its GParamSpec, so that the
+ * file is checked against exactly what the limiter allows. */
+static void
+uint_range (const char *property,
+            guint64     fallback_min,
+            guint64     fallback_max,
+            guint64    *min,
+            guint64    *max)
+{
+  g_autoptr(GTypeClass) klass = g_type_class_ref (PFT_TYPE_RATE_LIMITER);
+  GParamSpec *pspec = g_object_class_find_property (G_OBJECT_CLASS (klass), property);
+
+  *min = fallback_min;
+  *max = fallback_max;
+  if (pspec != NULL && G_IS_PARAM_SPEC_UINT (pspec))
+    {
+      *min = MAX (fallback_min, G_PARAM_SPEC_UINT (pspec)->minimum);
+      *max = MIN (fallback_max, G_PARAM_SPEC_UINT (pspec)->maximum);
+    }
+  else if (pspec != NULL && G_IS_PARAM_SPEC_UINT64 (pspec))
+    {
+      *min = MAX (fallback_min, G_PARAM_SPEC_UINT64 (pspec)->minimum);
+      *max = MIN (fallback_max, G_PARAM_SPEC_UINT64 (pspec)->maximum);
+    }
+}
+
+static gboolean
+parse_unsigned (GKeyFile           *keyfile,
+                const LoadContext  *lc,
+                const char         *group,
+                const char         *key,
+                guint64             fallback_min,
+                guint64             fallback_max,
+                guint64            *out,
+                GError            **error)
+{
+  g_autofree char *value = get_value (keyfile, group, key);
+  guint64 min, max;
+
+  uint_range (key, fallback_min, fallback_max, &min, &max);
+
+  if (value == NULL ||
+      !g_ascii_string_to_unsigned (value, 10, min, max, out, NULL))
+    {
+      set_parse_error (error, lc, group, key,
+                       _("“%s” is not a whole number from %" G_GUINT64_FORMAT
+                         " to %" G_GUINT64_FORMAT),
+                       value != NULL ? value : "", min, max);
+      return FALSE;
+    }
+
+  return TRUE;
+}
+
+static guint
+default_uint (const char *property,
+              guint       fallback)
+{
+  g_autoptr(GTypeClass) klass = g_type_class_ref (PFT_TYPE_RATE_LIMITER);
+  GParamSpec *pspec = g_object_class_find_property (G_OBJECT_CLASS (klass), property);
+
+  if (pspec != NULL && G_IS_PARAM_SPEC_UINT (pspec))
+    return G_PARAM_SPEC_UINT (pspec)->default_value;
+  return fallback;
+}
+
+static LimiterConfig *
+parse_group (GKeyFile           *keyfile,
+             const LoadContext  *lc,
+             const char         *group,
+             GError            **error)
+{
+  g_autoptr(GError) local_error = NULL;
+  g_auto(GStrv) keys = NULL;
+  g_autofree char *preset_name = NULL;
+  LimiterConfig *c;
+  guint64 u;
+
+  keys = g_key_file_get_keys (keyfile, group, NULL, &local_error);
+  if (keys == NULL)
+    {
+      set_parse_error (error, lc, group, NULL, "%s", local_error->message);
+      return NULL;
+    }
+
+  for (guint i = 0; keys[i] != NULL; i++)
+    if (!g_strv_contains (known_keys, keys[i]))
+      {
+        g_autofree char *valid = g_strjoinv (", ", (char **) known_keys);
+
+        set_parse_error (error, lc, group, keys[i],
+                         _("unknown key (known keys: %s)"), valid);
+        return NULL;
+      }
+
+  c = g_new0 (LimiterConfig, 1);
+  c->group = g_strdup (group);
+  c->max_concurrent = DEFAULT_MAX_CONCURRENT;
+  c->max_per_window = DEFAULT_MAX_PER_WINDOW;
+  c->window = DEFAULT_WINDOW;
+  c->max_cost_per_window = 0;
+  c->mode = PFT_LIMITER_MODE_SLIDING_WINDOW;
+  c->burst = default_uint ("burst", 1);
+
+  preset_name = get_value (keyfile, group, "preset");
+  if (preset_name != NULL)
+    {
+      g_autoptr(PftPreset) preset = NULL;
+      g_autoptr(PftRateLimiter) tmp = NULL;
+
+      preset = pft_presets_lookup (preset_name, &local_error);
+      if (preset == NULL)
+        {
+          set_parse_error (error, lc, group, "preset", "%s", local_error->message);
+          goto fail;
+        }
+      c->max_concurrent = pft_preset_get_kind (preset) == PFT_PRESET_KIND_ADAPTIVE_FLOW
+                          ? pft_preset_get_initial_concurrent (preset)
+                          : pft_preset_get_max_concurrent (preset);
+      c->max_per_window = pft_preset_get_max_per_minute (preset);
+      c->window = 60.0;
+    }
+
+  if (g_key_file_has_key (keyfile, group, "max-concurrent", NULL))
+    {
+      if (!parse_unsigned (keyfile, lc, group, "max-concurrent", 1, G_MAXUINT, &u, error))
+        goto fail;
+      c->max_concurrent = (guint) u;
+    }
+
+  if (g_key_file_has_key (keyfile, group, "max-per-window", NULL))
+    {
+      if (!parse_unsigned (keyfile, lc, group, "max-per-window", 0, G_MAXUINT, &u, error))
+        goto fail;
+      c->max_per_window = (guint) u;
+    }
+
+  if (g_key_file_has_key (keyfile, group, "max-cost-per-window", NULL))
+    {
+      if (!parse_unsigned (keyfile, lc, group, "max-cost-per-window", 0, G_MAXUINT64, &u, error))
+        goto fail;
+      c->max_cost_per_window = u;
+    }
+
+  if (g_key_file_has_key (keyfile, group, "burst", NULL))
+    {
+      if (!parse_unsigned (keyfile, lc, group, "burst", 0, G_MAXUINT, &u, error))
+        goto fail;
+      c->burst = (guint) u;
+    }
+
+  if (g_key_file_has_key (keyfile, group, "window", NULL))
+    {
+      g_autofree char *value = get_value (keyfile, group, "window");
+      char *end = NULL;
+      double w = value != NULL && *value != '\0' ? g_ascii_strtod (value, &end) : NAN;
+
+      if (end == NULL || *end != '\0' || !isfinite (w) || w <= 0)
+        {
+          set_parse_error (error, lc, group, "window",
+                           _("“%s” is not a number of seconds greater than 0"),
+                           value != NULL ? value : "");
+          goto fail;
+        }
+      c->window = w;
+    }
+
+  if (g_key_file_has_key (keyfile, group, "mode", NULL))
+    {
+      g_autofree char *value = get_value (keyfile, group, "mode");
+      g_autofree char *nick = g_ascii_strdown (value != NULL ? value : "", -1);
+      g_autoptr(GEnumClass) klass = g_type_class_ref (PFT_TYPE_LIMITER_MODE);
+      GEnumValue *v;
+
+      g_strdelimit (nick, "_", '-');
+      v = g_enum_get_value_by_nick (klass, nick);
+      if (v == NULL)
+        {
+          g_autoptr(GString) valid = g_string_new (NULL);
+
+          for (guint i = 0; i < klass->n_values; i++)
+            g_string_append_printf (valid, "%s%s", i > 0 ? ", " : "",
+                                    klass->values[i].value_nick);
+          set_parse_error (error, lc, group, "mode",
+                           _("unknown mode “%s” (valid modes: %s)"),
+                           value != NULL ? value : "", valid->str);
+          goto fail;
+        }
+      c->mode = v->value;
+    }
+
+  return c;
+
+fail:
+  limiter_config_free (c);
+  return NULL;
+}
+
+static void
+apply_config (PftRateLimiter      *limiter,
+              const LimiterConfig *c)
+{
+  g_object_freeze_notify (G_OBJECT (limiter));
+  pft_rate_limiter_set_window (limiter, c->window);
+  pft_rate_limiter_set_max_per_window (limiter, c->max_per_window);
+  pft_rate_limiter_set_max_cost_per_window (limiter, c->max_cost_per_window);
+  pft_rate_limiter_set_mode (limiter, c->mode);
+  pft_rate_limiter_set_burst (limiter, c->burst);
+  pft_rate_limiter_set_max_concurrent (limiter, c->max_concurrent);
+  g_object_thaw_notify (G_OBJECT (limiter));
+}
+
+static gboolean
+load_internal (PftLimiterRegistry  *self,
+               GKeyFile            *keyfile,
+               const LoadContext   *lc,
+               GError             **error)
+{
+  g_autoptr(GPtrArray) configs = g_ptr_array_new_with_free_func (limiter_config_free);
+  g_autoptr(GPtrArray) fresh = g_ptr_array_new_with_free_func (g_object_unref);
+  g_auto(GStrv) groups = g_key_file_get_groups (keyfile, NULL);
+  gboolean changed = FALSE;
+
+  /* 1. Check everything; nothing changes on error. */
+  for (guint i = 0; groups[i] != NULL; i++)
+    {
+      LimiterConfig *c;
+
+      if (groups[i][0] == '\0')
+        {
+          set_parse_error (error, lc, groups[i], NULL, _("a limiter name may not be empty"));
+          return FALSE;
+        }
+      c = parse_group (keyfile, lc, groups[i], error);
+      if (c == NULL)
+        return FALSE;
+      g_ptr_array_add (configs, c);
+    }
+
+  /* 2. Build the new limiters before anyone can see them. */
+  for (guint i = 0; i < configs->len; i++)
+    {
+      LimiterConfig *c = g_ptr_array_index (configs, i);
+      PftRateLimiter *limiter = pft_rate_limiter_new (c->max_concurrent,
+                                                      c->max_per_window,
+                                                      c->window);
+      apply_config (limiter, c);
+      g_ptr_array_add (fresh, limiter);
+    }
+
+  /* 3. Register the new ones; remember the existing ones to update. */
+  g_mutex_lock (&self->mutex);
+  for (guint i = 0; i < configs->len; i++)
+    {
+      LimiterConfig *c = g_ptr_array_index (configs, i);
+      PftRateLimiter *existing = g_hash_table_lookup (self->limiters, c->group);
+
+      if (existing != NULL)
+        c->existing = g_object_ref (existing);
+      else
+        {
+          g_hash_table_insert (self->limiters, g_strdup (c->group),
+                               g_object_ref (g_ptr_array_index (fresh, i)));
+          changed = TRUE;
+        }
+    }
+  g_mutex_unlock (&self->mutex);
+
+  /* 4. Update existing limiters in place, outside the lock: their notify
+   * handlers may call back into the registry. */
+  for (guint i = 0; i < configs->len; i++)
+    {
+      LimiterConfig *c = g_ptr_array_index (configs, i);
+
+      if (c->existing != NULL)
+        apply_config (c->existing, c);
+    }
+
+  if (changed)
+    schedule_sync (self);
+
+  return TRUE;
+}
+
+/**
+ * pft_limiter_registry_load_keyfile:
+ * @self: a [class@Pft.LimiterRegistry]
+ * @keyfile: a parsed key file, one group per limiter
+ * @error: return location for a #GError
+ *
+ * Registers or updates a limiter for every group of @keyfile, as described
+ * in the class documentation: new names are registered, existing limiters
+ * get their limits updated in place, and on error nothing changes. Since a
+ * parsed #GKeyFile has no line numbers, errors name the group and key only;
+ * prefer [method@Pft.LimiterRegistry.load_from_file].
+ *
+ * Returns: %TRUE on success; %FALSE with @error set to %PFT_ERROR_PARSE
+ */
+gboolean
+pft_limiter_registry_load_keyfile (PftLimiterRegistry  *self,
+                                   GKeyFile            *keyfile,
+                                   GError             **error)
+{
+  LoadContext lc = { NULL, NULL };
+
+  g_return_val_if_fail (PFT_IS_LIMITER_REGISTRY (self), FALSE);
+  g_return_val_if_fail (keyfile != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  return load_internal (self, keyfile, &lc, error);
+}
+
+/* Maps every group and key of @data to its line (the last occurrence of a
+ * key, as GKeyFile keeps the last value), and rejects lines GKeyFile would
+ * reject, with their line number, since GKeyFile's errors have none. */
+static GHashTable *
+map_lines (const char   *data,
+           gsize         length,
+           const char   *source,
+           GError      **error)
+{
+  g_autoptr(GHashTable) lines = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  g_autofree char *group = NULL;
+  const char *p = data, *end = data + length;
+  guint lineno = 0;
+
+  while (p < end)
+    {
+      const char *nl = memchr (p, '\n', end - p);
+      const char *eol = nl != NULL ? nl : end;
+      g_autofree char *line = g_strndup (p, eol - p);
+      g_autofree char *where = NULL;
+
+      lineno++;
+      p = nl != NULL ? nl + 1 : end;
+
+      g_strchug (line);
+      g_strchomp (line);   /* also drops a '\r' */
+
+      if (line[0] == '\0' || line[0] == '#')
+        continue;
+
+      if (line[0] == '[')
+        {
+          char *close = strrchr (line, ']');
+
+          if (close != NULL && close[1] == '\0' && close > line + 1)
+            {
+              g_free (group);
+              group = g_strndup (line + 1, close - line - 1);
+              if (!g_hash_table_contains (lines, group))
+                g_hash_table_insert (lines, g_strdup (group), GUINT_TO_POINTER (lineno));
+              continue;
+            }
+        }
+      else
+        {
+          char *eq = strchr (line, '=');
+
+          if (eq != NULL && eq > line && group != NULL)
+            {
+              *eq = '\0';
+              g_strchomp (line);
+              g_hash_table_replace (lines, g_strconcat (group, "\x1f", line, NULL),
+                                    GUINT_TO_POINTER (lineno));
+              continue;
+            }
+        }
+
+      where = source != NULL ? g_strdup_printf ("%s:%u", source, lineno)
+                             : g_strdup_printf (_("line %u"), lineno);
+      if (group == NULL && line[0] != '[' && strchr (line, '=') != NULL)
+        g_set_error (error, PFT_ERROR, PFT_ERROR_PARSE,
+                     _("%s: a key outside of any group: “%s”"), where, line);
+      else
+        g_set_error (error, PFT_ERROR, PFT_ERROR_PARSE,
+                     _("%s: not a [group] line, a key = value line or a "
+                       "comment: “%s”"), where, line);
+      return NULL;
+    }
+
+  return g_steal_pointer (&lines);
+}
+
+static gboolean
+load_data (PftLimiterRegistry  *self,
+           const char          *data,
+           gsize                length,
+           const char          *source,
+           GError             **error)
+{
+  g_autoptr(GKeyFile) keyfile = g_key_file_new ();
+  g_autoptr(GHashTable) lines = NULL;
+  g_autoptr(GError) local_error = NULL;
+  LoadContext lc;
+
+  lines = map_lines (data, length, source, error);
+  if (lines == NULL)
+    return FALSE;
+
+  if (!g_key_file_load_from_data (keyfile, data, length, G_KEY_FILE_NONE, &local_error))
+    {
+      g_set_error (error, PFT_ERROR, PFT_ERROR_PARSE, "%s%s%s",
+                   source != NULL ? source : "", source != NULL ? ": " : "",
+                   local_error->message);
+      return FALSE;
+    }
+
+  lc.source = source;
+  lc.lines = lines;
+
+  return load_internal (self, keyfile, &lc, error);
+}
+
+/**
+ * pft_limiter_registry_load_from_data:
+ * @self: a [class@Pft.LimiterRegistry]
+ * @data: the text of a key file
+ * @length: the length of @data in bytes, or -1 if it is nul-terminated
+ * @error: return location for a #GError
+ *
+ * Like [method@Pft.LimiterRegistry.load_from_file], for text in memory;
+ * errors give the line as `line N`.
+ *
+ * Returns: %TRUE on success; %FALSE with @error set to %PFT_ERROR_PARSE
+ */
+gboolean
+pft_limiter_registry_load_from_data (PftLimiterRegistry  *self,
+                                     const char          *data,
+                                     gssize               length,
+                                     GError             **error)
+{
+  g_return_val_if_fail (PFT_IS_LIMITER_REGISTRY (self), FALSE);
+  g_return_val_if_fail (data != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  return load_data (self, data, length < 0 ? strlen (data) : (gsize) length,
+                    NULL, error);
+}
+
+/**
+ * pft_limiter_registry_load_from_file:
+ * @self: a [class@Pft.LimiterRegistry]
+ * @path: (type filename): the path of a key file
+ * @error: return location for a #GError
+ *
+ * Reads limiter definitions from a key file (format in the class
+ * documentation) and registers or updates them, atomically. Errors are
+ * %PFT_ERROR_PARSE, in the form `PATH:LINE: group “G”, key “K”: problem`,
+ * or a #GFileError if the file cannot be read.
+ *
+ * Returns: %TRUE on success, %FALSE with @error set
+ */
+gboolean
+pft_limiter_registry_load_from_file (PftLimiterRegistry  *self,
+                                     const char          *path,
+                                     GError             **error)
+{
+  g_autofree char *data = NULL;
+  g_autofree char *display = NULL;
+  gsize length;
+
+  g_return_val_if_fail (PFT_IS_LIMITER_REGISTRY (self), FALSE);
+  g_return_val_if_fail (path != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (!g_file_get_contents (path, &data, &length, error))
+    return FALSE;
+
+  display = g_filename_display_name (path);
+  return load_data (self, data, length, display, error);
+}
