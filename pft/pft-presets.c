@@ -20,7 +20,7 @@
  * `presets.py`): OpenAI, Anthropic, Google, Cohere, Hugging Face, Mistral,
  * generic, web-scraping and flow presets. Look one up by name with
  * [func@Pft.presets_lookup], list them with [func@Pft.presets_list], and turn
- * one into a limiter with [func@Pft.RateLimiter.new_for_preset],
+ * one into a limiter with [ctor@Pft.RateLimiter.new_for_preset],
  * [method@Pft.Preset.new_limiter] or
  * [method@Pft.LimiterRegistry.register_preset].
  *
