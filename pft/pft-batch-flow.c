@@ -1,6 +1,287 @@
-/* pft-batch-flow.c
+/* pft-batch-flow.c: a flow run once per param set
  *
  * SPDX-License-Identifier: MIT
  */
 
+#include <glib/gi18n-lib.h>
+
 #include "pft.h"
+#include "pft-dispatch-private.h"
+
+/**
+ * PftBatchFlow:
+ *
+ * A flow whose graph runs once per param set: `prep` returns a
+ * [class@Pft.Values] of `a{sv}` variants, and each set, laid over the
+ * flow's own params, becomes the params of one walk of the graph. Walks
+ * run one after another, or up to [property@Pft.BatchFlow:max-concurrent]
+ * at once; each has its own contexts, all share the store.
+ *
+ * `post` receives a [class@Pft.Values] of each walk's last action, in
+ * order. The default post returns %NULL: a batch's results never become
+ * a routing action (the Python original used them as one when nested).
+ */
+
+typedef struct
+{
+  guint max_concurrent;
+} PftBatchFlowPrivate;
+
+G_DEFINE_TYPE_WITH_PRIVATE (PftBatchFlow, pft_batch_flow, PFT_TYPE_FLOW)
+
+enum {
+  PROP_0,
+  PROP_MAX_CONCURRENT,
+  N_PROPS
+};
+
+static GParamSpec *properties[N_PROPS];
+
+static void
+pft_batch_flow_get_property (GObject    *object,
+                             guint       prop_id,
+                             GValue     *value,
+                             GParamSpec *pspec)
+{
+  PftBatchFlow *self = PFT_BATCH_FLOW (object);
+
+  switch (prop_id)
+    {
+    case PROP_MAX_CONCURRENT:
+      g_value_set_uint (value, pft_batch_flow_get_max_concurrent (self));
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+pft_batch_flow_set_property (GObject      *object,
+                             guint         prop_id,
+                             const GValue *value,
+                             GParamSpec   *pspec)
+{
+  PftBatchFlow *self = PFT_BATCH_FLOW (object);
+
+  switch (prop_id)
+    {
+    case PROP_MAX_CONCURRENT:
+      pft_batch_flow_set_max_concurrent (self, g_value_get_uint (value));
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static char *
+pft_batch_flow_real_post (PftNode       *node,
+                          PftContext    *ctx,
+                          const GValue  *prep_result,
+                          const GValue  *exec_result,
+                          GError       **error)
+{
+  return NULL;
+}
+
+static void
+pft_batch_flow_class_init (PftBatchFlowClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  PftNodeClass *node_class = PFT_NODE_CLASS (klass);
+
+  object_class->get_property = pft_batch_flow_get_property;
+  object_class->set_property = pft_batch_flow_set_property;
+
+  node_class->post = pft_batch_flow_real_post;
+
+  /**
+   * PftBatchFlow:max-concurrent:
+   *
+   * How many walks of the graph may run at once: 1 for one after
+   * another, 0 for no bound.
+   */
+  properties[PROP_MAX_CONCURRENT] =
+    g_param_spec_uint ("max-concurrent", NULL, NULL, 0, G_MAXUINT, 1,
+                       G_PARAM_READWRITE | G_PARAM_CONSTRUCT | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+
+  g_object_class_install_properties (object_class, N_PROPS, properties);
+}
+
+static void
+pft_batch_flow_init (PftBatchFlow *self)
+{
+  PftBatchFlowPrivate *priv = pft_batch_flow_get_instance_private (self);
+
+  priv->max_concurrent = 1;
+}
+
+/**
+ * pft_batch_flow_new:
+ * @start: (nullable): the start node of the graph
+ *
+ * Creates a batch flow. Its default prep returns no param sets, so it is
+ * meant to be subclassed.
+ *
+ * Returns: (transfer full): a new #PftBatchFlow
+ */
+PftBatchFlow *
+pft_batch_flow_new (PftNode *start)
+{
+  g_return_val_if_fail (start == NULL || PFT_IS_NODE (start), NULL);
+
+  return g_object_new (PFT_TYPE_BATCH_FLOW, "start", start, NULL);
+}
+
+/**
+ * pft_batch_flow_get_max_concurrent:
+ * @self: a #PftBatchFlow
+ *
+ * Gets how many walks may run at once.
+ *
+ * Returns: the bound, 0 for none
+ */
+guint
+pft_batch_flow_get_max_concurrent (PftBatchFlow *self)
+{
+  PftBatchFlowPrivate *priv = pft_batch_flow_get_instance_private (self);
+
+  g_return_val_if_fail (PFT_IS_BATCH_FLOW (self), 1);
+
+  return priv->max_concurrent;
+}
+
+/**
+ * pft_batch_flow_set_max_concurrent:
+ * @self: a #PftBatchFlow
+ * @max_concurrent: how many walks may run at once; 0 for no bound
+ *
+ * Sets how many walks may run at once.
+ */
+void
+pft_batch_flow_set_max_concurrent (PftBatchFlow *self,
+                                   guint         max_concurrent)
+{
+  PftBatchFlowPrivate *priv = pft_batch_flow_get_instance_private (self);
+
+  g_return_if_fail (PFT_IS_BATCH_FLOW (self));
+
+  if (priv->max_concurrent != max_concurrent)
+    {
+      priv->max_concurrent = max_concurrent;
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_MAX_CONCURRENT]);
+    }
+}
+
+typedef struct
+{
+  PftInvocation *inv;
+  PftValues     *sets;
+  PftDispatch   *dispatch;
+} BatchFlowRun;
+
+typedef struct
+{
+  PftDispatch *dispatch;
+  guint        index;
+} WalkJob;
+
+static void
+walk_done (GObject      *source,
+           GAsyncResult *result,
+           gpointer      user_data)
+{
+  WalkJob *job = user_data;
+  GError *error = NULL;
+  char *action = _pft_flow_walk_finish (PFT_FLOW (source), result, &error);
+  GValue value = G_VALUE_INIT;
+
+  if (action != NULL)
+    {
+      g_value_init (&value, G_TYPE_STRING);
+      g_value_take_string (&value, action);
+    }
+  _pft_dispatch_item_done (job->dispatch, job->index, &value, error);
+  g_free (job);
+}
+
+static void
+batch_flow_start_walk (PftDispatch  *dispatch,
+                       guint         index,
+                       GCancellable *cancellable,
+                       gpointer      user_data)
+{
+  BatchFlowRun *run = user_data;
+  g_autoptr(GVariant) set = pft_values_dup_variant (run->sets, index);
+  g_autoptr(GVariant) params = _pft_params_merge (pft_context_get_params (run->inv->ctx), set);
+  WalkJob *job = g_new0 (WalkJob, 1);
+
+  job->dispatch = dispatch;
+  job->index = index;
+  _pft_flow_walk_async (PFT_FLOW (run->inv->node),
+                        pft_context_get_store (run->inv->ctx),
+                        params, cancellable, walk_done, job);
+}
+
+static void
+batch_flow_done (PftValues *results,
+                 GError    *error,
+                 gpointer   user_data)
+{
+  BatchFlowRun *run = user_data;
+  PftInvocation *inv = run->inv;
+
+  g_object_unref (run->sets);
+  g_free (run);
+
+  if (error == NULL)
+    {
+      g_value_init (&inv->exec_result, PFT_TYPE_VALUES);
+      g_value_take_object (&inv->exec_result, results);
+    }
+  _pft_invocation_exec_done (inv, error);
+}
+
+void
+_pft_batch_flow_exec_phase (PftInvocation *inv)
+{
+  PftBatchFlowPrivate *priv = pft_batch_flow_get_instance_private (PFT_BATCH_FLOW (inv->node));
+  GError *error = NULL;
+  BatchFlowRun *run;
+  PftValues *sets;
+  guint n;
+
+  sets = _pft_batch_items_from_prep (inv->node, &inv->prep_result, &error);
+  if (sets == NULL)
+    {
+      _pft_invocation_exec_done (inv, error);
+      return;
+    }
+
+  /* Check every set before the first walk starts: a bad one is a bug in
+   * prep, better reported before any side effect. */
+  n = pft_values_get_length (sets);
+  for (guint i = 0; i < n; i++)
+    {
+      const GValue *v = pft_values_peek (sets, i);
+
+      if (!G_VALUE_HOLDS_VARIANT (v) || g_value_get_variant (v) == NULL ||
+          !g_variant_is_of_type (g_value_get_variant (v), G_VARIANT_TYPE_VARDICT))
+        {
+          g_object_unref (sets);
+          _pft_invocation_exec_done (inv,
+            g_error_new (PFT_ERROR, PFT_ERROR_INVALID_ARGUMENT,
+                         _("%s: param set %u is not an a{sv} variant (it holds %s)"),
+                         pft_node_get_name (inv->node), i,
+                         G_VALUE_HOLDS_VARIANT (v) && g_value_get_variant (v) != NULL
+                           ? g_variant_get_type_string (g_value_get_variant (v))
+                           : G_VALUE_TYPE_NAME (v)));
+          return;
+        }
+    }
+
+  run = g_new0 (BatchFlowRun, 1);
+  run->inv = inv;
+  run->sets = sets;
+  _pft_dispatch_start (n, priv->max_concurrent, pft_context_get_cancellable (inv->ctx),
+                       batch_flow_start_walk, batch_flow_done, run);
+}

@@ -1,6 +1,403 @@
-/* pft-context.c
+/* pft-context.c: what one node invocation sees
  *
  * SPDX-License-Identifier: MIT
  */
 
 #include "pft.h"
+#include "pft-private.h"
+
+/**
+ * PftContext:
+ *
+ * What one invocation of a node sees: the run's [class@Pft.Store], the
+ * params (an immutable `a{sv}` #GVariant, so that parallel runs of the
+ * same node never see each other's), the attempt number, the index of
+ * the batch item, and the run's #GCancellable.
+ *
+ * Every vfunc of [class@Pft.Node] receives one. Nodes are never copied
+ * per run (unlike PocketFlow's `copy.copy`): keep per-run state here or
+ * in the store, not in the node. Batch items each get their own context,
+ * which shares the store, params and cancellable of the batch's.
+ *
+ * Timers and idles that user code adds must go on
+ * [method@Pft.Context.get_main_context] (the thread-default context of
+ * the run), not on the global default context: a synchronous
+ * [method@Pft.Node.run] iterates a private context.
+ */
+struct _PftContext
+{
+  GObject       parent_instance;
+
+  PftNode      *node;
+  PftStore     *store;
+  GVariant     *params;
+  GCancellable *cancellable;
+  GMainContext *main_context;
+  guint         attempt;
+  gint64        index;
+};
+
+G_DEFINE_FINAL_TYPE (PftContext, pft_context, G_TYPE_OBJECT)
+
+enum {
+  PROP_0,
+  PROP_NODE,
+  PROP_STORE,
+  PROP_PARAMS,
+  PROP_CANCELLABLE,
+  PROP_ATTEMPT,
+  PROP_INDEX,
+  N_PROPS
+};
+
+static GParamSpec *properties[N_PROPS];
+
+static void
+pft_context_finalize (GObject *object)
+{
+  PftContext *self = (PftContext *)object;
+
+  g_clear_object (&self->node);
+  g_clear_object (&self->store);
+  g_clear_pointer (&self->params, g_variant_unref);
+  g_clear_object (&self->cancellable);
+  g_clear_pointer (&self->main_context, g_main_context_unref);
+
+  G_OBJECT_CLASS (pft_context_parent_class)->finalize (object);
+}
+
+static void
+pft_context_get_property (GObject    *object,
+                          guint       prop_id,
+                          GValue     *value,
+                          GParamSpec *pspec)
+{
+  PftContext *self = PFT_CONTEXT (object);
+
+  switch (prop_id)
+    {
+    case PROP_NODE:
+      g_value_set_object (value, self->node);
+      break;
+    case PROP_STORE:
+      g_value_set_object (value, self->store);
+      break;
+    case PROP_PARAMS:
+      g_value_set_variant (value, self->params);
+      break;
+    case PROP_CANCELLABLE:
+      g_value_set_object (value, self->cancellable);
+      break;
+    case PROP_ATTEMPT:
+      g_value_set_uint (value, self->attempt);
+      break;
+    case PROP_INDEX:
+      g_value_set_int64 (value, self->index);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+pft_context_class_init (PftContextClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->finalize = pft_context_finalize;
+  object_class->get_property = pft_context_get_property;
+
+  /**
+   * PftContext:node:
+   *
+   * The node being invoked.
+   */
+  properties[PROP_NODE] =
+    g_param_spec_object ("node", NULL, NULL, PFT_TYPE_NODE,
+                         G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+  /**
+   * PftContext:store:
+   *
+   * The store shared by the whole run.
+   */
+  properties[PROP_STORE] =
+    g_param_spec_object ("store", NULL, NULL, PFT_TYPE_STORE,
+                         G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+  /**
+   * PftContext:params:
+   *
+   * The params of this invocation, an `a{sv}` variant: the node's own
+   * [property@Pft.Node:params] overlaid with what enclosing flows passed.
+   */
+  properties[PROP_PARAMS] =
+    g_param_spec_variant ("params", NULL, NULL, G_VARIANT_TYPE_VARDICT, NULL,
+                          G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+  /**
+   * PftContext:cancellable:
+   *
+   * The cancellable of the run; cancelled when the run is cancelled or,
+   * in a batch, when a sibling item failed.
+   */
+  properties[PROP_CANCELLABLE] =
+    g_param_spec_object ("cancellable", NULL, NULL, G_TYPE_CANCELLABLE,
+                         G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+  /**
+   * PftContext:attempt:
+   *
+   * The attempt number of the exec under way, from 1; 0 in `prep` and `post`.
+   */
+  properties[PROP_ATTEMPT] =
+    g_param_spec_uint ("attempt", NULL, NULL, 0, G_MAXUINT, 0,
+                       G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+  /**
+   * PftContext:index:
+   *
+   * The index of the batch item (or param set) this context is for, or -1
+   * outside of a batch.
+   */
+  properties[PROP_INDEX] =
+    g_param_spec_int64 ("index", NULL, NULL, -1, G_MAXINT64, -1,
+                        G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+
+  g_object_class_install_properties (object_class, N_PROPS, properties);
+}
+
+static void
+pft_context_init (PftContext *self)
+{
+  self->index = -1;
+}
+
+/* @params must be a{sv} (a floating reference is sunk). */
+PftContext *
+_pft_context_new (PftNode      *node,
+                  PftStore     *store,
+                  GVariant     *params,
+                  GCancellable *cancellable)
+{
+  PftContext *self = g_object_new (PFT_TYPE_CONTEXT, NULL);
+
+  self->node = g_object_ref (node);
+  self->store = g_object_ref (store);
+  self->params = g_variant_ref_sink (params);
+  self->cancellable = cancellable != NULL ? g_object_ref (cancellable) : NULL;
+  self->main_context = g_main_context_ref_thread_default ();
+  return self;
+}
+
+PftContext *
+_pft_context_new_for_item (PftContext   *parent,
+                           gint64        index,
+                           GCancellable *cancellable)
+{
+  PftContext *self = g_object_new (PFT_TYPE_CONTEXT, NULL);
+
+  self->node = g_object_ref (parent->node);
+  self->store = g_object_ref (parent->store);
+  self->params = g_variant_ref (parent->params);
+  self->cancellable = cancellable != NULL ? g_object_ref (cancellable) : NULL;
+  self->main_context = g_main_context_ref (parent->main_context);
+  self->index = index;
+  return self;
+}
+
+void
+_pft_context_set_attempt (PftContext *self,
+                          guint       attempt)
+{
+  self->attempt = attempt;
+}
+
+/**
+ * pft_context_get_store:
+ * @self: a #PftContext
+ *
+ * Gets the store of the run.
+ *
+ * Returns: (transfer none): the store
+ */
+PftStore *
+pft_context_get_store (PftContext *self)
+{
+  g_return_val_if_fail (PFT_IS_CONTEXT (self), NULL);
+
+  return self->store;
+}
+
+/**
+ * pft_context_get_params:
+ * @self: a #PftContext
+ *
+ * Gets the params of this invocation.
+ *
+ * Returns: (transfer none): an `a{sv}` variant, never %NULL
+ */
+GVariant *
+pft_context_get_params (PftContext *self)
+{
+  g_return_val_if_fail (PFT_IS_CONTEXT (self), NULL);
+
+  return self->params;
+}
+
+/**
+ * pft_context_lookup_param:
+ * @self: a #PftContext
+ * @key: a param name
+ *
+ * Looks up one param.
+ *
+ * Returns: (transfer full) (nullable): the value, or %NULL when absent
+ */
+GVariant *
+pft_context_lookup_param (PftContext *self,
+                          const char *key)
+{
+  g_return_val_if_fail (PFT_IS_CONTEXT (self), NULL);
+  g_return_val_if_fail (key != NULL, NULL);
+
+  return g_variant_lookup_value (self->params, key, NULL);
+}
+
+/**
+ * pft_context_dup_param_string:
+ * @self: a #PftContext
+ * @key: a param name
+ *
+ * Looks up a string param.
+ *
+ * Returns: (transfer full) (nullable): the string, or %NULL when absent or
+ *   not a string
+ */
+char *
+pft_context_dup_param_string (PftContext *self,
+                              const char *key)
+{
+  g_autoptr(GVariant) v = NULL;
+
+  g_return_val_if_fail (PFT_IS_CONTEXT (self), NULL);
+  g_return_val_if_fail (key != NULL, NULL);
+
+  v = g_variant_lookup_value (self->params, key, G_VARIANT_TYPE_STRING);
+  return v != NULL ? g_variant_dup_string (v, NULL) : NULL;
+}
+
+/**
+ * pft_context_get_param_int:
+ * @self: a #PftContext
+ * @key: a param name
+ * @default_value: what to return when absent or not an integer
+ *
+ * Looks up an integer param of any integer variant type (`i`, `u`, `x`,
+ * `t`, `n`, `q`, `y`).
+ *
+ * Returns: the integer, or @default_value
+ */
+gint64
+pft_context_get_param_int (PftContext *self,
+                           const char *key,
+                           gint64      default_value)
+{
+  g_autoptr(GVariant) v = NULL;
+
+  g_return_val_if_fail (PFT_IS_CONTEXT (self), default_value);
+  g_return_val_if_fail (key != NULL, default_value);
+
+  v = g_variant_lookup_value (self->params, key, NULL);
+  if (v == NULL)
+    return default_value;
+  switch (g_variant_classify (v))
+    {
+    case G_VARIANT_CLASS_INT32: return g_variant_get_int32 (v);
+    case G_VARIANT_CLASS_UINT32: return g_variant_get_uint32 (v);
+    case G_VARIANT_CLASS_INT64: return g_variant_get_int64 (v);
+    case G_VARIANT_CLASS_UINT64: return (gint64) g_variant_get_uint64 (v);
+    case G_VARIANT_CLASS_INT16: return g_variant_get_int16 (v);
+    case G_VARIANT_CLASS_UINT16: return g_variant_get_uint16 (v);
+    case G_VARIANT_CLASS_BYTE: return g_variant_get_byte (v);
+    default: return default_value;
+    }
+}
+
+/**
+ * pft_context_get_cancellable:
+ * @self: a #PftContext
+ *
+ * Gets the cancellable of the run. Blocking user code should pass it on
+ * (for example to libsoup) or check it, so that cancellation is prompt.
+ *
+ * Returns: (transfer none) (nullable): the cancellable
+ */
+GCancellable *
+pft_context_get_cancellable (PftContext *self)
+{
+  g_return_val_if_fail (PFT_IS_CONTEXT (self), NULL);
+
+  return self->cancellable;
+}
+
+/**
+ * pft_context_get_attempt:
+ * @self: a #PftContext
+ *
+ * Gets the attempt number of the exec under way (1 for the first call).
+ *
+ * Returns: the attempt number, from 1; 0 outside exec
+ */
+guint
+pft_context_get_attempt (PftContext *self)
+{
+  g_return_val_if_fail (PFT_IS_CONTEXT (self), 0);
+
+  return self->attempt;
+}
+
+/**
+ * pft_context_get_index:
+ * @self: a #PftContext
+ *
+ * Gets the index of the batch item this context is for.
+ *
+ * Returns: the index, or -1 outside of a batch
+ */
+gint64
+pft_context_get_index (PftContext *self)
+{
+  g_return_val_if_fail (PFT_IS_CONTEXT (self), -1);
+
+  return self->index;
+}
+
+/**
+ * pft_context_get_node:
+ * @self: a #PftContext
+ *
+ * Gets the node being invoked.
+ *
+ * Returns: (transfer none): the node
+ */
+PftNode *
+pft_context_get_node (PftContext *self)
+{
+  g_return_val_if_fail (PFT_IS_CONTEXT (self), NULL);
+
+  return self->node;
+}
+
+/**
+ * pft_context_get_main_context:
+ * @self: a #PftContext
+ *
+ * Gets the main context the run is driven by: the one to attach timers
+ * and idles to (`GLib.MainContext.ref_thread_default()` in the thread
+ * that runs prep and post returns the same).
+ *
+ * Returns: (transfer none): the main context
+ */
+GMainContext *
+pft_context_get_main_context (PftContext *self)
+{
+  g_return_val_if_fail (PFT_IS_CONTEXT (self), NULL);
+
+  return self->main_context;
+}

@@ -36,3 +36,39 @@ pft_get_version_string (void)
 {
   return PFT_VERSION_STRING;
 }
+
+int
+_pft_strptr_cmp (const char **a,
+                 const char **b)
+{
+  return g_strcmp0 (*a, *b);
+}
+
+/* Returns a new a{sv} holding @base's entries overlaid with @over's (either
+ * may be NULL). */
+GVariant *
+_pft_params_merge (GVariant *base,
+                   GVariant *over)
+{
+  GVariantDict dict;
+
+  if (over == NULL || g_variant_n_children (over) == 0)
+    return base != NULL ? g_variant_ref (base) : g_variant_ref_sink (g_variant_new ("a{sv}", NULL));
+  if (base == NULL || g_variant_n_children (base) == 0)
+    return g_variant_ref (over);
+
+  g_variant_dict_init (&dict, base);
+  {
+    GVariantIter iter;
+    const char *key;
+    GVariant *value;
+
+    g_variant_iter_init (&iter, over);
+    while (g_variant_iter_next (&iter, "{&sv}", &key, &value))
+      {
+        g_variant_dict_insert_value (&dict, key, value);
+        g_variant_unref (value);
+      }
+  }
+  return g_variant_ref_sink (g_variant_dict_end (&dict));
+}

@@ -1,6 +1,1488 @@
-/* pft-node.c
+/* pft-node.c: prep -> exec -> post, retries, thread policy, run API
  *
  * SPDX-License-Identifier: MIT
  */
 
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <glib/gi18n-lib.h>
+
 #include "pft.h"
+#include "pft-enums.h"
+#include "pft-node-private.h"
+
+/**
+ * PftNode:
+ *
+ * The unit of work of PocketFlow: `prep` reads the store, `exec` does the
+ * work (an LLM or API call), `post` writes the result back and returns an
+ * action string that picks the next node of a [class@Pft.Flow].
+ *
+ * `exec` comes in three shapes; override one:
+ *
+ * - [vfunc@Pft.Node.exec], synchronous, run where
+ *   [property@Pft.Node:thread-policy] says (worker threads for C, Vala and
+ *   Python, the main context for JavaScript);
+ * - [vfunc@Pft.Node.exec_async] and [vfunc@Pft.Node.exec_finish], for
+ *   truly asynchronous code (libsoup) in C, Vala or Python;
+ * - [vfunc@Pft.Node.exec_task], which completes a #GTask it is handed:
+ *   the shape GJS can implement.
+ *
+ * A failed exec is retried until [property@Pft.Node:max-retries] attempts
+ * were made, waiting [property@Pft.Node:wait] seconds between attempts;
+ * then [vfunc@Pft.Node.exec_fallback] may substitute a result. Every
+ * failure is a #GError: exceptions raised in Python become
+ * [error@Pft.Error.FAILED] errors naming the exception, and a JavaScript
+ * exec that could not run is an error, never an empty success.
+ *
+ * Nodes are connected with [method@Pft.Node.connect]. A node object is
+ * never copied: one node may run in several invocations at once, each
+ * with its own [class@Pft.Context].
+ */
+
+typedef struct
+{
+  char            *name;
+  int              max_retries;
+  double           wait;
+  PftThreadPolicy  thread_policy;
+  GVariant        *params;
+  GHashTable      *successors;   /* action -> PftNode (ref) */
+} PftNodePrivate;
+
+G_DEFINE_TYPE_WITH_PRIVATE (PftNode, pft_node, G_TYPE_OBJECT)
+
+enum {
+  PROP_0,
+  PROP_NAME,
+  PROP_MAX_RETRIES,
+  PROP_WAIT,
+  PROP_THREAD_POLICY,
+  PROP_PARAMS,
+  N_PROPS
+};
+
+static GParamSpec *properties[N_PROPS];
+
+/* The worker threads of THREAD exec. Not GTask's pool: that one starts at
+ * 10 threads and grows slowly, which would cap a batch of blocking calls
+ * far below its max-concurrent. The dispatcher bounds how many execs run at
+ * once; this bound only protects against an unbounded batch. */
+#define PFT_EXEC_MAX_THREADS 512
+
+/* ------------------------------------------------------------------ */
+/* GObject boilerplate                                                  */
+
+static void
+pft_node_dispose (GObject *object)
+{
+  PftNode *self = (PftNode *)object;
+  PftNodePrivate *priv = pft_node_get_instance_private (self);
+
+  /* Dropping successors here lets g_object_run_dispose() break a loop in
+   * a graph (agents loop), which references alone would keep alive. */
+  g_hash_table_remove_all (priv->successors);
+
+  G_OBJECT_CLASS (pft_node_parent_class)->dispose (object);
+}
+
+static void
+pft_node_finalize (GObject *object)
+{
+  PftNode *self = (PftNode *)object;
+  PftNodePrivate *priv = pft_node_get_instance_private (self);
+
+  g_free (priv->name);
+  g_clear_pointer (&priv->params, g_variant_unref);
+  g_hash_table_unref (priv->successors);
+
+  G_OBJECT_CLASS (pft_node_parent_class)->finalize (object);
+}
+
+static void
+pft_node_get_property (GObject    *object,
+                       guint       prop_id,
+                       GValue     *value,
+                       GParamSpec *pspec)
+{
+  PftNode *self = PFT_NODE (object);
+  PftNodePrivate *priv = pft_node_get_instance_private (self);
+
+  switch (prop_id)
+    {
+    case PROP_NAME:
+      g_value_set_string (value, pft_node_get_name (self));
+      break;
+    case PROP_MAX_RETRIES:
+      g_value_set_int (value, priv->max_retries);
+      break;
+    case PROP_WAIT:
+      g_value_set_double (value, priv->wait);
+      break;
+    case PROP_THREAD_POLICY:
+      g_value_set_enum (value, priv->thread_policy);
+      break;
+    case PROP_PARAMS:
+      g_value_set_variant (value, priv->params);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+pft_node_set_property (GObject      *object,
+                       guint         prop_id,
+                       const GValue *value,
+                       GParamSpec   *pspec)
+{
+  PftNode *self = PFT_NODE (object);
+
+  switch (prop_id)
+    {
+    case PROP_NAME:
+      pft_node_set_name (self, g_value_get_string (value));
+      break;
+    case PROP_MAX_RETRIES:
+      pft_node_set_max_retries (self, g_value_get_int (value));
+      break;
+    case PROP_WAIT:
+      pft_node_set_wait (self, g_value_get_double (value));
+      break;
+    case PROP_THREAD_POLICY:
+      pft_node_set_thread_policy (self, g_value_get_enum (value));
+      break;
+    case PROP_PARAMS:
+      pft_node_set_params (self, g_value_get_variant (value));
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void pft_node_real_exec_async  (PftNode *, PftContext *, const GValue *, GCancellable *,
+                                       GAsyncReadyCallback, gpointer);
+static void pft_node_real_exec_finish (PftNode *, GAsyncResult *, GValue *, GError **);
+static void pft_node_real_exec_fallback (PftNode *, PftContext *, const GValue *, const GError *,
+                                         GValue *, GError **);
+static gboolean pft_node_real_is_rate_limit (PftNode *, const GError *);
+
+static void
+pft_node_class_init (PftNodeClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  _pft_init_i18n ();
+
+  object_class->dispose = pft_node_dispose;
+  object_class->finalize = pft_node_finalize;
+  object_class->get_property = pft_node_get_property;
+  object_class->set_property = pft_node_set_property;
+
+  klass->exec_async = pft_node_real_exec_async;
+  klass->exec_finish = pft_node_real_exec_finish;
+  klass->exec_fallback = pft_node_real_exec_fallback;
+  klass->is_rate_limit = pft_node_real_is_rate_limit;
+
+  /**
+   * PftNode:name:
+   *
+   * A name for logs and error messages; the type name when unset.
+   */
+  properties[PROP_NAME] =
+    g_param_spec_string ("name", NULL, NULL, NULL,
+                         G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  /**
+   * PftNode:max-retries:
+   *
+   * How many attempts exec gets, the first included (PocketFlow's
+   * `max_retries`): 1 means no retry.
+   */
+  properties[PROP_MAX_RETRIES] =
+    g_param_spec_int ("max-retries", NULL, NULL, 1, G_MAXINT, 1,
+                      G_PARAM_READWRITE | G_PARAM_CONSTRUCT | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  /**
+   * PftNode:wait:
+   *
+   * Seconds to wait between two attempts of exec. The wait is cancellable
+   * and holds no rate-limiter permit.
+   */
+  properties[PROP_WAIT] =
+    g_param_spec_double ("wait", NULL, NULL, 0, G_MAXDOUBLE, 0,
+                         G_PARAM_READWRITE | G_PARAM_CONSTRUCT | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  /**
+   * PftNode:thread-policy:
+   *
+   * Where the synchronous exec runs; see [enum@Pft.ThreadPolicy].
+   */
+  properties[PROP_THREAD_POLICY] =
+    g_param_spec_enum ("thread-policy", NULL, NULL,
+                       PFT_TYPE_THREAD_POLICY, PFT_THREAD_POLICY_AUTO,
+                       G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  /**
+   * PftNode:params:
+   *
+   * The node's own params, an `a{sv}` variant (PocketFlow's `set_params`).
+   * When the node runs inside a flow, the params the flow passes are laid
+   * over these: outer params win, and reach the node through
+   * [property@Pft.Context:params].
+   */
+  properties[PROP_PARAMS] =
+    g_param_spec_variant ("params", NULL, NULL, G_VARIANT_TYPE_VARDICT, NULL,
+                          G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+
+  g_object_class_install_properties (object_class, N_PROPS, properties);
+}
+
+static void
+pft_node_init (PftNode *self)
+{
+  PftNodePrivate *priv = pft_node_get_instance_private (self);
+
+  priv->max_retries = 1;
+  priv->successors = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_object_unref);
+}
+
+/* ------------------------------------------------------------------ */
+/* Properties                                                           */
+
+/**
+ * pft_node_get_name:
+ * @self: a #PftNode
+ *
+ * Gets the name used in logs.
+ *
+ * Returns: the name, or the type name when none was set
+ */
+const char *
+pft_node_get_name (PftNode *self)
+{
+  PftNodePrivate *priv = pft_node_get_instance_private (self);
+
+  g_return_val_if_fail (PFT_IS_NODE (self), NULL);
+
+  return priv->name != NULL ? priv->name : G_OBJECT_TYPE_NAME (self);
+}
+
+/**
+ * pft_node_set_name:
+ * @self: a #PftNode
+ * @name: (nullable): a name for logs
+ *
+ * Sets the name used in logs and error messages.
+ */
+void
+pft_node_set_name (PftNode    *self,
+                   const char *name)
+{
+  PftNodePrivate *priv = pft_node_get_instance_private (self);
+
+  g_return_if_fail (PFT_IS_NODE (self));
+
+  if (g_strcmp0 (priv->name, name) != 0)
+    {
+      g_free (priv->name);
+      priv->name = g_strdup (name);
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_NAME]);
+    }
+}
+
+/**
+ * pft_node_get_max_retries:
+ * @self: a #PftNode
+ *
+ * Gets how many attempts exec gets.
+ *
+ * Returns: the number of attempts, at least 1
+ */
+int
+pft_node_get_max_retries (PftNode *self)
+{
+  PftNodePrivate *priv = pft_node_get_instance_private (self);
+
+  g_return_val_if_fail (PFT_IS_NODE (self), 1);
+
+  return priv->max_retries;
+}
+
+/**
+ * pft_node_set_max_retries:
+ * @self: a #PftNode
+ * @max_retries: attempts, the first included; at least 1
+ *
+ * Sets how many attempts exec gets.
+ */
+void
+pft_node_set_max_retries (PftNode *self,
+                          int      max_retries)
+{
+  PftNodePrivate *priv = pft_node_get_instance_private (self);
+
+  g_return_if_fail (PFT_IS_NODE (self));
+  g_return_if_fail (max_retries >= 1);
+
+  if (priv->max_retries != max_retries)
+    {
+      priv->max_retries = max_retries;
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_MAX_RETRIES]);
+    }
+}
+
+/**
+ * pft_node_get_wait:
+ * @self: a #PftNode
+ *
+ * Gets the wait between attempts.
+ *
+ * Returns: the wait, in seconds
+ */
+double
+pft_node_get_wait (PftNode *self)
+{
+  PftNodePrivate *priv = pft_node_get_instance_private (self);
+
+  g_return_val_if_fail (PFT_IS_NODE (self), 0);
+
+  return priv->wait;
+}
+
+/**
+ * pft_node_set_wait:
+ * @self: a #PftNode
+ * @wait: seconds to wait between attempts, >= 0
+ *
+ * Sets the wait between attempts.
+ */
+void
+pft_node_set_wait (PftNode *self,
+                   double   wait)
+{
+  PftNodePrivate *priv = pft_node_get_instance_private (self);
+
+  g_return_if_fail (PFT_IS_NODE (self));
+  g_return_if_fail (wait >= 0 && isfinite (wait));
+
+  if (priv->wait != wait)
+    {
+      priv->wait = wait;
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_WAIT]);
+    }
+}
+
+/**
+ * pft_node_get_thread_policy:
+ * @self: a #PftNode
+ *
+ * Gets where the synchronous exec runs.
+ *
+ * Returns: the thread policy
+ */
+PftThreadPolicy
+pft_node_get_thread_policy (PftNode *self)
+{
+  PftNodePrivate *priv = pft_node_get_instance_private (self);
+
+  g_return_val_if_fail (PFT_IS_NODE (self), PFT_THREAD_POLICY_AUTO);
+
+  return priv->thread_policy;
+}
+
+/**
+ * pft_node_set_thread_policy:
+ * @self: a #PftNode
+ * @policy: a #PftThreadPolicy
+ *
+ * Sets where the synchronous exec runs.
+ */
+void
+pft_node_set_thread_policy (PftNode         *self,
+                            PftThreadPolicy  policy)
+{
+  PftNodePrivate *priv = pft_node_get_instance_private (self);
+
+  g_return_if_fail (PFT_IS_NODE (self));
+  g_return_if_fail (policy <= PFT_THREAD_POLICY_MAIN_CONTEXT);
+
+  if (priv->thread_policy != policy)
+    {
+      priv->thread_policy = policy;
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_THREAD_POLICY]);
+    }
+}
+
+/**
+ * pft_node_get_params:
+ * @self: a #PftNode
+ *
+ * Gets the node's own params.
+ *
+ * Returns: (transfer none) (nullable): an `a{sv}` variant, or %NULL
+ */
+GVariant *
+pft_node_get_params (PftNode *self)
+{
+  PftNodePrivate *priv = pft_node_get_instance_private (self);
+
+  g_return_val_if_fail (PFT_IS_NODE (self), NULL);
+
+  return priv->params;
+}
+
+/**
+ * pft_node_set_params:
+ * @self: a #PftNode
+ * @params: (nullable): an `a{sv}` variant
+ *
+ * Sets the node's own params. A floating @params is sunk.
+ */
+void
+pft_node_set_params (PftNode  *self,
+                     GVariant *params)
+{
+  PftNodePrivate *priv = pft_node_get_instance_private (self);
+
+  g_return_if_fail (PFT_IS_NODE (self));
+  g_return_if_fail (params == NULL || g_variant_is_of_type (params, G_VARIANT_TYPE_VARDICT));
+
+  if (params != NULL)
+    g_variant_ref_sink (params);
+  g_clear_pointer (&priv->params, g_variant_unref);
+  priv->params = params;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PARAMS]);
+}
+
+/* ------------------------------------------------------------------ */
+/* Successors                                                           */
+
+/**
+ * pft_node_connect:
+ * @self: a #PftNode
+ * @action: (nullable): the action, or %NULL for [const@Pft.DEFAULT_ACTION]
+ * @next: the node to run after @self when its post returns @action
+ *
+ * Makes @next the successor of @self for @action (PocketFlow's
+ * `self - "action" >> next`), replacing any previous one. @self keeps a
+ * reference on @next; a graph with a loop is freed when one of its nodes
+ * is disposed with g_object_run_dispose(), or when its edges are
+ * reconnected.
+ *
+ * Returns: (transfer none): @next, so that calls chain like `>>`
+ */
+PftNode *
+pft_node_connect (PftNode    *self,
+                  const char *action,
+                  PftNode    *next)
+{
+  PftNodePrivate *priv = pft_node_get_instance_private (self);
+
+  g_return_val_if_fail (PFT_IS_NODE (self), NULL);
+  g_return_val_if_fail (PFT_IS_NODE (next), NULL);
+
+  if (action == NULL)
+    action = PFT_DEFAULT_ACTION;
+  if (g_hash_table_contains (priv->successors, action))
+    g_debug ("%s: overwriting successor for action '%s'", pft_node_get_name (self), action);
+  g_hash_table_replace (priv->successors, g_strdup (action), g_object_ref (next));
+  return next;
+}
+
+/**
+ * pft_node_get_successor:
+ * @self: a #PftNode
+ * @action: (nullable): an action, or %NULL for [const@Pft.DEFAULT_ACTION]
+ *
+ * Looks up the successor for @action.
+ *
+ * Returns: (transfer none) (nullable): the successor, or %NULL
+ */
+PftNode *
+pft_node_get_successor (PftNode    *self,
+                        const char *action)
+{
+  PftNodePrivate *priv = pft_node_get_instance_private (self);
+
+  g_return_val_if_fail (PFT_IS_NODE (self), NULL);
+
+  return g_hash_table_lookup (priv->successors, action != NULL ? action : PFT_DEFAULT_ACTION);
+}
+
+/**
+ * pft_node_dup_actions:
+ * @self: a #PftNode
+ *
+ * Lists the actions that have a successor, sorted.
+ *
+ * Returns: (transfer full) (array zero-terminated=1): the actions
+ */
+char **
+pft_node_dup_actions (PftNode *self)
+{
+  PftNodePrivate *priv = pft_node_get_instance_private (self);
+  g_autofree const char **keys = NULL;
+  char **ret;
+  guint n = 0;
+
+  g_return_val_if_fail (PFT_IS_NODE (self), NULL);
+
+  keys = (const char **) g_hash_table_get_keys_as_array (priv->successors, &n);
+  qsort (keys, n, sizeof (char *), (int (*)(const void *, const void *)) _pft_strptr_cmp);
+  ret = g_new0 (char *, n + 1);
+  for (guint i = 0; i < n; i++)
+    ret[i] = g_strdup (keys[i]);
+  return ret;
+}
+
+/* ------------------------------------------------------------------ */
+/* Default vfuncs and their public invokers                             */
+
+gboolean
+_pft_node_type_is_gjs (GType type)
+{
+  static GQuark gjs_quark;
+
+  if (G_UNLIKELY (gjs_quark == 0))
+    gjs_quark = g_quark_from_static_string ("gjs::custom-type");
+
+  /* GJS marks every type it registers; a C type derived from a JS type is
+   * not a thing, so the first JS type up the chain decides. */
+  for (; type != 0 && type != PFT_TYPE_NODE; type = g_type_parent (type))
+    if (g_type_get_qdata (type, gjs_quark) != NULL)
+      return TRUE;
+  return FALSE;
+}
+
+static PftThreadPolicy
+resolve_policy (PftNode *self)
+{
+  PftNodePrivate *priv = pft_node_get_instance_private (self);
+
+  if (priv->thread_policy != PFT_THREAD_POLICY_AUTO)
+    return priv->thread_policy;
+  return _pft_node_type_is_gjs (G_OBJECT_TYPE (self))
+         ? PFT_THREAD_POLICY_MAIN_CONTEXT : PFT_THREAD_POLICY_THREAD;
+}
+
+/* Normalises "no value" to a NULL gpointer, which every binding reads as
+ * None/null, where an unset GValue would make them choke. */
+static inline void
+ensure_value (GValue *value)
+{
+  if (!G_IS_VALUE (value))
+    g_value_init (value, G_TYPE_POINTER);
+}
+
+typedef struct
+{
+  GTask        *task;
+  PftNode      *node;
+  PftContext   *ctx;
+  GValue        item;
+  GCancellable *cancellable;
+  gulong        cancel_id;
+  gint          done;      /* atomic: the task was returned */
+} ThreadExec;
+
+static void
+thread_exec_free (ThreadExec *te)
+{
+  g_clear_object (&te->task);
+  g_clear_object (&te->node);
+  g_clear_object (&te->ctx);
+  if (G_IS_VALUE (&te->item))
+    g_value_unset (&te->item);
+  g_clear_object (&te->cancellable);
+  g_free (te);
+}
+
+static void
+call_sync_exec (PftNode      *self,
+                PftContext   *ctx,
+                const GValue *item,
+                GTask        *task,
+                gint         *done)
+{
+  GValue result = G_VALUE_INIT;
+  GError *error = NULL;
+
+  PFT_NODE_GET_CLASS (self)->exec (self, ctx, item, &result, &error);
+
+  /* Whoever flips @done first returns the task: the exec, or a
+   * cancellation that came first and did not wait for it. */
+  if (done == NULL || g_atomic_int_compare_and_exchange (done, 0, 1))
+    {
+      if (error != NULL)
+        g_task_return_error (task, g_steal_pointer (&error));
+      else
+        g_task_return_value (task, G_IS_VALUE (&result) ? &result : NULL);
+    }
+  g_clear_error (&error);
+  if (G_IS_VALUE (&result))
+    g_value_unset (&result);
+}
+
+static void
+thread_exec_cancelled (GCancellable *cancellable,
+                       ThreadExec   *te)
+{
+  /* Runs in the cancelling thread. The exec may still be blocked in user
+   * code: end the task now so that the run ends promptly, and let the
+   * worker drop its result when it comes back. */
+  if (g_atomic_int_compare_and_exchange (&te->done, 0, 1))
+    g_task_return_new_error (te->task, G_IO_ERROR, G_IO_ERROR_CANCELLED,
+                             "%s", _("Operation was cancelled"));
+}
+
+static void
+thread_exec_run (gpointer data,
+                 gpointer pool_data)
+{
+  ThreadExec *te = data;
+
+  if (!g_atomic_int_get (&te->done))
+    call_sync_exec (te->node, te->ctx, &te->item, te->task, &te->done);
+  /* Waits for a cancel callback that is running right now, so that @te
+   * outlives it. */
+  if (te->cancel_id != 0)
+    g_cancellable_disconnect (te->cancellable, te->cancel_id);
+  thread_exec_free (te);
+}
+
+static GThreadPool *
+exec_pool (void)
+{
+  static GThreadPool *pool;
+
+  if (g_once_init_enter (&pool))
+    {
+      GThreadPool *p = g_thread_pool_new (thread_exec_run, NULL, PFT_EXEC_MAX_THREADS, FALSE, NULL);
+      g_once_init_leave (&pool, p);
+    }
+  return pool;
+}
+
+static void
+pft_node_real_exec_async (PftNode             *self,
+                          PftContext          *ctx,
+                          const GValue        *item,
+                          GCancellable        *cancellable,
+                          GAsyncReadyCallback  callback,
+                          gpointer             user_data)
+{
+  g_autoptr(GTask) task = g_task_new (self, cancellable, callback, user_data);
+  PftThreadPolicy policy;
+
+  g_task_set_source_tag (task, pft_node_real_exec_async);
+
+  if (g_task_return_error_if_cancelled (task))
+    return;
+
+  policy = resolve_policy (self);
+  if (policy == PFT_THREAD_POLICY_MAIN_CONTEXT)
+    {
+      call_sync_exec (self, ctx, item, task, NULL);
+      return;
+    }
+
+  if (_pft_node_type_is_gjs (G_OBJECT_TYPE (self)))
+    {
+      /* GJS blocks calls into JS from other threads and the caller then
+       * sees an empty "success"; refuse instead. */
+      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+                               _("%s: exec of a JavaScript node cannot run in a worker thread; "
+                                 "use thread-policy AUTO or MAIN_CONTEXT, or implement exec_task"),
+                               pft_node_get_name (self));
+      return;
+    }
+
+  {
+    ThreadExec *te = g_new0 (ThreadExec, 1);
+    GError *error = NULL;
+
+    te->task = g_object_ref (task);
+    te->node = g_object_ref (self);
+    te->ctx = g_object_ref (ctx);
+    if (item != NULL && G_IS_VALUE (item))
+      {
+        g_value_init (&te->item, G_VALUE_TYPE (item));
+        g_value_copy (item, &te->item);
+      }
+    else
+      g_value_init (&te->item, G_TYPE_POINTER);
+    if (cancellable != NULL)
+      {
+        te->cancellable = g_object_ref (cancellable);
+        te->cancel_id = g_cancellable_connect (cancellable, G_CALLBACK (thread_exec_cancelled), te, NULL);
+      }
+    if (!g_thread_pool_push (exec_pool (), te, &error))
+      {
+        if (g_atomic_int_compare_and_exchange (&te->done, 0, 1))
+          g_task_return_error (task, error);
+        else
+          g_clear_error (&error);
+        if (te->cancel_id != 0)
+          g_cancellable_disconnect (te->cancellable, te->cancel_id);
+        thread_exec_free (te);
+      }
+  }
+}
+
+static void
+pft_node_real_exec_finish (PftNode       *self,
+                           GAsyncResult  *result,
+                           GValue        *value,
+                           GError       **error)
+{
+  g_task_propagate_value (G_TASK (result), value, error);
+}
+
+static void
+pft_node_real_exec_fallback (PftNode       *self,
+                             PftContext    *ctx,
+                             const GValue  *item,
+                             const GError  *reason,
+                             GValue        *result,
+                             GError       **error)
+{
+  g_propagate_error (error, g_error_copy (reason));
+}
+
+static gboolean
+pft_node_real_is_rate_limit (PftNode      *self,
+                             const GError *error)
+{
+  return pft_error_is_rate_limit (error);
+}
+
+/**
+ * pft_node_prep: (virtual prep)
+ * @self: a #PftNode
+ * @ctx: the context of the invocation
+ * @result: (out caller-allocates): the prep result, handed to exec and post
+ * @error: return location for a #GError
+ *
+ * Reads what the node needs, usually from [method@Pft.Context.get_store].
+ * Runs on the run's main context. A batch node's prep returns a
+ * [class@Pft.Values] of items; a batch flow's a [class@Pft.Values] of
+ * `a{sv}` param sets. Leaving @result unset means "none".
+ */
+void
+pft_node_prep (PftNode     *self,
+               PftContext  *ctx,
+               GValue      *result,
+               GError     **error)
+{
+  PftNodeClass *klass;
+
+  g_return_if_fail (PFT_IS_NODE (self));
+  g_return_if_fail (PFT_IS_CONTEXT (ctx));
+
+  klass = PFT_NODE_GET_CLASS (self);
+  if (klass->prep != NULL)
+    klass->prep (self, ctx, result, error);
+}
+
+/**
+ * pft_node_exec: (virtual exec)
+ * @self: a #PftNode
+ * @ctx: the context of this attempt
+ * @item: the prep result, or one item of a batch
+ * @result: (out caller-allocates): the result, handed to post
+ * @error: return location for a #GError
+ *
+ * Does the work, synchronously. It runs in a worker thread or on the main
+ * context as [property@Pft.Node:thread-policy] says, so blocking is fine
+ * in C, Vala and Python; it should honour
+ * [method@Pft.Context.get_cancellable]. Report failures through @error:
+ * a failed attempt is retried.
+ */
+void
+pft_node_exec (PftNode       *self,
+               PftContext    *ctx,
+               const GValue  *item,
+               GValue        *result,
+               GError       **error)
+{
+  PftNodeClass *klass;
+
+  g_return_if_fail (PFT_IS_NODE (self));
+  g_return_if_fail (PFT_IS_CONTEXT (ctx));
+
+  klass = PFT_NODE_GET_CLASS (self);
+  if (klass->exec != NULL)
+    klass->exec (self, ctx, item, result, error);
+}
+
+/**
+ * pft_node_exec_async: (virtual exec_async)
+ * @self: a #PftNode
+ * @ctx: the context of this attempt
+ * @item: the prep result, or one item of a batch; valid only during the
+ *   call (copy it to keep it)
+ * @cancellable: (nullable): the run's cancellable
+ * @callback: (scope async): called when the exec is done
+ * @user_data: data for @callback
+ *
+ * Does the work asynchronously: override this (and
+ * [vfunc@Pft.Node.exec_finish]) for truly asynchronous code such as
+ * libsoup calls. The default runs [vfunc@Pft.Node.exec] per
+ * [property@Pft.Node:thread-policy]. Called on the run's main context.
+ */
+void
+pft_node_exec_async (PftNode             *self,
+                     PftContext          *ctx,
+                     const GValue        *item,
+                     GCancellable        *cancellable,
+                     GAsyncReadyCallback  callback,
+                     gpointer             user_data)
+{
+  g_return_if_fail (PFT_IS_NODE (self));
+  g_return_if_fail (PFT_IS_CONTEXT (ctx));
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+
+  PFT_NODE_GET_CLASS (self)->exec_async (self, ctx, item, cancellable, callback, user_data);
+}
+
+/**
+ * pft_node_exec_finish: (virtual exec_finish)
+ * @self: a #PftNode
+ * @result: the #GAsyncResult
+ * @value: (out caller-allocates): the result of the exec
+ * @error: return location for a #GError
+ *
+ * Completes [method@Pft.Node.exec_async].
+ */
+void
+pft_node_exec_finish (PftNode       *self,
+                      GAsyncResult  *result,
+                      GValue        *value,
+                      GError       **error)
+{
+  g_return_if_fail (PFT_IS_NODE (self));
+  g_return_if_fail (G_IS_ASYNC_RESULT (result));
+
+  PFT_NODE_GET_CLASS (self)->exec_finish (self, result, value, error);
+}
+
+/**
+ * pft_node_exec_task: (virtual exec_task)
+ * @self: a #PftNode
+ * @ctx: the context of this attempt
+ * @item: the prep result, or one item of a batch; valid only during the
+ *   call
+ * @task: the task to complete with the result: `task.return_value(v)` or
+ *   `task.return_error(e)` (or [func@Pft.task_return_rate_limited])
+ * @error: return location for a #GError thrown before @task was completed
+ *
+ * Does the work by completing @task, now or later: the asynchronous shape
+ * that GJS can implement (it cannot implement a vfunc that takes a
+ * callback). When a class overrides it, it is used instead of
+ * [vfunc@Pft.Node.exec_async] and [vfunc@Pft.Node.exec]. An error thrown
+ * from it fails the attempt, even if @task is never completed. Called on
+ * the run's main context.
+ */
+void
+pft_node_exec_task (PftNode     *self,
+                    PftContext  *ctx,
+                    const GValue *item,
+                    GTask       *task,
+                    GError     **error)
+{
+  PftNodeClass *klass;
+
+  g_return_if_fail (PFT_IS_NODE (self));
+  g_return_if_fail (PFT_IS_CONTEXT (ctx));
+  g_return_if_fail (G_IS_TASK (task));
+
+  klass = PFT_NODE_GET_CLASS (self);
+  if (klass->exec_task != NULL)
+    klass->exec_task (self, ctx, item, task, error);
+  else
+    g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+                             _("%s does not implement exec_task"), pft_node_get_name (self));
+}
+
+/**
+ * pft_node_exec_fallback: (virtual exec_fallback)
+ * @self: a #PftNode
+ * @ctx: the context of the last attempt
+ * @item: the prep result, or one item of a batch
+ * @reason: the error of the last attempt
+ * @result: (out caller-allocates): a substitute result
+ * @error: return location for a #GError
+ *
+ * Called on the main context once every attempt failed. The default sets
+ * @error to a copy of @reason; override it to return a substitute result
+ * instead (PocketFlow's `exec_fallback`).
+ */
+void
+pft_node_exec_fallback (PftNode       *self,
+                        PftContext    *ctx,
+                        const GValue  *item,
+                        const GError  *reason,
+                        GValue        *result,
+                        GError       **error)
+{
+  g_return_if_fail (PFT_IS_NODE (self));
+  g_return_if_fail (PFT_IS_CONTEXT (ctx));
+  g_return_if_fail (reason != NULL);
+
+  PFT_NODE_GET_CLASS (self)->exec_fallback (self, ctx, item, reason, result, error);
+}
+
+/**
+ * pft_node_post: (virtual post)
+ * @self: a #PftNode
+ * @ctx: the context of the invocation
+ * @prep_result: what prep returned
+ * @exec_result: what exec returned; for a batch node a [class@Pft.Values]
+ *   of the results in input order
+ * @error: return location for a #GError
+ *
+ * Writes results to the store and picks the next node. Runs on the run's
+ * main context.
+ *
+ * Returns: (transfer full) (nullable): the action, or %NULL for
+ *   [const@Pft.DEFAULT_ACTION]
+ */
+char *
+pft_node_post (PftNode       *self,
+               PftContext    *ctx,
+               const GValue  *prep_result,
+               const GValue  *exec_result,
+               GError       **error)
+{
+  PftNodeClass *klass;
+
+  g_return_val_if_fail (PFT_IS_NODE (self), NULL);
+  g_return_val_if_fail (PFT_IS_CONTEXT (ctx), NULL);
+
+  klass = PFT_NODE_GET_CLASS (self);
+  if (klass->post != NULL)
+    return klass->post (self, ctx, prep_result, exec_result, error);
+  return NULL;
+}
+
+/**
+ * pft_node_is_rate_limit: (virtual is_rate_limit)
+ * @self: a #PftNode
+ * @error: an error from exec
+ *
+ * Tells whether @error means the provider rate-limited the call. The
+ * default is [func@Pft.error_is_rate_limit]; override it for providers
+ * with their own error shapes.
+ *
+ * Returns: %TRUE if @error is a rate-limit error
+ */
+gboolean
+pft_node_is_rate_limit (PftNode      *self,
+                        const GError *error)
+{
+  g_return_val_if_fail (PFT_IS_NODE (self), FALSE);
+  g_return_val_if_fail (error != NULL, FALSE);
+
+  return PFT_NODE_GET_CLASS (self)->is_rate_limit (self, error);
+}
+
+/* ------------------------------------------------------------------ */
+/* One exec with retries                                                */
+
+typedef struct
+{
+  PftNode         *node;
+  PftContext      *ctx;
+  const GValue    *item;
+  GCancellable    *cancellable;
+  guint            index;
+  int              attempt;
+  PftItemDoneFunc  done;
+  gpointer         done_data;
+} ItemRun;
+
+static void item_start_attempt (ItemRun *run);
+
+static void
+item_run_finish (ItemRun *run,
+                 GValue  *result,
+                 GError  *error)
+{
+  PftItemDoneFunc done = run->done;
+  gpointer done_data = run->done_data;
+  guint index = run->index;
+
+  g_object_unref (run->node);
+  g_object_unref (run->ctx);
+  g_clear_object (&run->cancellable);
+  g_free (run);
+
+  if (result != NULL)
+    ensure_value (result);
+  done (done_data, index, result, error);
+}
+
+static void
+item_wait_cb (GObject      *source,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  ItemRun *run = user_data;
+  GError *error = NULL;
+
+  if (!_pft_sleep_finish (result, &error))
+    item_run_finish (run, NULL, error);
+  else
+    item_start_attempt (run);
+}
+
+static void
+item_exec_cb (GObject      *source,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  ItemRun *run = user_data;
+  PftNode *node = run->node;
+  PftNodePrivate *priv = pft_node_get_instance_private (node);
+  GValue value = G_VALUE_INIT;
+  GError *error = NULL;
+
+  if (g_task_is_valid (result, node) && g_task_get_source_tag (G_TASK (result)) == item_start_attempt)
+    g_task_propagate_value (G_TASK (result), &value, &error);
+  else
+    PFT_NODE_GET_CLASS (node)->exec_finish (node, result, &value, &error);
+
+  if (error == NULL)
+    {
+      item_run_finish (run, &value, NULL);
+      return;
+    }
+
+  if (G_IS_VALUE (&value))
+    g_value_unset (&value);
+
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) ||
+      g_cancellable_is_cancelled (run->cancellable))
+    {
+      item_run_finish (run, NULL, error);
+      return;
+    }
+
+  if (run->attempt < priv->max_retries)
+    {
+      g_debug ("%s: attempt %d of %d failed: %s", pft_node_get_name (node),
+               run->attempt, priv->max_retries, error->message);
+      g_error_free (error);
+      if (priv->wait > 0)
+        _pft_sleep_async (priv->wait, run->cancellable, item_wait_cb, run);
+      else
+        item_start_attempt (run);
+      return;
+    }
+
+  /* Out of attempts: the fallback decides. */
+  {
+    GValue fallback = G_VALUE_INIT;
+    GError *fallback_error = NULL;
+
+    PFT_NODE_GET_CLASS (node)->exec_fallback (node, run->ctx, run->item, error, &fallback, &fallback_error);
+    g_error_free (error);
+    if (fallback_error != NULL)
+      {
+        if (G_IS_VALUE (&fallback))
+          g_value_unset (&fallback);
+        item_run_finish (run, NULL, fallback_error);
+      }
+    else
+      item_run_finish (run, &fallback, NULL);
+  }
+}
+
+/* Task data of the task the engine hands to exec_task's caller-side twin:
+ * whether it was returned already. */
+static void
+exec_task_inner_cb (GObject      *source,
+                    GAsyncResult *result,
+                    gpointer      user_data)
+{
+  GTask *outer = user_data;
+  gint *returned = g_task_get_task_data (outer);
+  GValue value = G_VALUE_INIT;
+  GError *error = NULL;
+
+  g_task_propagate_value (G_TASK (result), &value, &error);
+  if (g_atomic_int_compare_and_exchange (returned, 0, 1))
+    {
+      if (error != NULL)
+        g_task_return_error (outer, g_steal_pointer (&error));
+      else
+        g_task_return_value (outer, G_IS_VALUE (&value) ? &value : NULL);
+    }
+  g_clear_error (&error);
+  if (G_IS_VALUE (&value))
+    g_value_unset (&value);
+  g_object_unref (outer);
+}
+
+static void
+item_start_attempt (ItemRun *run)
+{
+  PftNode *node = run->node;
+  PftNodeClass *klass = PFT_NODE_GET_CLASS (node);
+
+  run->attempt++;
+  _pft_context_set_attempt (run->ctx, run->attempt);
+
+  if (klass->exec_task != NULL)
+    {
+      /* The user's task reports into @outer, which completes the attempt;
+       * an error thrown by the vfunc completes @outer directly, so that an
+       * exception in JS can never leave the attempt hanging. */
+      GTask *outer = g_task_new (node, run->cancellable, item_exec_cb, run);
+      GTask *inner;
+      GError *error = NULL;
+
+      g_task_set_source_tag (outer, item_start_attempt);
+      g_task_set_task_data (outer, g_new0 (gint, 1), g_free);
+      inner = g_task_new (node, run->cancellable, exec_task_inner_cb, g_object_ref (outer));
+      klass->exec_task (node, run->ctx, run->item, inner, &error);
+      if (error != NULL)
+        {
+          gint *returned = g_task_get_task_data (outer);
+
+          if (g_atomic_int_compare_and_exchange (returned, 0, 1))
+            g_task_return_error (outer, error);
+          else
+            g_error_free (error);
+        }
+      g_object_unref (inner);
+      g_object_unref (outer);
+      return;
+    }
+
+  klass->exec_async (node, run->ctx, run->item, run->cancellable, item_exec_cb, run);
+}
+
+void
+_pft_node_exec_item (PftNode        *node,
+                     PftContext     *ctx,
+                     const GValue   *item,
+                     guint           index,
+                     GCancellable   *cancellable,
+                     PftItemDoneFunc done,
+                     gpointer        user_data)
+{
+  ItemRun *run = g_new0 (ItemRun, 1);
+
+  run->node = g_object_ref (node);
+  run->ctx = g_object_ref (ctx);
+  run->item = item;
+  run->index = index;
+  run->cancellable = cancellable != NULL ? g_object_ref (cancellable) : NULL;
+  run->done = done;
+  run->done_data = user_data;
+  item_start_attempt (run);
+}
+
+/* ------------------------------------------------------------------ */
+/* An invocation: prep, exec phase, post                                */
+
+static void
+invocation_free (gpointer data)
+{
+  PftInvocation *inv = data;
+
+  g_clear_object (&inv->node);
+  g_clear_object (&inv->ctx);
+  if (G_IS_VALUE (&inv->prep_result))
+    g_value_unset (&inv->prep_result);
+  if (G_IS_VALUE (&inv->exec_result))
+    g_value_unset (&inv->exec_result);
+  g_free (inv);
+}
+
+void
+_pft_invocation_exec_done (PftInvocation *inv,
+                           GError        *error)
+{
+  GTask *task = inv->task;   /* the reference the exec phase held */
+  PftNode *node = inv->node;
+  char *action;
+
+  /* A run cancelled while its last exec was finishing must not post. */
+  if (error == NULL)
+    g_cancellable_set_error_if_cancelled (g_task_get_cancellable (task), &error);
+  if (error != NULL)
+    {
+      g_task_return_error (task, error);
+      g_object_unref (task);
+      return;
+    }
+
+  ensure_value (&inv->exec_result);
+  action = PFT_NODE_GET_CLASS (node)->post != NULL
+           ? PFT_NODE_GET_CLASS (node)->post (node, inv->ctx, &inv->prep_result, &inv->exec_result, &error)
+           : NULL;
+  if (error != NULL)
+    {
+      g_free (action);
+      g_task_return_error (task, error);
+    }
+  else
+    {
+      g_task_return_pointer (task, action != NULL ? action : g_strdup (PFT_DEFAULT_ACTION), g_free);
+    }
+  g_object_unref (task);
+}
+
+static void
+single_item_done (gpointer  user_data,
+                  guint     index,
+                  GValue   *result,
+                  GError   *error)
+{
+  PftInvocation *inv = user_data;
+
+  if (error == NULL)
+    {
+      inv->exec_result = *result;
+      memset (result, 0, sizeof *result);
+    }
+  _pft_invocation_exec_done (inv, error);
+}
+
+void
+_pft_node_invoke_async (PftNode             *node,
+                        PftStore            *store,
+                        GVariant            *incoming_params,
+                        GCancellable        *cancellable,
+                        GAsyncReadyCallback  callback,
+                        gpointer             user_data)
+{
+  PftNodePrivate *priv = pft_node_get_instance_private (node);
+  g_autoptr(GVariant) params = _pft_params_merge (priv->params, incoming_params);
+  PftInvocation *inv;
+  GTask *task;
+  GError *error = NULL;
+
+  task = g_task_new (node, cancellable, callback, user_data);
+  g_task_set_source_tag (task, _pft_node_invoke_async);
+
+  inv = g_new0 (PftInvocation, 1);
+  inv->node = g_object_ref (node);
+  inv->ctx = _pft_context_new (node, store, params, cancellable);
+  inv->task = task;
+  g_task_set_task_data (task, inv, invocation_free);
+
+  if (g_task_return_error_if_cancelled (task))
+    {
+      g_object_unref (task);
+      return;
+    }
+
+  PFT_NODE_GET_CLASS (node)->prep != NULL
+    ? PFT_NODE_GET_CLASS (node)->prep (node, inv->ctx, &inv->prep_result, &error)
+    : (void) 0;
+  if (error != NULL)
+    {
+      g_task_return_error (task, error);
+      g_object_unref (task);
+      return;
+    }
+  ensure_value (&inv->prep_result);
+
+  if (PFT_IS_BATCH_FLOW (node))
+    _pft_batch_flow_exec_phase (inv);
+  else if (PFT_IS_FLOW (node))
+    _pft_flow_exec_phase (inv);
+  else if (PFT_IS_BATCH_NODE (node))
+    _pft_batch_node_exec_phase (inv);
+  else
+    _pft_node_exec_item (node, inv->ctx, &inv->prep_result, 0, cancellable, single_item_done, inv);
+}
+
+char *
+_pft_node_invoke_finish (PftNode       *node,
+                         GAsyncResult  *result,
+                         GError       **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, node), NULL);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == _pft_node_invoke_async, NULL);
+
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+/* ------------------------------------------------------------------ */
+/* Run API                                                              */
+
+/**
+ * pft_node_run_async:
+ * @self: a #PftNode (or flow)
+ * @store: the store shared by the run
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: (scope async): called when the run is done
+ * @user_data: data for @callback
+ *
+ * Runs the node (prep, exec, post) or, for a flow, its whole graph, on
+ * the thread-default main context: prep and post run there, exec as
+ * [property@Pft.Node:thread-policy] says. Finish with
+ * [method@Pft.Node.run_finish].
+ *
+ * Cancelling @cancellable reaches every waiting retry and every exec in
+ * flight; the run then ends promptly with %G_IO_ERROR_CANCELLED, even if
+ * a blocking exec in a worker thread has not returned yet (its result is
+ * dropped).
+ */
+void
+pft_node_run_async (PftNode             *self,
+                    PftStore            *store,
+                    GCancellable        *cancellable,
+                    GAsyncReadyCallback  callback,
+                    gpointer             user_data)
+{
+  g_return_if_fail (PFT_IS_NODE (self));
+  g_return_if_fail (PFT_IS_STORE (store));
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+
+  _pft_node_invoke_async (self, store, NULL, cancellable, callback, user_data);
+}
+
+/**
+ * pft_node_run_finish:
+ * @self: a #PftNode
+ * @result: the #GAsyncResult
+ * @error: return location for a #GError
+ *
+ * Completes [method@Pft.Node.run_async].
+ *
+ * Returns: (transfer full): the action the node's post returned
+ *   ([const@Pft.DEFAULT_ACTION] for %NULL), or %NULL with @error set: the
+ *   first error of prep, exec (after retries and fallback) or post,
+ *   %G_IO_ERROR_CANCELLED, or a [error@Pft.Error] such as
+ *   [error@Pft.Error.NO_START]
+ */
+char *
+pft_node_run_finish (PftNode       *self,
+                     GAsyncResult  *result,
+                     GError       **error)
+{
+  g_return_val_if_fail (PFT_IS_NODE (self), NULL);
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+
+  return _pft_node_invoke_finish (self, result, error);
+}
+
+static void
+sync_run_cb (GObject      *source,
+             GAsyncResult *result,
+             gpointer      user_data)
+{
+  GAsyncResult **out = user_data;
+
+  *out = g_object_ref (result);
+}
+
+/**
+ * pft_node_run:
+ * @self: a #PftNode (or flow)
+ * @store: the store shared by the run
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Runs the node synchronously: pushes a private main context as the
+ * thread-default one and iterates it until the run is done. It works
+ * from any thread, including from inside another run. Sources that user
+ * code adds must go on `GLib.MainContext.ref_thread_default()` (or
+ * [method@Pft.Context.get_main_context]): the global default context is
+ * not iterated meanwhile.
+ *
+ * Returns: (transfer full): the action, as [method@Pft.Node.run_finish]
+ */
+char *
+pft_node_run (PftNode       *self,
+              PftStore      *store,
+              GCancellable  *cancellable,
+              GError       **error)
+{
+  g_autoptr(GMainContext) context = NULL;
+  GAsyncResult *result = NULL;
+  char *action;
+
+  g_return_val_if_fail (PFT_IS_NODE (self), NULL);
+  g_return_val_if_fail (PFT_IS_STORE (store), NULL);
+  g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), NULL);
+
+  context = g_main_context_new ();
+  g_main_context_push_thread_default (context);
+  pft_node_run_async (self, store, cancellable, sync_run_cb, &result);
+  while (result == NULL)
+    g_main_context_iteration (context, TRUE);
+  action = pft_node_run_finish (self, result, error);
+  g_object_unref (result);
+  g_main_context_pop_thread_default (context);
+  return action;
+}
+
+/* ------------------------------------------------------------------ */
+/* Sleeping on the main context                                         */
+
+static gboolean
+sleep_source_dispatch (GSource     *source,
+                       GSourceFunc  callback,
+                       gpointer     user_data)
+{
+  return callback (user_data);
+}
+
+static GSourceFuncs sleep_source_funcs = {
+  .dispatch = sleep_source_dispatch,
+};
+
+static gboolean
+sleep_done (gpointer user_data)
+{
+  GTask *task = user_data;
+
+  if (!g_task_return_error_if_cancelled (task))
+    g_task_return_boolean (task, TRUE);
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+ignore_cancelled (GCancellable *cancellable,
+                  gpointer      user_data)
+{
+  return G_SOURCE_CONTINUE;
+}
+
+void
+_pft_sleep_async (double               seconds,
+                  GCancellable        *cancellable,
+                  GAsyncReadyCallback  callback,
+                  gpointer             user_data)
+{
+  g_autoptr(GTask) task = g_task_new (NULL, cancellable, callback, user_data);
+  g_autoptr(GSource) source = g_source_new (&sleep_source_funcs, sizeof (GSource));
+
+  g_task_set_source_tag (task, _pft_sleep_async);
+  g_source_set_static_name (source, "[pft] sleep");
+  g_source_set_ready_time (source, g_get_monotonic_time () + (gint64) (seconds * G_USEC_PER_SEC));
+  g_source_set_callback (source, sleep_done, g_object_ref (task), g_object_unref);
+  if (cancellable != NULL)
+    {
+      /* A ready child makes the parent dispatch: cancellation wakes the
+       * sleep at once. */
+      g_autoptr(GSource) cancel_source = g_cancellable_source_new (cancellable);
+      g_source_set_callback (cancel_source, G_SOURCE_FUNC (ignore_cancelled), NULL, NULL);
+      g_source_add_child_source (source, cancel_source);
+    }
+  g_source_attach (source, g_task_get_context (task));
+}
+
+gboolean
+_pft_sleep_finish (GAsyncResult  *result,
+                   GError       **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, NULL), FALSE);
+
+  return g_task_propagate_boolean (G_TASK (result), error);
+}

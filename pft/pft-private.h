@@ -9,6 +9,39 @@
 
 G_BEGIN_DECLS
 
-void _pft_init_i18n (void);
+void        _pft_init_i18n            (void);
+int         _pft_strptr_cmp           (const char **a,
+                                       const char **b);
+
+/* Params */
+GVariant   *_pft_params_merge         (GVariant     *base,
+                                       GVariant     *over);
+
+/* PftValues */
+void        _pft_values_take_at       (PftValues    *self,
+                                       guint         index_,
+                                       GValue       *value);
+void        _pft_values_set_length    (PftValues    *self,
+                                       guint         length);
+
+/* PftContext */
+PftContext *_pft_context_new          (PftNode      *node,
+                                       PftStore     *store,
+                                       GVariant     *params,
+                                       GCancellable *cancellable);
+PftContext *_pft_context_new_for_item (PftContext   *parent,
+                                       gint64        index,
+                                       GCancellable *cancellable);
+void        _pft_context_set_attempt  (PftContext   *self,
+                                       guint         attempt);
+
+/* A cancellable sleep on the thread-default main context, with a
+ * microsecond deadline. Completes with G_IO_ERROR_CANCELLED when cancelled. */
+void        _pft_sleep_async          (double        seconds,
+                                       GCancellable *cancellable,
+                                       GAsyncReadyCallback callback,
+                                       gpointer      user_data);
+gboolean    _pft_sleep_finish         (GAsyncResult *result,
+                                       GError      **error);
 
 G_END_DECLS

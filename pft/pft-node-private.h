@@ -1,0 +1,80 @@
+/* pft-node-private.h: the engine's internal interfaces
+ *
+ * SPDX-License-Identifier: MIT
+ */
+
+#pragma once
+
+#include "pft-private.h"
+
+G_BEGIN_DECLS
+
+/* One invocation of a node: prep, then the exec phase of its class, then
+ * post. The exec phase fills @exec_result and calls
+ * _pft_invocation_exec_done() exactly once. */
+typedef struct _PftInvocation
+{
+  PftNode      *node;
+  PftContext   *ctx;
+  GTask        *task;
+  GValue        prep_result;
+  GValue        exec_result;
+} PftInvocation;
+
+void     _pft_invocation_exec_done (PftInvocation *inv,
+                                    GError        *error);
+
+/* Invokes @node with params = node's own params overlaid with
+ * @incoming_params (nullable). Completes with the action (char *). */
+void     _pft_node_invoke_async    (PftNode      *node,
+                                    PftStore     *store,
+                                    GVariant     *incoming_params,
+                                    GCancellable *cancellable,
+                                    GAsyncReadyCallback callback,
+                                    gpointer      user_data);
+char    *_pft_node_invoke_finish   (PftNode      *node,
+                                    GAsyncResult *result,
+                                    GError      **error);
+
+/* The exec phases of the classes. */
+void     _pft_batch_node_exec_phase (PftInvocation *inv);
+void     _pft_flow_exec_phase       (PftInvocation *inv);
+void     _pft_batch_flow_exec_phase (PftInvocation *inv);
+
+/* One item's exec with retries, waits and fallback. @item is borrowed and
+ * must outlive the attempt. @done is called once, asynchronously, with the
+ * result moved into @result (or @error set, owned by the callee). */
+typedef void (*PftItemDoneFunc) (gpointer  user_data,
+                                 guint     index,
+                                 GValue   *result,
+                                 GError   *error);
+
+void     _pft_node_exec_item        (PftNode        *node,
+                                     PftContext     *ctx,
+                                     const GValue   *item,
+                                     guint           index,
+                                     GCancellable   *cancellable,
+                                     PftItemDoneFunc done,
+                                     gpointer        user_data);
+
+/* Runs the graph of @flow from its start node with @params; completes with
+ * the last action (char *). */
+void     _pft_flow_walk_async       (PftFlow      *flow,
+                                     PftStore     *store,
+                                     GVariant     *params,
+                                     GCancellable *cancellable,
+                                     GAsyncReadyCallback callback,
+                                     gpointer      user_data);
+char    *_pft_flow_walk_finish      (PftFlow      *flow,
+                                     GAsyncResult *result,
+                                     GError      **error);
+
+gboolean _pft_node_type_is_gjs      (GType         type);
+
+G_END_DECLS
+
+G_BEGIN_DECLS
+PftValues *_pft_batch_items_from_prep (PftNode       *node,
+                                       const GValue  *prep_result,
+                                       GError       **error);
+G_END_DECLS

@@ -1,0 +1,58 @@
+/* test-util.h: configurable C nodes for the engine's tests
+ *
+ * SPDX-License-Identifier: MIT
+ */
+
+#pragma once
+
+#include <pft.h>
+
+G_BEGIN_DECLS
+
+/* A node whose behaviour each test sets through function pointers, and
+ * which measures what the engine does to it (calls, concurrency). */
+
+typedef void  (*TestPrepFunc) (PftNode *node, PftContext *ctx, GValue *result, GError **error);
+typedef void  (*TestExecFunc) (PftNode *node, PftContext *ctx, const GValue *item, GValue *result, GError **error);
+typedef char *(*TestPostFunc) (PftNode *node, PftContext *ctx, const GValue *prep, const GValue *exec, GError **error);
+
+typedef struct
+{
+  TestPrepFunc prep;
+  TestExecFunc exec;
+  TestPostFunc post;
+  gboolean     fallback;        /* exec_fallback returns "fallback" */
+  gpointer     data;
+  gint         exec_calls;      /* atomic */
+  gint         in_flight;       /* atomic */
+  gint         max_in_flight;   /* atomic */
+} TestBehaviour;
+
+#define TEST_TYPE_NODE (test_node_get_type ())
+G_DECLARE_FINAL_TYPE (TestNode, test_node, TEST, NODE, PftNode)
+
+#define TEST_TYPE_BATCH_NODE (test_batch_node_get_type ())
+G_DECLARE_FINAL_TYPE (TestBatchNode, test_batch_node, TEST, BATCH_NODE, PftBatchNode)
+
+#define TEST_TYPE_ASYNC_BATCH_NODE (test_async_batch_node_get_type ())
+G_DECLARE_FINAL_TYPE (TestAsyncBatchNode, test_async_batch_node, TEST, ASYNC_BATCH_NODE, PftBatchNode)
+
+PftNode       *test_node_new        (TestBehaviour *b);
+PftNode       *test_batch_node_new  (TestBehaviour *b,
+                                     guint          max_concurrent);
+/* exec_async completes after `delay_ms` of the item's int value (or at
+ * once when 0) on the main context. */
+PftNode       *test_async_batch_node_new (TestBehaviour *b,
+                                          guint          max_concurrent);
+TestBehaviour *test_node_get_behaviour (PftNode *node);
+
+void           test_behaviour_enter (TestBehaviour *b);
+void           test_behaviour_leave (TestBehaviour *b);
+
+/* Runs @node with pft_node_run_async on a fresh thread-default context. */
+char          *test_run_async       (PftNode       *node,
+                                     PftStore      *store,
+                                     GCancellable  *cancellable,
+                                     GError       **error);
+
+G_END_DECLS
