@@ -1,0 +1,107 @@
+/* pft-rate-limiter-private.h: internals of PftRateLimiter and PftPermit
+ *
+ * SPDX-License-Identifier: MIT
+ */
+
+#pragma once
+
+#include "pft.h"
+#include "pft-clock-private.h"
+
+G_BEGIN_DECLS
+
+/* ------------------------------------------------------------------ */
+/* The admission seam.
+ *
+ * PftRateLimiter keeps what is local to the process (the FIFO of waiters,
+ * the concurrency count, the timer, completions) and asks a backend about
+ * everything that counts against the provider's limits: the window (or the
+ * GCRA state in smooth mode), token costs and pauses. The in-memory backend
+ * is the only one today; a shared, cross-process backend (a file lock or a
+ * Redis script) implements the same table and the nodes never notice.
+ *
+ * Every function is called with the limiter's mutex held, and must not call
+ * back into the limiter. Times are microseconds on the limiter's clock. */
+
+/* Entry id of an admission that was not recorded (no window limit set). */
+#define PFT_ENTRY_NONE G_MAXUINT64
+
+typedef struct
+{
+  guint           max_per_window;   /* requests per window, 0 = none */
+  guint64         max_cost;         /* cost per window, 0 = none */
+  gint64          window_us;        /* > 0 */
+  PftLimiterMode  mode;
+  guint           burst;            /* >= 1, smooth mode */
+} PftAdmissionLimits;
+
+typedef struct _PftAdmissionBackend PftAdmissionBackend;
+
+typedef struct
+{
+  void     (*free)         (PftAdmissionBackend       *backend);
+  /* New limits; the history (window entries, pacing state, pause) stays. */
+  void     (*configure)    (PftAdmissionBackend       *backend,
+                            const PftAdmissionLimits  *limits,
+                            gint64                     now_us);
+  /* May one request of @cost go at @now_us? If not, *@ready_at_us is the
+   * earliest time (> @now_us) at which it may, other admissions aside. */
+  gboolean (*decide)       (PftAdmissionBackend       *backend,
+                            guint64                    cost,
+                            gint64                     now_us,
+                            gint64                    *ready_at_us);
+  /* Counts one request of @cost at @now_us; returns its entry id (for
+   * settle) or PFT_ENTRY_NONE. */
+  guint64  (*record)       (PftAdmissionBackend       *backend,
+                            guint64                    cost,
+                            gint64                     now_us);
+  /* The request @entry really cost @new_cost, not @old_cost. Returns TRUE
+   * when capacity was given back. */
+  gboolean (*settle)       (PftAdmissionBackend       *backend,
+                            guint64                    entry,
+                            guint64                    old_cost,
+                            guint64                    new_cost,
+                            gint64                     now_us);
+  /* Holds everything until @until_us; returns TRUE if that extended the
+   * current pause (a shorter pause never shortens it). */
+  gboolean (*pause)        (PftAdmissionBackend       *backend,
+                            gint64                     until_us);
+  gint64   (*paused_until) (PftAdmissionBackend       *backend);
+  /* Live use of the window at @now_us. */
+  void     (*usage)        (PftAdmissionBackend       *backend,
+                            gint64                     now_us,
+                            guint                     *count,
+                            guint64                   *cost);
+} PftAdmissionBackendVTable;
+
+struct _PftAdmissionBackend
+{
+  const PftAdmissionBackendVTable *vtable;
+};
+
+PftAdmissionBackend *_pft_admission_backend_new_memory (const PftAdmissionLimits *limits);
+
+/* ------------------------------------------------------------------ */
+/* Limiter internals. */
+
+/* Replaces the clock (the system clock by default). Tests call it right
+ * after construction, before anything is acquired. */
+void       _pft_rate_limiter_set_clock   (PftRateLimiter *self,
+                                          PftClock       *clock);
+PftClock  *_pft_rate_limiter_get_clock   (PftRateLimiter *self);
+
+/* Called by PftPermit. */
+void       _pft_rate_limiter_release     (PftRateLimiter *self);
+/* Sets *@cost to @new_cost under the limiter's lock and corrects the
+ * window; returns TRUE if *@cost changed. */
+gboolean   _pft_rate_limiter_settle      (PftRateLimiter *self,
+                                          guint64         entry,
+                                          guint64        *cost,
+                                          guint64         new_cost);
+
+/* Called by PftRateLimiter: a permit for an admission already counted. */
+PftPermit *_pft_permit_new               (PftRateLimiter *limiter,
+                                          guint64         cost,
+                                          guint64         entry);
+
+G_END_DECLS
