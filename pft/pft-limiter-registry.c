@@ -35,22 +35,24 @@
  * ```ini
  * [openai]
  * preset = openai_tier1
- * max-concurrent = 8        # overrides the preset's 5
+ * # overrides the preset's 5
+ * max-concurrent = 8
  *
  * [search]
  * max-concurrent = 4
  * max-per-window = 100
- * window = 1.5              # seconds
+ * # seconds
+ * window = 1.5
  * mode = smooth
  * burst = 10
  *
  * [embeddings]
  * max-per-window = 3000
- * max-cost-per-window = 1000000   # tokens per minute
+ * # tokens per minute
+ * max-cost-per-window = 1000000
  * ```
  *
- * (GKeyFile has no trailing comments; the `#` remarks above are for the
- * reader only and must be on lines of their own in a real file.)
+ * Comments take whole lines: a `#` after a value is part of the value.
  *
  * Keys: `max-concurrent` (>= 1, default 5), `max-per-window` (0 = no limit,
  * the default), `window` (seconds, > 0, default 60), `max-cost-per-window`
