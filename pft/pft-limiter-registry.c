@@ -1009,10 +1009,14 @@ parse_unsigned (GKeyFile           *keyfile,
   if (value == NULL ||
       !g_ascii_string_to_unsigned (value, 10, min, max, out, NULL))
     {
+      /* Numbers pre-formatted: xgettext cannot see through
+       * G_GUINT64_FORMAT. */
+      g_autofree char *min_s = g_strdup_printf ("%" G_GUINT64_FORMAT, min);
+      g_autofree char *max_s = g_strdup_printf ("%" G_GUINT64_FORMAT, max);
+
       set_parse_error (error, lc, group, key,
-                       _("“%s” is not a whole number from %" G_GUINT64_FORMAT
-                         " to %" G_GUINT64_FORMAT),
-                       value != NULL ? value : "", min, max);
+                       _("“%s” is not a whole number from %s to %s"),
+                       value != NULL ? value : "", min_s, max_s);
       return FALSE;
     }
 
