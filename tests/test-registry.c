@@ -7,6 +7,8 @@
 
 #include <pft.h>
 
+#include "pft-rate-limiter-private.h"
+
 /* Every test gets its own registry, so that they stay independent; the
  * default one is tested separately. */
 typedef struct {
@@ -321,6 +323,55 @@ test_stats_live_only (Fixture       *f,
   g_assert_cmpuint (count, ==, 0);
   g_assert_true (g_variant_lookup (stats, "in_flight", "u", &count));
   g_assert_cmpuint (count, ==, 0);
+}
+
+/* The same on the fake clock, with a real 60-second window: entries
+ * leave the count exactly when they expire, one batch at a time. */
+static void
+test_stats_live_only_fake_clock (Fixture       *f,
+                                 gconstpointer  data)
+{
+  g_autoptr(PftClock) clock = _pft_fake_clock_new (0);
+  g_autoptr(GError) error = NULL;
+  PftRateLimiter *l;
+  guint32 count = 99;
+
+  l = pft_limiter_registry_register_new (f->registry, "minute", 10, 60, 60.0, &error);
+  g_assert_no_error (error);
+  _pft_rate_limiter_set_clock (l, clock);
+
+#define STATS_COUNT(expected) G_STMT_START { \
+    g_autoptr(GVariant) stats = pft_limiter_registry_get_stats (f->registry, "minute", &error); \
+    g_assert_no_error (error); \
+    g_assert_true (g_variant_lookup (stats, "window_count", "u", &count)); \
+    g_assert_cmpuint (count, ==, (expected)); \
+  } G_STMT_END
+
+  for (int i = 0; i < 3; i++)
+    {
+      g_autoptr(PftPermit) p = pft_rate_limiter_try_acquire (l, 1, &error);
+      g_assert_nonnull (p);
+    }
+  g_assert_no_error (error);
+  STATS_COUNT (3);
+
+  _pft_fake_clock_advance (clock, 30 * G_USEC_PER_SEC);
+  for (int i = 0; i < 2; i++)
+    {
+      g_autoptr(PftPermit) p = pft_rate_limiter_try_acquire (l, 1, &error);
+      g_assert_nonnull (p);
+    }
+  g_assert_no_error (error);
+  STATS_COUNT (5);
+
+  /* 60 s after the first three: only the later two are live. */
+  _pft_fake_clock_advance (clock, 30 * G_USEC_PER_SEC + 1);
+  STATS_COUNT (2);
+
+  _pft_fake_clock_advance (clock, 30 * G_USEC_PER_SEC);
+  STATS_COUNT (0);
+
+#undef STATS_COUNT
 }
 
 /* ------------------------------------------------------------------ */
@@ -859,6 +910,7 @@ main (int   argc,
   ADD ("names", test_names);
   ADD ("stats", test_stats);
   ADD ("stats-live-only", test_stats_live_only);
+  ADD ("stats-live-only-fake-clock", test_stats_live_only_fake_clock);
   ADD ("model", test_model);
   ADD ("model-in-dispatch", test_model_in_dispatch);
   ADD ("model-other-thread", test_model_other_thread);
