@@ -150,11 +150,12 @@ async_exec_async (PftNode *node, PftContext *ctx, const GValue *item, GCancellab
                   GAsyncReadyCallback callback, gpointer user_data)
 {
   AsyncExec *ae = g_new0 (AsyncExec, 1);
-  gint64 delay = G_VALUE_HOLDS_INT64 (item) ? g_value_get_int64 (item) % 7 : 0;
+  TestBehaviour *b = TEST_ASYNC_BATCH_NODE (node)->b;
+  gint64 delay = G_VALUE_HOLDS_INT64 (item) && b->delay_mod > 0 ? g_value_get_int64 (item) % b->delay_mod : 0;
   GSource *source;
 
   ae->task = g_task_new (node, cancellable, callback, user_data);
-  ae->b = TEST_ASYNC_BATCH_NODE (node)->b;
+  ae->b = b;
   ae->ctx = g_object_ref (ctx);
   g_value_init (&ae->item, G_VALUE_TYPE (item));
   g_value_copy (item, &ae->item);

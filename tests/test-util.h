@@ -22,6 +22,7 @@ typedef struct
   TestExecFunc exec;
   TestPostFunc post;
   gboolean     fallback;        /* exec_fallback returns "fallback" */
+  guint        delay_mod;       /* async node: item i completes after i % delay_mod ms */
   gpointer     data;
   gint         exec_calls;      /* atomic */
   gint         in_flight;       /* atomic */
@@ -40,8 +41,8 @@ G_DECLARE_FINAL_TYPE (TestAsyncBatchNode, test_async_batch_node, TEST, ASYNC_BAT
 PftNode       *test_node_new        (TestBehaviour *b);
 PftNode       *test_batch_node_new  (TestBehaviour *b,
                                      guint          max_concurrent);
-/* exec_async completes after `delay_ms` of the item's int value (or at
- * once when 0) on the main context. */
+/* exec_async completes on the main context after (item % delay_mod) ms,
+ * or at the next iteration when delay_mod is 0. */
 PftNode       *test_async_batch_node_new (TestBehaviour *b,
                                           guint          max_concurrent);
 TestBehaviour *test_node_get_behaviour (PftNode *node);

@@ -1,0 +1,442 @@
+/* test-batch.c: PftBatchNode and PftBatchFlow: concurrency, order, errors,
+ * cancellation, lazy dispatch
+ *
+ * SPDX-License-Identifier: MIT
+ */
+
+#include <string.h>
+
+#include "test-util.h"
+
+static void
+prep_ints (PftNode *node, PftContext *ctx, GValue *result, GError **error)
+{
+  gint64 n = pft_store_get_int (pft_context_get_store (ctx), "n", 0);
+  PftValues *values = pft_values_new_sized (n);
+
+  for (gint64 i = 0; i < n; i++)
+    pft_values_append_int (values, i);
+  g_value_init (result, PFT_TYPE_VALUES);
+  g_value_take_object (result, values);
+}
+
+static void
+exec_square_slowly (PftNode *node, PftContext *ctx, const GValue *item, GValue *result, GError **error)
+{
+  gint64 i = g_value_get_int64 (item);
+
+  g_assert_cmpint (pft_context_get_index (ctx), ==, i);
+  g_usleep (2000);
+  g_value_init (result, G_TYPE_INT64);
+  g_value_set_int64 (result, i * i);
+}
+
+static void
+exec_square (PftNode *node, PftContext *ctx, const GValue *item, GValue *result, GError **error)
+{
+  gint64 i = g_value_get_int64 (item);
+
+  g_value_init (result, G_TYPE_INT64);
+  g_value_set_int64 (result, i * i);
+}
+
+static char *
+post_results (PftNode *node, PftContext *ctx, const GValue *prep, const GValue *exec, GError **error)
+{
+  g_assert_true (G_VALUE_HOLDS (exec, PFT_TYPE_VALUES));
+  pft_store_set_values (pft_context_get_store (ctx), "results", g_value_get_object (exec));
+  return g_strdup ("batched");
+}
+
+static void
+assert_squares (PftStore *store, gint64 n)
+{
+  g_autoptr(PftValues) results = pft_store_dup_values (store, "results");
+
+  g_assert_nonnull (results);
+  g_assert_cmpuint (pft_values_get_length (results), ==, n);
+  for (gint64 i = 0; i < n; i++)
+    g_assert_cmpint (pft_values_get_int (results, i), ==, i * i);
+}
+
+static void
+test_batch_sequential (void)
+{
+  TestBehaviour b = { .prep = prep_ints, .exec = exec_square_slowly, .post = post_results };
+  g_autoptr(PftNode) node = test_batch_node_new (&b, 1);
+  g_autoptr(PftStore) store = pft_store_new ();
+  g_autoptr(GError) error = NULL;
+  g_autofree char *action = NULL;
+
+  pft_store_set_int (store, "n", 20);
+  action = pft_node_run (node, store, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (action, ==, "batched");
+  assert_squares (store, 20);
+  g_assert_cmpint (b.exec_calls, ==, 20);
+  g_assert_cmpint (b.max_in_flight, ==, 1);
+}
+
+static void
+test_batch_parallel_bounded (void)
+{
+  TestBehaviour b = { .prep = prep_ints, .exec = exec_square_slowly, .post = post_results };
+  g_autoptr(PftNode) node = test_batch_node_new (&b, 4);
+  g_autoptr(PftStore) store = pft_store_new ();
+  g_autoptr(GError) error = NULL;
+  g_autofree char *action = NULL;
+
+  pft_store_set_int (store, "n", 60);
+  action = pft_node_run (node, store, NULL, &error);
+  g_assert_no_error (error);
+  assert_squares (store, 60);
+  /* Measured inside exec: never above the bound, and the blocking execs
+   * did overlap (they run in worker threads). */
+  g_assert_cmpint (b.max_in_flight, <=, 4);
+  g_assert_cmpint (b.max_in_flight, >=, 2);
+}
+
+static void
+test_batch_async_order_and_bound (void)
+{
+  /* Items complete out of order (delays vary with the item); results are
+   * in input order, and in-flight never passes the bound. */
+  TestBehaviour b = { .prep = prep_ints, .exec = exec_square, .post = post_results, .delay_mod = 7 };
+  g_autoptr(PftNode) node = test_async_batch_node_new (&b, 5);
+  g_autoptr(PftStore) store = pft_store_new ();
+  g_autoptr(GError) error = NULL;
+  g_autofree char *action = NULL;
+
+  pft_store_set_int (store, "n", 200);
+  action = test_run_async (node, store, NULL, &error);
+  g_assert_no_error (error);
+  assert_squares (store, 200);
+  g_assert_cmpint (b.max_in_flight, ==, 5);
+  g_assert_cmpint (b.exec_calls, ==, 200);
+}
+
+static void
+test_batch_unbounded (void)
+{
+  TestBehaviour b = { .prep = prep_ints, .exec = exec_square, .post = post_results };
+  g_autoptr(PftNode) node = test_async_batch_node_new (&b, 0);
+  g_autoptr(PftStore) store = pft_store_new ();
+  g_autoptr(GError) error = NULL;
+  g_autofree char *action = NULL;
+
+  pft_store_set_int (store, "n", 50);
+  action = pft_node_run (node, store, NULL, &error);
+  g_assert_no_error (error);
+  assert_squares (store, 50);
+  /* 0 = no bound: every item was in flight at once. */
+  g_assert_cmpint (b.max_in_flight, ==, 50);
+}
+
+static void
+test_batch_lazy_dispatch (void)
+{
+  /* 100k items, 3 at a time: items are started only as slots free up, so
+   * at no time did more than 3 exist beyond the input and result arrays. */
+  TestBehaviour b = { .prep = prep_ints, .exec = exec_square, .post = post_results };
+  g_autoptr(PftNode) node = test_async_batch_node_new (&b, 3);
+  g_autoptr(PftStore) store = pft_store_new ();
+  g_autoptr(GError) error = NULL;
+  g_autofree char *action = NULL;
+
+  pft_store_set_int (store, "n", 100000);
+  action = pft_node_run (node, store, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (b.max_in_flight, <=, 3);
+  g_assert_cmpint (b.exec_calls, ==, 100000);
+  assert_squares (store, 100000);
+}
+
+static void
+prep_none (PftNode *node, PftContext *ctx, GValue *result, GError **error)
+{
+}
+
+static void
+test_batch_empty (void)
+{
+  TestBehaviour b = { .prep = prep_none, .exec = exec_square, .post = post_results };
+  g_autoptr(PftNode) node = test_batch_node_new (&b, 2);
+  g_autoptr(PftStore) store = pft_store_new ();
+  g_autoptr(GError) error = NULL;
+  g_autofree char *action = NULL;
+
+  /* No prep result is an empty batch, as PocketFlow's `prep_res or []`. */
+  action = pft_node_run (node, store, NULL, &error);
+  g_assert_no_error (error);
+  assert_squares (store, 0);
+  g_assert_cmpint (b.exec_calls, ==, 0);
+}
+
+static void
+prep_string (PftNode *node, PftContext *ctx, GValue *result, GError **error)
+{
+  g_value_init (result, G_TYPE_STRING);
+  g_value_set_string (result, "not a batch");
+}
+
+static void
+test_batch_bad_prep (void)
+{
+  TestBehaviour b = { .prep = prep_string, .exec = exec_square };
+  g_autoptr(PftNode) node = test_batch_node_new (&b, 2);
+  g_autoptr(PftStore) store = pft_store_new ();
+  g_autoptr(GError) error = NULL;
+  g_autofree char *action = NULL;
+
+  action = pft_node_run (node, store, NULL, &error);
+  g_assert_error (error, PFT_ERROR, PFT_ERROR_INVALID_ARGUMENT);
+  g_assert_nonnull (strstr (error->message, "PftValues"));
+  g_assert_nonnull (strstr (error->message, "gchararray"));
+  g_assert_cmpint (b.exec_calls, ==, 0);
+}
+
+/* Item 5 fails for good; the others take a while and watch cancellation. */
+static void
+exec_fail_five (PftNode *node, PftContext *ctx, const GValue *item, GValue *result, GError **error)
+{
+  gint64 i = g_value_get_int64 (item);
+  GCancellable *cancellable = pft_context_get_cancellable (ctx);
+
+  if (i == 5)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_REFUSED, "item %" G_GINT64_FORMAT " refused", i);
+      return;
+    }
+  for (int t = 0; t < 2000 && !g_cancellable_is_cancelled (cancellable); t++)
+    g_usleep (500);
+  if (g_cancellable_set_error_if_cancelled (cancellable, error))
+    {
+      pft_store_add_int (pft_context_get_store (ctx), "cancelled", 1);
+      return;
+    }
+  g_value_init (result, G_TYPE_INT64);
+  g_value_set_int64 (result, i);
+}
+
+static void
+test_batch_error_cancels_siblings (void)
+{
+  TestBehaviour b = { .prep = prep_ints, .exec = exec_fail_five, .post = post_results };
+  g_autoptr(PftNode) node = test_batch_node_new (&b, 4);
+  g_autoptr(PftStore) store = pft_store_new ();
+  g_autoptr(GError) error = NULL;
+  g_autofree char *action = NULL;
+
+  pft_node_set_max_retries (node, 2);
+  pft_store_set_int (store, "n", 1000);
+  action = pft_node_run (node, store, NULL, &error);
+  /* The item's own error, not the cancellations it caused. */
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_REFUSED);
+  g_assert_cmpstr (error->message, ==, "item 5 refused");
+  g_assert_null (action);
+  g_assert_false (pft_store_contains (store, "results"));
+  /* Items 0-4 may have finished, item 5 had 2 attempts, the siblings in
+   * flight were cancelled, and no new item started after the failure. */
+  g_assert_cmpint (b.exec_calls, <=, 5 + 2 + 4 + 4);
+}
+
+static gpointer
+cancel_soon (gpointer data)
+{
+  g_usleep (30 * 1000);
+  g_cancellable_cancel (data);
+  return NULL;
+}
+
+static void
+test_batch_cancel_mid_run (void)
+{
+  TestBehaviour b = { .prep = prep_ints, .exec = exec_square_slowly, .post = post_results };
+  g_autoptr(PftNode) node = test_batch_node_new (&b, 2);
+  g_autoptr(PftStore) store = pft_store_new ();
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr(GError) error = NULL;
+  g_autofree char *action = NULL;
+  GThread *thread;
+
+  pft_store_set_int (store, "n", 100000);
+  thread = g_thread_new ("canceller", cancel_soon, cancellable);
+  action = pft_node_run (node, store, cancellable, &error);
+  g_thread_join (thread);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_assert_null (action);
+  /* At 2 ms an item, 2 at a time, far fewer than all ran. */
+  g_assert_cmpint (b.exec_calls, <, 100000);
+  g_assert_false (pft_store_contains (store, "results"));
+}
+
+/* ---- batch flow ---- */
+
+#define TEST_TYPE_SETS_FLOW (test_sets_flow_get_type ())
+G_DECLARE_FINAL_TYPE (TestSetsFlow, test_sets_flow, TEST, SETS_FLOW, PftBatchFlow)
+
+struct _TestSetsFlow
+{
+  PftBatchFlow parent_instance;
+  gboolean     bad;
+};
+
+G_DEFINE_FINAL_TYPE (TestSetsFlow, test_sets_flow, PFT_TYPE_BATCH_FLOW)
+
+static void
+sets_flow_prep (PftNode *node, PftContext *ctx, GValue *result, GError **error)
+{
+  gint64 n = pft_store_get_int (pft_context_get_store (ctx), "n", 0);
+  PftValues *sets = pft_values_new ();
+
+  for (gint64 i = 0; i < n; i++)
+    pft_values_append_variant (sets, g_variant_new_parsed ("{'file': <%s>, 'i': <%x>}",
+                                                           g_strdup_printf ("f%" G_GINT64_FORMAT, i), i));
+  if (TEST_SETS_FLOW (node)->bad)
+    pft_values_append_string (sets, "not a set");
+  g_value_init (result, PFT_TYPE_VALUES);
+  g_value_take_object (result, sets);
+}
+
+static char *
+sets_flow_post (PftNode *node, PftContext *ctx, const GValue *prep, const GValue *exec, GError **error)
+{
+  pft_store_set_values (pft_context_get_store (ctx), "flow-results", g_value_get_object (exec));
+  return NULL;
+}
+
+static void
+test_sets_flow_class_init (TestSetsFlowClass *klass)
+{
+  PFT_NODE_CLASS (klass)->prep = sets_flow_prep;
+  PFT_NODE_CLASS (klass)->post = sets_flow_post;
+}
+
+static void test_sets_flow_init (TestSetsFlow *self) { }
+
+/* A node of the sub-flow: records which file it saw under "seen.<i>". */
+static char *
+post_seen (PftNode *node, PftContext *ctx, const GValue *prep, const GValue *exec, GError **error)
+{
+  g_autofree char *file = pft_context_dup_param_string (ctx, "file");
+  g_autofree char *who = pft_context_dup_param_string (ctx, "who");
+  g_autofree char *key = g_strdup_printf ("seen.%" G_GINT64_FORMAT, pft_context_get_param_int (ctx, "i", -1));
+  g_autofree char *val = g_strdup_printf ("%s:%s", file, who);
+
+  pft_store_set_string (pft_context_get_store (ctx), key, val);
+  pft_store_add_int (pft_context_get_store (ctx), "walks", 1);
+  return g_strdup ("walked");
+}
+
+static void
+exec_sleep_a_bit (PftNode *node, PftContext *ctx, const GValue *item, GValue *result, GError **error)
+{
+  g_usleep (3000);
+}
+
+static void
+run_sets_flow (guint max_concurrent, gint *max_in_flight)
+{
+  TestBehaviour b = { .exec = exec_sleep_a_bit, .post = post_seen };
+  g_autoptr(PftNode) leaf = test_node_new (&b);
+  g_autoptr(TestSetsFlow) flow = g_object_new (TEST_TYPE_SETS_FLOW, "start", leaf,
+                                              "max-concurrent", max_concurrent, NULL);
+  g_autoptr(PftStore) store = pft_store_new ();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PftValues) results = NULL;
+  g_autofree char *action = NULL;
+
+  pft_node_set_params (PFT_NODE (flow), g_variant_new_parsed ("{'who': <'flow'>, 'file': <'overridden'>}"));
+  pft_store_set_int (store, "n", 12);
+  action = pft_node_run (PFT_NODE (flow), store, NULL, &error);
+  g_assert_no_error (error);
+  /* A batch flow's results never become an action. */
+  g_assert_cmpstr (action, ==, PFT_DEFAULT_ACTION);
+  g_assert_cmpint (pft_store_get_int (store, "walks", 0), ==, 12);
+  for (int i = 0; i < 12; i++)
+    {
+      g_autofree char *key = g_strdup_printf ("seen.%d", i);
+      g_autofree char *want = g_strdup_printf ("f%d:flow", i);
+      g_autofree char *got = pft_store_dup_string (store, key);
+      g_assert_cmpstr (got, ==, want);
+    }
+  results = pft_store_dup_values (store, "flow-results");
+  g_assert_cmpuint (pft_values_get_length (results), ==, 12);
+  g_assert_cmpstr (pft_values_get_string (results, 11), ==, "walked");
+  *max_in_flight = b.max_in_flight;
+}
+
+static void
+test_batch_flow_sequential_and_parallel (void)
+{
+  gint seq = 0, par = 0;
+
+  run_sets_flow (1, &seq);
+  g_assert_cmpint (seq, ==, 1);
+  run_sets_flow (3, &par);
+  g_assert_cmpint (par, <=, 3);
+  g_assert_cmpint (par, >=, 2);
+}
+
+static void
+test_batch_flow_bad_set (void)
+{
+  TestBehaviour b = { .post = post_seen };
+  g_autoptr(PftNode) leaf = test_node_new (&b);
+  g_autoptr(TestSetsFlow) flow = g_object_new (TEST_TYPE_SETS_FLOW, "start", leaf, NULL);
+  g_autoptr(PftStore) store = pft_store_new ();
+  g_autoptr(GError) error = NULL;
+  g_autofree char *action = NULL;
+
+  flow->bad = TRUE;
+  pft_store_set_int (store, "n", 3);
+  action = pft_node_run (PFT_NODE (flow), store, NULL, &error);
+  g_assert_error (error, PFT_ERROR, PFT_ERROR_INVALID_ARGUMENT);
+  g_assert_nonnull (strstr (error->message, "param set 3"));
+  /* Checked before the first walk. */
+  g_assert_cmpint (pft_store_get_int (store, "walks", 0), ==, 0);
+}
+
+static void
+test_batch_flow_nested_routes (void)
+{
+  /* A batch flow nested in a flow: the outer flow follows "default", not
+   * the batch's results (the seed's defect 8). */
+  TestBehaviour b = { .post = post_seen };
+  TestBehaviour after_b = { 0 };
+  g_autoptr(PftNode) leaf = test_node_new (&b);
+  g_autoptr(PftNode) after = test_node_new (&after_b);
+  g_autoptr(TestSetsFlow) batch = g_object_new (TEST_TYPE_SETS_FLOW, "start", leaf, "max-concurrent", 2, NULL);
+  g_autoptr(PftFlow) outer = pft_flow_new (PFT_NODE (batch));
+  g_autoptr(PftStore) store = pft_store_new ();
+  g_autoptr(GError) error = NULL;
+  g_autofree char *action = NULL;
+
+  pft_node_connect (PFT_NODE (batch), NULL, after);
+  pft_store_set_int (store, "n", 4);
+  action = pft_node_run (PFT_NODE (outer), store, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (after_b.exec_calls, ==, 1);
+  g_assert_cmpint (pft_store_get_int (store, "walks", 0), ==, 4);
+}
+
+int
+main (int argc, char *argv[])
+{
+  g_test_init (&argc, &argv, NULL);
+
+  g_test_add_func ("/pft/batch/sequential", test_batch_sequential);
+  g_test_add_func ("/pft/batch/parallel-bounded", test_batch_parallel_bounded);
+  g_test_add_func ("/pft/batch/async-order-and-bound", test_batch_async_order_and_bound);
+  g_test_add_func ("/pft/batch/unbounded", test_batch_unbounded);
+  g_test_add_func ("/pft/batch/lazy-dispatch", test_batch_lazy_dispatch);
+  g_test_add_func ("/pft/batch/empty", test_batch_empty);
+  g_test_add_func ("/pft/batch/bad-prep", test_batch_bad_prep);
+  g_test_add_func ("/pft/batch/error-cancels-siblings", test_batch_error_cancels_siblings);
+  g_test_add_func ("/pft/batch/cancel-mid-run", test_batch_cancel_mid_run);
+  g_test_add_func ("/pft/batch-flow/sequential-and-parallel", test_batch_flow_sequential_and_parallel);
+  g_test_add_func ("/pft/batch-flow/bad-set", test_batch_flow_bad_set);
+  g_test_add_func ("/pft/batch-flow/nested-routes", test_batch_flow_nested_routes);
+
+  return g_test_run ();
+}
