@@ -1097,14 +1097,15 @@ item_exec_cb (GObject      *source,
   }
 }
 
-/* Task data of the task the engine hands to exec_task's caller-side twin:
- * whether it was returned already. */
+/* The task handed to exec_task holds a reference on the engine's task as
+ * its task data, so that the reference goes when the user's task does,
+ * whether or not it was ever completed. */
 static void
 exec_task_inner_cb (GObject      *source,
                     GAsyncResult *result,
                     gpointer      user_data)
 {
-  GTask *outer = user_data;
+  GTask *outer = g_task_get_task_data (G_TASK (result));
   gint *returned = g_task_get_task_data (outer);
   GValue value = G_VALUE_INIT;
   GError *error = NULL;
@@ -1120,7 +1121,6 @@ exec_task_inner_cb (GObject      *source,
   g_clear_error (&error);
   if (G_IS_VALUE (&value))
     g_value_unset (&value);
-  g_object_unref (outer);
 }
 
 static void
@@ -1143,7 +1143,8 @@ item_start_attempt (ItemRun *run)
 
       g_task_set_source_tag (outer, item_start_attempt);
       g_task_set_task_data (outer, g_new0 (gint, 1), g_free);
-      inner = g_task_new (node, run->cancellable, exec_task_inner_cb, g_object_ref (outer));
+      inner = g_task_new (node, run->cancellable, exec_task_inner_cb, NULL);
+      g_task_set_task_data (inner, g_object_ref (outer), g_object_unref);
       klass->exec_task (node, run->ctx, run->item, inner, &error);
       if (error != NULL)
         {

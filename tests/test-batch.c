@@ -230,6 +230,7 @@ test_batch_error_cancels_siblings (void)
   pft_node_set_max_retries (node, 2);
   pft_store_set_int (store, "n", 1000);
   action = pft_node_run (node, store, NULL, &error);
+  test_behaviour_wait_idle (&b);
   /* The item's own error, not the cancellations it caused. */
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_REFUSED);
   g_assert_cmpstr (error->message, ==, "item 5 refused");
@@ -263,6 +264,7 @@ test_batch_cancel_mid_run (void)
   thread = g_thread_new ("canceller", cancel_soon, cancellable);
   action = pft_node_run (node, store, cancellable, &error);
   g_thread_join (thread);
+  test_behaviour_wait_idle (&b);
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
   g_assert_null (action);
   /* At 2 ms an item, 2 at a time, far fewer than all ran. */
@@ -290,8 +292,10 @@ sets_flow_prep (PftNode *node, PftContext *ctx, GValue *result, GError **error)
   PftValues *sets = pft_values_new ();
 
   for (gint64 i = 0; i < n; i++)
-    pft_values_append_variant (sets, g_variant_new_parsed ("{'file': <%s>, 'i': <%x>}",
-                                                           g_strdup_printf ("f%" G_GINT64_FORMAT, i), i));
+    {
+      g_autofree char *file = g_strdup_printf ("f%" G_GINT64_FORMAT, i);
+      pft_values_append_variant (sets, g_variant_new_parsed ("{'file': <%s>, 'i': <%x>}", file, i));
+    }
   if (TEST_SETS_FLOW (node)->bad)
     pft_values_append_string (sets, "not a set");
   g_value_init (result, PFT_TYPE_VALUES);

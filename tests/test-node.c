@@ -401,6 +401,7 @@ test_node_cancel_in_exec (void)
   g_autofree char *action = pft_node_run (node, store, cancellable, &error);
 
   g_thread_join (thread);
+  test_behaviour_wait_idle (&b);
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
   g_assert_null (action);
   g_assert_false (pft_store_contains (store, "result"));

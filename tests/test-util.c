@@ -55,6 +55,13 @@ test_behaviour_leave (TestBehaviour *b)
   g_atomic_int_add (&b->in_flight, -1);
 }
 
+void
+test_behaviour_wait_idle (TestBehaviour *b)
+{
+  while (g_atomic_int_get (&b->in_flight) > 0)
+    g_usleep (1000);
+}
+
 static void
 any_prep (PftNode *node, PftContext *ctx, GValue *result, GError **error)
 {

@@ -49,6 +49,10 @@ TestBehaviour *test_node_get_behaviour (PftNode *node);
 
 void           test_behaviour_enter (TestBehaviour *b);
 void           test_behaviour_leave (TestBehaviour *b);
+/* A cancelled run returns while blocking execs may still be running in
+ * worker threads (by design: cancellation is prompt); tests whose
+ * behaviour lives on the stack wait for them before returning. */
+void           test_behaviour_wait_idle (TestBehaviour *b);
 
 /* Runs @node with pft_node_run_async on a fresh thread-default context. */
 char          *test_run_async       (PftNode       *node,
