@@ -606,7 +606,8 @@ call_sync_exec (PftNode      *self,
   GValue result = G_VALUE_INIT;
   GError *error = NULL;
 
-  PFT_NODE_GET_CLASS (self)->exec (self, ctx, item, &result, &error);
+  if (PFT_NODE_GET_CLASS (self)->exec != NULL)
+    PFT_NODE_GET_CLASS (self)->exec (self, ctx, item, &result, &error);
 
   /* Whoever flips @done first returns the task: the exec, or a
    * cancellation that came first and did not wait for it. */
@@ -678,7 +679,10 @@ pft_node_real_exec_async (PftNode             *self,
   if (g_task_return_error_if_cancelled (task))
     return;
 
-  policy = resolve_policy (self);
+  /* A node that does all its work in prep and post has no exec: nothing
+   * to send to a thread. */
+  policy = PFT_NODE_GET_CLASS (self)->exec == NULL
+           ? PFT_THREAD_POLICY_MAIN_CONTEXT : resolve_policy (self);
   if (policy == PFT_THREAD_POLICY_MAIN_CONTEXT)
     {
       call_sync_exec (self, ctx, item, task, NULL);

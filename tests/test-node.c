@@ -578,6 +578,36 @@ test_node_successors (void)
   g_assert_cmpstr (pft_node_get_name (n1), ==, "TestNode");
 }
 
+/* A node that overrides nothing but post: no exec to run anywhere. */
+#define TEST_TYPE_POST_ONLY (test_post_only_get_type ())
+G_DECLARE_FINAL_TYPE (TestPostOnly, test_post_only, TEST, POST_ONLY, PftNode)
+struct _TestPostOnly { PftNode parent_instance; };
+G_DEFINE_FINAL_TYPE (TestPostOnly, test_post_only, PFT_TYPE_NODE)
+
+static char *
+post_only_post (PftNode *node, PftContext *ctx, const GValue *prep, const GValue *exec, GError **error)
+{
+  /* "none" reaches post as a NULL pointer, the value bindings read as None */
+  g_assert_true (G_VALUE_HOLDS_POINTER (prep) && g_value_get_pointer (prep) == NULL);
+  g_assert_true (G_VALUE_HOLDS_POINTER (exec) && g_value_get_pointer (exec) == NULL);
+  return g_strdup ("posted");
+}
+
+static void test_post_only_class_init (TestPostOnlyClass *klass) { PFT_NODE_CLASS (klass)->post = post_only_post; }
+static void test_post_only_init (TestPostOnly *self) { }
+
+static void
+test_node_without_exec (void)
+{
+  g_autoptr(PftNode) node = g_object_new (TEST_TYPE_POST_ONLY, NULL);
+  g_autoptr(PftStore) store = pft_store_new ();
+  g_autoptr(GError) error = NULL;
+  g_autofree char *action = pft_node_run (node, store, NULL, &error);
+
+  g_assert_no_error (error);
+  g_assert_cmpstr (action, ==, "posted");
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -600,6 +630,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/pft/node/bad-input", test_node_bad_input);
   g_test_add_func ("/pft/node/negative-retries", test_node_negative_retries);
   g_test_add_func ("/pft/node/successors", test_node_successors);
+  g_test_add_func ("/pft/node/without-exec", test_node_without_exec);
 
   return g_test_run ();
 }
