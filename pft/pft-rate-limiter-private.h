@@ -62,6 +62,12 @@ typedef struct
                             guint64                    old_cost,
                             guint64                    new_cost,
                             gint64                     now_us);
+  /* The permit of @entry reached its holder at @now_us (an async callback
+   * runs, a blocked thread wakes): count the request from then, never
+   * from earlier. */
+  void     (*restamp)      (PftAdmissionBackend       *backend,
+                            guint64                    entry,
+                            gint64                     now_us);
   /* Holds everything until @until_us; returns TRUE if that extended the
    * current pause (a shorter pause never shortens it). */
   gboolean (*pause)        (PftAdmissionBackend       *backend,

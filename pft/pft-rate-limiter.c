@@ -24,6 +24,15 @@
  * time to arm the timer for. Entry ids are consecutive, so the entry of a
  * permit (for settle) is found by subtraction.
  *
+ * An entry counts from its grant, and again from when the permit reaches its
+ * holder (restamp: an async callback runs, a blocked thread wakes), because
+ * the request cannot be sent before that and the provider counts from when
+ * it arrives. Restamping only moves an entry later; to keep the ring sorted
+ * without moving anything, an entry's effective time is the largest time of
+ * itself and every entry before it (and of those already expired, `floor`).
+ * Later entries thus count at least as long as earlier ones: conservative,
+ * and exact for an outside observer of when requests start.
+ *
  * Smooth mode: GCRA (the virtual scheduling form). Requests are spaced by
  * T = window / max-per-window; tat is the theoretical arrival time of the
  * next one, and a request conforms when tat - tau <= now, with a tolerance
@@ -50,6 +59,7 @@ typedef struct
   guint               len;
   guint64             head_id;   /* id of the entry at head */
   guint64             cost_sum;  /* of the live entries */
+  gint64              floor;     /* largest time of the expired entries */
 
   gint64              tat_req;   /* smooth mode */
   gint64              tat_cost;  /* smooth mode */
@@ -73,9 +83,11 @@ ring_expire (MemoryBackend *mb,
   while (mb->len > 0)
     {
       Entry *e = &mb->ring[mb->head];
+      gint64 eff = MAX (mb->floor, e->t);
 
-      if (e->t + window > now)
+      if (eff + window > now)
         break;
+      mb->floor = eff;
       mb->cost_sum -= e->cost;
       mb->head = (mb->head + 1) & (mb->cap - 1);
       mb->len--;
@@ -197,22 +209,28 @@ memory_decide (PftAdmissionBackend *backend,
         {
           /* The oldest len + 1 - max entries must leave first. */
           guint need = mb->len + 1 - limits->max_per_window;
-          ready = MAX (ready, ring_at (mb, need - 1)->t + window);
+          gint64 eff = mb->floor;
+
+          for (guint k = 0; k < need; k++)
+            eff = MAX (eff, ring_at (mb, k)->t);
+          ready = MAX (ready, eff + window);
         }
 
       if (limits->max_cost > 0 && mb->cost_sum + cost > limits->max_cost)
         {
           guint64 left = mb->cost_sum;
-          guint i;
+          gint64 eff = mb->floor;
 
-          for (i = 0; i < mb->len; i++)
+          /* Enough of the oldest must leave for @cost to fit (it always
+           * fits in an empty window: the caller checked cost <= max). */
+          for (guint i = 0; i < mb->len; i++)
             {
+              eff = MAX (eff, ring_at (mb, i)->t);
               left -= ring_at (mb, i)->cost;
               if (left + cost <= limits->max_cost)
                 break;
             }
-          i = MIN (i, mb->len - 1);
-          ready = MAX (ready, ring_at (mb, i)->t + window);
+          ready = MAX (ready, eff + window);
         }
     }
 
@@ -277,6 +295,20 @@ memory_settle (PftAdmissionBackend *backend,
   return new_cost < old_cost;
 }
 
+static void
+memory_restamp (PftAdmissionBackend *backend,
+                guint64              entry,
+                gint64               now)
+{
+  MemoryBackend *mb = (MemoryBackend *) backend;
+
+  if (entry != PFT_ENTRY_NONE && entry >= mb->head_id && entry - mb->head_id < mb->len)
+    {
+      Entry *e = ring_at (mb, (guint) (entry - mb->head_id));
+      e->t = MAX (e->t, now);
+    }
+}
+
 static gboolean
 memory_pause (PftAdmissionBackend *backend,
               gint64               until)
@@ -314,6 +346,7 @@ static const PftAdmissionBackendVTable memory_vtable = {
   .decide = memory_decide,
   .record = memory_record,
   .settle = memory_settle,
+  .restamp = memory_restamp,
   .pause = memory_pause,
   .paused_until = memory_paused_until,
   .usage = memory_usage,
@@ -329,6 +362,7 @@ _pft_admission_backend_new_memory (const PftAdmissionLimits *limits)
   mb->tat_req = G_MININT64 / 2;
   mb->tat_cost = G_MININT64 / 2;
   mb->paused_until = G_MININT64 / 2;
+  mb->floor = G_MININT64 / 2;
   return &mb->parent;
 }
 
@@ -693,11 +727,9 @@ on_timer (GObject *object)
 }
 
 /* Runs on the waiter's own main context. */
-static gboolean
-complete_waiter_cb (gpointer data)
+static void
+complete_waiter (Waiter *w)
 {
-  Waiter *w = data;
-
   /* Never inside the cancellable's handler here, so this cannot
    * deadlock; the handler does nothing once the waiter is finished. */
   if (w->cancel_id != 0)
@@ -709,6 +741,15 @@ complete_waiter_cb (gpointer data)
   switch (w->state)
     {
     case WAITER_GRANTED:
+      if (w->entry != PFT_ENTRY_NONE)
+        {
+          PftRateLimiter *self = w->limiter;
+
+          /* The callback runs now: count the request from here. */
+          g_mutex_lock (&self->mutex);
+          self->backend->vtable->restamp (self->backend, w->entry, now_locked (self));
+          g_mutex_unlock (&self->mutex);
+        }
       g_task_return_pointer (w->task, g_steal_pointer (&w->permit), g_object_unref);
       break;
     case WAITER_FAILED:
@@ -723,7 +764,57 @@ complete_waiter_cb (gpointer data)
     default:
       g_assert_not_reached ();
     }
+}
+
+/* Waiters finished together that complete on the same context share one
+ * idle source: one wakeup of that context, not one per waiter. */
+typedef struct
+{
+  Waiter *head;   /* (owned), chained by next_done */
+} Batch;
+
+static gboolean
+complete_batch_cb (gpointer data)
+{
+  Batch *batch = data;
+  Waiter *w;
+
+  while ((w = batch->head) != NULL)
+    {
+      batch->head = w->next_done;
+      complete_waiter (w);
+      waiter_unref (w);
+    }
   return G_SOURCE_REMOVE;
+}
+
+static void
+batch_free (gpointer data)
+{
+  Batch *batch = data;
+  Waiter *w;
+
+  /* Only left if the context went away before the source ran: the
+   * permits are released as the waiters are freed. */
+  while ((w = batch->head) != NULL)
+    {
+      batch->head = w->next_done;
+      waiter_unref (w);
+    }
+  g_free (batch);
+}
+
+static void
+attach_batch (Batch        *batch,
+              GMainContext *context)
+{
+  GSource *source = g_idle_source_new ();
+
+  g_source_set_priority (source, G_PRIORITY_DEFAULT);
+  g_source_set_static_name (source, "[pft] limiter admission");
+  g_source_set_callback (source, complete_batch_cb, batch, batch_free);
+  g_source_attach (source, context);
+  g_source_unref (source);
 }
 
 static void
@@ -731,27 +822,37 @@ flush_done (PftRateLimiter *self,
             DoneList       *done)
 {
   Waiter *w = done->head;
+  Batch *batch = NULL;
+  Waiter **tail = NULL;
+  GMainContext *context = NULL;
 
   done->head = NULL;
   done->tail = &done->head;
 
+  /* The list's references move into the batches. */
   while (w != NULL)
     {
       Waiter *next = w->next_done;
-      GSource *source;
+      GMainContext *c = g_task_get_context (w->task);
 
+      w->next_done = NULL;
       if (w->state == WAITER_GRANTED)
         w->permit = _pft_permit_new (self, w->cost, w->entry);
 
-      source = g_idle_source_new ();
-      g_source_set_priority (source, G_PRIORITY_DEFAULT);
-      g_source_set_static_name (source, "[pft] limiter admission");
-      /* The source takes the list's reference. */
-      g_source_set_callback (source, complete_waiter_cb, w, waiter_unref);
-      g_source_attach (source, g_task_get_context (w->task));
-      g_source_unref (source);
+      if (batch == NULL || c != context)
+        {
+          if (batch != NULL)
+            attach_batch (batch, context);
+          batch = g_new0 (Batch, 1);
+          tail = &batch->head;
+          context = c;
+        }
+      *tail = w;
+      tail = &w->next_done;
       w = next;
     }
+  if (batch != NULL)
+    attach_batch (batch, context);
 }
 
 static void
@@ -1223,9 +1324,16 @@ pft_rate_limiter_acquire_async (PftRateLimiter      *self,
     }
   if (try_admit_locked (self, cost, &entry))
     {
-      limiter_unlock (self, &snap, NULL);
-      /* GTask defers the callback to the next iteration of the context. */
-      g_task_return_pointer (task, _pft_permit_new (self, cost, entry), g_object_unref);
+      /* Completed like any granted waiter: in an idle on the caller's
+       * context, which also counts the request from when it is delivered. */
+      DoneList done = DONE_LIST_INIT (done);
+      Waiter *w = waiter_new (self, cost, task, NULL);
+
+      w->state = WAITER_GRANTED;
+      w->entry = entry;
+      *done.tail = w;
+      done.tail = &w->next_done;
+      limiter_unlock (self, &snap, &done);
       return;
     }
   limiter_unlock (self, &snap, NULL);
@@ -1331,6 +1439,9 @@ pft_rate_limiter_acquire (PftRateLimiter  *self,
         }
     }
   state = w->state;
+  if (state == WAITER_GRANTED)
+    /* The thread runs again now: count the request from here. */
+    self->backend->vtable->restamp (self->backend, w->entry, now_locked (self));
   limiter_unlock (self, &snap, NULL);
 
   if (w->cancel_id != 0)

@@ -1313,6 +1313,8 @@ context_thread (gpointer data)
   ContextRun *run = data;
   gint64 end = g_get_monotonic_time () + 20 * SEC;
 
+  /* Set here, not from g_thread_new()'s return: callbacks may run first. */
+  run->thread = g_thread_self ();
   g_main_context_push_thread_default (run->context);
   /* Two waiters at a time from each context. */
   context_acquire_next (run);
@@ -1328,6 +1330,7 @@ test_two_contexts (void)
 {
   g_autoptr(PftRateLimiter) limiter = pft_rate_limiter_new (1, 20, 0.1);
   ContextRun runs[2] = { 0 };
+  GThread *threads[2];
 
   /* 2 x 20 admissions at 20 per 100 ms, one at a time: the window holds
    * waiters back, so the timer thread completes them on their contexts. */
@@ -1338,10 +1341,10 @@ test_two_contexts (void)
       runs[i].wanted = 20;
     }
   for (guint i = 0; i < 2; i++)
-    runs[i].thread = g_thread_new ("context", context_thread, &runs[i]);
+    threads[i] = g_thread_new ("context", context_thread, &runs[i]);
   for (guint i = 0; i < 2; i++)
     {
-      g_thread_join (runs[i].thread);
+      g_thread_join (threads[i]);
       g_assert_false (runs[i].wrong_context);
       g_assert_cmpuint (runs[i].got, ==, runs[i].wanted + 1);
       g_main_context_unref (runs[i].context);
