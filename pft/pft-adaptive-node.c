@@ -1,6 +1,290 @@
-/* pft-adaptive-node.c
+/* pft-adaptive-node.c: a throttled batch node whose concurrency adapts
  *
  * SPDX-License-Identifier: MIT
  */
 
-#include "pft.h"
+#include "pft-throttle-private.h"
+
+/**
+ * PftAdaptiveNode:
+ *
+ * A throttled batch node whose concurrency follows the provider: it
+ * starts at [property@Pft.AdaptiveNode:initial-concurrent], multiplies
+ * it by [property@Pft.AdaptiveNode:backoff-factor] on a rate limit (never
+ * below [property@Pft.AdaptiveNode:min-concurrent]) and honours the
+ * retry-after, and after [property@Pft.AdaptiveNode:recovery-threshold]
+ * consecutive successes grows it by
+ * [property@Pft.AdaptiveNode:recovery-factor], by at least one, up to
+ * [property@Pft.BatchNode:max-concurrent] (20 here), while the limit is in
+ * use. The seed's `AdaptiveThrottledNode`, with its defects fixed:
+ *
+ * - the live limiter is resized in place, so items already waiting obey
+ *   the new value at once (the seed's queued items kept the old limiter);
+ * - recovery grows by at least one (the seed's `int(4 * 1.2)` stayed 4);
+ * - a rate limit absorbed by a retry or the fallback still counts;
+ * - a rate-limited item is retried after the pause, not lost;
+ * - the level where the last rate limit hit is remembered, and is probed
+ *   again only now and then rather than at every recovery.
+ *
+ * The counters live on this object, the one the user holds: nodes are
+ * never copied per run.
+ */
+
+/**
+ * PftAdaptiveNode:initial-concurrent:
+ *
+ * The concurrency to start at (and to go back to on reset).
+ */
+/**
+ * PftAdaptiveNode:min-concurrent:
+ *
+ * The floor of back-off.
+ */
+/**
+ * PftAdaptiveNode:backoff-factor:
+ *
+ * The multiplier applied to the concurrency on a rate limit, in [0, 1].
+ */
+/**
+ * PftAdaptiveNode:recovery-threshold:
+ *
+ * Consecutive successes before the concurrency grows.
+ */
+/**
+ * PftAdaptiveNode:recovery-factor:
+ *
+ * The multiplier applied on recovery (>= 1); growth is at least one.
+ */
+/**
+ * PftAdaptiveNode:propagate-rate-limit:
+ *
+ * Whether a rate-limited item fails at once with
+ * [error@Pft.Error.RATE_LIMITED] (carrying the retry-after) instead of
+ * being retried, so that an enclosing [class@Pft.AdaptiveBatchFlow] adapts
+ * too. The node still backs off.
+ */
+/**
+ * PftAdaptiveNode:current-concurrent:
+ *
+ * The concurrency in force now.
+ */
+/**
+ * PftAdaptiveNode:total-successes:
+ *
+ * Successful attempts since the last reset.
+ */
+/**
+ * PftAdaptiveNode:total-rate-limits:
+ *
+ * Rate-limit errors seen since the last reset, those absorbed by retries
+ * or the fallback included.
+ */
+/**
+ * PftAdaptiveNode:consecutive-successes:
+ *
+ * Successes since the last rate limit or growth step.
+ */
+
+typedef struct
+{
+  PftAdaptive *adaptive;
+} PftAdaptiveNodePrivate;
+
+G_DEFINE_TYPE_WITH_PRIVATE (PftAdaptiveNode, pft_adaptive_node, PFT_TYPE_THROTTLED_BATCH_NODE)
+
+enum {
+  PROP_0,
+  PROP_FIRST_ADAPTIVE = 1000,
+};
+
+static GParamSpec *properties[PFT_ADAPTIVE_N_PROPS];
+
+#define ADAPTIVE(self) (((PftAdaptiveNodePrivate *) pft_adaptive_node_get_instance_private (self))->adaptive)
+
+static GObject *
+pft_adaptive_node_constructor (GType                  type,
+                               guint                  n_props,
+                               GObjectConstructParam *props)
+{
+  GObject *object = G_OBJECT_CLASS (pft_adaptive_node_parent_class)->constructor (type, n_props, props);
+  PftAdaptiveNodeClass *klass = g_type_class_peek (type);
+  PftAdaptiveNode *self = PFT_ADAPTIVE_NODE (object);
+  PftAdaptiveNodePrivate *priv = pft_adaptive_node_get_instance_private (self);
+  PftAdaptiveDefaults defaults = {
+    .initial_concurrent = klass->default_initial_concurrent,
+    .min_concurrent = klass->default_min_concurrent,
+    .max_concurrent = PFT_THROTTLED_BATCH_NODE_CLASS (klass)->default_max_concurrent,
+    .backoff_factor = klass->default_backoff_factor,
+    .recovery_threshold = klass->default_recovery_threshold,
+    .recovery_factor = klass->default_recovery_factor,
+  };
+
+  priv->adaptive = _pft_adaptive_new (object, properties, &defaults);
+  _pft_throttle_set_adaptive (_pft_throttled_batch_node_get_throttle (PFT_THROTTLED_BATCH_NODE (self)),
+                              priv->adaptive);
+  return object;
+}
+
+static void
+pft_adaptive_node_finalize (GObject *object)
+{
+  PftAdaptiveNode *self = PFT_ADAPTIVE_NODE (object);
+
+  g_clear_pointer (&ADAPTIVE (self), _pft_adaptive_free);
+
+  G_OBJECT_CLASS (pft_adaptive_node_parent_class)->finalize (object);
+}
+
+static void
+pft_adaptive_node_get_property (GObject    *object,
+                                guint       prop_id,
+                                GValue     *value,
+                                GParamSpec *pspec)
+{
+  if (!_pft_adaptive_get_property (ADAPTIVE (PFT_ADAPTIVE_NODE (object)), prop_id - PROP_FIRST_ADAPTIVE, value))
+    G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+}
+
+static void
+pft_adaptive_node_set_property (GObject      *object,
+                                guint         prop_id,
+                                const GValue *value,
+                                GParamSpec   *pspec)
+{
+  if (!_pft_adaptive_set_property (ADAPTIVE (PFT_ADAPTIVE_NODE (object)), prop_id - PROP_FIRST_ADAPTIVE, value))
+    G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+}
+
+static void
+pft_adaptive_node_class_init (PftAdaptiveNodeClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->constructor = pft_adaptive_node_constructor;
+  object_class->finalize = pft_adaptive_node_finalize;
+  object_class->get_property = pft_adaptive_node_get_property;
+  object_class->set_property = pft_adaptive_node_set_property;
+
+  PFT_THROTTLED_BATCH_NODE_CLASS (klass)->default_max_concurrent = 20;
+  klass->default_initial_concurrent = 5;
+  klass->default_min_concurrent = 1;
+  klass->default_backoff_factor = 0.5;
+  klass->default_recovery_threshold = 10;
+  klass->default_recovery_factor = 1.2;
+
+  _pft_adaptive_install_properties (object_class, PROP_FIRST_ADAPTIVE, FALSE, properties);
+}
+
+static void
+pft_adaptive_node_init (PftAdaptiveNode *self)
+{
+}
+
+/**
+ * pft_adaptive_node_new:
+ *
+ * Creates an adaptive node with the seed's defaults (5 initial, 1 min, 20
+ * max, 0.5 back-off, 10 successes, 1.2 recovery); mostly useful to
+ * subclass from bindings.
+ *
+ * Returns: (transfer full): a new #PftAdaptiveNode
+ */
+PftNode *
+pft_adaptive_node_new (void)
+{
+  return g_object_new (PFT_TYPE_ADAPTIVE_NODE, NULL);
+}
+
+/**
+ * pft_adaptive_node_get_current_concurrent:
+ * @self: a #PftAdaptiveNode
+ *
+ * Gets the concurrency in force now.
+ *
+ * Returns: the concurrency
+ */
+guint
+pft_adaptive_node_get_current_concurrent (PftAdaptiveNode *self)
+{
+  g_return_val_if_fail (PFT_IS_ADAPTIVE_NODE (self), 0);
+
+  return _pft_adaptive_get_current (ADAPTIVE (self));
+}
+
+static guint64
+get_u64 (PftAdaptive *adaptive,
+         guint        offset)
+{
+  g_auto(GValue) v = G_VALUE_INIT;
+
+  g_value_init (&v, G_TYPE_UINT64);
+  _pft_adaptive_get_property (adaptive, offset, &v);
+  return g_value_get_uint64 (&v);
+}
+
+/**
+ * pft_adaptive_node_get_total_successes:
+ * @self: a #PftAdaptiveNode
+ *
+ * Counts successful attempts since the last reset.
+ *
+ * Returns: the count
+ */
+guint64
+pft_adaptive_node_get_total_successes (PftAdaptiveNode *self)
+{
+  g_return_val_if_fail (PFT_IS_ADAPTIVE_NODE (self), 0);
+
+  return get_u64 (ADAPTIVE (self), PFT_ADAPTIVE_PROP_TOTAL_SUCCESSES);
+}
+
+/**
+ * pft_adaptive_node_get_total_rate_limits:
+ * @self: a #PftAdaptiveNode
+ *
+ * Counts rate-limit errors since the last reset, absorbed ones included.
+ *
+ * Returns: the count
+ */
+guint64
+pft_adaptive_node_get_total_rate_limits (PftAdaptiveNode *self)
+{
+  g_return_val_if_fail (PFT_IS_ADAPTIVE_NODE (self), 0);
+
+  return get_u64 (ADAPTIVE (self), PFT_ADAPTIVE_PROP_TOTAL_RATE_LIMITS);
+}
+
+/**
+ * pft_adaptive_node_get_consecutive_successes:
+ * @self: a #PftAdaptiveNode
+ *
+ * Counts successes since the last rate limit or growth step.
+ *
+ * Returns: the count
+ */
+guint
+pft_adaptive_node_get_consecutive_successes (PftAdaptiveNode *self)
+{
+  g_auto(GValue) v = G_VALUE_INIT;
+
+  g_return_val_if_fail (PFT_IS_ADAPTIVE_NODE (self), 0);
+
+  g_value_init (&v, G_TYPE_UINT);
+  _pft_adaptive_get_property (ADAPTIVE (self), PFT_ADAPTIVE_PROP_CONSECUTIVE_SUCCESSES, &v);
+  return g_value_get_uint (&v);
+}
+
+/**
+ * pft_adaptive_node_reset:
+ * @self: a #PftAdaptiveNode
+ *
+ * Forgets what was learnt: the concurrency goes back to
+ * initial-concurrent, the counters to 0.
+ */
+void
+pft_adaptive_node_reset (PftAdaptiveNode *self)
+{
+  g_return_if_fail (PFT_IS_ADAPTIVE_NODE (self));
+
+  _pft_adaptive_reset (ADAPTIVE (self));
+}

@@ -6,7 +6,7 @@
 #include <glib/gi18n-lib.h>
 
 #include "pft.h"
-#include "pft-dispatch-private.h"
+#include "pft-throttle-private.h"
 
 /**
  * PftBatchFlow:
@@ -102,7 +102,7 @@ pft_batch_flow_class_init (PftBatchFlowClass *klass)
    */
   properties[PROP_MAX_CONCURRENT] =
     g_param_spec_uint ("max-concurrent", NULL, NULL, 0, G_MAXUINT, 1,
-                       G_PARAM_READWRITE | G_PARAM_CONSTRUCT | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+                       G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
 
   g_object_class_install_properties (object_class, N_PROPS, properties);
 }
@@ -167,7 +167,12 @@ pft_batch_flow_set_max_concurrent (PftBatchFlow *self,
 
   if (priv->max_concurrent != max_concurrent)
     {
+      PftThrottle *throttle = _pft_node_get_throttle (PFT_NODE (self));
+
       priv->max_concurrent = max_concurrent;
+      /* A throttled subclass runs under its limiter, sized from here. */
+      if (throttle != NULL)
+        _pft_throttle_max_concurrent_changed (throttle, max_concurrent);
       g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_MAX_CONCURRENT]);
     }
 }
@@ -176,50 +181,22 @@ typedef struct
 {
   PftInvocation *inv;
   PftValues     *sets;
-  PftDispatch   *dispatch;
+  PftRunPolicy  *policy;
 } BatchFlowRun;
-
-typedef struct
-{
-  PftDispatch *dispatch;
-  guint        index;
-} WalkJob;
-
-static void
-walk_done (GObject      *source,
-           GAsyncResult *result,
-           gpointer      user_data)
-{
-  WalkJob *job = user_data;
-  GError *error = NULL;
-  char *action = _pft_flow_walk_finish (PFT_FLOW (source), result, &error);
-  GValue value = G_VALUE_INIT;
-
-  if (action != NULL)
-    {
-      g_value_init (&value, G_TYPE_STRING);
-      g_value_take_string (&value, action);
-    }
-  _pft_dispatch_item_done (job->dispatch, job->index, &value, error);
-  g_free (job);
-}
 
 static void
 batch_flow_start_walk (PftDispatch  *dispatch,
                        guint         index,
                        GCancellable *cancellable,
+                       PftPermit    *permit,
                        gpointer      user_data)
 {
   BatchFlowRun *run = user_data;
   g_autoptr(GVariant) set = pft_values_dup_variant (run->sets, index);
   g_autoptr(GVariant) params = _pft_params_merge (pft_context_get_params (run->inv->ctx), set);
-  WalkJob *job = g_new0 (WalkJob, 1);
 
-  job->dispatch = dispatch;
-  job->index = index;
-  _pft_flow_walk_async (PFT_FLOW (run->inv->node),
-                        pft_context_get_store (run->inv->ctx),
-                        params, cancellable, walk_done, job);
+  _pft_run_item (run->inv->node, PFT_JOB_WALK, run->inv->ctx, NULL, params, index,
+                 cancellable, run->policy, permit, _pft_dispatch_item_done, dispatch);
 }
 
 static void
@@ -231,6 +208,7 @@ batch_flow_done (PftValues *results,
   PftInvocation *inv = run->inv;
 
   g_object_unref (run->sets);
+  _pft_run_policy_unref (run->policy);
   g_free (run);
 
   if (error == NULL)
@@ -244,7 +222,6 @@ batch_flow_done (PftValues *results,
 void
 _pft_batch_flow_exec_phase (PftInvocation *inv)
 {
-  PftBatchFlowPrivate *priv = pft_batch_flow_get_instance_private (PFT_BATCH_FLOW (inv->node));
   GError *error = NULL;
   BatchFlowRun *run;
   PftValues *sets;
@@ -282,6 +259,10 @@ _pft_batch_flow_exec_phase (PftInvocation *inv)
   run = g_new0 (BatchFlowRun, 1);
   run->inv = inv;
   run->sets = sets;
-  _pft_dispatch_start (n, priv->max_concurrent, pft_context_get_cancellable (inv->ctx),
+  run->policy = _pft_run_policy_new (inv->node);
+  /* A walk is not retried for ordinary errors (its nodes retry their own
+   * execs); only a throttled flow retries a rate-limited walk. */
+  run->policy->max_retries = 1;
+  _pft_dispatch_start (n, run->policy, pft_context_get_cancellable (inv->ctx),
                        batch_flow_start_walk, batch_flow_done, run);
 }

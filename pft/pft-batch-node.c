@@ -6,7 +6,7 @@
 #include <glib/gi18n-lib.h>
 
 #include "pft.h"
-#include "pft-dispatch-private.h"
+#include "pft-throttle-private.h"
 
 /**
  * PftBatchNode:
@@ -94,7 +94,7 @@ pft_batch_node_class_init (PftBatchNodeClass *klass)
    */
   properties[PROP_MAX_CONCURRENT] =
     g_param_spec_uint ("max-concurrent", NULL, NULL, 0, G_MAXUINT, 1,
-                       G_PARAM_READWRITE | G_PARAM_CONSTRUCT | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+                       G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
 
   g_object_class_install_properties (object_class, N_PROPS, properties);
 }
@@ -157,7 +157,12 @@ pft_batch_node_set_max_concurrent (PftBatchNode *self,
 
   if (priv->max_concurrent != max_concurrent)
     {
+      PftThrottle *throttle = _pft_node_get_throttle (PFT_NODE (self));
+
       priv->max_concurrent = max_concurrent;
+      /* A throttled subclass runs under its limiter, sized from here. */
+      if (throttle != NULL)
+        _pft_throttle_max_concurrent_changed (throttle, max_concurrent);
       g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_MAX_CONCURRENT]);
     }
 }
@@ -184,19 +189,21 @@ typedef struct
 {
   PftInvocation *inv;
   PftValues     *items;
+  PftRunPolicy  *policy;
 } BatchRun;
 
 static void
 batch_start_item (PftDispatch  *dispatch,
                   guint         index,
                   GCancellable *cancellable,
+                  PftPermit    *permit,
                   gpointer      user_data)
 {
   BatchRun *br = user_data;
   g_autoptr(PftContext) ctx = _pft_context_new_for_item (br->inv->ctx, index, cancellable);
 
-  _pft_node_exec_item (br->inv->node, ctx, pft_values_peek (br->items, index), index,
-                       cancellable, _pft_dispatch_item_done, dispatch);
+  _pft_run_item (br->inv->node, PFT_JOB_EXEC, ctx, pft_values_peek (br->items, index), NULL,
+                 index, cancellable, br->policy, permit, _pft_dispatch_item_done, dispatch);
 }
 
 static void
@@ -208,6 +215,7 @@ batch_done (PftValues *results,
   PftInvocation *inv = br->inv;
 
   g_object_unref (br->items);
+  _pft_run_policy_unref (br->policy);
   g_free (br);
 
   if (error == NULL)
@@ -221,7 +229,6 @@ batch_done (PftValues *results,
 void
 _pft_batch_node_exec_phase (PftInvocation *inv)
 {
-  PftBatchNodePrivate *priv = pft_batch_node_get_instance_private (PFT_BATCH_NODE (inv->node));
   GError *error = NULL;
   BatchRun *br;
   PftValues *items;
@@ -236,7 +243,8 @@ _pft_batch_node_exec_phase (PftInvocation *inv)
   br = g_new0 (BatchRun, 1);
   br->inv = inv;
   br->items = items;
-  _pft_dispatch_start (pft_values_get_length (items), priv->max_concurrent,
+  br->policy = _pft_run_policy_new (inv->node);
+  _pft_dispatch_start (pft_values_get_length (items), br->policy,
                        pft_context_get_cancellable (inv->ctx),
                        batch_start_item, batch_done, br);
 }

@@ -1,5 +1,6 @@
-/* pft-dispatch-private.h: batch dispatch, written once for batch nodes
- * and batch flows
+/* pft-dispatch-private.h: the one runner of items (retries, permits,
+ * rate limits, fallback) and the one batch dispatcher, shared by nodes,
+ * batch nodes and batch flows, plain and throttled
  *
  * SPDX-License-Identifier: MIT
  */
@@ -10,32 +11,112 @@
 
 G_BEGIN_DECLS
 
+typedef struct _PftAdaptive PftAdaptive;
+typedef struct _PftThrottle PftThrottle;
+
+/* How the items of one invocation run. Built at the start of an exec
+ * phase from the node (and its throttle, if any); immutable after. */
+typedef struct
+{
+  gatomicrefcount  ref_count;
+  PftRateLimiter  *limiter;            /* nullable: every attempt takes a permit */
+  guint            max_concurrent;     /* without a limiter: items in flight, 0 = no bound */
+  guint64          cost;               /* token cost of an attempt (0: requests only) */
+  int              max_retries;        /* attempts, >= 1 */
+  double           wait;               /* seconds between attempts */
+  guint            rate_limit_retries; /* extra attempts after rate-limit errors */
+  gboolean         propagate_rate_limit;
+  gboolean         continue_on_error;
+  PftAdaptive     *adaptive;           /* nullable */
+  PftThrottle     *throttle;           /* nullable: stats and progress */
+  GObject         *owner;              /* the node or flow the throttle belongs to */
+} PftRunPolicy;
+
+PftRunPolicy *_pft_run_policy_new   (PftNode      *node);
+PftRunPolicy *_pft_run_policy_ref   (PftRunPolicy *policy);
+void          _pft_run_policy_unref (PftRunPolicy *policy);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (PftRunPolicy, _pft_run_policy_unref)
+
+typedef enum
+{
+  PFT_JOB_EXEC,   /* the node's exec on @item, with fallback */
+  PFT_JOB_WALK,   /* a walk of the flow's graph with @params */
+} PftJobKind;
+
+/* Runs one item to its end: attempts (each with a permit when the policy
+ * has a limiter), waits, rate-limit handling, fallback. @item is borrowed
+ * and must outlive the run. @permit (transfer full, nullable) serves the
+ * first attempt. @done is called once, never from inside this call. */
+void     _pft_run_item       (PftNode         *node,
+                              PftJobKind       kind,
+                              PftContext      *ctx,
+                              const GValue    *item,
+                              GVariant        *params,
+                              guint            index,
+                              GCancellable    *cancellable,
+                              PftRunPolicy    *policy,
+                              PftPermit       *permit,
+                              PftItemDoneFunc  done,
+                              gpointer         user_data);
+
 typedef struct _PftDispatch PftDispatch;
 
-/* Starts item @index; the job must end with exactly one call of
- * _pft_dispatch_item_done(), never from inside this function. */
+/* Starts item @index with @permit (transfer full, nullable); the job ends
+ * with one call of _pft_dispatch_item_done(), never from inside this one. */
 typedef void (*PftDispatchStartFunc) (PftDispatch  *dispatch,
                                       guint         index,
                                       GCancellable *cancellable,
+                                      PftPermit    *permit,
                                       gpointer      user_data);
 
 /* Called once at the end with the results in input order (transfer full)
- * or the first error (transfer full). */
+ * or the first error (transfer full). With continue-on-error, failed
+ * items hold their GError (G_TYPE_ERROR) in the results. */
 typedef void (*PftDispatchDoneFunc)  (PftValues *results,
                                       GError    *error,
                                       gpointer   user_data);
 
-PftDispatch *_pft_dispatch_start     (guint                 n_items,
-                                      guint                 max_concurrent,
-                                      GCancellable         *cancellable,
-                                      PftDispatchStartFunc  start,
-                                      PftDispatchDoneFunc   done,
-                                      gpointer              user_data);
+void     _pft_dispatch_start     (guint                 n_items,
+                                  PftRunPolicy         *policy,
+                                  GCancellable         *cancellable,
+                                  PftDispatchStartFunc  start,
+                                  PftDispatchDoneFunc   done,
+                                  gpointer              user_data);
 
 /* A PftItemDoneFunc: @user_data is the PftDispatch. */
-void         _pft_dispatch_item_done (gpointer  user_data,
-                                      guint     index,
-                                      GValue   *result,
-                                      GError   *error);
+void     _pft_dispatch_item_done (gpointer  user_data,
+                                  guint     index,
+                                  GValue   *result,
+                                  GError   *error);
+
+/* From pft-node.c: start one exec attempt in the node's shape, and read
+ * its outcome. */
+void     _pft_node_start_exec    (PftNode             *node,
+                                  PftContext          *ctx,
+                                  const GValue        *item,
+                                  GCancellable        *cancellable,
+                                  GAsyncReadyCallback  callback,
+                                  gpointer             user_data);
+void     _pft_node_finish_exec   (PftNode             *node,
+                                  GAsyncResult        *result,
+                                  GValue              *value,
+                                  GError             **error);
+
+/* From pft-throttle.c: the throttle of a throttled node or flow, or NULL. */
+PftThrottle *_pft_node_get_throttle (PftNode *node);
+void     _pft_throttle_fill_policy  (PftThrottle  *throttle,
+                                     PftRunPolicy *policy);
+void     _pft_throttle_batch_started (PftThrottle *throttle,
+                                      guint        n_items);
+void     _pft_throttle_item_done     (PftThrottle  *throttle,
+                                      guint         index,
+                                      const GError *error);
+
+/* From pft-adaptive-controller.c. */
+guint64  _pft_adaptive_get_epoch     (PftAdaptive *adaptive);
+void     _pft_adaptive_success       (PftAdaptive *adaptive,
+                                      guint        in_flight);
+void     _pft_adaptive_rate_limited  (PftAdaptive *adaptive,
+                                      guint64      epoch);
 
 G_END_DECLS

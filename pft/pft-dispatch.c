@@ -1,19 +1,382 @@
-/* pft-dispatch.c: batch dispatch for batch nodes and batch flows
+/* pft-dispatch.c: the item runner and the batch dispatcher
  *
  * SPDX-License-Identifier: MIT
  */
 
+#include <string.h>
+
+#include <glib/gi18n-lib.h>
+
 #include "pft-dispatch-private.h"
 
-/* Items are started lazily: a new one only when a slot is free, so memory
- * for work in flight is O(max-concurrent) whatever the batch size. The
- * results array is the only O(items) structure. */
+/* ------------------------------------------------------------------ */
+/* Run policy                                                           */
+
+PftRunPolicy *
+_pft_run_policy_new (PftNode *node)
+{
+  PftRunPolicy *policy = g_new0 (PftRunPolicy, 1);
+  PftThrottle *throttle = _pft_node_get_throttle (node);
+
+  g_atomic_ref_count_init (&policy->ref_count);
+  policy->max_retries = pft_node_get_max_retries (node);
+  policy->wait = pft_node_get_wait (node);
+  if (PFT_IS_BATCH_NODE (node))
+    policy->max_concurrent = pft_batch_node_get_max_concurrent (PFT_BATCH_NODE (node));
+  else if (PFT_IS_BATCH_FLOW (node))
+    policy->max_concurrent = pft_batch_flow_get_max_concurrent (PFT_BATCH_FLOW (node));
+  else
+    policy->max_concurrent = 1;
+  if (throttle != NULL)
+    {
+      policy->owner = g_object_ref (G_OBJECT (node));
+      _pft_throttle_fill_policy (throttle, policy);
+    }
+  return policy;
+}
+
+PftRunPolicy *
+_pft_run_policy_ref (PftRunPolicy *policy)
+{
+  g_atomic_ref_count_inc (&policy->ref_count);
+  return policy;
+}
+
+void
+_pft_run_policy_unref (PftRunPolicy *policy)
+{
+  if (g_atomic_ref_count_dec (&policy->ref_count))
+    {
+      g_clear_object (&policy->limiter);
+      g_clear_object (&policy->owner);
+      g_free (policy);
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* One item: attempts, permits, waits, rate limits, fallback            */
+
+typedef struct
+{
+  PftNode         *node;
+  PftJobKind       kind;
+  PftContext      *ctx;
+  const GValue    *item;
+  GVariant        *params;
+  GCancellable    *cancellable;
+  PftRunPolicy    *policy;
+  PftPermit       *permit;
+  guint            index;
+  int              attempt;          /* attempts that count against max-retries */
+  guint            rate_limited;     /* attempts that were rate limited and retried */
+  guint64          epoch;            /* adaptive epoch when the permit was granted */
+  PftItemDoneFunc  done;
+  gpointer         done_data;
+} ItemRun;
+
+static void item_try_attempt (ItemRun *run);
+
+static void
+item_release_permit (ItemRun *run)
+{
+  if (run->permit != NULL)
+    {
+      pft_permit_release (run->permit);
+      g_clear_object (&run->permit);
+    }
+}
+
+static void
+item_finish (ItemRun *run,
+             GValue  *result,
+             GError  *error)
+{
+  PftItemDoneFunc done = run->done;
+  gpointer done_data = run->done_data;
+  guint index = run->index;
+
+  item_release_permit (run);
+  if (run->policy->throttle != NULL)
+    _pft_throttle_item_done (run->policy->throttle, index, error);
+
+  g_object_unref (run->node);
+  g_object_unref (run->ctx);
+  g_clear_pointer (&run->params, g_variant_unref);
+  g_clear_object (&run->cancellable);
+  _pft_run_policy_unref (run->policy);
+  g_free (run);
+
+  if (result != NULL && !G_IS_VALUE (result))
+    g_value_init (result, G_TYPE_POINTER);
+  done (done_data, index, result, error);
+}
+
+static void
+item_wait_cb (GObject      *source,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  ItemRun *run = user_data;
+  GError *error = NULL;
+
+  if (!_pft_sleep_finish (result, &error))
+    item_finish (run, NULL, error);
+  else
+    item_try_attempt (run);
+}
+
+static GError *
+as_rate_limit_error (PftNode *node,
+                     GError  *error)
+{
+  GError *converted;
+
+  if (g_error_matches (error, PFT_ERROR, PFT_ERROR_RATE_LIMITED))
+    return error;
+  converted = pft_error_new_rate_limited (pft_error_get_retry_after (error),
+                                          pft_node_get_name (node), error->message);
+  g_error_free (error);
+  return converted;
+}
+
+/* The attempt ended (its permit is already released). */
+static void
+item_attempt_done (ItemRun *run,
+                   GValue  *value,
+                   GError  *error)
+{
+  PftRunPolicy *policy = run->policy;
+  gboolean rate_limited;
+
+  if (error == NULL)
+    {
+      item_finish (run, value, NULL);
+      return;
+    }
+
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) ||
+      g_cancellable_is_cancelled (run->cancellable))
+    {
+      item_finish (run, NULL, error);
+      return;
+    }
+
+  rate_limited = pft_node_is_rate_limit (run->node, error);
+  if (rate_limited)
+    {
+      /* Tell everyone who shares the limiter: a retry-after pauses all of
+       * its admissions; the adaptive controller backs off. */
+      if (policy->limiter != NULL)
+        pft_rate_limiter_report_error (policy->limiter, error);
+      if (policy->adaptive != NULL)
+        _pft_adaptive_rate_limited (policy->adaptive, run->epoch);
+
+      if (policy->propagate_rate_limit)
+        {
+          item_finish (run, NULL, as_rate_limit_error (run->node, error));
+          return;
+        }
+      /* A rate-limited call is the provider asking to come back later, not
+       * a failure of the item: it does not use up max-retries (the seed
+       * aborted the whole batch on the first 429). The permit it will
+       * wait for honours the pause. */
+      if (policy->limiter != NULL && run->rate_limited < policy->rate_limit_retries)
+        {
+          g_debug ("%s: item %u rate limited (%s), retrying after the pause",
+                   pft_node_get_name (run->node), run->index, error->message);
+          run->rate_limited++;
+          run->attempt--;
+          g_error_free (error);
+          item_try_attempt (run);
+          return;
+        }
+    }
+
+  if (run->attempt < policy->max_retries)
+    {
+      g_debug ("%s: attempt %d of %d failed: %s", pft_node_get_name (run->node),
+               run->attempt, policy->max_retries, error->message);
+      g_error_free (error);
+      if (policy->wait > 0)
+        _pft_sleep_async (policy->wait, run->cancellable, item_wait_cb, run);
+      else
+        item_try_attempt (run);
+      return;
+    }
+
+  if (run->kind == PFT_JOB_EXEC)
+    {
+      /* Out of attempts: the fallback decides. A rate limit it absorbs
+       * was already counted above. */
+      GValue fallback = G_VALUE_INIT;
+      GError *fallback_error = NULL;
+
+      pft_node_exec_fallback (run->node, run->ctx, run->item, error, &fallback, &fallback_error);
+      g_error_free (error);
+      if (fallback_error != NULL)
+        {
+          if (G_IS_VALUE (&fallback))
+            g_value_unset (&fallback);
+          item_finish (run, NULL, fallback_error);
+        }
+      else
+        item_finish (run, &fallback, NULL);
+      return;
+    }
+
+  item_finish (run, NULL, error);
+}
+
+static void
+item_exec_cb (GObject      *source,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  ItemRun *run = user_data;
+  GValue value = G_VALUE_INIT;
+  GError *error = NULL;
+  guint in_flight = 0;
+
+  _pft_node_finish_exec (run->node, result, &value, &error);
+  if (run->policy->limiter != NULL)
+    in_flight = pft_rate_limiter_get_in_flight (run->policy->limiter);
+  item_release_permit (run);
+  if (error == NULL && run->policy->adaptive != NULL)
+    _pft_adaptive_success (run->policy->adaptive, in_flight);
+  if (error != NULL && G_IS_VALUE (&value))
+    g_value_unset (&value);
+  item_attempt_done (run, &value, error);
+}
+
+static void
+item_walk_cb (GObject      *source,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  ItemRun *run = user_data;
+  GValue value = G_VALUE_INIT;
+  GError *error = NULL;
+  char *action = _pft_flow_walk_finish (PFT_FLOW (source), result, &error);
+  guint in_flight = 0;
+
+  if (run->policy->limiter != NULL)
+    in_flight = pft_rate_limiter_get_in_flight (run->policy->limiter);
+  item_release_permit (run);
+  if (action != NULL)
+    {
+      g_value_init (&value, G_TYPE_STRING);
+      g_value_take_string (&value, action);
+      if (run->policy->adaptive != NULL)
+        _pft_adaptive_success (run->policy->adaptive, in_flight);
+    }
+  item_attempt_done (run, &value, error);
+}
+
+static void
+item_start_job (ItemRun *run)
+{
+  run->attempt++;
+  if (run->policy->adaptive != NULL)
+    run->epoch = _pft_adaptive_get_epoch (run->policy->adaptive);
+
+  if (run->kind == PFT_JOB_EXEC)
+    {
+      _pft_context_set_attempt (run->ctx, run->attempt);
+      _pft_node_start_exec (run->node, run->ctx, run->item, run->cancellable, item_exec_cb, run);
+    }
+  else
+    {
+      _pft_flow_walk_async (PFT_FLOW (run->node), pft_context_get_store (run->ctx),
+                            run->params, run->cancellable, item_walk_cb, run);
+    }
+}
+
+static void
+item_permit_cb (GObject      *source,
+                GAsyncResult *result,
+                gpointer      user_data)
+{
+  ItemRun *run = user_data;
+  GError *error = NULL;
+
+  run->permit = pft_rate_limiter_acquire_finish (PFT_RATE_LIMITER (source), result, &error);
+  if (run->permit == NULL)
+    item_finish (run, NULL, error);
+  else
+    item_start_job (run);
+}
+
+static void
+item_try_attempt (ItemRun *run)
+{
+  PftRateLimiter *limiter = run->policy->limiter;
+
+  if (limiter != NULL && run->permit == NULL)
+    {
+      GError *error = NULL;
+
+      /* Every attempt is a call the provider counts: it takes a permit. */
+      run->permit = pft_rate_limiter_try_acquire (limiter, run->policy->cost, &error);
+      if (error != NULL)
+        {
+          item_finish (run, NULL, error);
+          return;
+        }
+      if (run->permit == NULL)
+        {
+          pft_rate_limiter_acquire_async (limiter, run->policy->cost, run->cancellable,
+                                          item_permit_cb, run);
+          return;
+        }
+    }
+  item_start_job (run);
+}
+
+void
+_pft_run_item (PftNode         *node,
+               PftJobKind       kind,
+               PftContext      *ctx,
+               const GValue    *item,
+               GVariant        *params,
+               guint            index,
+               GCancellable    *cancellable,
+               PftRunPolicy    *policy,
+               PftPermit       *permit,
+               PftItemDoneFunc  done,
+               gpointer         user_data)
+{
+  ItemRun *run = g_new0 (ItemRun, 1);
+
+  run->node = g_object_ref (node);
+  run->kind = kind;
+  run->ctx = g_object_ref (ctx);
+  run->item = item;
+  run->params = params != NULL ? g_variant_ref (params) : NULL;
+  run->index = index;
+  run->cancellable = cancellable != NULL ? g_object_ref (cancellable) : NULL;
+  run->policy = _pft_run_policy_ref (policy);
+  run->permit = permit;
+  run->done = done;
+  run->done_data = user_data;
+  item_try_attempt (run);
+}
+
+/* ------------------------------------------------------------------ */
+/* The batch dispatcher                                                 */
+
+/* Items are started lazily, one when a slot is free: with a limiter, when
+ * it grants a permit (one request outstanding at a time), otherwise when
+ * fewer than max-concurrent are in flight. Memory for work in flight is
+ * O(concurrency) whatever the batch size; the results array is the only
+ * O(items) structure. */
 struct _PftDispatch
 {
   guint                 n_items;
   guint                 next;
   guint                 in_flight;
-  guint                 max_concurrent;   /* 0 = unbounded */
+  gboolean              acquiring;
+  gboolean              pumping;
+  PftRunPolicy         *policy;
   PftValues            *results;
   GError               *error;
   GCancellable         *cancellable;      /* ours, cancelled on failure */
@@ -22,8 +385,9 @@ struct _PftDispatch
   PftDispatchStartFunc  start;
   PftDispatchDoneFunc   done;
   gpointer              user_data;
-  gboolean              pumping;
 };
+
+static void dispatch_pump (PftDispatch *d);
 
 static void
 parent_cancelled (GCancellable *parent,
@@ -44,6 +408,7 @@ dispatch_finish (PftDispatch *d)
     g_cancellable_disconnect (d->parent, d->parent_id);
   g_clear_object (&d->parent);
   g_clear_object (&d->cancellable);
+  _pft_run_policy_unref (d->policy);
   g_free (d);
 
   if (error != NULL)
@@ -51,35 +416,97 @@ dispatch_finish (PftDispatch *d)
   done (results, error, user_data);
 }
 
-/* Returns TRUE when @d was finished (and freed). */
 static gboolean
+dispatch_stopped (PftDispatch *d)
+{
+  return d->error != NULL || d->next >= d->n_items;
+}
+
+static void
+dispatch_start_next (PftDispatch *d,
+                     PftPermit   *permit)
+{
+  guint index = d->next++;
+
+  d->in_flight++;
+  d->start (d, index, d->cancellable, permit, d->user_data);
+}
+
+static void
+dispatch_permit_cb (GObject      *source,
+                    GAsyncResult *result,
+                    gpointer      user_data)
+{
+  PftDispatch *d = user_data;
+  GError *error = NULL;
+  PftPermit *permit = pft_rate_limiter_acquire_finish (PFT_RATE_LIMITER (source), result, &error);
+
+  d->acquiring = FALSE;
+  if (permit == NULL)
+    {
+      if (d->error == NULL)
+        d->error = error;
+      else
+        g_error_free (error);
+    }
+  else if (dispatch_stopped (d))
+    {
+      /* Granted just as the batch failed: give it back untouched. */
+      pft_permit_release (permit);
+      g_object_unref (permit);
+    }
+  else
+    {
+      dispatch_start_next (d, permit);
+    }
+  dispatch_pump (d);
+}
+
+static void
 dispatch_pump (PftDispatch *d)
 {
-  if (d->pumping)
-    return FALSE;
-  d->pumping = TRUE;
-  while (d->error == NULL &&
-         d->next < d->n_items &&
-         (d->max_concurrent == 0 || d->in_flight < d->max_concurrent))
-    {
-      guint index = d->next++;
+  PftRateLimiter *limiter = d->policy->limiter;
 
-      d->in_flight++;
-      d->start (d, index, d->cancellable, d->user_data);
+  if (d->pumping)
+    return;
+  d->pumping = TRUE;
+  while (!dispatch_stopped (d) && !d->acquiring)
+    {
+      if (limiter != NULL)
+        {
+          GError *error = NULL;
+          PftPermit *permit = pft_rate_limiter_try_acquire (limiter, d->policy->cost, &error);
+
+          if (error != NULL)
+            {
+              d->error = error;
+              break;
+            }
+          if (permit == NULL)
+            {
+              d->acquiring = TRUE;
+              pft_rate_limiter_acquire_async (limiter, d->policy->cost, d->cancellable,
+                                              dispatch_permit_cb, d);
+              break;
+            }
+          dispatch_start_next (d, permit);
+        }
+      else
+        {
+          if (d->policy->max_concurrent != 0 && d->in_flight >= d->policy->max_concurrent)
+            break;
+          dispatch_start_next (d, NULL);
+        }
     }
   d->pumping = FALSE;
 
-  if (d->in_flight == 0 && (d->error != NULL || d->next >= d->n_items))
-    {
-      dispatch_finish (d);
-      return TRUE;
-    }
-  return FALSE;
+  if (d->in_flight == 0 && !d->acquiring && dispatch_stopped (d))
+    dispatch_finish (d);
 }
 
-PftDispatch *
+void
 _pft_dispatch_start (guint                 n_items,
-                     guint                 max_concurrent,
+                     PftRunPolicy         *policy,
                      GCancellable         *cancellable,
                      PftDispatchStartFunc  start,
                      PftDispatchDoneFunc   done,
@@ -88,7 +515,7 @@ _pft_dispatch_start (guint                 n_items,
   PftDispatch *d = g_new0 (PftDispatch, 1);
 
   d->n_items = n_items;
-  d->max_concurrent = max_concurrent;
+  d->policy = _pft_run_policy_ref (policy);
   d->results = pft_values_new_sized (n_items);
   _pft_values_set_length (d->results, n_items);
   d->cancellable = g_cancellable_new ();
@@ -102,10 +529,10 @@ _pft_dispatch_start (guint                 n_items,
   d->start = start;
   d->done = done;
   d->user_data = user_data;
+  if (policy->throttle != NULL)
+    _pft_throttle_batch_started (policy->throttle, n_items);
 
-  if (dispatch_pump (d))
-    return NULL;
-  return d;
+  dispatch_pump (d);
 }
 
 void
@@ -119,7 +546,18 @@ _pft_dispatch_item_done (gpointer  user_data,
   g_assert (d->in_flight > 0);
   d->in_flight--;
 
-  if (error != NULL)
+  if (error != NULL && d->policy->continue_on_error &&
+      !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    {
+      /* Kept beside the results, in the item's slot, as the seed's
+       * gather(return_exceptions=True) does. */
+      GValue slot = G_VALUE_INIT;
+
+      g_value_init (&slot, G_TYPE_ERROR);
+      g_value_take_boxed (&slot, error);
+      _pft_values_take_at (d->results, index, &slot);
+    }
+  else if (error != NULL)
     {
       /* The first real failure wins; the cancellations it causes in the
        * siblings are consequences, not news. */

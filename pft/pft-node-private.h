@@ -41,21 +41,12 @@ void     _pft_batch_node_exec_phase (PftInvocation *inv);
 void     _pft_flow_exec_phase       (PftInvocation *inv);
 void     _pft_batch_flow_exec_phase (PftInvocation *inv);
 
-/* One item's exec with retries, waits and fallback. @item is borrowed and
- * must outlive the attempt. @done is called once, asynchronously, with the
- * result moved into @result (or @error set, owned by the callee). */
+/* Called once per item with the result moved into @result (or @error
+ * set, owned by the callee). */
 typedef void (*PftItemDoneFunc) (gpointer  user_data,
                                  guint     index,
                                  GValue   *result,
                                  GError   *error);
-
-void     _pft_node_exec_item        (PftNode        *node,
-                                     PftContext     *ctx,
-                                     const GValue   *item,
-                                     guint           index,
-                                     GCancellable   *cancellable,
-                                     PftItemDoneFunc done,
-                                     gpointer        user_data);
 
 /* Runs the graph of @flow from its start node with @params; completes with
  * the last action (char *). */

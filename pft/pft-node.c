@@ -11,7 +11,7 @@
 
 #include "pft.h"
 #include "pft-enums.h"
-#include "pft-node-private.h"
+#include "pft-dispatch-private.h"
 
 /**
  * PftNode:
@@ -990,116 +990,7 @@ pft_node_is_rate_limit (PftNode      *self,
 }
 
 /* ------------------------------------------------------------------ */
-/* One exec with retries                                                */
-
-typedef struct
-{
-  PftNode         *node;
-  PftContext      *ctx;
-  const GValue    *item;
-  GCancellable    *cancellable;
-  guint            index;
-  int              attempt;
-  PftItemDoneFunc  done;
-  gpointer         done_data;
-} ItemRun;
-
-static void item_start_attempt (ItemRun *run);
-
-static void
-item_run_finish (ItemRun *run,
-                 GValue  *result,
-                 GError  *error)
-{
-  PftItemDoneFunc done = run->done;
-  gpointer done_data = run->done_data;
-  guint index = run->index;
-
-  g_object_unref (run->node);
-  g_object_unref (run->ctx);
-  g_clear_object (&run->cancellable);
-  g_free (run);
-
-  if (result != NULL)
-    ensure_value (result);
-  done (done_data, index, result, error);
-}
-
-static void
-item_wait_cb (GObject      *source,
-              GAsyncResult *result,
-              gpointer      user_data)
-{
-  ItemRun *run = user_data;
-  GError *error = NULL;
-
-  if (!_pft_sleep_finish (result, &error))
-    item_run_finish (run, NULL, error);
-  else
-    item_start_attempt (run);
-}
-
-static void
-item_exec_cb (GObject      *source,
-              GAsyncResult *result,
-              gpointer      user_data)
-{
-  ItemRun *run = user_data;
-  PftNode *node = run->node;
-  PftNodePrivate *priv = pft_node_get_instance_private (node);
-  GValue value = G_VALUE_INIT;
-  GError *error = NULL;
-
-  if (g_task_is_valid (result, node) && g_task_get_source_tag (G_TASK (result)) == item_start_attempt)
-    g_task_propagate_value (G_TASK (result), &value, &error);
-  else
-    PFT_NODE_GET_CLASS (node)->exec_finish (node, result, &value, &error);
-
-  if (error == NULL)
-    {
-      item_run_finish (run, &value, NULL);
-      return;
-    }
-
-  if (G_IS_VALUE (&value))
-    g_value_unset (&value);
-
-  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) ||
-      g_cancellable_is_cancelled (run->cancellable))
-    {
-      item_run_finish (run, NULL, error);
-      return;
-    }
-
-  if (run->attempt < priv->max_retries)
-    {
-      g_debug ("%s: attempt %d of %d failed: %s", pft_node_get_name (node),
-               run->attempt, priv->max_retries, error->message);
-      g_error_free (error);
-      if (priv->wait > 0)
-        _pft_sleep_async (priv->wait, run->cancellable, item_wait_cb, run);
-      else
-        item_start_attempt (run);
-      return;
-    }
-
-  /* Out of attempts: the fallback decides. */
-  {
-    GValue fallback = G_VALUE_INIT;
-    GError *fallback_error = NULL;
-
-    PFT_NODE_GET_CLASS (node)->exec_fallback (node, run->ctx, run->item, error, &fallback, &fallback_error);
-    g_error_free (error);
-    if (fallback_error != NULL)
-      {
-        if (G_IS_VALUE (&fallback))
-          g_value_unset (&fallback);
-        item_run_finish (run, NULL, fallback_error);
-      }
-    else
-      item_run_finish (run, &fallback, NULL);
-  }
-}
+/* Starting one exec in the node's shape                                */
 
 /* The task handed to exec_task holds a reference on the engine's task as
  * its task data, so that the reference goes when the user's task does,
@@ -1127,29 +1018,30 @@ exec_task_inner_cb (GObject      *source,
     g_value_unset (&value);
 }
 
-static void
-item_start_attempt (ItemRun *run)
+void
+_pft_node_start_exec (PftNode             *node,
+                      PftContext          *ctx,
+                      const GValue        *item,
+                      GCancellable        *cancellable,
+                      GAsyncReadyCallback  callback,
+                      gpointer             user_data)
 {
-  PftNode *node = run->node;
   PftNodeClass *klass = PFT_NODE_GET_CLASS (node);
-
-  run->attempt++;
-  _pft_context_set_attempt (run->ctx, run->attempt);
 
   if (klass->exec_task != NULL)
     {
       /* The user's task reports into @outer, which completes the attempt;
        * an error thrown by the vfunc completes @outer directly, so that an
        * exception in JS can never leave the attempt hanging. */
-      GTask *outer = g_task_new (node, run->cancellable, item_exec_cb, run);
+      GTask *outer = g_task_new (node, cancellable, callback, user_data);
       GTask *inner;
       GError *error = NULL;
 
-      g_task_set_source_tag (outer, item_start_attempt);
+      g_task_set_source_tag (outer, _pft_node_start_exec);
       g_task_set_task_data (outer, g_new0 (gint, 1), g_free);
-      inner = g_task_new (node, run->cancellable, exec_task_inner_cb, NULL);
+      inner = g_task_new (node, cancellable, exec_task_inner_cb, NULL);
       g_task_set_task_data (inner, g_object_ref (outer), g_object_unref);
-      klass->exec_task (node, run->ctx, run->item, inner, &error);
+      klass->exec_task (node, ctx, item, inner, &error);
       if (error != NULL)
         {
           gint *returned = g_task_get_task_data (outer);
@@ -1164,28 +1056,19 @@ item_start_attempt (ItemRun *run)
       return;
     }
 
-  klass->exec_async (node, run->ctx, run->item, run->cancellable, item_exec_cb, run);
+  klass->exec_async (node, ctx, item, cancellable, callback, user_data);
 }
 
 void
-_pft_node_exec_item (PftNode        *node,
-                     PftContext     *ctx,
-                     const GValue   *item,
-                     guint           index,
-                     GCancellable   *cancellable,
-                     PftItemDoneFunc done,
-                     gpointer        user_data)
+_pft_node_finish_exec (PftNode       *node,
+                       GAsyncResult  *result,
+                       GValue        *value,
+                       GError       **error)
 {
-  ItemRun *run = g_new0 (ItemRun, 1);
-
-  run->node = g_object_ref (node);
-  run->ctx = g_object_ref (ctx);
-  run->item = item;
-  run->index = index;
-  run->cancellable = cancellable != NULL ? g_object_ref (cancellable) : NULL;
-  run->done = done;
-  run->done_data = user_data;
-  item_start_attempt (run);
+  if (g_task_is_valid (result, node) && g_task_get_source_tag (G_TASK (result)) == _pft_node_start_exec)
+    g_task_propagate_value (G_TASK (result), value, error);
+  else
+    PFT_NODE_GET_CLASS (node)->exec_finish (node, result, value, error);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1302,7 +1185,12 @@ _pft_node_invoke_async (PftNode             *node,
   else if (PFT_IS_BATCH_NODE (node))
     _pft_batch_node_exec_phase (inv);
   else
-    _pft_node_exec_item (node, inv->ctx, &inv->prep_result, 0, cancellable, single_item_done, inv);
+    {
+      g_autoptr(PftRunPolicy) policy = _pft_run_policy_new (node);
+
+      _pft_run_item (node, PFT_JOB_EXEC, inv->ctx, &inv->prep_result, NULL, 0,
+                     cancellable, policy, NULL, single_item_done, inv);
+    }
 }
 
 char *

@@ -22,4 +22,8 @@
 # include "pft-permit.h"
 # include "pft-limiter-registry.h"
 # include "pft-presets.h"
+# include "pft-throttled-batch-node.h"
+# include "pft-adaptive-node.h"
+# include "pft-throttled-batch-flow.h"
+# include "pft-adaptive-batch-flow.h"
 #undef PFT_INSIDE
