@@ -12,19 +12,34 @@ What this override changes, and why:
   exception type name (``"ValueError: bad input"``). Without this
   PyGObject prints the traceback and sets no error, and the engine would
   take the failure for a success. A ``GLib.Error`` is passed through as it
-  is. The wrapping is done by ``Pft.Node.__init_subclass__``, so it covers
-  ``do_*`` methods defined in a class body; methods attached to a class
-  after it was created are not wrapped.
+  is. Every ``BaseException`` is converted, ``KeyboardInterrupt`` included,
+  since PyGObject would drop it anyway. ``do_exec_async`` has no error
+  parameter: an exception there completes a task with the error, which
+  the (wrapped or default) ``do_exec_finish`` raises. ``do_is_rate_limit``
+  has none either: an exception there prints the traceback and counts as
+  "not a rate limit". The wrapping is done by
+  ``Pft.Node.__init_subclass__``, which runs before PyGObject's metaclass
+  hooks up the vfuncs, so it covers ``do_*`` methods defined in a class
+  body; methods attached to a class after it was created are not wrapped.
 
 * Values returned by ``do_prep``, ``do_exec``, ``do_exec_finish`` and
-  ``do_exec_fallback`` are converted to a ``GObject.Value`` of an explicit
-  type (see :func:`value_from_python`), so that PyGObject never has to
-  guess: ``int`` is a ``gint64`` (a plain ``int`` would overflow ``gint``),
-  a ``list`` or ``tuple`` is a ``Pft.Values``, ``None`` is a ``NULL``
-  pointer, and anything without a GLib type travels as a ``PyObject`` and
-  comes back as the same Python object. In the ``prep`` of a
-  ``Pft.BatchFlow`` each ``dict`` of the returned list becomes an ``a{sv}``
-  param set.
+  ``do_exec_fallback`` are given an explicit type, so that PyGObject does
+  not have to guess (it guesses ``gint`` for an ``int`` and overflows, and
+  reads a returned ``tuple`` as several out values): ``int`` is a
+  ``gint64`` (a ``PyObject`` beyond 64 bits), ``float`` a ``gdouble``,
+  ``bool`` a ``gboolean``, ``str`` a string, a ``GObject.Object`` or
+  ``GLib.Variant`` keeps its type, a ``list`` or ``tuple`` becomes a
+  ``Pft.Values``, ``None`` a ``NULL`` pointer (what the engine means by
+  "no value"), and anything else (``dict``, ``bytes``, instances of Python
+  classes) travels as a ``PyObject``: opaque to C and other languages,
+  the same object again in Python. In the ``prep`` of a
+  ``Pft.BatchFlow`` each ``dict`` of the returned list becomes an
+  ``a{sv}`` param set (see :func:`variant_from_python`). A returned
+  ``GObject.Value`` that holds a pointer (string, object, boxed) is
+  unwrapped first: PyGObject 3.42 copies such a value into the C result
+  without a reference and frees it with the wrapper. Values handed to
+  ``Gio.Task.return_value()`` are not converted; wrap an ``int`` with
+  :func:`value_from_python` there.
 
 * ``Pft.Values`` is list-like, ``Pft.Store`` dict-like (both convert as
   above when written), ``Pft.Context`` has ``params`` (a ``dict``) and
