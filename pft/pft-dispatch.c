@@ -139,14 +139,49 @@ as_rate_limit_error (PftNode *node,
   return converted;
 }
 
-/* The attempt ended (its permit is already released). */
-static void
-item_attempt_done (ItemRun *run,
-                   GValue  *value,
-                   GError  *error)
+/* An attempt ended: tell the limiter and the controller, then give the
+ * permit back. In this order, so that a rate limit shrinks the limiter
+ * before the freed slot can go to the next waiter under the old size. */
+static gboolean
+item_attempt_ended (ItemRun      *run,
+                    const GError *error)
 {
   PftRunPolicy *policy = run->policy;
-  gboolean rate_limited;
+  gboolean rate_limited = FALSE;
+  guint in_flight = 0;
+
+  if (error == NULL)
+    {
+      if (policy->adaptive != NULL)
+        {
+          if (policy->limiter != NULL)
+            in_flight = pft_rate_limiter_get_in_flight (policy->limiter);
+          _pft_adaptive_success (policy->adaptive, in_flight);
+        }
+    }
+  else if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) &&
+           pft_node_is_rate_limit (run->node, error))
+    {
+      rate_limited = TRUE;
+      /* Tell everyone who shares the limiter: a retry-after pauses all of
+       * its admissions; the adaptive controller backs off. */
+      if (policy->limiter != NULL)
+        pft_rate_limiter_report_error (policy->limiter, error);
+      if (policy->adaptive != NULL)
+        _pft_adaptive_rate_limited (policy->adaptive, run->epoch);
+    }
+  item_release_permit (run);
+  return rate_limited;
+}
+
+/* The attempt ended and was accounted for by item_attempt_ended(). */
+static void
+item_attempt_done (ItemRun  *run,
+                   GValue   *value,
+                   GError   *error,
+                   gboolean  rate_limited)
+{
+  PftRunPolicy *policy = run->policy;
 
   if (error == NULL)
     {
@@ -161,16 +196,8 @@ item_attempt_done (ItemRun *run,
       return;
     }
 
-  rate_limited = pft_node_is_rate_limit (run->node, error);
   if (rate_limited)
     {
-      /* Tell everyone who shares the limiter: a retry-after pauses all of
-       * its admissions; the adaptive controller backs off. */
-      if (policy->limiter != NULL)
-        pft_rate_limiter_report_error (policy->limiter, error);
-      if (policy->adaptive != NULL)
-        _pft_adaptive_rate_limited (policy->adaptive, run->epoch);
-
       if (policy->propagate_rate_limit)
         {
           item_finish (run, NULL, as_rate_limit_error (run->node, error));
@@ -235,17 +262,13 @@ item_exec_cb (GObject      *source,
   ItemRun *run = user_data;
   GValue value = G_VALUE_INIT;
   GError *error = NULL;
-  guint in_flight = 0;
+  gboolean rate_limited;
 
   _pft_node_finish_exec (run->node, result, &value, &error);
-  if (run->policy->limiter != NULL)
-    in_flight = pft_rate_limiter_get_in_flight (run->policy->limiter);
-  item_release_permit (run);
-  if (error == NULL && run->policy->adaptive != NULL)
-    _pft_adaptive_success (run->policy->adaptive, in_flight);
+  rate_limited = item_attempt_ended (run, error);
   if (error != NULL && G_IS_VALUE (&value))
     g_value_unset (&value);
-  item_attempt_done (run, &value, error);
+  item_attempt_done (run, &value, error, rate_limited);
 }
 
 static void
@@ -257,19 +280,14 @@ item_walk_cb (GObject      *source,
   GValue value = G_VALUE_INIT;
   GError *error = NULL;
   char *action = _pft_flow_walk_finish (PFT_FLOW (source), result, &error);
-  guint in_flight = 0;
+  gboolean rate_limited = item_attempt_ended (run, error);
 
-  if (run->policy->limiter != NULL)
-    in_flight = pft_rate_limiter_get_in_flight (run->policy->limiter);
-  item_release_permit (run);
   if (action != NULL)
     {
       g_value_init (&value, G_TYPE_STRING);
       g_value_take_string (&value, action);
-      if (run->policy->adaptive != NULL)
-        _pft_adaptive_success (run->policy->adaptive, in_flight);
     }
-  item_attempt_done (run, &value, error);
+  item_attempt_done (run, &value, error, rate_limited);
 }
 
 static void

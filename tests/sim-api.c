@@ -1,0 +1,306 @@
+/* sim-api.c: an in-process API with hidden limits
+ *
+ * SPDX-License-Identifier: MIT
+ */
+
+#include "sim-api.h"
+
+void
+sim_api_init (SimApi *api)
+{
+  g_mutex_init (&api->mutex);
+  g_queue_init (&api->stamps);
+  if (api->window <= 0)
+    api->window = 1.0;
+}
+
+void
+sim_api_clear (SimApi *api)
+{
+  g_queue_clear_full (&api->stamps, g_free);
+  g_mutex_clear (&api->mutex);
+}
+
+typedef struct
+{
+  SimApi  *api;
+  GTask   *task;
+  GSource *timer;
+  GSource *cancel;
+} Call;
+
+static void
+call_end (Call     *call,
+          gboolean  served)
+{
+  g_mutex_lock (&call->api->mutex);
+  call->api->in_flight--;
+  if (served)
+    call->api->served++;
+  g_mutex_unlock (&call->api->mutex);
+  g_source_destroy (call->timer);
+  g_source_unref (call->timer);
+  if (call->cancel != NULL)
+    {
+      g_source_destroy (call->cancel);
+      g_source_unref (call->cancel);
+    }
+  if (served)
+    g_task_return_boolean (call->task, TRUE);
+  else
+    g_task_return_new_error (call->task, G_IO_ERROR, G_IO_ERROR_CANCELLED, "call cancelled");
+  g_object_unref (call->task);
+  g_free (call);
+}
+
+static gboolean
+call_done (gpointer data)
+{
+  call_end (data, TRUE);
+  return G_SOURCE_REMOVE;
+}
+
+/* A well-behaved async call honours its cancellable at once. */
+static gboolean
+call_cancelled (GCancellable *cancellable,
+                gpointer      data)
+{
+  call_end (data, FALSE);
+  return G_SOURCE_REMOVE;
+}
+
+void
+sim_api_call_async (SimApi              *api,
+                    GMainContext        *context,
+                    GCancellable        *cancellable,
+                    GAsyncReadyCallback  callback,
+                    gpointer             user_data)
+{
+  GTask *task = g_task_new (NULL, cancellable, callback, user_data);
+  gint64 now = g_get_monotonic_time ();
+  gint64 window_us = (gint64) (api->window * G_USEC_PER_SEC);
+  double retry_after = -1;
+  gboolean refused = FALSE;
+
+  g_mutex_lock (&api->mutex);
+  api->calls++;
+  while (!g_queue_is_empty (&api->stamps) &&
+         *(gint64 *) g_queue_peek_head (&api->stamps) <= now - window_us)
+    g_free (g_queue_pop_head (&api->stamps));
+  if (api->calls <= api->fail_first)
+    {
+      refused = TRUE;
+      retry_after = 0.01;
+    }
+  else if (api->hidden_concurrency != 0 && api->in_flight >= api->hidden_concurrency)
+    refused = TRUE;
+  else if (api->hidden_rate != 0 && g_queue_get_length (&api->stamps) >= api->hidden_rate)
+    {
+      refused = TRUE;
+      retry_after = (*(gint64 *) g_queue_peek_head (&api->stamps) + window_us - now) / (double) G_USEC_PER_SEC;
+    }
+  if (refused)
+    api->rate_limited++;
+  else
+    {
+      api->in_flight++;
+      api->max_in_flight = MAX (api->max_in_flight, api->in_flight);
+      if (api->hidden_rate != 0)
+        g_queue_push_tail (&api->stamps, g_memdup2 (&now, sizeof now));
+    }
+  g_mutex_unlock (&api->mutex);
+
+  if (refused)
+    {
+      pft_task_return_rate_limited (task, retry_after, "sim-api", "429 Too Many Requests");
+      g_object_unref (task);
+      return;
+    }
+
+  {
+    Call *call = g_new0 (Call, 1);
+
+    call->api = api;
+    call->task = task;
+    call->timer = g_timeout_source_new (api->duration_ms);
+    g_source_set_callback (call->timer, call_done, call, NULL);
+    g_source_attach (call->timer, context);
+    if (cancellable != NULL)
+      {
+        call->cancel = g_cancellable_source_new (cancellable);
+        g_source_set_callback (call->cancel, G_SOURCE_FUNC (call_cancelled), call, NULL);
+        g_source_attach (call->cancel, context);
+      }
+  }
+}
+
+gboolean
+sim_api_call_finish (GAsyncResult  *result,
+                     GError       **error)
+{
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+/* ---- the nodes ---- */
+
+typedef struct
+{
+  SimApi   *api;
+  SimProbe *probe;
+  SimTrace *trace;
+} SimNodeData;
+
+struct _SimThrottledNode
+{
+  PftThrottledBatchNode parent_instance;
+  SimNodeData           d;
+};
+
+struct _SimAdaptiveNode
+{
+  PftAdaptiveNode parent_instance;
+  SimNodeData     d;
+};
+
+G_DEFINE_FINAL_TYPE (SimThrottledNode, sim_throttled_node, PFT_TYPE_THROTTLED_BATCH_NODE)
+G_DEFINE_FINAL_TYPE (SimAdaptiveNode, sim_adaptive_node, PFT_TYPE_ADAPTIVE_NODE)
+
+static SimNodeData *
+node_data (PftNode *node)
+{
+  if (SIM_IS_THROTTLED_NODE (node))
+    return &SIM_THROTTLED_NODE (node)->d;
+  return &SIM_ADAPTIVE_NODE (node)->d;
+}
+
+void
+sim_node_set_probe (PftNode  *node,
+                    SimProbe *probe)
+{
+  node_data (node)->probe = probe;
+}
+
+void
+sim_node_set_trace (PftNode  *node,
+                    SimTrace *trace)
+{
+  node_data (node)->trace = trace;
+  trace->min_seen = G_MAXUINT;
+}
+
+static void
+sim_prep (PftNode *node, PftContext *ctx, GValue *result, GError **error)
+{
+  g_value_init (result, PFT_TYPE_VALUES);
+  g_value_take_object (result, pft_store_dup_values (pft_context_get_store (ctx), "items"));
+}
+
+static char *
+sim_post (PftNode *node, PftContext *ctx, const GValue *prep, const GValue *exec, GError **error)
+{
+  pft_store_set_values (pft_context_get_store (ctx), "results", g_value_get_object (exec));
+  return NULL;
+}
+
+typedef struct
+{
+  GTask       *task;
+  SimNodeData *d;
+  GValue       item;
+} Exec;
+
+static void
+sim_exec_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Exec *e = user_data;
+  GError *error = NULL;
+
+  if (e->d->probe != NULL)
+    g_atomic_int_add (&e->d->probe->in_flight, -1);
+  if (!sim_api_call_finish (result, &error))
+    g_task_return_error (e->task, error);
+  else
+    g_task_return_value (e->task, &e->item);
+  g_value_unset (&e->item);
+  g_object_unref (e->task);
+  g_free (e);
+}
+
+static void
+sim_exec_async (PftNode *node, PftContext *ctx, const GValue *item, GCancellable *cancellable,
+                GAsyncReadyCallback callback, gpointer user_data)
+{
+  Exec *e = g_new0 (Exec, 1);
+  SimNodeData *d = node_data (node);
+
+  e->task = g_task_new (node, cancellable, callback, user_data);
+  e->d = d;
+  g_value_init (&e->item, G_VALUE_TYPE (item));
+  g_value_copy (item, &e->item);
+  if (d->probe != NULL)
+    {
+      gint now = g_atomic_int_add (&d->probe->in_flight, 1) + 1;
+      gint max;
+
+      do
+        max = g_atomic_int_get (&d->probe->max_in_flight);
+      while (now > max && !g_atomic_int_compare_and_exchange (&d->probe->max_in_flight, max, now));
+      if (d->probe->limiter != NULL)
+        {
+          gint excess = now - (gint) pft_rate_limiter_get_max_concurrent (d->probe->limiter);
+
+          if (excess > 0)
+            g_atomic_int_inc (&d->probe->violations);
+          d->probe->max_excess = MAX (d->probe->max_excess, excess);
+        }
+    }
+  if (d->trace != NULL && PFT_IS_ADAPTIVE_NODE (node))
+    {
+      guint c = pft_adaptive_node_get_current_concurrent (PFT_ADAPTIVE_NODE (node));
+
+      if (c > d->trace->last && d->trace->min_seen < d->trace->max_seen)
+        d->trace->grew_after_backoff = TRUE;
+      d->trace->min_seen = MIN (d->trace->min_seen, c);
+      d->trace->max_seen = MAX (d->trace->max_seen, c);
+      d->trace->last = c;
+    }
+  sim_api_call_async (d->api, pft_context_get_main_context (ctx), cancellable, sim_exec_cb, e);
+}
+
+static void
+sim_exec_finish (PftNode *node, GAsyncResult *result, GValue *value, GError **error)
+{
+  g_task_propagate_value (G_TASK (result), value, error);
+}
+
+static void
+setup (PftNodeClass *klass)
+{
+  klass->prep = sim_prep;
+  klass->post = sim_post;
+  klass->exec_async = sim_exec_async;
+  klass->exec_finish = sim_exec_finish;
+}
+
+static void sim_throttled_node_class_init (SimThrottledNodeClass *klass) { setup (PFT_NODE_CLASS (klass)); }
+static void sim_throttled_node_init (SimThrottledNode *self) { }
+static void sim_adaptive_node_class_init (SimAdaptiveNodeClass *klass) { setup (PFT_NODE_CLASS (klass)); }
+static void sim_adaptive_node_init (SimAdaptiveNode *self) { }
+
+PftNode *
+sim_throttled_node_new (SimApi *api)
+{
+  SimThrottledNode *self = g_object_new (SIM_TYPE_THROTTLED_NODE, NULL);
+
+  self->d.api = api;
+  return PFT_NODE (self);
+}
+
+PftNode *
+sim_adaptive_node_new (SimApi *api)
+{
+  SimAdaptiveNode *self = g_object_new (SIM_TYPE_ADAPTIVE_NODE, NULL);
+
+  self->d.api = api;
+  return PFT_NODE (self);
+}
