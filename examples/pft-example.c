@@ -160,7 +160,7 @@ main (int argc, char *argv[])
   gint64 start;
   guint progress_id;
 
-  pft_node_connect (pft_node_connect (load, NULL, count), NULL, report);
+  pft_node_add_successor (pft_node_add_successor (load, NULL, count), NULL, report);
   flow = pft_flow_new (load);
 
   g_print ("Pft %s: counting words in %d documents, 8 at a time\n", pft_get_version_string (), N_DOCS);

@@ -13,7 +13,7 @@
  *
  * Runs a graph of nodes from [property@Pft.Flow:start]: each node runs
  * (prep, exec, post), and the action its post returns picks the
- * successor connected with [method@Pft.Node.connect]. The walk ends when
+ * successor connected with [method@Pft.Node.add_successor]. The walk ends when
  * a node has no successor for its action; when the node has successors
  * for other actions, a warning says so (as PocketFlow does).
  *

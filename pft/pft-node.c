@@ -37,7 +37,7 @@
  * [error@Pft.Error.FAILED] errors naming the exception, and a JavaScript
  * exec that could not run is an error, never an empty success.
  *
- * Nodes are connected with [method@Pft.Node.connect]. A node object is
+ * Nodes are connected with [method@Pft.Node.add_successor]. A node object is
  * never copied: one node may run in several invocations at once, each
  * with its own [class@Pft.Context].
  */
@@ -457,7 +457,7 @@ pft_node_set_params (PftNode  *self,
 /* Successors                                                           */
 
 /**
- * pft_node_connect:
+ * pft_node_add_successor:
  * @self: a #PftNode
  * @action: (nullable): the action, or %NULL for [const@Pft.DEFAULT_ACTION]
  * @next: the node to run after @self when its post returns @action
@@ -471,7 +471,7 @@ pft_node_set_params (PftNode  *self,
  * Returns: (transfer none): @next, so that calls chain like `>>`
  */
 PftNode *
-pft_node_connect (PftNode    *self,
+pft_node_add_successor (PftNode    *self,
                   const char *action,
                   PftNode    *next)
 {

@@ -17,7 +17,7 @@ G_BEGIN_DECLS
  * PFT_DEFAULT_ACTION:
  *
  * The action a node's [vfunc@Pft.Node.post] stands for when it returns
- * %NULL, and the successor [method@Pft.Node.connect] uses when given none.
+ * %NULL, and the successor [method@Pft.Node.add_successor] uses when given none.
  */
 #define PFT_DEFAULT_ACTION "default"
 
@@ -128,7 +128,7 @@ void            pft_node_set_params        (PftNode         *self,
                                             GVariant        *params);
 
 PFT_AVAILABLE_IN_ALL
-PftNode        *pft_node_connect           (PftNode         *self,
+PftNode        *pft_node_add_successor           (PftNode         *self,
                                             const char      *action,
                                             PftNode         *next);
 PFT_AVAILABLE_IN_ALL

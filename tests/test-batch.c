@@ -416,7 +416,7 @@ test_batch_flow_nested_routes (void)
   g_autoptr(GError) error = NULL;
   g_autofree char *action = NULL;
 
-  pft_node_connect (PFT_NODE (batch), NULL, after);
+  pft_node_add_successor (PFT_NODE (batch), NULL, after);
   pft_store_set_int (store, "n", 4);
   action = pft_node_run (PFT_NODE (outer), store, NULL, &error);
   g_assert_no_error (error);

@@ -46,10 +46,10 @@ test_flow_routing (void)
   g_autofree char *action2 = NULL;
   g_autofree char *trace2 = NULL;
 
-  pft_node_connect (a, "yes", yes);
-  pft_node_connect (a, "no", no);
-  pft_node_connect (yes, NULL, end);
-  pft_node_connect (no, NULL, end);
+  pft_node_add_successor (a, "yes", yes);
+  pft_node_add_successor (a, "no", no);
+  pft_node_add_successor (yes, NULL, end);
+  pft_node_add_successor (no, NULL, end);
 
   pft_store_set_string (store, "A.action", "no");
   pft_store_set_string (store, "E.action", "finished");
@@ -79,7 +79,7 @@ test_flow_dead_end_warns (void)
   g_autoptr(GError) error = NULL;
   g_autofree char *action = NULL;
 
-  pft_node_connect (a, "known", n);
+  pft_node_add_successor (a, "known", n);
   pft_store_set_string (store, "A.action", "unknown");
   g_test_expect_message ("Pft", G_LOG_LEVEL_WARNING, "*action 'unknown' of A not found in ['known']*");
   action = pft_node_run (PFT_NODE (flow), store, NULL, &error);
@@ -118,10 +118,10 @@ test_flow_nested_params (void)
   g_autofree char *s2 = NULL;
   g_autofree char *s3 = NULL;
 
-  pft_node_connect (inner_a, NULL, inner_b);
+  pft_node_add_successor (inner_a, NULL, inner_b);
   /* The inner flow ends with IB's action, which routes the outer flow. */
-  pft_node_connect (PFT_NODE (inner), "go-after", after);
-  pft_node_connect (PFT_NODE (inner), NULL, other);
+  pft_node_add_successor (PFT_NODE (inner), "go-after", after);
+  pft_node_add_successor (PFT_NODE (inner), NULL, other);
   pft_node_set_name (PFT_NODE (inner), "INNER");
   pft_store_set_string (store, "IB.action", "go-after");
 
@@ -163,8 +163,8 @@ test_flow_loop (void)
   g_autoptr(GError) error = NULL;
   g_autofree char *action = NULL;
 
-  pft_node_connect (think, "again", act);
-  pft_node_connect (act, "again", think);
+  pft_node_add_successor (think, "again", act);
+  pft_node_add_successor (act, "again", think);
   g_test_expect_message ("Pft", G_LOG_LEVEL_WARNING, "*action 'stop' of THINK not found in ['again']*");
   action = pft_node_run (PFT_NODE (flow), store, NULL, &error);
   g_test_assert_expected_messages ();
@@ -194,7 +194,7 @@ test_flow_max_steps (void)
   g_autoptr(GError) error = NULL;
   g_autofree char *action = NULL;
 
-  pft_node_connect (spin, "again", spin);
+  pft_node_add_successor (spin, "again", spin);
   pft_flow_set_max_steps (flow, 100);
   action = pft_node_run (PFT_NODE (flow), store, NULL, &error);
   g_assert_error (error, PFT_ERROR, PFT_ERROR_MAX_STEPS);
@@ -237,7 +237,7 @@ test_flow_error_stops_walk (void)
   g_autofree char *action = NULL;
   g_autofree char *trace = NULL;
 
-  pft_node_connect (pft_node_connect (a, NULL, f), NULL, c);
+  pft_node_add_successor (pft_node_add_successor (a, NULL, f), NULL, c);
   action = pft_node_run (PFT_NODE (flow), store, NULL, &error);
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
   trace = pft_store_dup_string (store, "trace");

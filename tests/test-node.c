@@ -565,8 +565,8 @@ test_node_successors (void)
   g_autoptr(PftNode) n2 = test_node_new (&b);
   g_auto(GStrv) actions = NULL;
 
-  g_assert_true (pft_node_connect (a, NULL, n1) == n1);
-  g_assert_true (pft_node_connect (a, "retry", n2) == n2);
+  g_assert_true (pft_node_add_successor (a, NULL, n1) == n1);
+  g_assert_true (pft_node_add_successor (a, "retry", n2) == n2);
   g_assert_true (pft_node_get_successor (a, NULL) == n1);
   g_assert_true (pft_node_get_successor (a, "default") == n1);
   g_assert_true (pft_node_get_successor (a, "retry") == n2);

@@ -516,7 +516,7 @@ test_defect8_batch_results_not_action (void)
   g_autoptr(GError) error = NULL;
   g_autofree char *action = NULL;
 
-  pft_node_connect (PFT_NODE (sets), NULL, after);
+  pft_node_add_successor (PFT_NODE (sets), NULL, after);
   pft_store_set_int (store, "n", 6);
   action = pft_node_run (PFT_NODE (outer), store, NULL, &error);
   g_assert_no_error (error);

@@ -98,9 +98,9 @@ const MyFlow = GObject.registerClass(class MyFlow extends Pft.Flow {
 function buildFlow(threshold) {
     const load = new Load();
     const words = new Words({max_concurrent: 3});
-    load.connect(null, words);
-    words.connect('short', new Report({label: 'short'}));
-    words.connect('long', new Report({label: 'long'}));
+    load.add_successor(null, words);
+    words.add_successor('short', new Report({label: 'short'}));
+    words.add_successor('long', new Report({label: 'long'}));
     const flow = new MyFlow({start: load});
     flow.set_params(vardict({path: 'a.txt', threshold}));
     return [flow, load];
@@ -216,7 +216,7 @@ runTests({
 
     errorInFlowAndAsync() {
         const ok = new Report({label: 'x'});
-        ok.connect('finished', new Failing());
+        ok.add_successor('finished', new Failing());
         const flow = Pft.Flow.new(ok);
         assertThrows(() => flow.run(new Pft.Store(), null), e => assert(String(e).includes('js boom'), String(e)));
         assertThrows(() => runLoop(() => new Promise((resolve, reject) => {

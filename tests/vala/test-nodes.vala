@@ -166,9 +166,9 @@ class PerName : Pft.BatchFlow {
 static Pft.Flow build_flow (int64 threshold, out Load load, out Words words) {
     load = new Load ();
     words = new Words (3);
-    load.connect (null, words);
-    words.connect ("short", new Report ("short"));
-    words.connect ("long", new Report ("long"));
+    load.add_successor (null, words);
+    words.add_successor ("short", new Report ("short"));
+    words.add_successor ("long", new Report ("long"));
     var flow = new MyFlow (load);
     var b = new VariantBuilder (VariantType.VARDICT);
     b.add ("{sv}", "path", new Variant.string ("a.txt"));
@@ -232,7 +232,7 @@ static void test_error () {
 
     /* ...also inside a flow. */
     var first = new Report ("x");
-    first.connect ("finished", new Failing (1));
+    first.add_successor ("finished", new Failing (1));
     try {
         new Pft.Flow (first).run (new Pft.Store ());
         assert_not_reached ();

@@ -342,7 +342,7 @@ class _Transition(object):
         self.action = action
 
     def __rshift__(self, other):
-        Pft.Node.connect(self.node, self.action, other)
+        Pft.Node.add_successor(self.node, self.action, other)
         return other
 
 
@@ -362,7 +362,7 @@ class Node(Pft.Node):
 
     def __rshift__(self, other):
         """``self >> other``: *other* follows on the default action; returns *other*."""
-        Pft.Node.connect(self, None, other)
+        Pft.Node.add_successor(self, None, other)
         return other
 
     def __sub__(self, action):
@@ -370,14 +370,6 @@ class Node(Pft.Node):
         if not isinstance(action, str):
             return NotImplemented
         return _Transition(self, action)
-
-    def connect(self, *args, **kwargs):
-        """``connect(action, next)`` (``pft_node_connect()``) when *next* is a
-        ``Pft.Node``; otherwise ``GObject.Object.connect(signal, handler,
-        ...)``, which the C method's name shadows."""
-        if len(args) == 2 and not kwargs and isinstance(args[1], Pft.Node):
-            return Pft.Node.connect(self, args[0], args[1])
-        return GObject.Object.connect(self, *args, **kwargs)
 
     def run(self, store=None, cancellable=None):
         """Runs the node (or flow) synchronously and returns the action.
