@@ -48,6 +48,30 @@ What this override changes, and why:
 * ``a >> b`` and ``a - "action" >> b`` connect nodes as in PocketFlow;
   ``node.run()`` creates a store when none is given.
 
+* Knobs as class attributes, the way the seed's README writes them::
+
+      class TranslateNode(Pft.ThrottledBatchNode):
+          preset = "openai_tier1"    # optional, applied first
+          max_concurrent = 5
+          max_per_minute = 60
+
+  A class attribute of a ``Pft.Node`` subclass whose name, with ``_`` ->
+  ``-``, is a writable property of the class sets that property on every
+  new instance (``max_retries``, ``wait``, ``initial_concurrent``,
+  ``max_concurrent_flows``, ``name``, ...); a subclass's attribute wins
+  over its parent's, keyword arguments win over both, and a ``preset``
+  (class attribute or keyword) is applied before all of them. ``None``
+  for a count means 0 (no limit), a ``dict`` for ``params`` becomes an
+  ``a{sv}``, a ``str`` for ``limiter`` names a limiter of the default
+  registry. Such an attribute reads as its class value on the class and
+  as the live property on an instance (``node.max_concurrent`` ==
+  ``node.props.max_concurrent``; assigning it sets the property).
+  Read-only properties (``total``, ...) are not knobs: a class attribute
+  of that name stays a plain attribute. Applied in ``__init__``: an
+  instance created from C with ``g_object_new()`` does not get them.
+  ``node.stats`` returns the counters of a throttled or adaptive node or
+  flow as a ``dict``.
+
 * ``Pft.RateLimited(retry_after, source, message)`` builds the
   ``GLib.Error`` to raise when a provider rate-limits a call.
 """
@@ -331,6 +355,148 @@ def _wrap_vfuncs(cls):
         setattr(cls, 'do_is_rate_limit', _wrap_is_rate_limit(d['do_is_rate_limit']))
 
 
+
+# ------------------------------------------------------------------ #
+# Class attributes as property defaults ("knobs")                      #
+
+# Names that must be set before the others: an adaptive node clamps
+# initial-concurrent into [min, max] when it is set, so the ceiling and
+# the floor go first.
+_KNOB_FIRST = ('max-concurrent', 'max-concurrent-flows',
+               'min-concurrent', 'min-concurrent-flows')
+
+# Read-only counters gathered by Node.stats.
+_STAT_PROPS = ('completed', 'failed', 'total',
+               'current-concurrent', 'current-concurrent-flows',
+               'total-successes', 'total-rate-limits', 'consecutive-successes')
+
+_NUMERIC_TYPES = frozenset([
+    GObject.TYPE_INT, GObject.TYPE_UINT, GObject.TYPE_LONG, GObject.TYPE_ULONG,
+    GObject.TYPE_INT64, GObject.TYPE_UINT64, GObject.TYPE_DOUBLE, GObject.TYPE_FLOAT,
+])
+
+
+class _Knob(object):
+    """A class attribute that sets a property (``max_concurrent = 5``).
+
+    On the class it reads as the value written in the class body, so that
+    a subclass can compute from it; on an instance it reads and writes
+    the live property (``node.max_concurrent`` is
+    ``node.props.max_concurrent``).
+    """
+
+    def __init__(self, prop, default):
+        self.prop = prop
+        self.default = default
+
+    def __get__(self, obj, objtype=None):
+        if obj is None:
+            return self.default
+        return obj.get_property(self.prop)
+
+    def __set__(self, obj, value):
+        pspec = _find_pspec(type(obj), self.prop)
+        if self.prop == 'limiter' and isinstance(value, str):
+            obj.use_registry_limiter(value)
+            return
+        obj.set_property(self.prop, _knob_value(pspec, value))
+
+    def __repr__(self):
+        return '<Pft knob %s = %r>' % (self.prop, self.default)
+
+
+def _is_python_class(klass):
+    mod = getattr(klass, '__module__', '') or ''
+    return klass is not object and not mod.startswith('gi.')
+
+
+def _find_pspec(cls, name):
+    for pspec in cls.list_properties():
+        if pspec.name == name:
+            return pspec
+    return None
+
+
+def _writable_props(cls):
+    # name -> GParamSpec of the properties a class attribute may set.
+    props = {}
+    for pspec in cls.list_properties():
+        if pspec.flags & GObject.ParamFlags.WRITABLE:
+            props[pspec.name] = pspec
+    return props
+
+
+def _knob_candidate(name, value):
+    if name.startswith('_') or name.startswith('do_') or name == 'preset':
+        return False
+    if isinstance(value, _Knob):
+        return True
+    if isinstance(value, (type, staticmethod, classmethod, property, GObject.Property)):
+        return False
+    if callable(value) or hasattr(value, '__get__'):
+        return False
+    return True
+
+
+def _knob_value(pspec, value):
+    # The seed's "None = unlimited" for counts; dicts for params.
+    if pspec is None:
+        return value
+    if value is None and pspec.value_type in _NUMERIC_TYPES:
+        return 0
+    if isinstance(value, dict) and pspec.value_type == GObject.TYPE_VARIANT:
+        return _vardict(value)
+    return value
+
+
+def _class_knobs(cls):
+    """The knobs of *cls*: class attributes of its Python-defined classes,
+    subclass first, whose name with ``_`` -> ``-`` is a writable property.
+    Returns (preset or None, {property name: value})."""
+    props = _writable_props(cls)
+    knobs = {}
+    preset = None
+    for klass in reversed(cls.__mro__):
+        if not _is_python_class(klass):
+            continue
+        for name, value in vars(klass).items():
+            if name == 'preset' and 'preset' not in props and \
+                    (value is None or isinstance(value, str)):
+                preset = value
+                continue
+            if not _knob_candidate(name, value):
+                continue
+            prop = name.replace('_', '-')
+            if prop not in props:
+                continue
+            if isinstance(value, _Knob):
+                value = value.default
+            knobs.pop(prop, None)       # re-insert: the latest class decides the order
+            knobs[prop] = value
+    return preset, knobs
+
+
+def _install_knobs(cls):
+    # In __init_subclass__: the class is not registered yet, so
+    # cls.list_properties() lists its parent's properties, which are the
+    # ones a class attribute can name.
+    try:
+        props = _writable_props(cls)
+    except (TypeError, AttributeError):
+        return
+    for name, value in list(vars(cls).items()):
+        if isinstance(value, _Knob) or not _knob_candidate(name, value):
+            continue
+        prop = name.replace('_', '-')
+        if prop in props:
+            setattr(cls, name, _Knob(prop, value))
+
+
+def _knob_order(item):
+    name = item[0]
+    return _KNOB_FIRST.index(name) if name in _KNOB_FIRST else len(_KNOB_FIRST)
+
+
 # ------------------------------------------------------------------ #
 # Pft.Node                                                             #
 
@@ -359,6 +525,63 @@ class Node(Pft.Node):
         # hooks up the do_* methods: they are wrapped in place.
         super().__init_subclass__(**kwargs)
         _wrap_vfuncs(cls)
+        _install_knobs(cls)
+
+    def __init__(self, **kwargs):
+        """Creates the node. Keyword arguments are properties, as for any
+        GObject (``max_concurrent=3``), plus:
+
+        * ``preset``: the name of a rate-limit preset, applied first
+          (throttled and adaptive nodes and flows only);
+        * ``limiter`` given as a ``str``: the name of a limiter of the
+          default ``Pft.LimiterRegistry`` to share.
+
+        Class attributes named like writable properties (``max_concurrent =
+        5``, ``max_per_minute = 60``, ``wait = 0.5``, ``initial_concurrent =
+        10``, ...) are defaults for every instance, and ``preset = "name"``
+        as a class attribute too; the order is: preset, then class
+        attributes (a subclass's win over its parent's), then keyword
+        arguments.
+        """
+        cls = type(self)
+        preset, props = _class_knobs(cls)
+        if 'preset' in kwargs:
+            preset = kwargs.pop('preset')
+        for name, value in kwargs.items():
+            prop = name.replace('_', '-')
+            props.pop(prop, None)
+            props[prop] = value
+        limiter_name = None
+        if isinstance(props.get('limiter'), str):
+            limiter_name = props.pop('limiter')
+        pspecs = {p.name: p for p in cls.list_properties()}
+        ordered = [(name, _knob_value(pspecs.get(name), value))
+                   for name, value in sorted(props.items(), key=_knob_order)]
+        super().__init__(**{name.replace('-', '_'): value for name, value in ordered})
+        if preset is not None:
+            if not hasattr(self, 'apply_preset'):
+                raise TypeError('%s has no presets: preset needs a throttled or '
+                                'adaptive node or flow' % cls.__name__)
+            self.apply_preset(preset)
+            # Class attributes and arguments win over the preset.
+            for name, value in ordered:
+                pspec = pspecs.get(name)
+                if pspec is not None and not pspec.flags & GObject.ParamFlags.CONSTRUCT_ONLY:
+                    self.set_property(name, value)
+        if limiter_name is not None:
+            self.use_registry_limiter(limiter_name)
+
+    @property
+    def stats(self):
+        """The counters of a throttled or adaptive node or flow as a
+        ``dict`` (``completed``, ``failed``, ``total``, and for adaptive
+        ones ``current_concurrent`` or ``current_concurrent_flows``,
+        ``total_successes``, ``total_rate_limits``,
+        ``consecutive_successes``); empty for other nodes. A snapshot:
+        each value is read separately while a run may go on."""
+        names = {p.name for p in type(self).list_properties()}
+        return {name.replace('-', '_'): self.get_property(name)
+                for name in _STAT_PROPS if name in names}
 
     def __rshift__(self, other):
         """``self >> other``: *other* follows on the default action; returns *other*."""
