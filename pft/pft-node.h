@@ -199,8 +199,4 @@ char           *pft_node_run               (PftNode         *self,
                                             GCancellable    *cancellable,
                                             GError         **error);
 
-PFT_AVAILABLE_IN_ALL
-void            pft_task_return_gvalue     (GTask           *task,
-                                            const GValue    *value);
-
 G_END_DECLS
