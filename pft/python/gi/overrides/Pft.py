@@ -87,6 +87,14 @@ from gi.repository import GLib, GObject
 
 Pft = get_introspection_module('Pft')
 
+# PFT_ERROR is an extended error domain (it carries a retry-after), which
+# GLib registers on the first call of pft_error_quark(). PyGObject makes
+# GErrors of a domain from its name (g_quark_from_string), so a
+# GLib.Error('...', 'pft-error-quark', code) raised before that call would
+# lack the private data the engine's g_error_copy()/g_error_free() use,
+# and corrupt the heap. Register the domain now.
+Pft.error_quark()
+
 __all__ = []
 
 _INT64_MIN = -(1 << 63)
