@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Installs Pft into a scratch prefix and uses it the way a user would:
+# pkg-config to compile and link a C program, the typelib from Python and
+# GJS, and the VAPI from Vala. Exits non-zero on the first failure.
+#
+# Usage: build-aux/check-install.sh [BUILD_DIR]   (default _build-install)
+set -euo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+build=${1:-_build-install}
+prefix=$(mktemp -d /tmp/pft-prefix.XXXXXX)
+trap 'rm -rf "$prefix"' EXIT
+cd "$top"
+
+echo "== installing into $prefix"
+rm -rf "$build"
+meson setup "$build" --prefix="$prefix" --libdir=lib \
+  -Dtests=false -Dpygobject_override_dir="$prefix/python/gi/overrides" >/dev/null
+meson compile -C "$build" >/dev/null
+meson install -C "$build" >/dev/null
+
+export PKG_CONFIG_PATH="$prefix/lib/pkgconfig"
+export LD_LIBRARY_PATH="$prefix/lib"
+export GI_TYPELIB_PATH="$prefix/lib/girepository-1.0"
+
+echo "== pkg-config --cflags --libs pft-1: $(pkg-config --cflags --libs pft-1)"
+cc -o "$prefix/pft-example" examples/pft-example.c $(pkg-config --cflags --libs pft-1)
+"$prefix/pft-example" >/dev/null
+echo "== a C program built with pkg-config runs"
+
+PYTHONPATH="$prefix/python" /usr/bin/python3 -c '
+import gi
+gi.require_version("Pft", "1")
+from gi.repository import Pft
+store = Pft.Store()
+store["n"] = 2 ** 40
+assert store["n"] == 2 ** 40, store["n"]
+print("== the typelib and the override load from Python:", Pft.get_version_string())
+'
+gjs -c '
+const Pft = imports.gi.Pft;
+print("== the typelib loads from GJS:", Pft.get_version_string());
+'
+cat > "$prefix/check.vala" <<'VALA'
+int main () {
+    var node = new Pft.ThrottledBatchNode (3, 60);
+    print ("== the VAPI compiles: %s\n", node.get_type ().name ());
+    return 0;
+}
+VALA
+valac --vapidir "$prefix/share/vala/vapi" --pkg pft-1 -o "$prefix/check-vala" "$prefix/check.vala"
+"$prefix/check-vala"
+echo "== install check passed"
