@@ -3,8 +3,6 @@
  * SPDX-License-Identifier: MIT
  */
 
-#include <glib/gi18n-lib.h>
-
 #include "pft.h"
 #include "pft-throttle-private.h"
 
@@ -175,94 +173,4 @@ pft_batch_flow_set_max_concurrent (PftBatchFlow *self,
         _pft_throttle_max_concurrent_changed (throttle, max_concurrent);
       g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_MAX_CONCURRENT]);
     }
-}
-
-typedef struct
-{
-  PftInvocation *inv;
-  PftValues     *sets;
-  PftRunPolicy  *policy;
-} BatchFlowRun;
-
-static void
-batch_flow_start_walk (PftDispatch  *dispatch,
-                       guint         index,
-                       GCancellable *cancellable,
-                       PftPermit    *permit,
-                       gpointer      user_data)
-{
-  BatchFlowRun *run = user_data;
-  g_autoptr(GVariant) set = pft_values_dup_variant (run->sets, index);
-  g_autoptr(GVariant) params = _pft_params_merge (pft_context_get_params (run->inv->ctx), set);
-
-  _pft_run_item (run->inv->node, PFT_JOB_WALK, run->inv->ctx, NULL, params, index,
-                 cancellable, run->policy, permit, _pft_dispatch_item_done, dispatch);
-}
-
-static void
-batch_flow_done (PftValues *results,
-                 GError    *error,
-                 gpointer   user_data)
-{
-  BatchFlowRun *run = user_data;
-  PftInvocation *inv = run->inv;
-
-  g_object_unref (run->sets);
-  _pft_run_policy_unref (run->policy);
-  g_free (run);
-
-  if (error == NULL)
-    {
-      g_value_init (&inv->exec_result, PFT_TYPE_VALUES);
-      g_value_take_object (&inv->exec_result, results);
-    }
-  _pft_invocation_exec_done (inv, error);
-}
-
-void
-_pft_batch_flow_exec_phase (PftInvocation *inv)
-{
-  GError *error = NULL;
-  BatchFlowRun *run;
-  PftValues *sets;
-  guint n;
-
-  sets = _pft_batch_items_from_prep (inv->node, &inv->prep_result, &error);
-  if (sets == NULL)
-    {
-      _pft_invocation_exec_done (inv, error);
-      return;
-    }
-
-  /* Check every set before the first walk starts: a bad one is a bug in
-   * prep, better reported before any side effect. */
-  n = pft_values_get_length (sets);
-  for (guint i = 0; i < n; i++)
-    {
-      const GValue *v = pft_values_peek (sets, i);
-
-      if (!G_VALUE_HOLDS_VARIANT (v) || g_value_get_variant (v) == NULL ||
-          !g_variant_is_of_type (g_value_get_variant (v), G_VARIANT_TYPE_VARDICT))
-        {
-          g_object_unref (sets);
-          _pft_invocation_exec_done (inv,
-            g_error_new (PFT_ERROR, PFT_ERROR_INVALID_ARGUMENT,
-                         _("%s: param set %u is not an a{sv} variant (it holds %s)"),
-                         pft_node_get_name (inv->node), i,
-                         G_VALUE_HOLDS_VARIANT (v) && g_value_get_variant (v) != NULL
-                           ? g_variant_get_type_string (g_value_get_variant (v))
-                           : G_VALUE_TYPE_NAME (v)));
-          return;
-        }
-    }
-
-  run = g_new0 (BatchFlowRun, 1);
-  run->inv = inv;
-  run->sets = sets;
-  run->policy = _pft_run_policy_new (inv->node);
-  /* A walk is not retried for ordinary errors (its nodes retry their own
-   * execs); only a throttled flow retries a rate-limited walk. */
-  run->policy->max_retries = 1;
-  _pft_dispatch_start (n, run->policy, pft_context_get_cancellable (inv->ctx),
-                       batch_flow_start_walk, batch_flow_done, run);
 }

@@ -3,8 +3,6 @@
  * SPDX-License-Identifier: MIT
  */
 
-#include <glib/gi18n-lib.h>
-
 #include "pft.h"
 #include "pft-throttle-private.h"
 
@@ -165,86 +163,4 @@ pft_batch_node_set_max_concurrent (PftBatchNode *self,
         _pft_throttle_max_concurrent_changed (throttle, max_concurrent);
       g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_MAX_CONCURRENT]);
     }
-}
-
-/* Reads the PftValues a batch prep returned; "none" is an empty batch, as
- * PocketFlow's `prep_res or []`. */
-PftValues *
-_pft_batch_items_from_prep (PftNode       *node,
-                            const GValue  *prep_result,
-                            GError       **error)
-{
-  if (G_VALUE_HOLDS_POINTER (prep_result) && g_value_get_pointer (prep_result) == NULL)
-    return pft_values_new ();
-  if (G_VALUE_HOLDS (prep_result, PFT_TYPE_VALUES) && g_value_get_object (prep_result) != NULL)
-    return g_value_dup_object (prep_result);
-
-  g_set_error (error, PFT_ERROR, PFT_ERROR_INVALID_ARGUMENT,
-               _("%s: prep of a batch must return a PftValues, not %s"),
-               pft_node_get_name (node), G_VALUE_TYPE_NAME (prep_result));
-  return NULL;
-}
-
-typedef struct
-{
-  PftInvocation *inv;
-  PftValues     *items;
-  PftRunPolicy  *policy;
-} BatchRun;
-
-static void
-batch_start_item (PftDispatch  *dispatch,
-                  guint         index,
-                  GCancellable *cancellable,
-                  PftPermit    *permit,
-                  gpointer      user_data)
-{
-  BatchRun *br = user_data;
-  g_autoptr(PftContext) ctx = _pft_context_new_for_item (br->inv->ctx, index, cancellable);
-
-  _pft_run_item (br->inv->node, PFT_JOB_EXEC, ctx, pft_values_peek (br->items, index), NULL,
-                 index, cancellable, br->policy, permit, _pft_dispatch_item_done, dispatch);
-}
-
-static void
-batch_done (PftValues *results,
-            GError    *error,
-            gpointer   user_data)
-{
-  BatchRun *br = user_data;
-  PftInvocation *inv = br->inv;
-
-  g_object_unref (br->items);
-  _pft_run_policy_unref (br->policy);
-  g_free (br);
-
-  if (error == NULL)
-    {
-      g_value_init (&inv->exec_result, PFT_TYPE_VALUES);
-      g_value_take_object (&inv->exec_result, results);
-    }
-  _pft_invocation_exec_done (inv, error);
-}
-
-void
-_pft_batch_node_exec_phase (PftInvocation *inv)
-{
-  GError *error = NULL;
-  BatchRun *br;
-  PftValues *items;
-
-  items = _pft_batch_items_from_prep (inv->node, &inv->prep_result, &error);
-  if (items == NULL)
-    {
-      _pft_invocation_exec_done (inv, error);
-      return;
-    }
-
-  br = g_new0 (BatchRun, 1);
-  br->inv = inv;
-  br->items = items;
-  br->policy = _pft_run_policy_new (inv->node);
-  _pft_dispatch_start (pft_values_get_length (items), br->policy,
-                       pft_context_get_cancellable (inv->ctx),
-                       batch_start_item, batch_done, br);
 }

@@ -83,6 +83,11 @@ void     _pft_dispatch_start     (guint                 n_items,
                                   PftDispatchDoneFunc   done,
                                   gpointer              user_data);
 
+/* The exec phase of a batch node (PFT_JOB_EXEC on each item of prep's
+ * PftValues) or of a batch flow (PFT_JOB_WALK with each param set). */
+void     _pft_batch_exec_phase   (PftInvocation        *inv,
+                                  PftJobKind            kind);
+
 /* A PftItemDoneFunc: @user_data is the PftDispatch. */
 void     _pft_dispatch_item_done (gpointer  user_data,
                                   guint     index,

@@ -594,3 +594,137 @@ _pft_dispatch_item_done (gpointer  user_data,
 
   dispatch_pump (d);
 }
+
+/* ------------------------------------------------------------------ */
+/* The exec phase of batch nodes and batch flows                        */
+
+/* Reads the PftValues a batch prep returned; "none" is an empty batch, as
+ * PocketFlow's `prep_res or []`. */
+static PftValues *
+batch_items_from_prep (PftNode       *node,
+                       const GValue  *prep_result,
+                       GError       **error)
+{
+  if (G_VALUE_HOLDS_POINTER (prep_result) && g_value_get_pointer (prep_result) == NULL)
+    return pft_values_new ();
+  if (G_VALUE_HOLDS (prep_result, PFT_TYPE_VALUES) && g_value_get_object (prep_result) != NULL)
+    return g_value_dup_object (prep_result);
+
+  g_set_error (error, PFT_ERROR, PFT_ERROR_INVALID_ARGUMENT,
+               _("%s: prep of a batch must return a PftValues, not %s"),
+               pft_node_get_name (node), G_VALUE_TYPE_NAME (prep_result));
+  return NULL;
+}
+
+/* Every param set of a batch flow is checked before the first walk
+ * starts: a bad one is a bug in prep, better reported before any side
+ * effect. */
+static gboolean
+check_param_sets (PftNode    *node,
+                  PftValues  *sets,
+                  GError    **error)
+{
+  guint n = pft_values_get_length (sets);
+
+  for (guint i = 0; i < n; i++)
+    {
+      const GValue *v = pft_values_peek (sets, i);
+      GVariant *set = G_VALUE_HOLDS_VARIANT (v) ? g_value_get_variant (v) : NULL;
+
+      if (set == NULL || !g_variant_is_of_type (set, G_VARIANT_TYPE_VARDICT))
+        {
+          g_set_error (error, PFT_ERROR, PFT_ERROR_INVALID_ARGUMENT,
+                       _("%s: param set %u is not an a{sv} variant (it holds %s)"),
+                       pft_node_get_name (node), i,
+                       set != NULL ? g_variant_get_type_string (set) : G_VALUE_TYPE_NAME (v));
+          return FALSE;
+        }
+    }
+  return TRUE;
+}
+
+typedef struct
+{
+  PftInvocation *inv;
+  PftJobKind     kind;
+  PftValues     *items;
+  PftRunPolicy  *policy;
+} BatchRun;
+
+static void
+batch_start_item (PftDispatch  *dispatch,
+                  guint         index,
+                  GCancellable *cancellable,
+                  PftPermit    *permit,
+                  gpointer      user_data)
+{
+  BatchRun *br = user_data;
+
+  if (br->kind == PFT_JOB_EXEC)
+    {
+      g_autoptr(PftContext) ctx = _pft_context_new_for_item (br->inv->ctx, index, cancellable);
+
+      _pft_run_item (br->inv->node, PFT_JOB_EXEC, ctx, pft_values_peek (br->items, index), NULL,
+                     index, cancellable, br->policy, permit, _pft_dispatch_item_done, dispatch);
+    }
+  else
+    {
+      /* A param set is laid over the flow's own params. */
+      g_autoptr(GVariant) set = pft_values_dup_variant (br->items, index);
+      g_autoptr(GVariant) params = _pft_params_merge (pft_context_get_params (br->inv->ctx), set);
+
+      _pft_run_item (br->inv->node, PFT_JOB_WALK, br->inv->ctx, NULL, params, index,
+                     cancellable, br->policy, permit, _pft_dispatch_item_done, dispatch);
+    }
+}
+
+static void
+batch_done (PftValues *results,
+            GError    *error,
+            gpointer   user_data)
+{
+  BatchRun *br = user_data;
+  PftInvocation *inv = br->inv;
+
+  g_object_unref (br->items);
+  _pft_run_policy_unref (br->policy);
+  g_free (br);
+
+  if (error == NULL)
+    {
+      g_value_init (&inv->exec_result, PFT_TYPE_VALUES);
+      g_value_take_object (&inv->exec_result, results);
+    }
+  _pft_invocation_exec_done (inv, error);
+}
+
+void
+_pft_batch_exec_phase (PftInvocation *inv,
+                       PftJobKind     kind)
+{
+  GError *error = NULL;
+  PftValues *items;
+  BatchRun *br;
+
+  items = batch_items_from_prep (inv->node, &inv->prep_result, &error);
+  if (items != NULL && kind == PFT_JOB_WALK && !check_param_sets (inv->node, items, &error))
+    g_clear_object (&items);
+  if (items == NULL)
+    {
+      _pft_invocation_exec_done (inv, error);
+      return;
+    }
+
+  br = g_new0 (BatchRun, 1);
+  br->inv = inv;
+  br->kind = kind;
+  br->items = items;
+  br->policy = _pft_run_policy_new (inv->node);
+  /* A walk is not retried for ordinary errors (its nodes retry their own
+   * execs); only a throttled flow runs a rate-limited walk again. */
+  if (kind == PFT_JOB_WALK)
+    br->policy->max_retries = 1;
+  _pft_dispatch_start (pft_values_get_length (items), br->policy,
+                       pft_context_get_cancellable (inv->ctx),
+                       batch_start_item, batch_done, br);
+}

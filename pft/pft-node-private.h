@@ -36,10 +36,8 @@ char    *_pft_node_invoke_finish   (PftNode      *node,
                                     GAsyncResult *result,
                                     GError      **error);
 
-/* The exec phases of the classes. */
-void     _pft_batch_node_exec_phase (PftInvocation *inv);
+/* The exec phase of a flow: the walk of its graph. */
 void     _pft_flow_exec_phase       (PftInvocation *inv);
-void     _pft_batch_flow_exec_phase (PftInvocation *inv);
 
 /* Called once per item with the result moved into @result (or @error
  * set, owned by the callee). */
@@ -64,8 +62,3 @@ gboolean _pft_node_type_is_gjs      (GType         type);
 
 G_END_DECLS
 
-G_BEGIN_DECLS
-PftValues *_pft_batch_items_from_prep (PftNode       *node,
-                                       const GValue  *prep_result,
-                                       GError       **error);
-G_END_DECLS

@@ -1179,11 +1179,11 @@ _pft_node_invoke_async (PftNode             *node,
   ensure_value (&inv->prep_result);
 
   if (PFT_IS_BATCH_FLOW (node))
-    _pft_batch_flow_exec_phase (inv);
+    _pft_batch_exec_phase (inv, PFT_JOB_WALK);
   else if (PFT_IS_FLOW (node))
     _pft_flow_exec_phase (inv);
   else if (PFT_IS_BATCH_NODE (node))
-    _pft_batch_node_exec_phase (inv);
+    _pft_batch_exec_phase (inv, PFT_JOB_EXEC);
   else
     {
       g_autoptr(PftRunPolicy) policy = _pft_run_policy_new (node);
