@@ -220,7 +220,7 @@ get_u64 (PftAdaptive *adaptive,
 guint64
 pft_adaptive_batch_flow_get_total_successes (PftAdaptiveBatchFlow *self)
 {
-  g_return_val_if_fail (PFT_IS_ADAPTIVE_NODE (self), 0);
+  g_return_val_if_fail (PFT_IS_ADAPTIVE_BATCH_FLOW (self), 0);
 
   return get_u64 (ADAPTIVE (self), PFT_ADAPTIVE_PROP_TOTAL_SUCCESSES);
 }
@@ -236,7 +236,7 @@ pft_adaptive_batch_flow_get_total_successes (PftAdaptiveBatchFlow *self)
 guint64
 pft_adaptive_batch_flow_get_total_rate_limits (PftAdaptiveBatchFlow *self)
 {
-  g_return_val_if_fail (PFT_IS_ADAPTIVE_NODE (self), 0);
+  g_return_val_if_fail (PFT_IS_ADAPTIVE_BATCH_FLOW (self), 0);
 
   return get_u64 (ADAPTIVE (self), PFT_ADAPTIVE_PROP_TOTAL_RATE_LIMITS);
 }
@@ -251,7 +251,7 @@ pft_adaptive_batch_flow_get_total_rate_limits (PftAdaptiveBatchFlow *self)
 void
 pft_adaptive_batch_flow_reset (PftAdaptiveBatchFlow *self)
 {
-  g_return_if_fail (PFT_IS_ADAPTIVE_NODE (self));
+  g_return_if_fail (PFT_IS_ADAPTIVE_BATCH_FLOW (self));
 
   _pft_adaptive_reset (ADAPTIVE (self));
 }

@@ -43,6 +43,7 @@ struct _PftAdaptive
   gboolean        propagate;
 
   guint           current;
+  gboolean        settled;   /* current no longer follows initial (events, or a shared limiter's size) */
   guint           ceiling;   /* 0: none known */
   guint           probe_credit;
   guint64         epoch;
@@ -140,50 +141,50 @@ dup_limiter_locked (PftAdaptive *a)
   return a->limiter != NULL ? g_object_ref (a->limiter) : NULL;
 }
 
-void
-_pft_adaptive_set_limiter (PftAdaptive    *a,
-                           PftRateLimiter *limiter)
+/* Brings current within [min, max] after a change of the knobs (until the
+ * first event, current is initial) and applies it to the limiter. */
+static void
+reapply (PftAdaptive *a)
 {
   g_autoptr(PftRateLimiter) target = NULL;
   guint current;
 
   g_mutex_lock (&a->mutex);
-  g_set_object (&a->limiter, limiter);
-  target = dup_limiter_locked (a);
+  a->current = CLAMP (a->settled ? a->current : a->initial, a->min, a->max);
   current = a->current;
+  target = dup_limiter_locked (a);
   g_mutex_unlock (&a->mutex);
   apply (a, target, current);
 }
 
-/* Sets current to @value within [min, max] and applies it. */
-static void
-set_current (PftAdaptive *a,
-             guint        value)
+void
+_pft_adaptive_set_limiter (PftAdaptive    *a,
+                           PftRateLimiter *limiter,
+                           gboolean        adopt)
 {
-  g_autoptr(PftRateLimiter) target = NULL;
-  guint current;
-
   g_mutex_lock (&a->mutex);
-  a->current = CLAMP (value, a->min, a->max);
-  current = a->current;
-  target = dup_limiter_locked (a);
+  g_set_object (&a->limiter, limiter);
+  /* A shared limiter is sized by whoever set it up: start from its size
+   * (within min and max) rather than impose ours on everyone sharing it. */
+  if (adopt && limiter != NULL)
+    {
+      a->current = pft_rate_limiter_get_max_concurrent (limiter);
+      a->settled = TRUE;
+    }
   g_mutex_unlock (&a->mutex);
-  apply (a, target, current);
+  reapply (a);
 }
 
 void
 _pft_adaptive_set_max_concurrent (PftAdaptive *a,
                                   guint        max_concurrent)
 {
-  guint current;
-
   g_mutex_lock (&a->mutex);
   a->max = MAX (max_concurrent, 1);
   if (a->min > a->max)
     a->min = a->max;
-  current = a->current;
   g_mutex_unlock (&a->mutex);
-  set_current (a, current);
+  reapply (a);
 }
 
 guint
@@ -217,20 +218,18 @@ _pft_adaptive_get_epoch (PftAdaptive *a)
 void
 _pft_adaptive_reset (PftAdaptive *a)
 {
-  guint initial;
-
   g_mutex_lock (&a->mutex);
   a->total_successes = 0;
   a->total_rate_limits = 0;
   a->consecutive = 0;
   a->ceiling = 0;
   a->probe_credit = 0;
+  a->settled = FALSE;
   a->epoch++;
-  initial = a->initial;
   g_mutex_unlock (&a->mutex);
 
   g_object_freeze_notify (a->owner);
-  set_current (a, initial);
+  reapply (a);
   notify (a, PFT_ADAPTIVE_PROP_TOTAL_SUCCESSES);
   notify (a, PFT_ADAPTIVE_PROP_TOTAL_RATE_LIMITS);
   notify (a, PFT_ADAPTIVE_PROP_CONSECUTIVE_SUCCESSES);
@@ -291,6 +290,7 @@ _pft_adaptive_success (PftAdaptive *a,
           if (target_value != a->current)
             {
               a->current = target_value;
+              a->settled = TRUE;
               grew = TRUE;
               target = dup_limiter_locked (a);
             }
@@ -325,6 +325,7 @@ _pft_adaptive_rate_limited (PftAdaptive *a,
 
       a->ceiling = a->current;
       a->probe_credit = 0;
+      a->settled = TRUE;
       a->epoch++;
       next = MAX (next, a->min);
       if (next != a->current)
@@ -377,18 +378,13 @@ _pft_adaptive_set_property (PftAdaptive  *a,
                             guint         offset,
                             const GValue *value)
 {
-  gboolean untouched;
-
   switch (offset)
     {
     case PFT_ADAPTIVE_PROP_INITIAL_CONCURRENT:
       g_mutex_lock (&a->mutex);
       a->initial = g_value_get_uint (value);
-      /* Before the first event, the initial value is the current one. */
-      untouched = a->total_successes == 0 && a->total_rate_limits == 0;
       g_mutex_unlock (&a->mutex);
-      if (untouched)
-        set_current (a, g_value_get_uint (value));
+      reapply (a);
       break;
     case PFT_ADAPTIVE_PROP_MIN_CONCURRENT:
       g_mutex_lock (&a->mutex);
@@ -396,7 +392,7 @@ _pft_adaptive_set_property (PftAdaptive  *a,
       if (a->max < a->min)
         a->max = a->min;
       g_mutex_unlock (&a->mutex);
-      set_current (a, _pft_adaptive_get_current (a));
+      reapply (a);
       break;
     case PFT_ADAPTIVE_PROP_BACKOFF_FACTOR:
       g_mutex_lock (&a->mutex);

@@ -11,6 +11,16 @@
 /* Called from every class_init and from the error quark, so that
  * translations are bound before the first message is built, whatever the
  * program touches first. */
+/* The error domain carries extended data (a retry-after), which GLib can
+ * only attach to errors made after the domain was registered. GJS and
+ * PyGObject build Pft errors from the typelib's quark without calling
+ * pft_error_quark(), so register it as soon as the library is loaded. */
+__attribute__((constructor)) static void
+pft_register_error_domain (void)
+{
+  (void) pft_error_quark ();
+}
+
 void
 _pft_init_i18n (void)
 {

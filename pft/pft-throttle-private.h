@@ -111,7 +111,8 @@ gboolean     _pft_adaptive_set_property       (PftAdaptive    *adaptive,
                                                guint           offset,
                                                const GValue   *value);
 void         _pft_adaptive_set_limiter        (PftAdaptive    *adaptive,
-                                               PftRateLimiter *limiter);
+                                               PftRateLimiter *limiter,
+                                               gboolean        adopt);
 void         _pft_adaptive_set_max_concurrent (PftAdaptive    *adaptive,
                                                guint           max_concurrent);
 void         _pft_adaptive_reset              (PftAdaptive    *adaptive);

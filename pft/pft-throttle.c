@@ -120,7 +120,7 @@ _pft_throttle_set_adaptive (PftThrottle *throttle,
                             PftAdaptive *adaptive)
 {
   throttle->adaptive = adaptive;
-  _pft_adaptive_set_limiter (adaptive, _pft_throttle_get_limiter (throttle));
+  _pft_adaptive_set_limiter (adaptive, _pft_throttle_get_limiter (throttle), throttle->shared != NULL);
 }
 
 void
@@ -136,7 +136,7 @@ _pft_throttle_set_limiter (PftThrottle    *throttle,
   if (changed)
     {
       if (throttle->adaptive != NULL)
-        _pft_adaptive_set_limiter (throttle->adaptive, _pft_throttle_get_limiter (throttle));
+        _pft_adaptive_set_limiter (throttle->adaptive, _pft_throttle_get_limiter (throttle), limiter != NULL);
       g_object_notify_by_pspec (throttle->owner, throttle->pspecs[PFT_THROTTLE_PROP_LIMITER]);
     }
 }

@@ -734,6 +734,48 @@ test_throttled_presets_and_registry (void)
   pft_limiter_registry_remove (registry, "test-throttled-api");
 }
 
+static void
+test_adaptive_knobs (void)
+{
+  g_autoptr(PftNode) node = NULL;
+  g_autoptr(PftBatchFlow) flow = NULL;
+  g_autoptr(PftRateLimiter) shared = pft_rate_limiter_new (2, 0, 60);
+  PftRateLimiter *own;
+
+  /* The order of construct properties does not matter: the start value is
+   * clamped to the final min and max. */
+  node = g_object_new (PFT_TYPE_ADAPTIVE_NODE, "initial-concurrent", 30, "max-concurrent", 50, NULL);
+  g_assert_cmpuint (pft_adaptive_node_get_current_concurrent (PFT_ADAPTIVE_NODE (node)), ==, 30);
+  own = pft_throttled_batch_node_get_limiter (PFT_THROTTLED_BATCH_NODE (node));
+  g_assert_cmpuint (pft_rate_limiter_get_max_concurrent (own), ==, 30);
+  g_object_set (node, "min-concurrent", 40, NULL);
+  g_assert_cmpuint (pft_adaptive_node_get_current_concurrent (PFT_ADAPTIVE_NODE (node)), ==, 40);
+
+  /* A shared limiter keeps the size its owner gave it; the node starts
+   * from there instead of imposing its own on everyone sharing it. */
+  g_object_set (node, "min-concurrent", 1, NULL);
+  pft_throttled_batch_node_set_limiter (PFT_THROTTLED_BATCH_NODE (node), shared);
+  g_assert_cmpuint (pft_rate_limiter_get_max_concurrent (shared), ==, 2);
+  g_assert_cmpuint (pft_adaptive_node_get_current_concurrent (PFT_ADAPTIVE_NODE (node)), ==, 2);
+
+  /* reset goes back to initial-concurrent (on the limiter in use). */
+  pft_throttled_batch_node_set_limiter (PFT_THROTTLED_BATCH_NODE (node), NULL);
+  pft_adaptive_node_reset (PFT_ADAPTIVE_NODE (node));
+  g_assert_cmpuint (pft_adaptive_node_get_current_concurrent (PFT_ADAPTIVE_NODE (node)), ==, 30);
+  g_assert_cmpuint (pft_rate_limiter_get_max_concurrent (own), ==, 30);
+
+  /* The flow has the same controller, under -flows names. */
+  flow = pft_adaptive_batch_flow_new (NULL);
+  g_assert_cmpuint (pft_adaptive_batch_flow_get_current_concurrent_flows (PFT_ADAPTIVE_BATCH_FLOW (flow)), ==, 5);
+  g_assert_cmpuint (pft_batch_flow_get_max_concurrent (flow), ==, 20);
+  g_object_set (flow, "initial-concurrent-flows", 7, NULL);
+  g_assert_cmpuint (pft_adaptive_batch_flow_get_current_concurrent_flows (PFT_ADAPTIVE_BATCH_FLOW (flow)), ==, 7);
+  g_assert_cmpuint (pft_adaptive_batch_flow_get_total_successes (PFT_ADAPTIVE_BATCH_FLOW (flow)), ==, 0);
+  g_assert_cmpuint (pft_adaptive_batch_flow_get_total_rate_limits (PFT_ADAPTIVE_BATCH_FLOW (flow)), ==, 0);
+  pft_adaptive_batch_flow_reset (PFT_ADAPTIVE_BATCH_FLOW (flow));
+  g_assert_cmpuint (pft_rate_limiter_get_max_concurrent (pft_throttled_batch_flow_get_limiter (PFT_THROTTLED_BATCH_FLOW (flow))), ==, 7);
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -748,6 +790,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/pft/throttled/presets-and-registry", test_throttled_presets_and_registry);
   g_test_add_func ("/pft/adaptive/hidden-concurrency", test_adaptive_hidden_concurrency);
   g_test_add_func ("/pft/adaptive/hidden-rate", test_adaptive_hidden_rate);
+  g_test_add_func ("/pft/adaptive/knobs", test_adaptive_knobs);
   g_test_add_func ("/pft/defects/3-resize-reaches-queued", test_defect3_resize_reaches_queued);
   g_test_add_func ("/pft/defects/4-recovery-from-small", test_defect4_recovery_from_small);
   g_test_add_func ("/pft/defects/5-first-429-not-fatal", test_defect5_first_429_not_fatal);

@@ -13,12 +13,9 @@ import Pft from 'gi://Pft?version=1';
 
 import {assert, assertEqual, assertThrows, runLoop, runTests} from './harness.js';
 
-// PFT_ERROR is an extended error domain, registered by the first call of
-// pft_error_quark(). GJS takes the quark of Pft.Error from the typelib
-// (g_quark_from_string), so `new GLib.Error(Pft.Error, ...)` made before
-// that first call lacks the private data, and the engine's later
-// g_error_copy()/g_error_free() of it corrupt the heap. Register first.
-Pft.error_quark();
+// No Pft.error_quark() call up front: the library registers its extended
+// error domain when it is loaded, so `new GLib.Error(Pft.Error, ...)` made
+// in a vfunc always carries the private data the engine copies and frees.
 
 function later(ms, fn) {
     const source = GLib.timeout_source_new(ms);
