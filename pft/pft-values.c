@@ -504,6 +504,28 @@ pft_values_dup_variant (PftValues *self,
 }
 
 /**
+ * pft_values_get_error:
+ * @self: a #PftValues
+ * @index_: an index below the length
+ *
+ * Reads the error of a failed item: with continue-on-error, a throttled
+ * batch keeps each failed item's #GError in its slot of the results.
+ *
+ * Returns: (transfer none) (nullable): the error, or %NULL when the
+ *   element is not an error (the item succeeded)
+ */
+const GError *
+pft_values_get_error (PftValues *self,
+                      guint      index_)
+{
+  const GValue *v = pft_values_peek (self, index_);
+
+  if (v != NULL && G_VALUE_HOLDS (v, G_TYPE_ERROR))
+    return g_value_get_boxed (v);
+  return NULL;
+}
+
+/**
  * pft_values_dup_strv:
  * @self: a #PftValues
  *

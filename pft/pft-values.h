@@ -74,6 +74,9 @@ PFT_AVAILABLE_IN_ALL
 GVariant   *pft_values_dup_variant  (PftValues    *self,
                                      guint         index_);
 PFT_AVAILABLE_IN_ALL
+const GError *pft_values_get_error  (PftValues    *self,
+                                     guint         index_);
+PFT_AVAILABLE_IN_ALL
 char      **pft_values_dup_strv     (PftValues    *self);
 
 G_END_DECLS

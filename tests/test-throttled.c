@@ -632,10 +632,13 @@ test_throttled_error_policy (void)
       if (i % 5 == 0)
         {
           g_assert_true (G_VALUE_HOLDS (v, G_TYPE_ERROR));
-          g_assert_error ((GError *) g_value_get_boxed (v), G_IO_ERROR, G_IO_ERROR_INVALID_DATA);
+          g_assert_error ((GError *) pft_values_get_error (results, i), G_IO_ERROR, G_IO_ERROR_INVALID_DATA);
         }
       else
-        g_assert_cmpint (g_value_get_int64 (v), ==, i);
+        {
+          g_assert_cmpint (g_value_get_int64 (v), ==, i);
+          g_assert_null (pft_values_get_error (results, i));
+        }
     }
   g_assert_cmpuint (pft_throttled_batch_node_get_failed (PFT_THROTTLED_BATCH_NODE (node)), ==, 10);
   g_assert_cmpuint (pft_throttled_batch_node_get_completed (PFT_THROTTLED_BATCH_NODE (node)), ==, 40);
