@@ -50,6 +50,7 @@ struct _PftAdaptive
   guint64         total_successes;
   guint64         total_rate_limits;
   guint           consecutive;
+  guint           peak_in_flight;  /* the most in flight since the last threshold */
 };
 
 void
@@ -222,6 +223,7 @@ _pft_adaptive_reset (PftAdaptive *a)
   a->total_successes = 0;
   a->total_rate_limits = 0;
   a->consecutive = 0;
+  a->peak_in_flight = 0;
   a->ceiling = 0;
   a->probe_credit = 0;
   a->settled = FALSE;
@@ -265,11 +267,19 @@ _pft_adaptive_success (PftAdaptive *a,
   g_mutex_lock (&a->mutex);
   a->total_successes++;
   a->consecutive++;
+  a->peak_in_flight = MAX (a->peak_in_flight, in_flight);
   if (a->consecutive >= a->threshold)
     {
+      guint peak = a->peak_in_flight;
+
       a->consecutive = 0;
-      /* Only grow a limit that is in use: a half-idle batch proves nothing. */
-      if (in_flight >= a->current && a->current < a->max)
+      a->peak_in_flight = 0;
+      /* Only grow a limit that is in use: a half-idle batch proves nothing.
+       * The peak since the last threshold, not the in-flight of this one
+       * success: calls that end in one main-loop iteration free their slots
+       * before the dispatcher takes them again, so the last of them always
+       * sees a half-empty limiter (the node never grew). */
+      if (peak >= a->current && a->current < a->max)
         {
           guint target_value = MAX (a->current + 1, (guint) floor (a->current * a->recovery));
 
@@ -319,6 +329,7 @@ _pft_adaptive_rate_limited (PftAdaptive *a,
   g_mutex_lock (&a->mutex);
   a->total_rate_limits++;
   a->consecutive = 0;
+  a->peak_in_flight = 0;
   if (epoch == a->epoch)
     {
       guint next = (guint) floor (a->current * a->backoff);

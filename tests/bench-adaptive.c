@@ -32,10 +32,11 @@
  *     call exactly W after it started, so a perfect client bursts 200 at
  *     once at t = 0, 1, 2, 3, 4 s. Capped at the node's max-concurrent of
  *     20 each burst is 10 rounds of 20 ms, so the last call starts at
- *     4.18 s and the ideal is 4.20 s. That is stricter than BENCHMARKS.md's
- *     "items / rate" = 5 s (which ignores the free first window): both are
- *     printed, `utilization` being the strict one; also the ideal of a
- *     client without a cap (4.02 s).
+ *     4.18 s and that ideal is 4.20 s. `utilization` uses BENCHMARKS.md's
+ *     definition, items / rate = 5 s, the contract the targets are set
+ *     against; the stricter ratio against the perfect capped client is
+ *     printed beside it, and the one against a client without a cap
+ *     (4.02 s).
  *
  * SPDX-License-Identifier: MIT
  */
@@ -177,11 +178,15 @@ main (int argc, char **argv)
     {
       SimApi api = { .hidden_rate = 200, .window = 1.0, .duration_ms = 20 };
       Outcome o = { .name = "adaptive_hidden_rate" };
-      double ideal = ideal_makespan (1000, node_cap, 200, 1.0, 0.020);
+      /* BENCHMARKS.md's ideal, items / rate, is the headline; the makespan
+       * of a perfect client (which spends the free first window at once)
+       * is printed beside it. */
+      double ideal = 1000 / 200.0;
+      double perfect = ideal_makespan (1000, node_cap, 200, 1.0, 0.020);
 
       run_one (&api, 1000, &o);
       print_common (&o, ideal);
-      printf ("%s.utilization_vs_items_per_rate: %.3f\n", o.name, (1000 / 200.0) / o.seconds);
+      printf ("%s.utilization_vs_perfect_capped_client: %.3f\n", o.name, perfect / o.seconds);
       printf ("%s.utilization_vs_uncapped_client: %.3f\n", o.name,
               ideal_makespan (1000, 0, 200, 1.0, 0.020) / o.seconds);
       fflush (stdout);
