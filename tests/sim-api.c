@@ -21,52 +21,68 @@ sim_api_clear (SimApi *api)
   g_mutex_clear (&api->mutex);
 }
 
+/* One call: a source that fires when the call is over, or at once when
+ * its cancellable is cancelled (from any thread: the handler only moves
+ * the ready time). Not a GCancellableSource, which GLib 2.74 can leak when
+ * it is cancelled from another thread as it is destroyed. */
 typedef struct
 {
-  SimApi  *api;
-  GTask   *task;
-  GSource *timer;
-  GSource *cancel;
+  GSource       source;
+  SimApi       *api;
+  GTask        *task;
+  GCancellable *cancellable;
+  gulong        cancel_id;
 } Call;
 
-static void
-call_end (Call     *call,
-          gboolean  served)
+static gboolean
+call_dispatch (GSource     *source,
+               GSourceFunc  callback,
+               gpointer     user_data)
 {
+  Call *call = (Call *) source;
+  GTask *task = g_steal_pointer (&call->task);
+  gboolean served;
+
+  if (call->cancel_id != 0)
+    {
+      g_cancellable_disconnect (call->cancellable, call->cancel_id);
+      call->cancel_id = 0;
+    }
+  served = !g_cancellable_is_cancelled (call->cancellable);
   g_mutex_lock (&call->api->mutex);
   call->api->in_flight--;
   if (served)
     call->api->served++;
   g_mutex_unlock (&call->api->mutex);
-  g_source_destroy (call->timer);
-  g_source_unref (call->timer);
-  if (call->cancel != NULL)
-    {
-      g_source_destroy (call->cancel);
-      g_source_unref (call->cancel);
-    }
   if (served)
-    g_task_return_boolean (call->task, TRUE);
+    g_task_return_boolean (task, TRUE);
   else
-    g_task_return_new_error (call->task, G_IO_ERROR, G_IO_ERROR_CANCELLED, "call cancelled");
-  g_object_unref (call->task);
-  g_free (call);
-}
-
-static gboolean
-call_done (gpointer data)
-{
-  call_end (data, TRUE);
+    g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_CANCELLED, "call cancelled");
+  g_object_unref (task);
   return G_SOURCE_REMOVE;
 }
 
-/* A well-behaved async call honours its cancellable at once. */
-static gboolean
+static void
+call_finalize (GSource *source)
+{
+  Call *call = (Call *) source;
+
+  if (call->cancel_id != 0)
+    g_cancellable_disconnect (call->cancellable, call->cancel_id);
+  g_clear_object (&call->cancellable);
+  g_clear_object (&call->task);
+}
+
+static GSourceFuncs call_funcs = {
+  .dispatch = call_dispatch,
+  .finalize = call_finalize,
+};
+
+static void
 call_cancelled (GCancellable *cancellable,
-                gpointer      data)
+                GSource      *source)
 {
-  call_end (data, FALSE);
-  return G_SOURCE_REMOVE;
+  g_source_set_ready_time (source, 0);
 }
 
 void
@@ -118,19 +134,19 @@ sim_api_call_async (SimApi              *api,
     }
 
   {
-    Call *call = g_new0 (Call, 1);
+    GSource *source = g_source_new (&call_funcs, sizeof (Call));
+    Call *call = (Call *) source;
 
     call->api = api;
     call->task = task;
-    call->timer = g_timeout_source_new (api->duration_ms);
-    g_source_set_callback (call->timer, call_done, call, NULL);
-    g_source_attach (call->timer, context);
+    g_source_set_ready_time (source, g_get_monotonic_time () + api->duration_ms * 1000);
+    g_source_attach (source, context);
     if (cancellable != NULL)
       {
-        call->cancel = g_cancellable_source_new (cancellable);
-        g_source_set_callback (call->cancel, G_SOURCE_FUNC (call_cancelled), call, NULL);
-        g_source_attach (call->cancel, context);
+        call->cancellable = g_object_ref (cancellable);
+        call->cancel_id = g_cancellable_connect (cancellable, G_CALLBACK (call_cancelled), source, NULL);
       }
+    g_source_unref (source);
   }
 }
 
