@@ -5,6 +5,7 @@
 
 #include "pft.h"
 #include "pft-private.h"
+#include "pft-dispatch-private.h"
 
 /**
  * PftContext:
@@ -199,6 +200,37 @@ _pft_context_new_for_item (PftContext   *parent,
   self->main_context = g_main_context_ref (parent->main_context);
   self->index = index;
   return self;
+}
+
+/* Whether @self, an item context, may serve another item of the same
+ * batch once its item is done: only the caller holds it (one reference),
+ * nobody attached anything to it (no qdata: no weak reference, toggle
+ * reference, binding wrapper or user data) and no signal handler is
+ * connected. Anything else, and it is dropped as usual. */
+gboolean
+_pft_context_is_recyclable (PftContext *self)
+{
+  static guint notify_id;
+  GObject *object = G_OBJECT (self);
+
+  if (g_atomic_int_get (&object->ref_count) != 1 ||
+      g_atomic_pointer_get (&object->qdata) != NULL)
+    return FALSE;
+  if (notify_id == 0)
+    notify_id = g_signal_lookup ("notify", G_TYPE_OBJECT);
+  return g_signal_handler_find (object, G_SIGNAL_MATCH_ID, notify_id, 0,
+                                NULL, NULL, NULL) == 0;
+}
+
+/* Makes a recycled item context (see _pft_context_is_recyclable()) new
+ * for item @index: what differs between the items of one batch is the
+ * index and the attempt. */
+void
+_pft_context_reset_for_item (PftContext *self,
+                             gint64      index)
+{
+  self->index = index;
+  self->attempt = 0;
 }
 
 void

@@ -61,12 +61,15 @@ void     _pft_run_item       (PftNode         *node,
 
 typedef struct _PftDispatch PftDispatch;
 
-/* Starts item @index with @permit (transfer full, nullable); the job ends
- * with one call of _pft_dispatch_item_done(), never from inside this one. */
+/* Starts item @index; when @holds_slot, with a slot of the policy's
+ * limiter (window entry @entry) that the item now owns and serves its
+ * first attempt. The job ends with one call of _pft_dispatch_item_done(),
+ * never from inside this one. */
 typedef void (*PftDispatchStartFunc) (PftDispatch  *dispatch,
                                       guint         index,
                                       GCancellable *cancellable,
-                                      PftPermit    *permit,
+                                      gboolean      holds_slot,
+                                      guint64       entry,
                                       gpointer      user_data);
 
 /* Called once at the end with the results in input order (transfer full)
@@ -116,6 +119,11 @@ void     _pft_throttle_batch_started (PftThrottle *throttle,
 void     _pft_throttle_item_done     (PftThrottle  *throttle,
                                       guint         index,
                                       const GError *error);
+
+/* From pft-context.c: reuse of item contexts within a batch. */
+gboolean _pft_context_is_recyclable  (PftContext  *self);
+void     _pft_context_reset_for_item (PftContext  *self,
+                                      gint64       index);
 
 /* From pft-adaptive-controller.c. */
 guint64  _pft_adaptive_get_epoch     (PftAdaptive *adaptive);

@@ -8,6 +8,7 @@
 #include <glib/gi18n-lib.h>
 
 #include "pft-dispatch-private.h"
+#include "pft-rate-limiter-private.h"
 
 /* ------------------------------------------------------------------ */
 /* Run policy                                                           */
@@ -65,13 +66,16 @@ typedef struct
   GVariant        *params;
   GCancellable    *cancellable;
   PftRunPolicy    *policy;
-  PftPermit       *permit;
+  PftPermit       *permit;           /* a permit given by the caller, or */
+  gboolean         holds_slot;       /* a slot of policy->limiter */
+  guint64          entry;            /* its window entry */
   guint            index;
   int              attempt;          /* attempts that count against max-retries */
   guint            rate_limited;     /* attempts that were rate limited and retried */
   guint64          epoch;            /* adaptive epoch when the permit was granted */
   PftItemDoneFunc  done;
   gpointer         done_data;
+  GPtrArray       *ctx_pool;         /* (nullable): where @ctx goes back when done */
 } ItemRun;
 
 static void item_try_attempt (ItemRun *run);
@@ -79,6 +83,11 @@ static void item_try_attempt (ItemRun *run);
 static void
 item_release_permit (ItemRun *run)
 {
+  if (run->holds_slot)
+    {
+      run->holds_slot = FALSE;
+      _pft_rate_limiter_release_slot (run->policy->limiter);
+    }
   if (run->permit != NULL)
     {
       pft_permit_release (run->permit);
@@ -100,7 +109,12 @@ item_finish (ItemRun *run,
     _pft_throttle_item_done (run->policy->throttle, index, error);
 
   g_object_unref (run->node);
-  g_object_unref (run->ctx);
+  /* An item context nobody else kept serves the batch's next item:
+   * creating and disposing a GObject per item is most of an item's cost. */
+  if (run->ctx_pool != NULL && _pft_context_is_recyclable (run->ctx))
+    g_ptr_array_add (run->ctx_pool, run->ctx);
+  else
+    g_object_unref (run->ctx);
   g_clear_pointer (&run->params, g_variant_unref);
   g_clear_object (&run->cancellable);
   _pft_run_policy_unref (run->policy);
@@ -310,18 +324,20 @@ item_start_job (ItemRun *run)
 }
 
 static void
-item_permit_cb (GObject      *source,
-                GAsyncResult *result,
-                gpointer      user_data)
+item_slot_cb (gpointer  user_data,
+              guint64   entry,
+              GError   *error)
 {
   ItemRun *run = user_data;
-  GError *error = NULL;
 
-  run->permit = pft_rate_limiter_acquire_finish (PFT_RATE_LIMITER (source), result, &error);
-  if (run->permit == NULL)
+  if (error != NULL)
     item_finish (run, NULL, error);
   else
-    item_start_job (run);
+    {
+      run->holds_slot = TRUE;
+      run->entry = entry;
+      item_start_job (run);
+    }
 }
 
 static void
@@ -329,25 +345,64 @@ item_try_attempt (ItemRun *run)
 {
   PftRateLimiter *limiter = run->policy->limiter;
 
-  if (limiter != NULL && run->permit == NULL)
+  if (limiter != NULL && run->permit == NULL && !run->holds_slot)
     {
       GError *error = NULL;
 
-      /* Every attempt is a call the provider counts: it takes a permit. */
-      run->permit = pft_rate_limiter_try_acquire (limiter, run->policy->cost, &error);
-      if (error != NULL)
+      /* Every attempt is a call the provider counts: it takes a permit
+       * (a slot: a permit without the object). */
+      if (_pft_rate_limiter_try_acquire_slot (limiter, run->policy->cost, &run->entry, &error))
+        run->holds_slot = TRUE;
+      else if (error != NULL)
         {
           item_finish (run, NULL, error);
           return;
         }
-      if (run->permit == NULL)
+      else
         {
-          pft_rate_limiter_acquire_async (limiter, run->policy->cost, run->cancellable,
-                                          item_permit_cb, run);
+          _pft_rate_limiter_acquire_slot_async (limiter, run->policy->cost, run->cancellable,
+                                                item_slot_cb, run);
           return;
         }
     }
   item_start_job (run);
+}
+
+static void
+run_item (PftNode         *node,
+          PftJobKind       kind,
+          PftContext      *ctx,
+          const GValue    *item,
+          GVariant        *params,
+          guint            index,
+          GCancellable    *cancellable,
+          PftRunPolicy    *policy,
+          PftPermit       *permit,
+          gboolean         holds_slot,
+          guint64          entry,
+          GPtrArray       *ctx_pool,
+          PftItemDoneFunc  done,
+          gpointer         user_data)
+{
+  ItemRun *run = g_new0 (ItemRun, 1);
+
+  run->ctx_pool = ctx_pool;
+
+  run->holds_slot = holds_slot;
+  run->entry = entry;
+
+  run->node = g_object_ref (node);
+  run->kind = kind;
+  run->ctx = g_object_ref (ctx);
+  run->item = item;
+  run->params = params != NULL ? g_variant_ref (params) : NULL;
+  run->index = index;
+  run->cancellable = cancellable != NULL ? g_object_ref (cancellable) : NULL;
+  run->policy = _pft_run_policy_ref (policy);
+  run->permit = permit;
+  run->done = done;
+  run->done_data = user_data;
+  item_try_attempt (run);
 }
 
 void
@@ -363,20 +418,8 @@ _pft_run_item (PftNode         *node,
                PftItemDoneFunc  done,
                gpointer         user_data)
 {
-  ItemRun *run = g_new0 (ItemRun, 1);
-
-  run->node = g_object_ref (node);
-  run->kind = kind;
-  run->ctx = g_object_ref (ctx);
-  run->item = item;
-  run->params = params != NULL ? g_variant_ref (params) : NULL;
-  run->index = index;
-  run->cancellable = cancellable != NULL ? g_object_ref (cancellable) : NULL;
-  run->policy = _pft_run_policy_ref (policy);
-  run->permit = permit;
-  run->done = done;
-  run->done_data = user_data;
-  item_try_attempt (run);
+  run_item (node, kind, ctx, item, params, index, cancellable, policy, permit,
+            FALSE, PFT_ENTRY_NONE, NULL, done, user_data);
 }
 
 /* ------------------------------------------------------------------ */
@@ -442,25 +485,24 @@ dispatch_stopped (PftDispatch *d)
 
 static void
 dispatch_start_next (PftDispatch *d,
-                     PftPermit   *permit)
+                     gboolean     holds_slot,
+                     guint64      entry)
 {
   guint index = d->next++;
 
   d->in_flight++;
-  d->start (d, index, d->cancellable, permit, d->user_data);
+  d->start (d, index, d->cancellable, holds_slot, entry, d->user_data);
 }
 
 static void
-dispatch_permit_cb (GObject      *source,
-                    GAsyncResult *result,
-                    gpointer      user_data)
+dispatch_slot_cb (gpointer  user_data,
+                  guint64   entry,
+                  GError   *error)
 {
   PftDispatch *d = user_data;
-  GError *error = NULL;
-  PftPermit *permit = pft_rate_limiter_acquire_finish (PFT_RATE_LIMITER (source), result, &error);
 
   d->acquiring = FALSE;
-  if (permit == NULL)
+  if (error != NULL)
     {
       if (d->error == NULL)
         d->error = error;
@@ -470,12 +512,11 @@ dispatch_permit_cb (GObject      *source,
   else if (dispatch_stopped (d))
     {
       /* Granted just as the batch failed: give it back untouched. */
-      pft_permit_release (permit);
-      g_object_unref (permit);
+      _pft_rate_limiter_release_slot (d->policy->limiter);
     }
   else
     {
-      dispatch_start_next (d, permit);
+      dispatch_start_next (d, TRUE, entry);
     }
   dispatch_pump (d);
 }
@@ -493,27 +534,27 @@ dispatch_pump (PftDispatch *d)
       if (limiter != NULL)
         {
           GError *error = NULL;
-          PftPermit *permit = pft_rate_limiter_try_acquire (limiter, d->policy->cost, &error);
+          guint64 entry;
 
-          if (error != NULL)
+          if (!_pft_rate_limiter_try_acquire_slot (limiter, d->policy->cost, &entry, &error))
             {
-              d->error = error;
-              break;
-            }
-          if (permit == NULL)
-            {
+              if (error != NULL)
+                {
+                  d->error = error;
+                  break;
+                }
               d->acquiring = TRUE;
-              pft_rate_limiter_acquire_async (limiter, d->policy->cost, d->cancellable,
-                                              dispatch_permit_cb, d);
+              _pft_rate_limiter_acquire_slot_async (limiter, d->policy->cost, d->cancellable,
+                                                    dispatch_slot_cb, d);
               break;
             }
-          dispatch_start_next (d, permit);
+          dispatch_start_next (d, TRUE, entry);
         }
       else
         {
           if (d->policy->max_concurrent != 0 && d->in_flight >= d->policy->max_concurrent)
             break;
-          dispatch_start_next (d, NULL);
+          dispatch_start_next (d, FALSE, PFT_ENTRY_NONE);
         }
     }
   d->pumping = FALSE;
@@ -649,23 +690,35 @@ typedef struct
   PftJobKind     kind;
   PftValues     *items;
   PftRunPolicy  *policy;
+  GPtrArray     *ctx_pool;   /* (element-type PftContext): item contexts to reuse */
 } BatchRun;
 
 static void
 batch_start_item (PftDispatch  *dispatch,
                   guint         index,
                   GCancellable *cancellable,
-                  PftPermit    *permit,
+                  gboolean      holds_slot,
+                  guint64       entry,
                   gpointer      user_data)
 {
   BatchRun *br = user_data;
 
   if (br->kind == PFT_JOB_EXEC)
     {
-      g_autoptr(PftContext) ctx = _pft_context_new_for_item (br->inv->ctx, index, cancellable);
+      g_autoptr(PftContext) ctx = NULL;
 
-      _pft_run_item (br->inv->node, PFT_JOB_EXEC, ctx, pft_values_peek (br->items, index), NULL,
-                     index, cancellable, br->policy, permit, _pft_dispatch_item_done, dispatch);
+      /* All items of the batch share the cancellable, store, params. */
+      if (br->ctx_pool->len > 0)
+        {
+          ctx = g_ptr_array_steal_index_fast (br->ctx_pool, br->ctx_pool->len - 1);
+          _pft_context_reset_for_item (ctx, index);
+        }
+      else
+        ctx = _pft_context_new_for_item (br->inv->ctx, index, cancellable);
+
+      run_item (br->inv->node, PFT_JOB_EXEC, ctx, pft_values_peek (br->items, index), NULL,
+                index, cancellable, br->policy, NULL, holds_slot, entry, br->ctx_pool,
+                _pft_dispatch_item_done, dispatch);
     }
   else
     {
@@ -673,8 +726,9 @@ batch_start_item (PftDispatch  *dispatch,
       g_autoptr(GVariant) set = pft_values_dup_variant (br->items, index);
       g_autoptr(GVariant) params = _pft_params_merge (pft_context_get_params (br->inv->ctx), set);
 
-      _pft_run_item (br->inv->node, PFT_JOB_WALK, br->inv->ctx, NULL, params, index,
-                     cancellable, br->policy, permit, _pft_dispatch_item_done, dispatch);
+      run_item (br->inv->node, PFT_JOB_WALK, br->inv->ctx, NULL, params, index,
+                cancellable, br->policy, NULL, holds_slot, entry, NULL,
+                _pft_dispatch_item_done, dispatch);
     }
 }
 
@@ -687,6 +741,7 @@ batch_done (PftValues *results,
   PftInvocation *inv = br->inv;
 
   g_object_unref (br->items);
+  g_ptr_array_unref (br->ctx_pool);
   _pft_run_policy_unref (br->policy);
   g_free (br);
 
@@ -720,6 +775,7 @@ _pft_batch_exec_phase (PftInvocation *inv,
   br->kind = kind;
   br->items = items;
   br->policy = _pft_run_policy_new (inv->node);
+  br->ctx_pool = g_ptr_array_new_with_free_func (g_object_unref);
   /* A walk is not retried for ordinary errors (its nodes retry their own
    * execs); only a throttled flow runs a rate-limited walk again. */
   if (kind == PFT_JOB_WALK)

@@ -105,6 +105,38 @@ gboolean   _pft_rate_limiter_settle      (PftRateLimiter *self,
                                           guint64        *cost,
                                           guint64         new_cost);
 
+/* Slots: an admission without a PftPermit object, for the dispatcher.
+ * A slot is a permit in all but the object: it takes a concurrency slot
+ * and its request (and cost) is counted in the window the same way; the
+ * holder gives it back with _pft_rate_limiter_release_slot(), exactly
+ * once. */
+
+/* As pft_rate_limiter_try_acquire(): TRUE with *@entry set when admitted;
+ * FALSE with no error when the caller would have to wait; FALSE with
+ * PFT_ERROR_INVALID_ARGUMENT when @cost can never go. */
+gboolean   _pft_rate_limiter_try_acquire_slot (PftRateLimiter  *self,
+                                               guint64          cost,
+                                               guint64         *entry,
+                                               GError         **error);
+
+/* @entry is the slot's window entry (or PFT_ENTRY_NONE) when @error is
+ * NULL; then the callee holds the slot. @error is transfer full. */
+typedef void (*PftSlotReadyFunc) (gpointer  user_data,
+                                  guint64   entry,
+                                  GError   *error);
+
+/* As pft_rate_limiter_acquire_async(), @callback running on the caller's
+ * thread-default main context, never before this returns; a cancellation
+ * seen when the callback is due wins over a grant (the slot is given back
+ * first), as with the GTask of acquire_async. */
+void       _pft_rate_limiter_acquire_slot_async (PftRateLimiter   *self,
+                                                 guint64           cost,
+                                                 GCancellable     *cancellable,
+                                                 PftSlotReadyFunc  callback,
+                                                 gpointer          user_data);
+
+void       _pft_rate_limiter_release_slot (PftRateLimiter *self);
+
 /* Called by PftRateLimiter: a permit for an admission already counted. */
 PftPermit *_pft_permit_new               (PftRateLimiter *limiter,
                                           guint64         cost,

@@ -482,6 +482,11 @@ struct _Waiter
   guint64          entry;
   WaiterState      state;         /* protected by the limiter's mutex */
   GTask           *task;          /* (owned) (nullable): async waiters */
+  PftSlotReadyFunc slot_ready;    /* (nullable): slot waiters (async, no task) */
+  gpointer         slot_data;
+  GMainContext    *context;       /* (owned) (nullable): slot waiters */
+  gboolean         blocking;      /* neither a task nor a slot callback */
+  gboolean         slot_held;     /* a granted slot not handed over yet */
   GCond            cond;          /* blocking waiters */
   GCancellable    *cancellable;   /* (owned) (nullable) */
   gulong           cancel_id;
@@ -513,7 +518,8 @@ waiter_new (PftRateLimiter *limiter,
   w->entry = PFT_ENTRY_NONE;
   w->state = WAITER_NEW;
   w->task = task != NULL ? g_object_ref (task) : NULL;
-  if (task == NULL)
+  w->blocking = task == NULL;
+  if (w->blocking)
     g_cond_init (&w->cond);
   w->cancellable = cancellable != NULL ? g_object_ref (cancellable) : NULL;
   return w;
@@ -534,10 +540,18 @@ waiter_unref (gpointer data)
   if (!g_atomic_ref_count_dec (&w->ref_count))
     return;
 
-  if (w->task == NULL)
+  if (w->blocking)
     g_cond_clear (&w->cond);
-  /* A permit that was never handed over releases itself here. */
+  /* A permit that was never handed over releases itself here; so does a
+   * slot. */
   g_clear_object (&w->permit);
+  if (w->slot_ready != NULL)
+    {
+      if (w->slot_held)
+        _pft_rate_limiter_release (w->limiter);
+      g_clear_pointer (&w->context, g_main_context_unref);
+      g_object_unref (w->limiter);
+    }
   g_clear_error (&w->error);
   g_clear_object (&w->task);
   g_clear_object (&w->cancellable);
@@ -668,7 +682,7 @@ finish_waiter_locked (PftRateLimiter *self,
 
   /* The queue's reference moves to the done list (async), or is dropped
    * (blocking: the waiting thread holds its own). */
-  if (w->task == NULL)
+  if (w->blocking)
     {
       g_cond_signal (&w->cond);
       waiter_unref (w);
@@ -736,10 +750,72 @@ on_timer (GObject *object)
   limiter_unlock (self, &snap, &done);
 }
 
+/* Runs on the waiter's own main context: a slot waiter, completed as
+ * complete_waiter() completes a task (a cancellation seen at delivery
+ * wins over the outcome, as GTask's check-cancellable does, and gives the
+ * slot back before the callback runs). */
+static void
+complete_slot_waiter (Waiter *w)
+{
+  PftRateLimiter *self = w->limiter;
+  GError *error = NULL;
+  guint64 entry = PFT_ENTRY_NONE;
+
+  if (w->cancel_id != 0)
+    {
+      g_cancellable_disconnect (w->cancellable, w->cancel_id);
+      w->cancel_id = 0;
+    }
+
+  if (g_cancellable_set_error_if_cancelled (w->cancellable, &error))
+    {
+      if (w->slot_held)
+        {
+          w->slot_held = FALSE;
+          _pft_rate_limiter_release (self);
+        }
+      g_clear_error (&w->error);
+      w->slot_ready (w->slot_data, PFT_ENTRY_NONE, error);
+      return;
+    }
+
+  switch (w->state)
+    {
+    case WAITER_GRANTED:
+      if (w->entry != PFT_ENTRY_NONE)
+        {
+          g_mutex_lock (&self->mutex);
+          self->backend->vtable->restamp (self->backend, w->entry, now_locked (self));
+          g_mutex_unlock (&self->mutex);
+        }
+      w->slot_held = FALSE;   /* handed over */
+      entry = w->entry;
+      break;
+    case WAITER_FAILED:
+      error = g_steal_pointer (&w->error);
+      break;
+    case WAITER_CANCELLED:
+      error = g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CANCELLED,
+                                   _("Operation was cancelled"));
+      break;
+    case WAITER_NEW:
+    case WAITER_QUEUED:
+    default:
+      g_assert_not_reached ();
+    }
+  w->slot_ready (w->slot_data, entry, error);
+}
+
 /* Runs on the waiter's own main context. */
 static void
 complete_waiter (Waiter *w)
 {
+  if (w->slot_ready != NULL)
+    {
+      complete_slot_waiter (w);
+      return;
+    }
+
   /* Never inside the cancellable's handler here, so this cannot
    * deadlock; the handler does nothing once the waiter is finished. */
   if (w->cancel_id != 0)
@@ -843,11 +919,16 @@ flush_done (PftRateLimiter *self,
   while (w != NULL)
     {
       Waiter *next = w->next_done;
-      GMainContext *c = g_task_get_context (w->task);
+      GMainContext *c = w->task != NULL ? g_task_get_context (w->task) : w->context;
 
       w->next_done = NULL;
       if (w->state == WAITER_GRANTED)
-        w->permit = _pft_permit_new (self, w->cost, w->entry);
+        {
+          if (w->slot_ready != NULL)
+            w->slot_held = TRUE;
+          else
+            w->permit = _pft_permit_new (self, w->cost, w->entry);
+        }
 
       if (batch == NULL || c != context)
         {
@@ -904,7 +985,7 @@ enqueue_waiter (PftRateLimiter *self,
   limiter_lock (self, &snap);
   if (w->state == WAITER_CANCELLED)
     {
-      if (w->task != NULL)
+      if (!w->blocking)
         {
           *done.tail = w;
           done.tail = &w->next_done;
@@ -1493,6 +1574,100 @@ _pft_rate_limiter_release (PftRateLimiter *self)
   if (self->waiters.head != NULL)
     process_locked (self, &done);
   limiter_unlock (self, &snap, &done);
+}
+
+/* Slots: admissions without a PftPermit, for the dispatcher. */
+
+gboolean
+_pft_rate_limiter_try_acquire_slot (PftRateLimiter  *self,
+                                    guint64          cost,
+                                    guint64         *entry,
+                                    GError         **error)
+{
+  Snapshot snap;
+
+  limiter_lock (self, &snap);
+  if (G_UNLIKELY (cost_too_large_locked (self, cost)))
+    {
+      guint64 max_cost = self->limits.max_cost;
+      limiter_unlock (self, &snap, NULL);
+      g_propagate_error (error, cost_too_large_error (cost, max_cost));
+      return FALSE;
+    }
+  if (!try_admit_locked (self, cost, entry))
+    {
+      limiter_unlock (self, &snap, NULL);
+      return FALSE;
+    }
+  limiter_unlock (self, &snap, NULL);
+  return TRUE;
+}
+
+static Waiter *
+slot_waiter_new (PftRateLimiter   *self,
+                 guint64           cost,
+                 GCancellable     *cancellable,
+                 PftSlotReadyFunc  callback,
+                 gpointer          user_data)
+{
+  Waiter *w = waiter_new (self, cost, NULL, cancellable);
+
+  g_cond_clear (&w->cond);
+  w->blocking = FALSE;
+  w->limiter = g_object_ref (self);
+  w->slot_ready = callback;
+  w->slot_data = user_data;
+  w->context = g_main_context_ref_thread_default ();
+  return w;
+}
+
+void
+_pft_rate_limiter_acquire_slot_async (PftRateLimiter   *self,
+                                      guint64           cost,
+                                      GCancellable     *cancellable,
+                                      PftSlotReadyFunc  callback,
+                                      gpointer          user_data)
+{
+  DoneList done = DONE_LIST_INIT (done);
+  Snapshot snap;
+  guint64 entry;
+  Waiter *w = slot_waiter_new (self, cost, cancellable, callback, user_data);
+
+  /* Already cancelled: reported from an idle, as acquire_async does. */
+  if (g_cancellable_is_cancelled (cancellable))
+    {
+      w->state = WAITER_CANCELLED;
+      *done.tail = w;
+      flush_done (self, &done);
+      return;
+    }
+
+  limiter_lock (self, &snap);
+  if (G_UNLIKELY (cost_too_large_locked (self, cost)))
+    {
+      w->error = cost_too_large_error (cost, self->limits.max_cost);
+      w->state = WAITER_FAILED;
+      *done.tail = w;
+      limiter_unlock (self, &snap, &done);
+      return;
+    }
+  if (try_admit_locked (self, cost, &entry))
+    {
+      w->state = WAITER_GRANTED;
+      w->entry = entry;
+      *done.tail = w;
+      limiter_unlock (self, &snap, &done);
+      return;
+    }
+  limiter_unlock (self, &snap, NULL);
+
+  enqueue_waiter (self, w);
+}
+
+void
+_pft_rate_limiter_release_slot (PftRateLimiter *self)
+{
+  _pft_rate_limiter_release (self);
 }
 
 gboolean
