@@ -573,26 +573,66 @@ ensure_value (GValue *value)
     g_value_init (value, G_TYPE_POINTER);
 }
 
-typedef struct
+/* ------------------------------------------------------------------ */
+/* THREAD exec                                                          */
+/*
+ * An exec sent to a worker thread is a ThreadExec. The worker runs the
+ * sync exec and, if it won the race against a cancellation (@done), keeps
+ * the result in the ThreadExec and appends it to the batch of the task's
+ * GMainContext. A batch is a GSource attached to that context when the
+ * first item of a burst arrives (one wakeup per burst, not per item); it
+ * returns every GTask of the batch on the task's own context, where
+ * g_task_return_*() completes at once, and destroys itself. The registry
+ * of batches only holds a context while a batch of it is pending, and the
+ * pending items hold the context (through their tasks), so no context is
+ * ever looked up after it went away and a private per-run context owns no
+ * long-lived source.
+ *
+ * The pool starts with as many threads as processors, which is what
+ * trivial execs want (a worker drains many queued items without sleeping).
+ * Blocking execs (HTTP calls) must still overlap up to the batch's
+ * max-concurrent: a watchdog thread, ticking only while work is queued,
+ * doubles the pool's size each time queued work saw no exec start for two
+ * ticks, never beyond the work in the pool (running + queued, which the
+ * dispatchers bound) nor PFT_EXEC_MAX_THREADS; it goes back to the base
+ * size once the demand stayed low for a while.
+ */
+
+typedef struct _ThreadExec ThreadExec;
+struct _ThreadExec
 {
+  ThreadExec   *next;      /* in a batch */
   GTask        *task;
   PftNode      *node;
   PftContext   *ctx;
   GValue        item;
+  GValue        result;
+  GError       *error;
   GCancellable *cancellable;
   gulong        cancel_id;
-  gint          done;      /* atomic: the task was returned */
-} ThreadExec;
+  gint64        queued_at; /* monotonic, when pushed to the pool */
+  gint          done;      /* atomic: the task was returned, or will be by a batch */
+};
 
 static void
-thread_exec_free (ThreadExec *te)
+thread_exec_clear_work (ThreadExec *te)
 {
-  g_clear_object (&te->task);
+  /* What only the exec needed; dropped in the worker. */
   g_clear_object (&te->node);
   g_clear_object (&te->ctx);
   if (G_IS_VALUE (&te->item))
     g_value_unset (&te->item);
   g_clear_object (&te->cancellable);
+}
+
+static void
+thread_exec_free (ThreadExec *te)
+{
+  thread_exec_clear_work (te);
+  g_clear_object (&te->task);
+  if (G_IS_VALUE (&te->result))
+    g_value_unset (&te->result);
+  g_clear_error (&te->error);
   g_free (te);
 }
 
@@ -600,8 +640,7 @@ static void
 call_sync_exec (PftNode      *self,
                 PftContext   *ctx,
                 const GValue *item,
-                GTask        *task,
-                gint         *done)
+                GTask        *task)
 {
   GValue result = G_VALUE_INIT;
   GError *error = NULL;
@@ -609,18 +648,136 @@ call_sync_exec (PftNode      *self,
   if (PFT_NODE_GET_CLASS (self)->exec != NULL)
     PFT_NODE_GET_CLASS (self)->exec (self, ctx, item, &result, &error);
 
-  /* Whoever flips @done first returns the task: the exec, or a
-   * cancellation that came first and did not wait for it. */
-  if (done == NULL || g_atomic_int_compare_and_exchange (done, 0, 1))
-    {
-      if (error != NULL)
-        g_task_return_error (task, g_steal_pointer (&error));
-      else
-        g_task_return_value (task, G_IS_VALUE (&result) ? &result : NULL);
-    }
-  g_clear_error (&error);
+  if (error != NULL)
+    g_task_return_error (task, error);
+  else
+    g_task_return_value (task, G_IS_VALUE (&result) ? &result : NULL);
   if (G_IS_VALUE (&result))
     g_value_unset (&result);
+}
+
+/* The batches: GMainContext -> ExecBatch, under batch_lock. */
+typedef struct
+{
+  GSource     source;
+  ThreadExec *head;        /* under batch_lock */
+  ThreadExec *tail;
+} ExecBatch;
+
+G_LOCK_DEFINE_STATIC (batch_lock);
+static GHashTable *batches;
+
+static void
+exec_batch_steal (ExecBatch   *batch,
+                  ThreadExec **head)
+{
+  G_LOCK (batch_lock);
+  /* After this, a new item of this context starts a new batch. */
+  if (batches != NULL && g_hash_table_lookup (batches, g_source_get_context ((GSource *) batch)) == batch)
+    g_hash_table_remove (batches, g_source_get_context ((GSource *) batch));
+  *head = batch->head;
+  batch->head = batch->tail = NULL;
+  G_UNLOCK (batch_lock);
+}
+
+static gboolean
+exec_batch_dispatch (GSource     *source,
+                     GSourceFunc  callback,
+                     gpointer     user_data)
+{
+  ThreadExec *te;
+
+  exec_batch_steal ((ExecBatch *) source, &te);
+  while (te != NULL)
+    {
+      ThreadExec *next = te->next;
+
+      /* The worker flipped @done: no cancellation returned the task.
+       * We are in a later iteration of the task's context than its
+       * creation, so GTask calls back right here. */
+      if (te->error != NULL)
+        g_task_return_error (te->task, g_steal_pointer (&te->error));
+      else
+        g_task_return_value (te->task, G_IS_VALUE (&te->result) ? &te->result : NULL);
+      thread_exec_free (te);
+      te = next;
+    }
+  return G_SOURCE_REMOVE;
+}
+
+static void
+exec_batch_finalize (GSource *source)
+{
+  ExecBatch *batch = (ExecBatch *) source;
+  ThreadExec *te;
+
+  /* Only reached with items left when the source is destroyed before it
+   * ran (its context went away); nothing can be returned then. The
+   * registry entry may still point here: drop it. */
+  G_LOCK (batch_lock);
+  if (batches != NULL)
+    {
+      GHashTableIter iter;
+      gpointer value;
+
+      g_hash_table_iter_init (&iter, batches);
+      while (g_hash_table_iter_next (&iter, NULL, &value))
+        if (value == batch)
+          {
+            g_hash_table_iter_remove (&iter);
+            break;
+          }
+    }
+  te = batch->head;
+  batch->head = batch->tail = NULL;
+  G_UNLOCK (batch_lock);
+  while (te != NULL)
+    {
+      ThreadExec *next = te->next;
+      thread_exec_free (te);
+      te = next;
+    }
+}
+
+static GSourceFuncs exec_batch_funcs = {
+  NULL, NULL, exec_batch_dispatch, exec_batch_finalize, NULL, NULL,
+};
+
+static void
+exec_batch_add (ThreadExec *te)
+{
+  GMainContext *context = g_task_get_context (te->task);
+  ExecBatch *batch;
+  GSource *fresh = NULL;
+
+  G_LOCK (batch_lock);
+  if (G_UNLIKELY (batches == NULL))
+    batches = g_hash_table_new (NULL, NULL);
+  batch = g_hash_table_lookup (batches, context);
+  if (batch == NULL)
+    {
+      fresh = g_source_new (&exec_batch_funcs, sizeof (ExecBatch));
+      g_source_set_priority (fresh, G_PRIORITY_DEFAULT);
+      g_source_set_static_name (fresh, "[pft] thread exec results");
+      g_source_set_ready_time (fresh, 0);
+      batch = (ExecBatch *) fresh;
+      g_hash_table_insert (batches, context, batch);
+    }
+  te->next = NULL;
+  if (batch->tail != NULL)
+    batch->tail->next = te;
+  else
+    batch->head = te;
+  batch->tail = te;
+  G_UNLOCK (batch_lock);
+
+  if (fresh != NULL)
+    {
+      /* The context is alive: @te's task holds it. The source cannot run
+       * before it is attached, and the context owns it afterwards. */
+      g_source_attach (fresh, context);
+      g_source_unref (fresh);
+    }
 }
 
 static void
@@ -635,32 +792,271 @@ thread_exec_cancelled (GCancellable *cancellable,
                              "%s", _("Operation was cancelled"));
 }
 
+/* The pool: a queue of ThreadExecs drained by up to exec_drainers_max
+ * workers of a GThreadPool. A push wakes a worker only when none is
+ * between two items (searching) and fewer than the maximum are awake; a
+ * worker keeps taking items until the queue stays empty a little while,
+ * so that a stream of trivial execs costs no wakeup per item. */
+#define PFT_EXEC_WATCH_TICK_US   2000
+#define PFT_EXEC_SHRINK_US       (2 * G_USEC_PER_SEC)
+#define PFT_EXEC_SPIN_US         50
+#define PFT_EXEC_MAX_WAIT_US     2000
+
+static GMutex      exec_lock;
+static ThreadExec *exec_head;          /* under exec_lock */
+static ThreadExec *exec_tail;
+static guint       exec_drainers;      /* awake workers, under exec_lock */
+static guint       exec_searching;     /* of which not in an exec */
+static guint       exec_drainers_max;  /* under exec_lock */
+static gint        exec_queued;        /* atomic mirror of the queue's length */
+static guint       exec_pushed;        /* atomic counters for the watchdog */
+static guint       exec_started;
+static guint       exec_finished;
+static gint        exec_watch_idle;    /* atomic: the watchdog waits for work */
+static GMutex      exec_watch_lock;
+static GCond       exec_watch_cond;
+static GThreadPool *exec_threads;
+
 static void
-thread_exec_run (gpointer data,
-                 gpointer pool_data)
+thread_exec_run (ThreadExec *te)
 {
-  ThreadExec *te = data;
+  gboolean won = FALSE;
 
   if (!g_atomic_int_get (&te->done))
-    call_sync_exec (te->node, te->ctx, &te->item, te->task, &te->done);
+    {
+      PftNodeClass *klass = PFT_NODE_GET_CLASS (te->node);
+
+      if (klass->exec != NULL)
+        klass->exec (te->node, te->ctx, &te->item, &te->result, &te->error);
+      /* Whoever flips @done first returns the task: the exec (through its
+       * context's batch), or a cancellation that came first and did not
+       * wait for it. */
+      won = g_atomic_int_compare_and_exchange (&te->done, 0, 1);
+    }
   /* Waits for a cancel callback that is running right now, so that @te
    * outlives it. */
   if (te->cancel_id != 0)
     g_cancellable_disconnect (te->cancellable, te->cancel_id);
-  thread_exec_free (te);
+  g_atomic_int_inc (&exec_finished);
+  if (won)
+    {
+      thread_exec_clear_work (te);
+      exec_batch_add (te);
+    }
+  else
+    thread_exec_free (te);
 }
 
-static GThreadPool *
-exec_pool (void)
+/* Under exec_lock. */
+static ThreadExec *
+exec_queue_pop (void)
 {
-  static GThreadPool *pool;
+  ThreadExec *te = exec_head;
 
-  if (g_once_init_enter (&pool))
+  if (te != NULL)
     {
-      GThreadPool *p = g_thread_pool_new (thread_exec_run, NULL, PFT_EXEC_MAX_THREADS, FALSE, NULL);
-      g_once_init_leave (&pool, p);
+      exec_head = te->next;
+      if (exec_head == NULL)
+        exec_tail = NULL;
+      te->next = NULL;
+      g_atomic_int_add (&exec_queued, -1);
+      g_atomic_int_inc (&exec_started);
     }
-  return pool;
+  return te;
+}
+
+static void
+exec_drain (gpointer data,
+            gpointer pool_data)
+{
+  /* Woken by a push, which counted us as a searching drainer. */
+  g_mutex_lock (&exec_lock);
+  for (;;)
+    {
+      ThreadExec *te = NULL;
+
+      if (exec_drainers <= exec_drainers_max)
+        te = exec_queue_pop ();
+      if (te != NULL)
+        {
+          exec_searching--;
+          g_mutex_unlock (&exec_lock);
+          thread_exec_run (te);
+          g_mutex_lock (&exec_lock);
+          exec_searching++;
+          continue;
+        }
+      if (exec_drainers <= exec_drainers_max && exec_searching == 1)
+        {
+          /* The last searcher waits a little for the next item rather
+           * than have the next push wake a thread. */
+          gint64 until = g_get_monotonic_time () + PFT_EXEC_SPIN_US;
+
+          g_mutex_unlock (&exec_lock);
+          while (g_atomic_int_get (&exec_queued) == 0 && g_get_monotonic_time () < until)
+            g_thread_yield ();
+          g_mutex_lock (&exec_lock);
+          if (exec_head != NULL)
+            continue;
+        }
+      exec_searching--;
+      exec_drainers--;
+      g_mutex_unlock (&exec_lock);
+      return;
+    }
+}
+
+static guint
+exec_pool_base (void)
+{
+  return CLAMP (g_get_num_processors (), 2, PFT_EXEC_MAX_THREADS);
+}
+
+/* Under exec_lock; returns how many workers to wake. */
+static guint
+exec_wake_count (void)
+{
+  guint queued = g_atomic_int_get (&exec_queued);
+  guint n = 0;
+
+  while (n < queued && exec_drainers < exec_drainers_max && exec_searching < queued)
+    {
+      exec_drainers++;
+      exec_searching++;
+      n++;
+    }
+  return n;
+}
+
+static void
+exec_wake (guint n)
+{
+  for (; n > 0; n--)
+    if (!g_thread_pool_push (exec_threads, GINT_TO_POINTER (1), NULL))
+      {
+        /* No thread: the queued work stays for the drainers there are,
+         * and the watchdog tries again at its next tick. */
+        g_mutex_lock (&exec_lock);
+        exec_drainers -= n;
+        exec_searching -= n;
+        g_mutex_unlock (&exec_lock);
+        return;
+      }
+}
+
+static gpointer
+exec_watch_run (gpointer data)
+{
+  guint base = exec_pool_base ();
+  guint window_peak = 0;
+  gint64 window_start = g_get_monotonic_time ();
+
+  for (;;)
+    {
+      guint started = g_atomic_int_get (&exec_started);
+      guint queued = g_atomic_int_get (&exec_pushed) - started;
+      guint running = started - g_atomic_int_get (&exec_finished);
+      gint64 now = g_get_monotonic_time ();
+      gint64 oldest;
+      guint size, wake = 0;
+
+      g_mutex_lock (&exec_lock);
+      size = exec_drainers_max;
+      oldest = exec_head != NULL ? exec_head->queued_at : now;
+      g_mutex_unlock (&exec_lock);
+
+      if (queued == 0 && running == 0 && size == base)
+        {
+          /* Nothing to watch: sleep until a push finds us idle. */
+          g_mutex_lock (&exec_watch_lock);
+          g_atomic_int_set (&exec_watch_idle, 1);
+          while (g_atomic_int_get (&exec_pushed) == g_atomic_int_get (&exec_started))
+            g_cond_wait (&exec_watch_cond, &exec_watch_lock);
+          g_atomic_int_set (&exec_watch_idle, 0);
+          g_mutex_unlock (&exec_watch_lock);
+          window_peak = 0;
+          window_start = g_get_monotonic_time ();
+          continue;
+        }
+
+      if (queued > 0)
+        {
+          g_mutex_lock (&exec_lock);
+          wake = exec_searching == 0 ? exec_wake_count () : 0;
+          g_mutex_unlock (&exec_lock);
+          exec_wake (wake);
+        }
+
+      if (now - oldest >= PFT_EXEC_MAX_WAIT_US && size < PFT_EXEC_MAX_THREADS && size < running + queued)
+        {
+          /* Queued work waited while every worker was busy: they are
+           * blocked, not computing. */
+          g_mutex_lock (&exec_lock);
+          exec_drainers_max = MIN (MIN (size * 2, running + queued), PFT_EXEC_MAX_THREADS);
+          wake = exec_wake_count ();
+          g_mutex_unlock (&exec_lock);
+          exec_wake (wake);
+          window_peak = 0;
+          window_start = now;
+        }
+
+      window_peak = MAX (window_peak, running + queued);
+      if (now - window_start >= PFT_EXEC_SHRINK_US)
+        {
+          g_mutex_lock (&exec_lock);
+          exec_drainers_max = CLAMP (window_peak, base, exec_drainers_max);
+          g_mutex_unlock (&exec_lock);
+          window_peak = 0;
+          window_start = now;
+        }
+
+      g_usleep (PFT_EXEC_WATCH_TICK_US);
+    }
+  return NULL;
+}
+
+static void
+exec_pool_init (void)
+{
+  static gsize inited;
+
+  if (g_once_init_enter (&inited))
+    {
+      g_mutex_lock (&exec_lock);
+      exec_drainers_max = exec_pool_base ();
+      g_mutex_unlock (&exec_lock);
+      exec_threads = g_thread_pool_new (exec_drain, NULL, PFT_EXEC_MAX_THREADS, FALSE, NULL);
+      g_thread_unref (g_thread_new ("pft-exec-watch", exec_watch_run, NULL));
+      g_once_init_leave (&inited, 1);
+    }
+}
+
+static void
+exec_pool_push (ThreadExec *te)
+{
+  guint wake;
+
+  exec_pool_init ();
+  g_mutex_lock (&exec_lock);
+  te->next = NULL;
+  te->queued_at = g_get_monotonic_time ();
+  if (exec_tail != NULL)
+    exec_tail->next = te;
+  else
+    exec_head = te;
+  exec_tail = te;
+  g_atomic_int_inc (&exec_queued);
+  g_atomic_int_inc (&exec_pushed);
+  wake = exec_searching == 0 ? exec_wake_count () : 0;
+  g_mutex_unlock (&exec_lock);
+  exec_wake (wake);
+
+  if (G_UNLIKELY (g_atomic_int_get (&exec_watch_idle)))
+    {
+      g_mutex_lock (&exec_watch_lock);
+      g_cond_signal (&exec_watch_cond);
+      g_mutex_unlock (&exec_watch_lock);
+    }
 }
 
 static void
@@ -685,7 +1081,7 @@ pft_node_real_exec_async (PftNode             *self,
            ? PFT_THREAD_POLICY_MAIN_CONTEXT : resolve_policy (self);
   if (policy == PFT_THREAD_POLICY_MAIN_CONTEXT)
     {
-      call_sync_exec (self, ctx, item, task, NULL);
+      call_sync_exec (self, ctx, item, task);
       return;
     }
 
@@ -702,7 +1098,6 @@ pft_node_real_exec_async (PftNode             *self,
 
   {
     ThreadExec *te = g_new0 (ThreadExec, 1);
-    GError *error = NULL;
 
     te->task = g_object_ref (task);
     te->node = g_object_ref (self);
@@ -719,16 +1114,7 @@ pft_node_real_exec_async (PftNode             *self,
         te->cancellable = g_object_ref (cancellable);
         te->cancel_id = g_cancellable_connect (cancellable, G_CALLBACK (thread_exec_cancelled), te, NULL);
       }
-    if (!g_thread_pool_push (exec_pool (), te, &error))
-      {
-        if (g_atomic_int_compare_and_exchange (&te->done, 0, 1))
-          g_task_return_error (task, error);
-        else
-          g_clear_error (&error);
-        if (te->cancel_id != 0)
-          g_cancellable_disconnect (te->cancellable, te->cancel_id);
-        thread_exec_free (te);
-      }
+    exec_pool_push (te);
   }
 }
 
