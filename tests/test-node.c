@@ -407,11 +407,23 @@ test_node_cancel_in_exec (void)
   g_assert_false (pft_store_contains (store, "result"));
 }
 
-static gpointer
-cancel_after_50ms (gpointer data)
+typedef struct
 {
-  g_usleep (50 * 1000);
-  g_cancellable_cancel (data);
+  PftStore     *store;
+  GCancellable *cancellable;
+} CancelInWait;
+
+/* Cancels once the first attempt has failed and the 30 s wait began,
+ * however slow the machine (valgrind) made that attempt. */
+static gpointer
+cancel_during_wait (gpointer data)
+{
+  CancelInWait *c = data;
+
+  while (pft_store_get_int (c->store, "attempts", 0) < 1)
+    g_usleep (1000);
+  g_usleep (20 * 1000);
+  g_cancellable_cancel (c->cancellable);
   return NULL;
 }
 
@@ -424,6 +436,7 @@ test_node_cancel_in_wait (void)
   g_autoptr(GCancellable) cancellable = g_cancellable_new ();
   g_autoptr(GError) error = NULL;
   g_autofree char *action = NULL;
+  CancelInWait wait_data = { store, cancellable };
   GThread *thread;
   gint64 start;
 
@@ -431,7 +444,7 @@ test_node_cancel_in_wait (void)
   pft_node_set_max_retries (node, 5);
   pft_node_set_wait (node, 30);
   start = g_get_monotonic_time ();
-  thread = g_thread_new ("canceller", cancel_after_50ms, cancellable);
+  thread = g_thread_new ("canceller", cancel_during_wait, &wait_data);
   action = test_run_async (node, store, cancellable, &error);
   g_thread_join (thread);
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
