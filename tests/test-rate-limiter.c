@@ -1353,6 +1353,71 @@ test_two_contexts (void)
   g_assert_cmpuint (pft_rate_limiter_get_in_flight (limiter), ==, 0);
 }
 
+typedef struct
+{
+  gboolean called;
+  guint64  entry;
+  GError  *error;
+} SlotResult;
+
+static void
+slot_ready (gpointer user_data,
+            guint64  entry,
+            GError  *error)
+{
+  SlotResult *r = user_data;
+
+  r->called = TRUE;
+  r->entry = entry;
+  r->error = error;
+}
+
+static void
+test_slot_cancel_after_grant (void)
+{
+  /* The dispatcher's slot path: a waiter granted a slot and cancelled
+   * before its callback ran gets the cancellation, and the slot goes back,
+   * so the limiter is as it was. */
+  g_autoptr(PftRateLimiter) limiter = pft_rate_limiter_new (1, 0, 60);
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr(GMainContext) context = g_main_context_new ();
+  SlotResult r = { 0 };
+  guint64 entry = 0;
+  GError *error = NULL;
+
+  g_main_context_push_thread_default (context);
+  g_assert_true (_pft_rate_limiter_try_acquire_slot (limiter, 0, &entry, &error));
+  g_assert_no_error (error);
+  g_assert_false (_pft_rate_limiter_try_acquire_slot (limiter, 0, &entry, &error));
+  g_assert_no_error (error);
+
+  _pft_rate_limiter_acquire_slot_async (limiter, 0, cancellable, slot_ready, &r);
+  g_assert_false (r.called);
+  g_assert_cmpuint (pft_rate_limiter_get_waiting (limiter), ==, 1);
+
+  /* The release grants the waiter; the cancellation comes before its
+   * callback could run. */
+  _pft_rate_limiter_release_slot (limiter);
+  g_cancellable_cancel (cancellable);
+  while (!r.called)
+    g_main_context_iteration (context, TRUE);
+  g_assert_error (r.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_clear_error (&r.error);
+  g_assert_cmpuint (pft_rate_limiter_get_in_flight (limiter), ==, 0);
+  g_assert_cmpuint (pft_rate_limiter_get_waiting (limiter), ==, 0);
+
+  /* And a plain grant delivers the slot, to be released exactly once. */
+  r.called = FALSE;
+  _pft_rate_limiter_acquire_slot_async (limiter, 0, NULL, slot_ready, &r);
+  while (!r.called)
+    g_main_context_iteration (context, TRUE);
+  g_assert_no_error (r.error);
+  g_assert_cmpuint (pft_rate_limiter_get_in_flight (limiter), ==, 1);
+  _pft_rate_limiter_release_slot (limiter);
+  g_assert_cmpuint (pft_rate_limiter_get_in_flight (limiter), ==, 0);
+  g_main_context_pop_thread_default (context);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -1380,6 +1445,8 @@ main (int   argc,
   g_test_add_func ("/pft/rate-limiter/real-clock-window", test_real_clock_window);
   g_test_add_func ("/pft/rate-limiter/real-clock-blocking", test_real_clock_blocking);
   g_test_add_func ("/pft/rate-limiter/two-contexts", test_two_contexts);
+
+  g_test_add_func ("/pft/rate-limiter/slot-cancel-after-grant", test_slot_cancel_after_grant);
 
   return g_test_run ();
 }
