@@ -87,8 +87,8 @@ static GParamSpec *properties[PFT_ADAPTIVE_N_PROPS];
 
 static GObject *
 pft_adaptive_batch_flow_constructor (GType                  type,
-                               guint                  n_props,
-                               GObjectConstructParam *props)
+                                     guint                  n_props,
+                                     GObjectConstructParam *props)
 {
   GObject *object = G_OBJECT_CLASS (pft_adaptive_batch_flow_parent_class)->constructor (type, n_props, props);
   PftAdaptiveBatchFlowClass *klass = g_type_class_peek (type);
@@ -121,9 +121,9 @@ pft_adaptive_batch_flow_finalize (GObject *object)
 
 static void
 pft_adaptive_batch_flow_get_property (GObject    *object,
-                                guint       prop_id,
-                                GValue     *value,
-                                GParamSpec *pspec)
+                                      guint       prop_id,
+                                      GValue     *value,
+                                      GParamSpec *pspec)
 {
   if (!_pft_adaptive_get_property (ADAPTIVE (PFT_ADAPTIVE_BATCH_FLOW (object)), prop_id - PROP_FIRST_ADAPTIVE, value))
     G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -131,9 +131,9 @@ pft_adaptive_batch_flow_get_property (GObject    *object,
 
 static void
 pft_adaptive_batch_flow_set_property (GObject      *object,
-                                guint         prop_id,
-                                const GValue *value,
-                                GParamSpec   *pspec)
+                                      guint         prop_id,
+                                      const GValue *value,
+                                      GParamSpec   *pspec)
 {
   if (!_pft_adaptive_set_property (ADAPTIVE (PFT_ADAPTIVE_BATCH_FLOW (object)), prop_id - PROP_FIRST_ADAPTIVE, value))
     G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -198,17 +198,6 @@ pft_adaptive_batch_flow_get_current_concurrent_flows (PftAdaptiveBatchFlow *self
   return _pft_adaptive_get_current (ADAPTIVE (self));
 }
 
-static guint64
-get_u64 (PftAdaptive *adaptive,
-         guint        offset)
-{
-  g_auto(GValue) v = G_VALUE_INIT;
-
-  g_value_init (&v, G_TYPE_UINT64);
-  _pft_adaptive_get_property (adaptive, offset, &v);
-  return g_value_get_uint64 (&v);
-}
-
 /**
  * pft_adaptive_batch_flow_get_total_successes:
  * @self: a #PftAdaptiveBatchFlow
@@ -222,7 +211,7 @@ pft_adaptive_batch_flow_get_total_successes (PftAdaptiveBatchFlow *self)
 {
   g_return_val_if_fail (PFT_IS_ADAPTIVE_BATCH_FLOW (self), 0);
 
-  return get_u64 (ADAPTIVE (self), PFT_ADAPTIVE_PROP_TOTAL_SUCCESSES);
+  return _pft_adaptive_get_uint64 (ADAPTIVE (self), PFT_ADAPTIVE_PROP_TOTAL_SUCCESSES);
 }
 
 /**
@@ -238,7 +227,7 @@ pft_adaptive_batch_flow_get_total_rate_limits (PftAdaptiveBatchFlow *self)
 {
   g_return_val_if_fail (PFT_IS_ADAPTIVE_BATCH_FLOW (self), 0);
 
-  return get_u64 (ADAPTIVE (self), PFT_ADAPTIVE_PROP_TOTAL_RATE_LIMITS);
+  return _pft_adaptive_get_uint64 (ADAPTIVE (self), PFT_ADAPTIVE_PROP_TOTAL_RATE_LIMITS);
 }
 
 /**

@@ -429,3 +429,14 @@ _pft_adaptive_set_property (PftAdaptive  *a,
   notify (a, offset);
   return TRUE;
 }
+
+guint64
+_pft_adaptive_get_uint64 (PftAdaptive *a,
+                          guint        offset)
+{
+  g_auto(GValue) v = G_VALUE_INIT;
+
+  g_value_init (&v, G_TYPE_UINT64);
+  _pft_adaptive_get_property (a, offset, &v);
+  return g_value_get_uint64 (&v);
+}

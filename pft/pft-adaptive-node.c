@@ -211,17 +211,6 @@ pft_adaptive_node_get_current_concurrent (PftAdaptiveNode *self)
   return _pft_adaptive_get_current (ADAPTIVE (self));
 }
 
-static guint64
-get_u64 (PftAdaptive *adaptive,
-         guint        offset)
-{
-  g_auto(GValue) v = G_VALUE_INIT;
-
-  g_value_init (&v, G_TYPE_UINT64);
-  _pft_adaptive_get_property (adaptive, offset, &v);
-  return g_value_get_uint64 (&v);
-}
-
 /**
  * pft_adaptive_node_get_total_successes:
  * @self: a #PftAdaptiveNode
@@ -235,7 +224,7 @@ pft_adaptive_node_get_total_successes (PftAdaptiveNode *self)
 {
   g_return_val_if_fail (PFT_IS_ADAPTIVE_NODE (self), 0);
 
-  return get_u64 (ADAPTIVE (self), PFT_ADAPTIVE_PROP_TOTAL_SUCCESSES);
+  return _pft_adaptive_get_uint64 (ADAPTIVE (self), PFT_ADAPTIVE_PROP_TOTAL_SUCCESSES);
 }
 
 /**
@@ -251,7 +240,7 @@ pft_adaptive_node_get_total_rate_limits (PftAdaptiveNode *self)
 {
   g_return_val_if_fail (PFT_IS_ADAPTIVE_NODE (self), 0);
 
-  return get_u64 (ADAPTIVE (self), PFT_ADAPTIVE_PROP_TOTAL_RATE_LIMITS);
+  return _pft_adaptive_get_uint64 (ADAPTIVE (self), PFT_ADAPTIVE_PROP_TOTAL_RATE_LIMITS);
 }
 
 /**

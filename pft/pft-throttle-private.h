@@ -117,6 +117,8 @@ void         _pft_adaptive_set_max_concurrent (PftAdaptive    *adaptive,
                                                guint           max_concurrent);
 void         _pft_adaptive_reset              (PftAdaptive    *adaptive);
 guint        _pft_adaptive_get_current        (PftAdaptive    *adaptive);
+guint64      _pft_adaptive_get_uint64         (PftAdaptive    *adaptive,
+                                               guint           offset);
 gboolean     _pft_adaptive_get_propagate      (PftAdaptive    *adaptive);
 void         _pft_adaptive_apply_preset       (PftAdaptive    *adaptive,
                                                PftPreset      *preset);
