@@ -155,7 +155,7 @@ pft_error_is_rate_limit (const GError *error)
  * @error: an error
  *
  * Reads how long the provider asked to wait, from an error built by
- * [func@Pft.error_new_rate_limited] (also after it went through Python),
+ * [func@Pft.Error.new_rate_limited] (also after it went through Python),
  * or from a message that says "retry after N s", "retry-after: N" or
  * "retry in N s".
  *
@@ -202,7 +202,7 @@ pft_error_get_retry_after (const GError *error)
  * pft_error_get_source:
  * @error: an error
  *
- * Reads the source that [func@Pft.error_new_rate_limited] recorded. Only C,
+ * Reads the source that [func@Pft.Error.new_rate_limited] recorded. Only C,
  * Vala and GJS keep it (PyGObject drops extended error data).
  *
  * Returns: (nullable): the source, or %NULL
@@ -228,7 +228,7 @@ pft_error_get_source (const GError *error)
  * @source: (nullable): what answered with the rate limit
  * @message: (nullable): a description
  *
- * Completes @task with the error of [func@Pft.error_new_rate_limited], so
+ * Completes @task with the error of [func@Pft.Error.new_rate_limited], so
  * that code in any language (GJS's `exec_task`, Python's `exec_async`)
  * reports a rate limit with its retry-after intact.
  */

@@ -33,7 +33,7 @@ G_BEGIN_DECLS
  * @PFT_ERROR_EXISTS: a named thing already exists
  * @PFT_ERROR_RATE_LIMITED: the provider answered that the caller is rate
  *   limited (HTTP 429); may carry a retry-after, see
- *   [func@Pft.error_get_retry_after]
+ *   [func@Pft.Error.get_retry_after]
  * @PFT_ERROR_NO_START: a flow was run without a start node
  * @PFT_ERROR_MAX_STEPS: a flow ran more steps than its `max-steps` allows
  * @PFT_ERROR_PARSE: a configuration file could not be parsed

@@ -1360,7 +1360,7 @@ pft_node_post (PftNode       *self,
  * @error: an error from exec
  *
  * Tells whether @error means the provider rate-limited the call. The
- * default is [func@Pft.error_is_rate_limit]; override it for providers
+ * default is [func@Pft.Error.is_rate_limit]; override it for providers
  * with their own error shapes.
  *
  * Returns: %TRUE if @error is a rate-limit error

@@ -48,7 +48,7 @@ G_DECLARE_DERIVABLE_TYPE (PftNode, pft_node, PFT, NODE, GObject)
  *   next node, or %NULL for [const@Pft.DEFAULT_ACTION]; runs on the run's
  *   main context.
  * @is_rate_limit: tells whether an error means "rate limited"; the default
- *   is [func@Pft.error_is_rate_limit].
+ *   is [func@Pft.Error.is_rate_limit].
  *
  * The virtual functions of [class@Pft.Node]. All of them receive the
  * [class@Pft.Context] of the invocation; a node object is never copied and

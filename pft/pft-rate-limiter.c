@@ -1752,8 +1752,8 @@ pft_rate_limiter_pause (PftRateLimiter *self,
  * @error: (nullable): the error a request failed with
  *
  * Tells the limiter how a request it admitted failed. When @error is a
- * rate-limit error (see [func@Pft.error_is_rate_limit]), the limiter
- * pauses for its retry-after ([func@Pft.error_get_retry_after]) if it has
+ * rate-limit error (see [func@Pft.Error.is_rate_limit]), the limiter
+ * pauses for its retry-after ([func@Pft.Error.get_retry_after]) if it has
  * one, and emits [signal@Pft.RateLimiter::rate-limited] once.
  *
  * Returns: %TRUE if @error was a rate-limit error

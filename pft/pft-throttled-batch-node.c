@@ -21,7 +21,7 @@
  * permit (a retry is a call the provider counts), holds it while exec
  * runs, and gives it back before a retry's wait.
  *
- * A rate-limit error ([func@Pft.error_is_rate_limit], or the node's
+ * A rate-limit error ([func@Pft.Error.is_rate_limit], or the node's
  * [vfunc@Pft.Node.is_rate_limit]) pauses the limiter for its retry-after,
  * for everyone who shares it, and the item is tried again after the pause
  * without using up [property@Pft.Node:max-retries], up to
