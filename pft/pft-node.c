@@ -554,14 +554,14 @@ _pft_node_type_is_gjs (GType type)
 }
 
 static PftThreadPolicy
-resolve_policy (PftNode *self)
+resolve_policy (PftNode  *self,
+                gboolean  is_gjs)
 {
   PftNodePrivate *priv = pft_node_get_instance_private (self);
 
   if (priv->thread_policy != PFT_THREAD_POLICY_AUTO)
     return priv->thread_policy;
-  return _pft_node_type_is_gjs (G_OBJECT_TYPE (self))
-         ? PFT_THREAD_POLICY_MAIN_CONTEXT : PFT_THREAD_POLICY_THREAD;
+  return is_gjs ? PFT_THREAD_POLICY_MAIN_CONTEXT : PFT_THREAD_POLICY_THREAD;
 }
 
 /* Normalises "no value" to a NULL gpointer, which every binding reads as
@@ -1069,6 +1069,7 @@ pft_node_real_exec_async (PftNode             *self,
 {
   g_autoptr(GTask) task = g_task_new (self, cancellable, callback, user_data);
   PftThreadPolicy policy;
+  gboolean is_gjs;
 
   g_task_set_source_tag (task, pft_node_real_exec_async);
 
@@ -1076,16 +1077,18 @@ pft_node_real_exec_async (PftNode             *self,
     return;
 
   /* A node that does all its work in prep and post has no exec: nothing
-   * to send to a thread. */
+   * to send to a thread. Walking the type chain takes GType's lock once
+   * per level, so it is done once per exec. */
+  is_gjs = _pft_node_type_is_gjs (G_OBJECT_TYPE (self));
   policy = PFT_NODE_GET_CLASS (self)->exec == NULL
-           ? PFT_THREAD_POLICY_MAIN_CONTEXT : resolve_policy (self);
+           ? PFT_THREAD_POLICY_MAIN_CONTEXT : resolve_policy (self, is_gjs);
   if (policy == PFT_THREAD_POLICY_MAIN_CONTEXT)
     {
       call_sync_exec (self, ctx, item, task);
       return;
     }
 
-  if (_pft_node_type_is_gjs (G_OBJECT_TYPE (self)))
+  if (is_gjs)
     {
       /* GJS blocks calls into JS from other threads and the caller then
        * sees an empty "success"; refuse instead. */
