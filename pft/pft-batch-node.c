@@ -155,12 +155,8 @@ pft_batch_node_set_max_concurrent (PftBatchNode *self,
 
   if (priv->max_concurrent != max_concurrent)
     {
-      PftThrottle *throttle = _pft_node_get_throttle (PFT_NODE (self));
-
       priv->max_concurrent = max_concurrent;
-      /* A throttled subclass runs under its limiter, sized from here. */
-      if (throttle != NULL)
-        _pft_throttle_max_concurrent_changed (throttle, max_concurrent);
+      _pft_node_max_concurrent_changed (PFT_NODE (self), max_concurrent);
       g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_MAX_CONCURRENT]);
     }
 }

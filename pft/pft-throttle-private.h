@@ -77,6 +77,8 @@ gboolean     _pft_throttle_set_property       (PftThrottle    *throttle,
 /* The owner's max-concurrent changed. */
 void         _pft_throttle_max_concurrent_changed (PftThrottle *throttle,
                                                    guint        max_concurrent);
+void         _pft_node_max_concurrent_changed     (PftNode     *node,
+                                                   guint        max_concurrent);
 PftRateLimiter *_pft_throttle_get_limiter     (PftThrottle    *throttle);
 void         _pft_throttle_set_limiter        (PftThrottle    *throttle,
                                                PftRateLimiter *limiter);
