@@ -36,6 +36,7 @@ struct _PftContext
   GMainContext *main_context;
   guint         attempt;
   gint64        index;
+  PftSyncReturn *sync_return;  /* while a class's exec_async runs */
 };
 
 G_DEFINE_FINAL_TYPE (PftContext, pft_context, G_TYPE_OBJECT)
@@ -203,23 +204,95 @@ _pft_context_new_for_item (PftContext   *parent,
 }
 
 /* Whether @self, an item context, may serve another item of the same
- * batch once its item is done: only the caller holds it (one reference),
- * nobody attached anything to it (no qdata: no weak reference, toggle
- * reference, binding wrapper or user data) and no signal handler is
- * connected. Anything else, and it is dropped as usual. */
+ * batch once its item is done: only the caller holds it (one reference)
+ * and nobody attached anything to it (no qdata: no weak reference, toggle
+ * reference, binding wrapper or user data). Anything else, and it is
+ * dropped as usual. A signal handler is not looked for (that lookup cost
+ * as much as the rest of an item): a context has no signals and never
+ * notifies, so a handler left connected never runs, and goes with the
+ * context at the end of the batch. */
 gboolean
 _pft_context_is_recyclable (PftContext *self)
 {
-  static guint notify_id;
   GObject *object = G_OBJECT (self);
 
-  if (g_atomic_int_get (&object->ref_count) != 1 ||
-      g_atomic_pointer_get (&object->qdata) != NULL)
-    return FALSE;
-  if (notify_id == 0)
-    notify_id = g_signal_lookup ("notify", G_TYPE_OBJECT);
-  return g_signal_handler_find (object, G_SIGNAL_MATCH_ID, notify_id, 0,
-                                NULL, NULL, NULL) == 0;
+  return g_atomic_int_get (&object->ref_count) == 1 &&
+         g_atomic_pointer_get (&object->qdata) == NULL;
+}
+
+void
+_pft_context_set_sync_return (PftContext    *self,
+                              PftSyncReturn *sync_return)
+{
+  self->sync_return = sync_return;
+}
+
+/**
+ * pft_context_return_value:
+ * @self: the #PftContext handed to [vfunc@Pft.Node.exec_async]
+ * @value: (nullable): the result of the exec, copied; %NULL for none
+ *
+ * Completes the exec attempt of @self at once with @value, from inside
+ * an implementation of [vfunc@Pft.Node.exec_async] that has its result
+ * without waiting (a cache hit, a computation). Call it before
+ * exec_async returns, on the thread that called it, at most once, and
+ * then do not call the callback: the engine goes on with the result
+ * without the main-loop iteration that a #GTask completed at once costs
+ * (GTask defers such a callback to an idle), and exec_finish is not
+ * called. A result that is not ready when exec_async returns goes
+ * through the callback as usual.
+ *
+ * Calling it anywhere else is a programmer error.
+ */
+void
+pft_context_return_value (PftContext   *self,
+                          const GValue *value)
+{
+  PftSyncReturn *sr;
+
+  g_return_if_fail (PFT_IS_CONTEXT (self));
+  g_return_if_fail (value == NULL || G_IS_VALUE (value));
+  sr = self->sync_return;
+  g_return_if_fail (sr != NULL && sr->thread == g_thread_self ());
+  g_return_if_fail (!sr->returned);
+
+  sr->returned = TRUE;
+  if (value != NULL)
+    {
+      g_value_init (&sr->value, G_VALUE_TYPE (value));
+      g_value_copy (value, &sr->value);
+    }
+}
+
+/**
+ * pft_context_return_error:
+ * @self: the #PftContext handed to [vfunc@Pft.Node.exec_async]
+ * @error: (transfer full): why the attempt failed
+ *
+ * Fails the exec attempt of @self at once with @error, under the same
+ * rules as [method@Pft.Context.return_value]: from inside exec_async,
+ * before it returns, instead of its callback. The attempt is then retried
+ * or handed to exec_fallback like any failed attempt.
+ */
+void
+pft_context_return_error (PftContext *self,
+                          GError     *error)
+{
+  PftSyncReturn *sr;
+
+  g_return_if_fail (PFT_IS_CONTEXT (self));
+  g_return_if_fail (error != NULL);
+  sr = self->sync_return;
+  if (sr == NULL || sr->thread != g_thread_self () || sr->returned)
+    {
+      g_error_free (error);
+      g_return_if_fail (sr != NULL && sr->thread == g_thread_self ());
+      g_return_if_fail (!sr->returned);
+      return;
+    }
+
+  sr->returned = TRUE;
+  sr->error = error;
 }
 
 /* Makes a recycled item context (see _pft_context_is_recyclable()) new

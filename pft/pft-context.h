@@ -43,4 +43,11 @@ PftNode      *pft_context_get_node        (PftContext *self);
 PFT_AVAILABLE_IN_ALL
 GMainContext *pft_context_get_main_context (PftContext *self);
 
+PFT_AVAILABLE_IN_ALL
+void          pft_context_return_value    (PftContext   *self,
+                                           const GValue *value);
+PFT_AVAILABLE_IN_ALL
+void          pft_context_return_error    (PftContext   *self,
+                                           GError       *error);
+
 G_END_DECLS

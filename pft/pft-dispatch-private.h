@@ -46,7 +46,8 @@ typedef enum
 /* Runs one item to its end: attempts (each with a permit when the policy
  * has a limiter), waits, rate-limit handling, fallback. @item is borrowed
  * and must outlive the run. @permit (transfer full, nullable) serves the
- * first attempt. @done is called once, never from inside this call. */
+ * first attempt. @done is called once, maybe from inside this call (an
+ * exec that completed at once). */
 void     _pft_run_item       (PftNode         *node,
                               PftJobKind       kind,
                               PftContext      *ctx,
@@ -64,7 +65,7 @@ typedef struct _PftDispatch PftDispatch;
 /* Starts item @index; when @holds_slot, with a slot of the policy's
  * limiter (window entry @entry) that the item now owns and serves its
  * first attempt. The job ends with one call of _pft_dispatch_item_done(),
- * never from inside this one. */
+ * maybe from inside this one. */
 typedef void (*PftDispatchStartFunc) (PftDispatch  *dispatch,
                                       guint         index,
                                       GCancellable *cancellable,
@@ -97,18 +98,37 @@ void     _pft_dispatch_item_done (gpointer  user_data,
                                   GValue   *result,
                                   GError   *error);
 
-/* From pft-node.c: start one exec attempt in the node's shape, and read
- * its outcome. */
+/* One exec attempt, as the engine sees it: @done is called once with the
+ * outcome, on the run's main context, and may be called before
+ * _pft_node_start_exec() returns (an exec that had its result at once).
+ * @value is the callee's to take or unset (unset when there is no value);
+ * @error is transfer full. Embed it in the caller's own state. */
+typedef struct _PftExecCall PftExecCall;
+typedef void (*PftExecDoneFunc) (PftExecCall *call,
+                                 GValue      *value,
+                                 GError      *error);
+struct _PftExecCall
+{
+  PftNode         *node;   /* set by _pft_node_start_exec() */
+  PftExecDoneFunc  done;
+};
+
+/* From pft-node.c: start one exec attempt in the node's shape. */
 void     _pft_node_start_exec    (PftNode             *node,
                                   PftContext          *ctx,
                                   const GValue        *item,
                                   GCancellable        *cancellable,
-                                  GAsyncReadyCallback  callback,
-                                  gpointer             user_data);
-void     _pft_node_finish_exec   (PftNode             *node,
-                                  GAsyncResult        *result,
-                                  GValue              *value,
-                                  GError             **error);
+                                  PftExecCall         *call);
+
+/* What pft_context_return_value() fills in while a class's exec_async
+ * runs (see _pft_node_start_exec()). */
+typedef struct
+{
+  GThread  *thread;     /* the one that may return */
+  gboolean  returned;
+  GValue    value;
+  GError   *error;
+} PftSyncReturn;
 
 /* From pft-throttle.c: the throttle of a throttled node or flow, or NULL. */
 PftThrottle *_pft_node_get_throttle (PftNode *node);
@@ -122,6 +142,8 @@ void     _pft_throttle_item_done     (PftThrottle  *throttle,
 
 /* From pft-context.c: reuse of item contexts within a batch. */
 gboolean _pft_context_is_recyclable  (PftContext  *self);
+void     _pft_context_set_sync_return (PftContext    *self,
+                                       PftSyncReturn *sync_return);
 void     _pft_context_reset_for_item (PftContext  *self,
                                       gint64       index);
 

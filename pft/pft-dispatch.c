@@ -57,8 +57,19 @@ _pft_run_policy_unref (PftRunPolicy *policy)
 /* ------------------------------------------------------------------ */
 /* One item: attempts, permits, waits, rate limits, fallback            */
 
+typedef struct _ItemRun ItemRun;
+
+/* What the items of one batch recycle: an item's context and its ItemRun
+ * serve the next item, so that an item costs no allocation. */
 typedef struct
 {
+  GPtrArray *contexts;   /* (element-type PftContext) */
+  ItemRun   *free_runs;  /* chained by next_free */
+} ItemPool;
+
+struct _ItemRun
+{
+  PftExecCall      call;             /* first: an attempt reports into it */
   PftNode         *node;
   PftJobKind       kind;
   PftContext      *ctx;
@@ -75,8 +86,12 @@ typedef struct
   guint64          epoch;            /* adaptive epoch when the permit was granted */
   PftItemDoneFunc  done;
   gpointer         done_data;
-  GPtrArray       *ctx_pool;         /* (nullable): where @ctx goes back when done */
-} ItemRun;
+  /* (nullable): a batch's pool, where @ctx and the run go back when done.
+   * The batch then also holds @node, @cancellable and @policy for the
+   * run, which borrows them. */
+  ItemPool        *pool;
+  ItemRun         *next_free;
+};
 
 static void item_try_attempt (ItemRun *run);
 
@@ -108,17 +123,25 @@ item_finish (ItemRun *run,
   if (run->policy->throttle != NULL)
     _pft_throttle_item_done (run->policy->throttle, index, error);
 
-  g_object_unref (run->node);
   /* An item context nobody else kept serves the batch's next item:
    * creating and disposing a GObject per item is most of an item's cost. */
-  if (run->ctx_pool != NULL && _pft_context_is_recyclable (run->ctx))
-    g_ptr_array_add (run->ctx_pool, run->ctx);
+  if (run->pool != NULL && run->kind == PFT_JOB_EXEC && _pft_context_is_recyclable (run->ctx))
+    g_ptr_array_add (run->pool->contexts, run->ctx);
   else
     g_object_unref (run->ctx);
   g_clear_pointer (&run->params, g_variant_unref);
-  g_clear_object (&run->cancellable);
-  _pft_run_policy_unref (run->policy);
-  g_free (run);
+  if (run->pool != NULL)
+    {
+      run->next_free = run->pool->free_runs;
+      run->pool->free_runs = run;
+    }
+  else
+    {
+      g_object_unref (run->node);
+      g_clear_object (&run->cancellable);
+      _pft_run_policy_unref (run->policy);
+      g_free (run);
+    }
 
   if (result != NULL && !G_IS_VALUE (result))
     g_value_init (result, G_TYPE_POINTER);
@@ -269,20 +292,16 @@ item_attempt_done (ItemRun  *run,
 }
 
 static void
-item_exec_cb (GObject      *source,
-              GAsyncResult *result,
-              gpointer      user_data)
+item_exec_done (PftExecCall *call,
+                GValue      *value,
+                GError      *error)
 {
-  ItemRun *run = user_data;
-  GValue value = G_VALUE_INIT;
-  GError *error = NULL;
-  gboolean rate_limited;
+  ItemRun *run = (ItemRun *) call;
+  gboolean rate_limited = item_attempt_ended (run, error);
 
-  _pft_node_finish_exec (run->node, result, &value, &error);
-  rate_limited = item_attempt_ended (run, error);
-  if (error != NULL && G_IS_VALUE (&value))
-    g_value_unset (&value);
-  item_attempt_done (run, &value, error, rate_limited);
+  if (error != NULL && G_IS_VALUE (value))
+    g_value_unset (value);
+  item_attempt_done (run, value, error, rate_limited);
 }
 
 static void
@@ -314,7 +333,8 @@ item_start_job (ItemRun *run)
   if (run->kind == PFT_JOB_EXEC)
     {
       _pft_context_set_attempt (run->ctx, run->attempt);
-      _pft_node_start_exec (run->node, run->ctx, run->item, run->cancellable, item_exec_cb, run);
+      run->call.done = item_exec_done;
+      _pft_node_start_exec (run->node, run->ctx, run->item, run->cancellable, &run->call);
     }
   else
     {
@@ -368,6 +388,9 @@ item_try_attempt (ItemRun *run)
   item_start_job (run);
 }
 
+/* Takes @ctx's reference: an item that completes at once may be done
+ * before this returns, and its context can only serve the next item if
+ * nobody else holds it then. */
 static void
 run_item (PftNode         *node,
           PftJobKind       kind,
@@ -380,25 +403,41 @@ run_item (PftNode         *node,
           PftPermit       *permit,
           gboolean         holds_slot,
           guint64          entry,
-          GPtrArray       *ctx_pool,
+          ItemPool        *pool,
           PftItemDoneFunc  done,
           gpointer         user_data)
 {
-  ItemRun *run = g_new0 (ItemRun, 1);
+  ItemRun *run;
 
-  run->ctx_pool = ctx_pool;
+  if (pool != NULL && pool->free_runs != NULL)
+    {
+      run = pool->free_runs;
+      pool->free_runs = run->next_free;
+      memset (run, 0, sizeof *run);
+    }
+  else
+    run = g_new0 (ItemRun, 1);
 
+  run->pool = pool;
   run->holds_slot = holds_slot;
   run->entry = entry;
-
-  run->node = g_object_ref (node);
   run->kind = kind;
-  run->ctx = g_object_ref (ctx);
+  run->ctx = ctx;   /* the caller's reference */
   run->item = item;
   run->params = params != NULL ? g_variant_ref (params) : NULL;
   run->index = index;
-  run->cancellable = cancellable != NULL ? g_object_ref (cancellable) : NULL;
-  run->policy = _pft_run_policy_ref (policy);
+  if (pool != NULL)
+    {
+      run->node = node;
+      run->cancellable = cancellable;
+      run->policy = policy;
+    }
+  else
+    {
+      run->node = g_object_ref (node);
+      run->cancellable = cancellable != NULL ? g_object_ref (cancellable) : NULL;
+      run->policy = _pft_run_policy_ref (policy);
+    }
   run->permit = permit;
   run->done = done;
   run->done_data = user_data;
@@ -418,7 +457,7 @@ _pft_run_item (PftNode         *node,
                PftItemDoneFunc  done,
                gpointer         user_data)
 {
-  run_item (node, kind, ctx, item, params, index, cancellable, policy, permit,
+  run_item (node, kind, g_object_ref (ctx), item, params, index, cancellable, policy, permit,
             FALSE, PFT_ENTRY_NONE, NULL, done, user_data);
 }
 
@@ -429,7 +468,14 @@ _pft_run_item (PftNode         *node,
  * it grants a permit (one request outstanding at a time), otherwise when
  * fewer than max-concurrent are in flight. Memory for work in flight is
  * O(concurrency) whatever the batch size; the results array is the only
- * O(items) structure. */
+ * O(items) structure.
+ *
+ * Items whose exec completes at once finish inside the pump that started
+ * them, which then starts the next: a loop, not a recursion. After
+ * PFT_DISPATCH_BURST starts the pump yields to the main context (an idle
+ * resumes it), so that a batch of a million such items does not keep
+ * timers, cancellation and other sources waiting until it is done. */
+#define PFT_DISPATCH_BURST 256
 struct _PftDispatch
 {
   guint                 n_items;
@@ -437,6 +483,8 @@ struct _PftDispatch
   guint                 in_flight;
   gboolean              acquiring;
   gboolean              pumping;
+  gboolean              resuming;         /* an idle will pump again */
+  GMainContext         *context;          /* the run's */
   PftRunPolicy         *policy;
   PftValues            *results;
   GError               *error;
@@ -469,6 +517,7 @@ dispatch_finish (PftDispatch *d)
     g_cancellable_disconnect (d->parent, d->parent_id);
   g_clear_object (&d->parent);
   g_clear_object (&d->cancellable);
+  g_main_context_unref (d->context);
   _pft_run_policy_unref (d->policy);
   g_free (d);
 
@@ -481,6 +530,16 @@ static gboolean
 dispatch_stopped (PftDispatch *d)
 {
   return d->error != NULL || d->next >= d->n_items;
+}
+
+static gboolean
+dispatch_resume_cb (gpointer data)
+{
+  PftDispatch *d = data;
+
+  d->resuming = FALSE;
+  dispatch_pump (d);
+  return G_SOURCE_REMOVE;
 }
 
 static void
@@ -525,12 +584,32 @@ static void
 dispatch_pump (PftDispatch *d)
 {
   PftRateLimiter *limiter = d->policy->limiter;
+  guint started = 0;
 
-  if (d->pumping)
+  if (d->pumping || d->resuming)
     return;
   d->pumping = TRUE;
   while (!dispatch_stopped (d) && !d->acquiring)
     {
+      /* Execs that ignore the cancellable and complete at once would
+       * otherwise run the batch to its end. */
+      if (G_UNLIKELY (g_cancellable_is_cancelled (d->cancellable)))
+        {
+          g_cancellable_set_error_if_cancelled (d->cancellable, &d->error);
+          break;
+        }
+      if (started++ == PFT_DISPATCH_BURST)
+        {
+          GSource *source = g_idle_source_new ();
+
+          d->resuming = TRUE;
+          g_source_set_priority (source, G_PRIORITY_DEFAULT);
+          g_source_set_static_name (source, "[pft] batch dispatch");
+          g_source_set_callback (source, dispatch_resume_cb, d, NULL);
+          g_source_attach (source, d->context);
+          g_source_unref (source);
+          break;
+        }
       if (limiter != NULL)
         {
           GError *error = NULL;
@@ -559,7 +638,7 @@ dispatch_pump (PftDispatch *d)
     }
   d->pumping = FALSE;
 
-  if (d->in_flight == 0 && !d->acquiring && dispatch_stopped (d))
+  if (d->in_flight == 0 && !d->acquiring && !d->resuming && dispatch_stopped (d))
     dispatch_finish (d);
 }
 
@@ -578,6 +657,7 @@ _pft_dispatch_start (guint                 n_items,
   d->results = pft_values_new_sized (n_items);
   _pft_values_set_length (d->results, n_items);
   d->cancellable = g_cancellable_new ();
+  d->context = g_main_context_ref_thread_default ();
   if (cancellable != NULL)
     {
       d->parent = g_object_ref (cancellable);
@@ -690,7 +770,7 @@ typedef struct
   PftJobKind     kind;
   PftValues     *items;
   PftRunPolicy  *policy;
-  GPtrArray     *ctx_pool;   /* (element-type PftContext): item contexts to reuse */
+  ItemPool       pool;
 } BatchRun;
 
 static void
@@ -705,19 +785,19 @@ batch_start_item (PftDispatch  *dispatch,
 
   if (br->kind == PFT_JOB_EXEC)
     {
-      g_autoptr(PftContext) ctx = NULL;
+      PftContext *ctx;
 
       /* All items of the batch share the cancellable, store, params. */
-      if (br->ctx_pool->len > 0)
+      if (br->pool.contexts->len > 0)
         {
-          ctx = g_ptr_array_steal_index_fast (br->ctx_pool, br->ctx_pool->len - 1);
+          ctx = g_ptr_array_steal_index_fast (br->pool.contexts, br->pool.contexts->len - 1);
           _pft_context_reset_for_item (ctx, index);
         }
       else
         ctx = _pft_context_new_for_item (br->inv->ctx, index, cancellable);
 
       run_item (br->inv->node, PFT_JOB_EXEC, ctx, pft_values_peek (br->items, index), NULL,
-                index, cancellable, br->policy, NULL, holds_slot, entry, br->ctx_pool,
+                index, cancellable, br->policy, NULL, holds_slot, entry, &br->pool,
                 _pft_dispatch_item_done, dispatch);
     }
   else
@@ -726,8 +806,8 @@ batch_start_item (PftDispatch  *dispatch,
       g_autoptr(GVariant) set = pft_values_dup_variant (br->items, index);
       g_autoptr(GVariant) params = _pft_params_merge (pft_context_get_params (br->inv->ctx), set);
 
-      run_item (br->inv->node, PFT_JOB_WALK, br->inv->ctx, NULL, params, index,
-                cancellable, br->policy, NULL, holds_slot, entry, NULL,
+      run_item (br->inv->node, PFT_JOB_WALK, g_object_ref (br->inv->ctx), NULL, params, index,
+                cancellable, br->policy, NULL, holds_slot, entry, &br->pool,
                 _pft_dispatch_item_done, dispatch);
     }
 }
@@ -741,7 +821,14 @@ batch_done (PftValues *results,
   PftInvocation *inv = br->inv;
 
   g_object_unref (br->items);
-  g_ptr_array_unref (br->ctx_pool);
+  g_ptr_array_unref (br->pool.contexts);
+  while (br->pool.free_runs != NULL)
+    {
+      ItemRun *run = br->pool.free_runs;
+
+      br->pool.free_runs = run->next_free;
+      g_free (run);
+    }
   _pft_run_policy_unref (br->policy);
   g_free (br);
 
@@ -775,7 +862,7 @@ _pft_batch_exec_phase (PftInvocation *inv,
   br->kind = kind;
   br->items = items;
   br->policy = _pft_run_policy_new (inv->node);
-  br->ctx_pool = g_ptr_array_new_with_free_func (g_object_unref);
+  br->pool.contexts = g_ptr_array_new_with_free_func (g_object_unref);
   /* A walk is not retried for ordinary errors (its nodes retry their own
    * execs); only a throttled flow runs a rate-limited walk again. */
   if (kind == PFT_JOB_WALK)

@@ -574,86 +574,195 @@ ensure_value (GValue *value)
 }
 
 /* ------------------------------------------------------------------ */
-/* THREAD exec                                                          */
+/* The default exec: MAIN_CONTEXT inline, THREAD in Pft's pool          */
 /*
- * An exec sent to a worker thread is a ThreadExec. The worker runs the
- * sync exec and, if it won the race against a cancellation (@done), keeps
- * the result in the ThreadExec and appends it to the batch of the task's
- * GMainContext. A batch is a GSource attached to that context when the
- * first item of a burst arrives (one wakeup per burst, not per item); it
- * returns every GTask of the batch on the task's own context, where
- * g_task_return_*() completes at once, and destroys itself. The registry
- * of batches only holds a context while a batch of it is pending, and the
- * pending items hold the context (through their tasks), so no context is
- * ever looked up after it went away and a private per-run context owns no
- * long-lived source.
+ * The engine runs a node's own sync exec without a GTask: on the main
+ * context it calls exec and reports at once; for a worker thread it
+ * queues a ThreadExec. The worker runs the sync exec and, if it won the
+ * race against a cancellation (@done), keeps the result in the ThreadExec
+ * and appends it to the batch of the run's GMainContext. A batch is a
+ * GSource attached to that context when the first item of a burst
+ * arrives (one wakeup per burst, not per item); it reports every item of
+ * the batch there and destroys itself. The registry of batches only holds
+ * a context while a batch of it is pending, and the pending items hold
+ * the context, so no context is ever looked up after it went away and a
+ * private per-run context owns no long-lived source.
+ *
+ * Cancellation: the ThreadExecs of one cancellable are listed in one
+ * ExecGroup, kept on the cancellable and connected to it once, not once
+ * per item (a connect and a disconnect cost more than the rest of an
+ * item). Cancelling reports CANCELLED at once for every exec still queued
+ * or running; a worker that comes back later drops its result.
  *
  * The pool starts with as many threads as processors, which is what
  * trivial execs want (a worker drains many queued items without sleeping).
  * Blocking execs (HTTP calls) must still overlap up to the batch's
  * max-concurrent: a watchdog thread, ticking only while work is queued,
- * doubles the pool's size each time queued work saw no exec start for two
- * ticks, never beyond the work in the pool (running + queued, which the
- * dispatchers bound) nor PFT_EXEC_MAX_THREADS; it goes back to the base
- * size once the demand stayed low for a while.
+ * grows the pool when queued work saw no exec start for two ticks, never
+ * beyond the work in the pool (running + queued, which the dispatchers
+ * bound) nor PFT_EXEC_MAX_THREADS; it goes back to the base size once the
+ * demand stayed low for a while.
  */
 
+typedef struct _ExecGroup ExecGroup;
 typedef struct _ThreadExec ThreadExec;
+
 struct _ThreadExec
 {
-  ThreadExec   *next;      /* in a batch */
-  GTask        *task;
-  PftNode      *node;
-  PftContext   *ctx;
-  GValue        item;
-  GValue        result;
-  GError       *error;
-  GCancellable *cancellable;
-  gulong        cancel_id;
-  gint64        queued_at; /* monotonic, when pushed to the pool */
-  gint          done;      /* atomic: the task was returned, or will be by a batch */
+  ThreadExec      *qnext;     /* in the pool's queue */
+  ThreadExec      *bnext;     /* in a batch */
+  ThreadExec      *gprev;     /* in the group's list, under its lock */
+  ThreadExec      *gnext;
+  gatomicrefcount  ref_count; /* the worker's and the report's */
+  PftExecCall     *call;      /* the report's: valid until reported */
+  GMainContext    *context;   /* where it is reported */
+  ExecGroup       *group;     /* nullable */
+  PftNode         *node;      /* what only the exec needs, dropped after it */
+  PftContext      *ctx;
+  GValue           item;
+  GValue           result;
+  GError          *error;
+  gint64           queued_at; /* monotonic, when pushed to the pool */
+  gint             done;      /* atomic: reported, or about to be */
 };
+
+struct _ExecGroup
+{
+  gatomicrefcount  ref_count;
+  GMutex           lock;
+  ThreadExec      *pending;   /* queued or running, under @lock */
+};
+
+static void exec_batch_add (ThreadExec *te);
+
+static ExecGroup *
+exec_group_ref (ExecGroup *group)
+{
+  g_atomic_ref_count_inc (&group->ref_count);
+  return group;
+}
+
+static void
+exec_group_unref (gpointer data)
+{
+  ExecGroup *group = data;
+
+  if (g_atomic_ref_count_dec (&group->ref_count))
+    {
+      g_mutex_clear (&group->lock);
+      g_free (group);
+    }
+}
 
 static void
 thread_exec_clear_work (ThreadExec *te)
 {
-  /* What only the exec needed; dropped in the worker. */
   g_clear_object (&te->node);
   g_clear_object (&te->ctx);
   if (G_IS_VALUE (&te->item))
     g_value_unset (&te->item);
-  g_clear_object (&te->cancellable);
 }
 
 static void
-thread_exec_free (ThreadExec *te)
+thread_exec_unref (ThreadExec *te)
 {
-  thread_exec_clear_work (te);
-  g_clear_object (&te->task);
-  if (G_IS_VALUE (&te->result))
-    g_value_unset (&te->result);
-  g_clear_error (&te->error);
-  g_free (te);
+  if (g_atomic_ref_count_dec (&te->ref_count))
+    {
+      thread_exec_clear_work (te);
+      if (G_IS_VALUE (&te->result))
+        g_value_unset (&te->result);
+      g_clear_error (&te->error);
+      g_clear_pointer (&te->group, exec_group_unref);
+      g_main_context_unref (te->context);
+      g_free (te);
+    }
+}
+
+/* Runs in the cancelling thread. */
+static void
+exec_group_cancelled (GCancellable *cancellable,
+                      ExecGroup    *group)
+{
+  g_mutex_lock (&group->lock);
+  /* An exec may still be blocked in user code: report it now so that the
+   * run ends promptly; its worker drops the result when it comes back. */
+  for (ThreadExec *te = group->pending; te != NULL; te = te->gnext)
+    if (g_atomic_int_compare_and_exchange (&te->done, 0, 1))
+      {
+        g_set_error_literal (&te->error, G_IO_ERROR, G_IO_ERROR_CANCELLED,
+                             _("Operation was cancelled"));
+        exec_batch_add (te);
+      }
+  g_mutex_unlock (&group->lock);
+}
+
+/* The group of @cancellable, created on first use. (transfer full) */
+static ExecGroup *
+exec_group_for (GCancellable *cancellable)
+{
+  static GQuark quark;
+  G_LOCK_DEFINE_STATIC (create);
+  ExecGroup *group;
+
+  if (G_UNLIKELY (quark == 0))
+    quark = g_quark_from_static_string ("pft-exec-group");
+
+  G_LOCK (create);
+  group = g_object_get_qdata (G_OBJECT (cancellable), quark);
+  if (group == NULL)
+    {
+      group = g_new0 (ExecGroup, 1);
+      g_atomic_ref_count_init (&group->ref_count);
+      g_mutex_init (&group->lock);
+      g_object_set_qdata_full (G_OBJECT (cancellable), quark, group, exec_group_unref);
+      /* Runs the handler at once if already cancelled. */
+      g_cancellable_connect (cancellable, G_CALLBACK (exec_group_cancelled),
+                             exec_group_ref (group), exec_group_unref);
+    }
+  exec_group_ref (group);
+  G_UNLOCK (create);
+  return group;
+}
+
+/* Puts @te in its group's list; FALSE if @cancellable was cancelled.
+ * GCancellable sets its flag before it runs the handlers: either the
+ * handler finds @te in the list, or this finds the flag. (Not a flag of
+ * the group's own: a cancellable can be reset and used again.) */
+static gboolean
+exec_group_link (ThreadExec   *te,
+                 GCancellable *cancellable)
+{
+  ExecGroup *group = te->group;
+  gboolean linked = FALSE;
+
+  g_mutex_lock (&group->lock);
+  if (!g_cancellable_is_cancelled (cancellable))
+    {
+      te->gprev = NULL;
+      te->gnext = group->pending;
+      if (group->pending != NULL)
+        group->pending->gprev = te;
+      group->pending = te;
+      linked = TRUE;
+    }
+  g_mutex_unlock (&group->lock);
+  return linked;
 }
 
 static void
-call_sync_exec (PftNode      *self,
-                PftContext   *ctx,
-                const GValue *item,
-                GTask        *task)
+exec_group_unlink (ThreadExec *te)
 {
-  GValue result = G_VALUE_INIT;
-  GError *error = NULL;
+  ExecGroup *group = te->group;
 
-  if (PFT_NODE_GET_CLASS (self)->exec != NULL)
-    PFT_NODE_GET_CLASS (self)->exec (self, ctx, item, &result, &error);
-
-  if (error != NULL)
-    g_task_return_error (task, error);
+  g_mutex_lock (&group->lock);
+  if (te->gprev != NULL)
+    te->gprev->gnext = te->gnext;
   else
-    g_task_return_value (task, G_IS_VALUE (&result) ? &result : NULL);
-  if (G_IS_VALUE (&result))
-    g_value_unset (&result);
+    group->pending = te->gnext;
+  if (te->gnext != NULL)
+    te->gnext->gprev = te->gprev;
+  te->gprev = te->gnext = NULL;
+  g_mutex_unlock (&group->lock);
 }
 
 /* The batches: GMainContext -> ExecBatch, under batch_lock. */
@@ -690,16 +799,11 @@ exec_batch_dispatch (GSource     *source,
   exec_batch_steal ((ExecBatch *) source, &te);
   while (te != NULL)
     {
-      ThreadExec *next = te->next;
+      ThreadExec *next = te->bnext;
+      PftExecCall *call = te->call;
 
-      /* The worker flipped @done: no cancellation returned the task.
-       * We are in a later iteration of the task's context than its
-       * creation, so GTask calls back right here. */
-      if (te->error != NULL)
-        g_task_return_error (te->task, g_steal_pointer (&te->error));
-      else
-        g_task_return_value (te->task, G_IS_VALUE (&te->result) ? &te->result : NULL);
-      thread_exec_free (te);
+      call->done (call, &te->result, g_steal_pointer (&te->error));
+      thread_exec_unref (te);
       te = next;
     }
   return G_SOURCE_REMOVE;
@@ -712,7 +816,7 @@ exec_batch_finalize (GSource *source)
   ThreadExec *te;
 
   /* Only reached with items left when the source is destroyed before it
-   * ran (its context went away); nothing can be returned then. The
+   * ran (its context went away); nothing can be reported then. The
    * registry entry may still point here: drop it. */
   G_LOCK (batch_lock);
   if (batches != NULL)
@@ -733,8 +837,8 @@ exec_batch_finalize (GSource *source)
   G_UNLOCK (batch_lock);
   while (te != NULL)
     {
-      ThreadExec *next = te->next;
-      thread_exec_free (te);
+      ThreadExec *next = te->bnext;
+      thread_exec_unref (te);
       te = next;
     }
 }
@@ -743,10 +847,11 @@ static GSourceFuncs exec_batch_funcs = {
   NULL, NULL, exec_batch_dispatch, exec_batch_finalize, NULL, NULL,
 };
 
+/* Hands @te's report reference to the batch of its context. */
 static void
 exec_batch_add (ThreadExec *te)
 {
-  GMainContext *context = g_task_get_context (te->task);
+  GMainContext *context = te->context;
   ExecBatch *batch;
   GSource *fresh = NULL;
 
@@ -763,9 +868,9 @@ exec_batch_add (ThreadExec *te)
       batch = (ExecBatch *) fresh;
       g_hash_table_insert (batches, context, batch);
     }
-  te->next = NULL;
+  te->bnext = NULL;
   if (batch->tail != NULL)
-    batch->tail->next = te;
+    batch->tail->bnext = te;
   else
     batch->head = te;
   batch->tail = te;
@@ -773,23 +878,11 @@ exec_batch_add (ThreadExec *te)
 
   if (fresh != NULL)
     {
-      /* The context is alive: @te's task holds it. The source cannot run
-       * before it is attached, and the context owns it afterwards. */
+      /* The context is alive: @te holds it. The source cannot run before
+       * it is attached, and the context owns it afterwards. */
       g_source_attach (fresh, context);
       g_source_unref (fresh);
     }
-}
-
-static void
-thread_exec_cancelled (GCancellable *cancellable,
-                       ThreadExec   *te)
-{
-  /* Runs in the cancelling thread. The exec may still be blocked in user
-   * code: end the task now so that the run ends promptly, and let the
-   * worker drop its result when it comes back. */
-  if (g_atomic_int_compare_and_exchange (&te->done, 0, 1))
-    g_task_return_new_error (te->task, G_IO_ERROR, G_IO_ERROR_CANCELLED,
-                             "%s", _("Operation was cancelled"));
 }
 
 /* The pool: a queue of ThreadExecs drained by up to exec_drainers_max
@@ -820,6 +913,8 @@ static GThreadPool *exec_threads;
 static void
 thread_exec_run (ThreadExec *te)
 {
+  GValue result = G_VALUE_INIT;
+  GError *error = NULL;
   gboolean won = FALSE;
 
   if (!g_atomic_int_get (&te->done))
@@ -827,24 +922,31 @@ thread_exec_run (ThreadExec *te)
       PftNodeClass *klass = PFT_NODE_GET_CLASS (te->node);
 
       if (klass->exec != NULL)
-        klass->exec (te->node, te->ctx, &te->item, &te->result, &te->error);
-      /* Whoever flips @done first returns the task: the exec (through its
+        klass->exec (te->node, te->ctx, &te->item, &result, &error);
+      /* Whoever flips @done first reports: the exec (through its
        * context's batch), or a cancellation that came first and did not
        * wait for it. */
       won = g_atomic_int_compare_and_exchange (&te->done, 0, 1);
     }
-  /* Waits for a cancel callback that is running right now, so that @te
-   * outlives it. */
-  if (te->cancel_id != 0)
-    g_cancellable_disconnect (te->cancellable, te->cancel_id);
+  if (te->group != NULL)
+    exec_group_unlink (te);
   g_atomic_int_inc (&exec_finished);
+  thread_exec_clear_work (te);
   if (won)
     {
-      thread_exec_clear_work (te);
+      te->result = result;
+      te->error = error;
+      if (error != NULL && G_IS_VALUE (&te->result))
+        g_value_unset (&te->result);
       exec_batch_add (te);
     }
   else
-    thread_exec_free (te);
+    {
+      if (G_IS_VALUE (&result))
+        g_value_unset (&result);
+      g_clear_error (&error);
+    }
+  thread_exec_unref (te);   /* the worker's */
 }
 
 /* Under exec_lock. */
@@ -855,10 +957,10 @@ exec_queue_pop (void)
 
   if (te != NULL)
     {
-      exec_head = te->next;
+      exec_head = te->qnext;
       if (exec_head == NULL)
         exec_tail = NULL;
-      te->next = NULL;
+      te->qnext = NULL;
       g_atomic_int_add (&exec_queued, -1);
       g_atomic_int_inc (&exec_started);
     }
@@ -1038,10 +1140,10 @@ exec_pool_push (ThreadExec *te)
 
   exec_pool_init ();
   g_mutex_lock (&exec_lock);
-  te->next = NULL;
+  te->qnext = NULL;
   te->queued_at = g_get_monotonic_time ();
   if (exec_tail != NULL)
-    exec_tail->next = te;
+    exec_tail->qnext = te;
   else
     exec_head = te;
   exec_tail = te;
@@ -1060,31 +1162,50 @@ exec_pool_push (ThreadExec *te)
 }
 
 static void
-pft_node_real_exec_async (PftNode             *self,
-                          PftContext          *ctx,
-                          const GValue        *item,
-                          GCancellable        *cancellable,
-                          GAsyncReadyCallback  callback,
-                          gpointer             user_data)
+report_error (PftExecCall *call,
+              GError      *error)
 {
-  g_autoptr(GTask) task = g_task_new (self, cancellable, callback, user_data);
+  GValue none = G_VALUE_INIT;
+
+  call->done (call, &none, error);
+}
+
+/* The engine's default exec (no GTask): the node's sync exec, inline on
+ * the main context or in Pft's pool, per thread-policy. @call is reported
+ * once, maybe before this returns. */
+static void
+exec_default (PftNode      *self,
+              PftContext   *ctx,
+              const GValue *item,
+              GCancellable *cancellable,
+              PftExecCall  *call)
+{
+  PftNodeClass *klass = PFT_NODE_GET_CLASS (self);
   PftThreadPolicy policy;
+  GError *error = NULL;
   gboolean is_gjs;
+  ThreadExec *te;
 
-  g_task_set_source_tag (task, pft_node_real_exec_async);
-
-  if (g_task_return_error_if_cancelled (task))
-    return;
+  if (g_cancellable_set_error_if_cancelled (cancellable, &error))
+    {
+      report_error (call, error);
+      return;
+    }
 
   /* A node that does all its work in prep and post has no exec: nothing
    * to send to a thread. Walking the type chain takes GType's lock once
    * per level, so it is done once per exec. */
   is_gjs = _pft_node_type_is_gjs (G_OBJECT_TYPE (self));
-  policy = PFT_NODE_GET_CLASS (self)->exec == NULL
-           ? PFT_THREAD_POLICY_MAIN_CONTEXT : resolve_policy (self, is_gjs);
+  policy = klass->exec == NULL ? PFT_THREAD_POLICY_MAIN_CONTEXT : resolve_policy (self, is_gjs);
   if (policy == PFT_THREAD_POLICY_MAIN_CONTEXT)
     {
-      call_sync_exec (self, ctx, item, task);
+      GValue result = G_VALUE_INIT;
+
+      if (klass->exec != NULL)
+        klass->exec (self, ctx, item, &result, &error);
+      if (error != NULL && G_IS_VALUE (&result))
+        g_value_unset (&result);
+      call->done (call, &result, error);
       return;
     }
 
@@ -1092,33 +1213,88 @@ pft_node_real_exec_async (PftNode             *self,
     {
       /* GJS blocks calls into JS from other threads and the caller then
        * sees an empty "success"; refuse instead. */
-      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
-                               _("%s: exec of a JavaScript node cannot run in a worker thread; "
-                                 "use thread-policy AUTO or MAIN_CONTEXT, or implement exec_task"),
-                               pft_node_get_name (self));
+      report_error (call, g_error_new (G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+                                       _("%s: exec of a JavaScript node cannot run in a worker thread; "
+                                         "use thread-policy AUTO or MAIN_CONTEXT, or implement exec_task"),
+                                       pft_node_get_name (self)));
       return;
     }
 
-  {
-    ThreadExec *te = g_new0 (ThreadExec, 1);
+  te = g_new0 (ThreadExec, 1);
+  /* One reference for the worker, one for the report. */
+  g_atomic_ref_count_init (&te->ref_count);
+  g_atomic_ref_count_inc (&te->ref_count);
+  te->call = call;
+  te->context = g_main_context_ref (pft_context_get_main_context (ctx));
+  te->node = g_object_ref (self);
+  te->ctx = g_object_ref (ctx);
+  /* The item belongs to the batch, which a cancelled run may free while
+   * the exec still runs. */
+  if (item != NULL && G_IS_VALUE (item))
+    {
+      g_value_init (&te->item, G_VALUE_TYPE (item));
+      g_value_copy (item, &te->item);
+    }
+  else
+    g_value_init (&te->item, G_TYPE_POINTER);
+  if (cancellable != NULL)
+    {
+      te->group = exec_group_for (cancellable);
+      if (!exec_group_link (te, cancellable))
+        {
+          /* Cancelled since the check above. */
+          te->call = NULL;
+          thread_exec_unref (te);
+          thread_exec_unref (te);
+          g_cancellable_set_error_if_cancelled (cancellable, &error);
+          report_error (call, error);
+          return;
+        }
+    }
+  exec_pool_push (te);
+}
 
-    te->task = g_object_ref (task);
-    te->node = g_object_ref (self);
-    te->ctx = g_object_ref (ctx);
-    if (item != NULL && G_IS_VALUE (item))
-      {
-        g_value_init (&te->item, G_VALUE_TYPE (item));
-        g_value_copy (item, &te->item);
-      }
-    else
-      g_value_init (&te->item, G_TYPE_POINTER);
-    if (cancellable != NULL)
-      {
-        te->cancellable = g_object_ref (cancellable);
-        te->cancel_id = g_cancellable_connect (cancellable, G_CALLBACK (thread_exec_cancelled), te, NULL);
-      }
-    exec_pool_push (te);
-  }
+/* pft_node_real_exec_async() over exec_default(): what a caller of
+ * pft_node_exec_async() gets, a GTask. The engine itself calls
+ * exec_default() directly. */
+typedef struct
+{
+  PftExecCall  call;
+  GTask       *task;
+} TaskCall;
+
+static void
+task_call_done (PftExecCall *call,
+                GValue      *value,
+                GError      *error)
+{
+  TaskCall *tc = (TaskCall *) call;
+
+  if (error != NULL)
+    g_task_return_error (tc->task, error);
+  else
+    g_task_return_value (tc->task, G_IS_VALUE (value) ? value : NULL);
+  if (G_IS_VALUE (value))
+    g_value_unset (value);
+  g_object_unref (tc->task);
+  g_free (tc);
+}
+
+static void
+pft_node_real_exec_async (PftNode             *self,
+                          PftContext          *ctx,
+                          const GValue        *item,
+                          GCancellable        *cancellable,
+                          GAsyncReadyCallback  callback,
+                          gpointer             user_data)
+{
+  TaskCall *tc = g_new0 (TaskCall, 1);
+
+  tc->task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (tc->task, pft_node_real_exec_async);
+  tc->call.node = self;
+  tc->call.done = task_call_done;
+  exec_default (self, ctx, item, cancellable, &tc->call);
 }
 
 static void
@@ -1407,22 +1583,53 @@ exec_task_inner_cb (GObject      *source,
     g_value_unset (&value);
 }
 
+static void
+exec_task_outer_cb (GObject      *source,
+                    GAsyncResult *result,
+                    gpointer      user_data)
+{
+  PftExecCall *call = user_data;
+  GValue value = G_VALUE_INIT;
+  GError *error = NULL;
+
+  g_task_propagate_value (G_TASK (result), &value, &error);
+  call->done (call, &value, error);
+}
+
+/* The callback of a class's own exec_async. */
+static void
+exec_async_cb (GObject      *source,
+               GAsyncResult *result,
+               gpointer      user_data)
+{
+  PftExecCall *call = user_data;
+  GValue value = G_VALUE_INIT;
+  GError *error = NULL;
+
+  PFT_NODE_GET_CLASS (call->node)->exec_finish (call->node, result, &value, &error);
+  if (error != NULL && G_IS_VALUE (&value))
+    g_value_unset (&value);
+  call->done (call, &value, error);
+}
+
 void
-_pft_node_start_exec (PftNode             *node,
-                      PftContext          *ctx,
-                      const GValue        *item,
-                      GCancellable        *cancellable,
-                      GAsyncReadyCallback  callback,
-                      gpointer             user_data)
+_pft_node_start_exec (PftNode      *node,
+                      PftContext   *ctx,
+                      const GValue *item,
+                      GCancellable *cancellable,
+                      PftExecCall  *call)
 {
   PftNodeClass *klass = PFT_NODE_GET_CLASS (node);
+  PftSyncReturn sr;
+
+  call->node = node;
 
   if (klass->exec_task != NULL)
     {
       /* The user's task reports into @outer, which completes the attempt;
        * an error thrown by the vfunc completes @outer directly, so that an
        * exception in JS can never leave the attempt hanging. */
-      GTask *outer = g_task_new (node, cancellable, callback, user_data);
+      GTask *outer = g_task_new (node, cancellable, exec_task_outer_cb, call);
       GTask *inner;
       GError *error = NULL;
 
@@ -1445,19 +1652,28 @@ _pft_node_start_exec (PftNode             *node,
       return;
     }
 
-  klass->exec_async (node, ctx, item, cancellable, callback, user_data);
-}
+  if (klass->exec_async == pft_node_real_exec_async)
+    {
+      exec_default (node, ctx, item, cancellable, call);
+      return;
+    }
 
-void
-_pft_node_finish_exec (PftNode       *node,
-                       GAsyncResult  *result,
-                       GValue        *value,
-                       GError       **error)
-{
-  if (g_task_is_valid (result, node) && g_task_get_source_tag (G_TASK (result)) == _pft_node_start_exec)
-    g_task_propagate_value (G_TASK (result), value, error);
-  else
-    PFT_NODE_GET_CLASS (node)->exec_finish (node, result, value, error);
+  /* The class's own exec_async may report through
+   * pft_context_return_value() before it returns, instead of its
+   * callback: no GTask, no main-loop iteration. */
+  sr.thread = g_thread_self ();
+  sr.returned = FALSE;
+  sr.error = NULL;
+  memset (&sr.value, 0, sizeof sr.value);
+  _pft_context_set_sync_return (ctx, &sr);
+  klass->exec_async (node, ctx, item, cancellable, exec_async_cb, call);
+  _pft_context_set_sync_return (ctx, NULL);
+  if (sr.returned)
+    {
+      if (sr.error != NULL && G_IS_VALUE (&sr.value))
+        g_value_unset (&sr.value);
+      call->done (call, &sr.value, sr.error);
+    }
 }
 
 /* ------------------------------------------------------------------ */

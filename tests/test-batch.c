@@ -272,6 +272,236 @@ test_batch_cancel_mid_run (void)
   g_assert_false (pft_store_contains (store, "results"));
 }
 
+/* ---- execs that complete at once (pft_context_return_value) ---- */
+
+typedef struct
+{
+  GSource *last;
+  guint    changes;
+} SourceTrace;
+
+/* Counts how often the main-context source an exec runs under changes. */
+static void
+exec_square_trace_source (PftNode *node, PftContext *ctx, const GValue *item, GValue *result, GError **error)
+{
+  SourceTrace *trace = test_node_get_behaviour (node)->data;
+  GSource *current = g_main_current_source ();
+
+  if (current != trace->last)
+    trace->changes++;
+  trace->last = current;
+  exec_square (node, ctx, item, result, error);
+}
+
+static void
+test_batch_return_now (void)
+{
+  /* Every item completes inside exec_async: no GTask and no main-loop
+   * iteration per item (the next item starts from the same source
+   * dispatch, in bursts), and the results are those of the execs. */
+  SourceTrace trace = { NULL, 0 };
+  TestBehaviour b = { .prep = prep_ints, .exec = exec_square_trace_source, .post = post_results,
+                      .return_now_mod = 1, .data = &trace };
+  g_autoptr(PftNode) node = test_async_batch_node_new (&b, 3);
+  g_autoptr(PftStore) store = pft_store_new ();
+  g_autoptr(GError) error = NULL;
+  g_autofree char *action = NULL;
+
+  pft_store_set_int (store, "n", 5000);
+  action = test_run_async (node, store, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (action, ==, "batched");
+  assert_squares (store, 5000);
+  g_assert_cmpint (b.exec_calls, ==, 5000);
+  /* One dispatch a burst of 256, not one per item. */
+  g_assert_cmpuint (trace.changes, <=, 5000 / 256 + 2);
+}
+
+static void
+test_batch_return_now_mixed (void)
+{
+  /* Every third item completes at once, the others later and out of
+   * order: results in input order, the bound held. */
+  TestBehaviour b = { .prep = prep_ints, .exec = exec_square, .post = post_results,
+                      .delay_mod = 5, .return_now_mod = 3 };
+  g_autoptr(PftNode) node = test_async_batch_node_new (&b, 4);
+  g_autoptr(PftStore) store = pft_store_new ();
+  g_autoptr(GError) error = NULL;
+  g_autofree char *action = NULL;
+
+  pft_store_set_int (store, "n", 300);
+  action = test_run_async (node, store, NULL, &error);
+  g_assert_no_error (error);
+  assert_squares (store, 300);
+  g_assert_cmpint (b.exec_calls, ==, 300);
+  g_assert_cmpint (b.max_in_flight, <=, 4);
+  g_assert_cmpint (b.max_in_flight, >=, 2);
+}
+
+static void
+exec_fail_first_attempt (PftNode *node, PftContext *ctx, const GValue *item, GValue *result, GError **error)
+{
+  if (pft_context_get_attempt (ctx) == 1)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "attempt 1 of item %" G_GINT64_FORMAT " fails",
+                   g_value_get_int64 (item));
+      return;
+    }
+  exec_square (node, ctx, item, result, error);
+}
+
+static void
+exec_always_fail (PftNode *node, PftContext *ctx, const GValue *item, GValue *result, GError **error)
+{
+  g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_FAILED, "always");
+}
+
+static void
+test_batch_return_now_errors (void)
+{
+  /* pft_context_return_error() fails the attempt like any failure: it is
+   * retried, and once out of attempts the fallback decides. */
+  TestBehaviour retried = { .prep = prep_ints, .exec = exec_fail_first_attempt, .post = post_results,
+                            .return_now_mod = 1 };
+  TestBehaviour fallback = { .prep = prep_ints, .exec = exec_always_fail, .post = post_results,
+                             .return_now_mod = 1, .fallback = TRUE };
+  g_autoptr(PftNode) node = test_async_batch_node_new (&retried, 2);
+  g_autoptr(PftNode) node2 = test_async_batch_node_new (&fallback, 2);
+  g_autoptr(PftStore) store = pft_store_new ();
+  g_autoptr(PftValues) results = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *action = NULL;
+  g_autofree char *action2 = NULL;
+
+  pft_node_set_max_retries (node, 2);
+  pft_store_set_int (store, "n", 100);
+  action = test_run_async (node, store, NULL, &error);
+  g_assert_no_error (error);
+  assert_squares (store, 100);
+  g_assert_cmpint (retried.exec_calls, ==, 200);
+
+  pft_node_set_max_retries (node2, 3);
+  action2 = test_run_async (node2, store, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (fallback.exec_calls, ==, 300);
+  results = pft_store_dup_values (store, "results");
+  g_assert_cmpuint (pft_values_get_length (results), ==, 100);
+  g_assert_cmpstr (pft_values_get_string (results, 99), ==, "fallback");
+}
+
+typedef struct
+{
+  TestBehaviour *b;
+  GCancellable  *cancellable;
+  gint           calls_seen;    /* exec_calls when the idle ran, -1 before */
+} Interloper;
+
+static gboolean
+interloper_cb (gpointer data)
+{
+  Interloper *il = data;
+
+  il->calls_seen = g_atomic_int_get (&il->b->exec_calls);
+  if (il->cancellable != NULL)
+    g_cancellable_cancel (il->cancellable);
+  return G_SOURCE_REMOVE;
+}
+
+/* The exec of item 0 puts an idle on the run's context. */
+static void
+exec_square_and_interlope (PftNode *node, PftContext *ctx, const GValue *item, GValue *result, GError **error)
+{
+  if (g_value_get_int64 (item) == 0)
+    {
+      GSource *source = g_idle_source_new ();
+
+      /* The priority of timers and of GTask's callbacks. */
+      g_source_set_priority (source, G_PRIORITY_DEFAULT);
+      g_source_set_callback (source, interloper_cb, test_node_get_behaviour (node)->data, NULL);
+      g_source_attach (source, pft_context_get_main_context (ctx));
+      g_source_unref (source);
+    }
+  exec_square (node, ctx, item, result, error);
+}
+
+static void
+test_batch_return_now_yields (void)
+{
+  /* A batch of items that all complete at once still lets other sources
+   * of the context run while it goes: the dispatcher yields. Without
+   * that, the idle would run only after the last of the 20000 items. */
+  Interloper il = { NULL, NULL, -1 };
+  TestBehaviour b = { .prep = prep_ints, .exec = exec_square_and_interlope, .post = post_results,
+                      .return_now_mod = 1, .data = &il };
+  g_autoptr(PftNode) node = test_async_batch_node_new (&b, 0);
+  g_autoptr(PftStore) store = pft_store_new ();
+  g_autoptr(GError) error = NULL;
+  g_autofree char *action = NULL;
+
+  il.b = &b;
+  pft_store_set_int (store, "n", 20000);
+  action = test_run_async (node, store, NULL, &error);
+  g_assert_no_error (error);
+  assert_squares (store, 20000);
+  g_assert_cmpint (il.calls_seen, >, 0);
+  g_assert_cmpint (il.calls_seen, <, 20000);
+}
+
+static void
+test_batch_return_now_cancel (void)
+{
+  /* Execs that ignore the cancellable and complete at once: cancelling
+   * (from another source of the context) still stops the batch. */
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  Interloper il = { NULL, cancellable, -1 };
+  TestBehaviour b = { .prep = prep_ints, .exec = exec_square_and_interlope, .post = post_results,
+                      .return_now_mod = 1, .data = &il };
+  g_autoptr(PftNode) node = test_async_batch_node_new (&b, 1);
+  g_autoptr(PftStore) store = pft_store_new ();
+  g_autoptr(GError) error = NULL;
+  g_autofree char *action = NULL;
+
+  il.b = &b;
+  pft_store_set_int (store, "n", 100000);
+  action = test_run_async (node, store, cancellable, &error);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_assert_null (action);
+  g_assert_cmpint (il.calls_seen, >, 0);
+  g_assert_cmpint (b.exec_calls, <, 100000);
+  g_assert_false (pft_store_contains (store, "results"));
+}
+
+static void
+exec_return_in_sync_exec (PftNode *node, PftContext *ctx, const GValue *item, GValue *result, GError **error)
+{
+  GValue v = G_VALUE_INIT;
+
+  g_value_init (&v, G_TYPE_INT64);
+  /* Not inside exec_async: refused. */
+  pft_context_return_value (ctx, &v);
+  pft_context_return_error (ctx, g_error_new_literal (G_IO_ERROR, G_IO_ERROR_FAILED, "x"));
+  exec_square (node, ctx, item, result, error);
+}
+
+static void
+test_batch_return_outside_exec_async (void)
+{
+  TestBehaviour b = { .prep = prep_ints, .exec = exec_return_in_sync_exec, .post = post_results };
+  g_autoptr(PftNode) node = test_batch_node_new (&b, 1);
+  g_autoptr(PftStore) store = pft_store_new ();
+  g_autoptr(GError) error = NULL;
+  g_autofree char *action = NULL;
+
+  pft_node_set_thread_policy (node, PFT_THREAD_POLICY_MAIN_CONTEXT);
+  pft_store_set_int (store, "n", 1);
+  g_test_expect_message ("Pft", G_LOG_LEVEL_CRITICAL, "*pft_context_return_value*assertion*failed*");
+  g_test_expect_message ("Pft", G_LOG_LEVEL_CRITICAL, "*pft_context_return_error*assertion*failed*");
+  action = pft_node_run (node, store, NULL, &error);
+  g_test_assert_expected_messages ();
+  g_assert_no_error (error);
+  assert_squares (store, 1);
+}
+
 /* ---- batch flow ---- */
 
 #define TEST_TYPE_SETS_FLOW (test_sets_flow_get_type ())
@@ -438,6 +668,12 @@ main (int argc, char *argv[])
   g_test_add_func ("/pft/batch/bad-prep", test_batch_bad_prep);
   g_test_add_func ("/pft/batch/error-cancels-siblings", test_batch_error_cancels_siblings);
   g_test_add_func ("/pft/batch/cancel-mid-run", test_batch_cancel_mid_run);
+  g_test_add_func ("/pft/batch/return-now", test_batch_return_now);
+  g_test_add_func ("/pft/batch/return-now-mixed", test_batch_return_now_mixed);
+  g_test_add_func ("/pft/batch/return-now-errors", test_batch_return_now_errors);
+  g_test_add_func ("/pft/batch/return-now-yields", test_batch_return_now_yields);
+  g_test_add_func ("/pft/batch/return-now-cancel", test_batch_return_now_cancel);
+  g_test_add_func ("/pft/batch/return-outside-exec-async", test_batch_return_outside_exec_async);
   g_test_add_func ("/pft/batch-flow/sequential-and-parallel", test_batch_flow_sequential_and_parallel);
   g_test_add_func ("/pft/batch-flow/bad-set", test_batch_flow_bad_set);
   g_test_add_func ("/pft/batch-flow/nested-routes", test_batch_flow_nested_routes);

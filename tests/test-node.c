@@ -407,6 +407,53 @@ test_node_cancel_in_exec (void)
   g_assert_false (pft_store_contains (store, "result"));
 }
 
+static gint release_exec;   /* atomic */
+
+static void
+exec_ignore_cancel (PftNode *node, PftContext *ctx, const GValue *item, GValue *result, GError **error)
+{
+  /* Blocks, deaf to the cancellable, until the test lets it go. */
+  TestBehaviour *b = test_node_get_behaviour (node);
+
+  g_atomic_pointer_set (&b->data, GINT_TO_POINTER (1));
+  while (!g_atomic_int_get (&release_exec))
+    g_usleep (1000);
+  g_value_init (result, G_TYPE_STRING);
+  g_value_set_string (result, "done");
+}
+
+static void
+test_node_cancel_deaf_exec_then_reuse (void)
+{
+  /* The run ends with CANCELLED while its exec is still blocked in the
+   * worker (in flight), and the cancellable, once reset, serves another
+   * run whose exec runs normally. */
+  TestBehaviour b = { .exec = exec_ignore_cancel, .post = post_exec_string };
+  g_autoptr(PftNode) node = test_node_new (&b);
+  g_autoptr(PftStore) store = pft_store_new ();
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr(GError) error = NULL;
+  gpointer args[2] = { &b, cancellable };
+  GThread *thread = g_thread_new ("canceller", cancel_when_started, args);
+  g_autofree char *action = pft_node_run (node, store, cancellable, &error);
+  g_autofree char *action2 = NULL;
+
+  g_thread_join (thread);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_assert_null (action);
+  g_assert_cmpint (g_atomic_int_get (&b.in_flight), ==, 1);
+  g_atomic_int_set (&release_exec, 1);
+  test_behaviour_wait_idle (&b);
+  g_assert_false (pft_store_contains (store, "result"));
+  g_clear_error (&error);
+
+  g_cancellable_reset (cancellable);
+  action2 = pft_node_run (node, store, cancellable, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (b.exec_calls, ==, 2);
+  g_assert_true (pft_store_contains (store, "result"));
+}
+
 typedef struct
 {
   PftStore     *store;
@@ -636,6 +683,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/pft/node/gjs-type-policy", test_node_gjs_type_policy);
   g_test_add_func ("/pft/node/exec-task", test_node_exec_task);
   g_test_add_func ("/pft/node/cancel-in-exec", test_node_cancel_in_exec);
+  g_test_add_func ("/pft/node/cancel-deaf-exec-then-reuse", test_node_cancel_deaf_exec_then_reuse);
   g_test_add_func ("/pft/node/cancel-in-wait", test_node_cancel_in_wait);
   g_test_add_func ("/pft/node/cancelled-before-start", test_node_cancelled_before_start);
   g_test_add_func ("/pft/node/run-from-threads", test_node_run_from_threads);

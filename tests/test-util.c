@@ -156,11 +156,31 @@ static void
 async_exec_async (PftNode *node, PftContext *ctx, const GValue *item, GCancellable *cancellable,
                   GAsyncReadyCallback callback, gpointer user_data)
 {
-  AsyncExec *ae = g_new0 (AsyncExec, 1);
   TestBehaviour *b = TEST_ASYNC_BATCH_NODE (node)->b;
   gint64 delay = G_VALUE_HOLDS_INT64 (item) && b->delay_mod > 0 ? g_value_get_int64 (item) % b->delay_mod : 0;
+  AsyncExec *ae;
   GSource *source;
 
+  if (b->return_now_mod > 0 && G_VALUE_HOLDS_INT64 (item) &&
+      g_value_get_int64 (item) % b->return_now_mod == 0)
+    {
+      GValue result = G_VALUE_INIT;
+      GError *error = NULL;
+
+      test_behaviour_enter (b);
+      if (b->exec != NULL)
+        b->exec (node, ctx, item, &result, &error);
+      test_behaviour_leave (b);
+      if (error != NULL)
+        pft_context_return_error (ctx, error);
+      else
+        pft_context_return_value (ctx, G_IS_VALUE (&result) ? &result : NULL);
+      if (G_IS_VALUE (&result))
+        g_value_unset (&result);
+      return;
+    }
+
+  ae = g_new0 (AsyncExec, 1);
   ae->task = g_task_new (node, cancellable, callback, user_data);
   ae->b = b;
   ae->ctx = g_object_ref (ctx);

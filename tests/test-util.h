@@ -23,6 +23,8 @@ typedef struct
   TestPostFunc post;
   gboolean     fallback;        /* exec_fallback returns "fallback" */
   guint        delay_mod;       /* async node: item i completes after i % delay_mod ms */
+  guint        return_now_mod;  /* async node: item i with i % return_now_mod == 0 completes
+                                 * at once, through pft_context_return_value/_error (0: none) */
   gpointer     data;
   gint         exec_calls;      /* atomic */
   gint         in_flight;       /* atomic */
