@@ -11,8 +11,14 @@
  * - bare: a plain loop over the 1M GValues doing the same work as the
  *   nodes (read the gint64, compute, append to a results PftValues).
  * - async: a PftThrottledBatchNode subclass (max-concurrent 100, no
- *   window) whose C exec_async completes at once with a GTask (GTask
- *   defers the callback to the next main-context iteration by itself).
+ *   window) whose C exec_async completes at once, the way Pft offers for
+ *   that: pft_context_return_value() before it returns.
+ * - async_gtask: the same with an exec_async that completes at once with
+ *   a GTask, the usual GIO way (GTask defers the callback to an idle of
+ *   the next main-context iteration by itself).
+ * - gtask_loop: no Pft, the reference for async_gtask: a loop keeping 100
+ *   GTasks in flight, each created and returned at once, the next one
+ *   started from the callback of the previous.
  * - thread: the same node class with a blocking C exec (trivial work) and
  *   no exec_async, so the default exec_async sends it to Pft's worker
  *   threads (thread-policy AUTO = THREAD for C).
@@ -21,8 +27,9 @@
  *   with g_main_context_invoke (an idle source, as GTask does).
  *
  * Items/s covers the whole pft_node_run (prep, dispatch, post), the input
- * being built beforehand. Run with an argument (async, thread, bare,
- * gthreadpool, baseline) to do a single scenario in this process, and a
+ * being built beforehand. Run with an argument (async, async_gtask,
+ * gtask_loop, thread, bare, gthreadpool, baseline) to do a single
+ * scenario in this process, and a
  * second one to change the number of items (for callgrind).
  *
  * SPDX-License-Identifier: MIT
@@ -94,6 +101,11 @@ G_DECLARE_FINAL_TYPE (BenchAsyncNode, bench_async_node, BENCH, ASYNC_NODE, PftTh
 struct _BenchAsyncNode { PftThrottledBatchNode parent_instance; };
 G_DEFINE_FINAL_TYPE (BenchAsyncNode, bench_async_node, PFT_TYPE_THROTTLED_BATCH_NODE)
 
+#define BENCH_TYPE_GTASK_NODE (bench_gtask_node_get_type ())
+G_DECLARE_FINAL_TYPE (BenchGTaskNode, bench_gtask_node, BENCH, GTASK_NODE, PftThrottledBatchNode)
+struct _BenchGTaskNode { PftThrottledBatchNode parent_instance; };
+G_DEFINE_FINAL_TYPE (BenchGTaskNode, bench_gtask_node, PFT_TYPE_THROTTLED_BATCH_NODE)
+
 #define BENCH_TYPE_THREAD_NODE (bench_thread_node_get_type ())
 G_DECLARE_FINAL_TYPE (BenchThreadNode, bench_thread_node, BENCH, THREAD_NODE, PftThrottledBatchNode)
 struct _BenchThreadNode { PftThrottledBatchNode parent_instance; };
@@ -117,6 +129,24 @@ static void
 bench_exec_async (PftNode *node, PftContext *ctx, const GValue *item, GCancellable *cancellable,
                   GAsyncReadyCallback callback, gpointer user_data)
 {
+  GValue result = G_VALUE_INIT;
+
+  g_value_init (&result, G_TYPE_INT64);
+  g_value_set_int64 (&result, work (g_value_get_int64 (item)));
+  /* The result is there: hand it over now, no callback. */
+  pft_context_return_value (ctx, &result);
+}
+
+static void
+bench_exec_finish_unused (PftNode *node, GAsyncResult *result, GValue *value, GError **error)
+{
+  g_assert_not_reached ();
+}
+
+static void
+bench_gtask_exec_async (PftNode *node, PftContext *ctx, const GValue *item, GCancellable *cancellable,
+                        GAsyncReadyCallback callback, gpointer user_data)
+{
   GTask *task = g_task_new (node, NULL, callback, user_data);
   GValue result = G_VALUE_INIT;
 
@@ -128,7 +158,7 @@ bench_exec_async (PftNode *node, PftContext *ctx, const GValue *item, GCancellab
 }
 
 static void
-bench_exec_finish (PftNode *node, GAsyncResult *result, GValue *value, GError **error)
+bench_gtask_exec_finish (PftNode *node, GAsyncResult *result, GValue *value, GError **error)
 {
   g_task_propagate_value (G_TASK (result), value, error);
 }
@@ -148,10 +178,23 @@ bench_async_node_class_init (BenchAsyncNodeClass *klass)
   node_class->prep = bench_prep;
   node_class->post = bench_post;
   node_class->exec_async = bench_exec_async;
-  node_class->exec_finish = bench_exec_finish;
+  node_class->exec_finish = bench_exec_finish_unused;
 }
 
 static void bench_async_node_init (BenchAsyncNode *self) { }
+
+static void
+bench_gtask_node_class_init (BenchGTaskNodeClass *klass)
+{
+  PftNodeClass *node_class = PFT_NODE_CLASS (klass);
+
+  node_class->prep = bench_prep;
+  node_class->post = bench_post;
+  node_class->exec_async = bench_gtask_exec_async;
+  node_class->exec_finish = bench_gtask_exec_finish;
+}
+
+static void bench_gtask_node_init (BenchGTaskNode *self) { }
 
 static void
 bench_thread_node_class_init (BenchThreadNodeClass *klass)
@@ -251,6 +294,72 @@ scenario_bare (void)
     }
   printf ("dispatch_1m.bare_loop_items_per_s: %.0f\n", N_ITEMS * (double) G_USEC_PER_SEC / (t1 - t0));
   printf ("dispatch_1m.bare_loop_peak_rss_mb: %.1f\n", vm_hwm_mb ());
+  return 0;
+}
+
+/* GTask alone: what one GTask created and returned at once costs, with
+ * MAX_CONCURRENT in flight, results appended like the nodes'. */
+typedef struct
+{
+  GObject   *source;
+  PftValues *input;
+  PftValues *results;
+  guint      next;
+  guint      done;
+} GTaskLoop;
+
+static void gtask_loop_start (GTaskLoop *loop);
+
+static void
+gtask_loop_cb (GObject      *source,
+               GAsyncResult *result,
+               gpointer      user_data)
+{
+  GTaskLoop *loop = user_data;
+  GValue value = G_VALUE_INIT;
+
+  g_task_propagate_value (G_TASK (result), &value, NULL);
+  pft_values_take (loop->results, &value);
+  loop->done++;
+  if (loop->next < N_ITEMS)
+    gtask_loop_start (loop);
+}
+
+static void
+gtask_loop_start (GTaskLoop *loop)
+{
+  GTask *task = g_task_new (loop->source, NULL, gtask_loop_cb, loop);
+  GValue result = G_VALUE_INIT;
+
+  g_value_init (&result, G_TYPE_INT64);
+  g_value_set_int64 (&result, work (g_value_get_int64 (pft_values_peek (loop->input, loop->next++))));
+  g_task_return_value (task, &result);
+  g_object_unref (task);
+}
+
+static int
+scenario_gtask_loop (void)
+{
+  g_autoptr(PftValues) input = build_input ();
+  g_autoptr(GObject) source = g_object_new (G_TYPE_OBJECT, NULL);
+  GTaskLoop loop = { source, input, NULL, 0, 0 };
+  gint64 t0, t1;
+
+  t0 = g_get_monotonic_time ();
+  loop.results = pft_values_new_sized (N_ITEMS);
+  for (guint i = 0; i < MAX_CONCURRENT && loop.next < N_ITEMS; i++)
+    gtask_loop_start (&loop);
+  while (loop.done < N_ITEMS)
+    g_main_context_iteration (NULL, TRUE);
+  t1 = g_get_monotonic_time ();
+  /* In completion order, which is the input order here. */
+  if (!check_results (loop.results))
+    {
+      fprintf (stderr, "gtask_loop: wrong results\n");
+      return 1;
+    }
+  g_object_unref (loop.results);
+  printf ("dispatch_1m.gtask_loop_items_per_s: %.0f\n", N_ITEMS * (double) G_USEC_PER_SEC / (t1 - t0));
   return 0;
 }
 
@@ -365,6 +474,10 @@ run_scenario (const char *name)
 {
   if (strcmp (name, "async") == 0)
     return scenario_node ("async", BENCH_TYPE_ASYNC_NODE);
+  if (strcmp (name, "async_gtask") == 0)
+    return scenario_node ("async_gtask", BENCH_TYPE_GTASK_NODE);
+  if (strcmp (name, "gtask_loop") == 0)
+    return scenario_gtask_loop ();
   if (strcmp (name, "thread") == 0)
     return scenario_node ("thread", BENCH_TYPE_THREAD_NODE);
   if (strcmp (name, "bare") == 0)
@@ -380,7 +493,8 @@ run_scenario (const char *name)
 int
 main (int argc, char **argv)
 {
-  static const char *const all[] = { "baseline", "bare", "async", "thread", "gthreadpool" };
+  static const char *const all[] = { "baseline", "bare", "async", "async_gtask", "gtask_loop",
+                                     "thread", "gthreadpool" };
   int status = 0;
 
   if (argc > 2)
