@@ -408,6 +408,34 @@ class TestExecShapes(unittest.TestCase):
         self.assertEqual(store['r'], [100, 200, 300])
         self.assertEqual(node.thread, MAIN_THREAD)
 
+    def test_exec_async_returns_at_once(self):
+        # ctx.return_value / ctx.return_error inside do_exec_async, no
+        # callback: the attempt is over when the method returns; an error
+        # goes to retries and the fallback like any other.
+        class Now(Pft.BatchNode):
+            def do_prep(self, ctx):
+                return [1, 2, 3]
+
+            def do_exec_async(self, ctx, item, cancellable, callback, *user_data):
+                if item == 2:
+                    ctx.return_error(GLib.Error.new_literal(Pft.error_quark(), 'two',
+                                                            Pft.Error.FAILED))
+                    return
+                ctx.return_value(Pft.value_from_python(item * 10))
+
+            def do_exec_fallback(self, ctx, item, reason):
+                self.reason = reason.message
+                return -1
+
+            def do_post(self, ctx, p, e):
+                ctx.store['r'] = e
+
+        store = Pft.Store()
+        node = Now(max_concurrent=0)
+        node.run(store)
+        self.assertEqual(store['r'], [10, -1, 30])
+        self.assertEqual(node.reason, 'two')
+
     def test_exec_task_exception_fails_the_attempt(self):
         class Tasked(Pft.Node):
             calls = 0
