@@ -220,11 +220,16 @@ _pft_context_is_recyclable (PftContext *self)
          g_atomic_pointer_get (&object->qdata) == NULL;
 }
 
-void
+/* Returns the previous one, to put back after: an exec_async may call
+ * pft_node_exec_async() on another node with the same context. */
+PftSyncReturn *
 _pft_context_set_sync_return (PftContext    *self,
                               PftSyncReturn *sync_return)
 {
+  PftSyncReturn *previous = self->sync_return;
+
   self->sync_return = sync_return;
+  return previous;
 }
 
 /**

@@ -142,8 +142,8 @@ void     _pft_throttle_item_done     (PftThrottle  *throttle,
 
 /* From pft-context.c: reuse of item contexts within a batch. */
 gboolean _pft_context_is_recyclable  (PftContext  *self);
-void     _pft_context_set_sync_return (PftContext    *self,
-                                       PftSyncReturn *sync_return);
+PftSyncReturn *_pft_context_set_sync_return (PftContext    *self,
+                                             PftSyncReturn *sync_return);
 void     _pft_context_reset_for_item (PftContext  *self,
                                       gint64       index);
 

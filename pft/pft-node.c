@@ -1397,6 +1397,12 @@ pft_node_exec (PftNode       *self,
  * [vfunc@Pft.Node.exec_finish]) for truly asynchronous code such as
  * libsoup calls. The default runs [vfunc@Pft.Node.exec] per
  * [property@Pft.Node:thread-policy]. Called on the run's main context.
+ *
+ * An implementation that has its result at once may hand it over with
+ * [method@Pft.Context.return_value] or [method@Pft.Context.return_error]
+ * instead of calling @callback. Called through this function, such a
+ * result still reaches @callback (in a later main-loop iteration, as
+ * GIO requires), and [method@Pft.Node.exec_finish] reads it.
  */
 void
 pft_node_exec_async (PftNode             *self,
@@ -1406,11 +1412,29 @@ pft_node_exec_async (PftNode             *self,
                      GAsyncReadyCallback  callback,
                      gpointer             user_data)
 {
+  PftSyncReturn sr = { g_thread_self (), FALSE, G_VALUE_INIT, NULL };
+  PftSyncReturn *previous;
+  GTask *task;
+
   g_return_if_fail (PFT_IS_NODE (self));
   g_return_if_fail (PFT_IS_CONTEXT (ctx));
   g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
 
+  previous = _pft_context_set_sync_return (ctx, &sr);
   PFT_NODE_GET_CLASS (self)->exec_async (self, ctx, item, cancellable, callback, user_data);
+  _pft_context_set_sync_return (ctx, previous);
+  if (!sr.returned)
+    return;
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, pft_node_exec_async);
+  if (sr.error != NULL)
+    g_task_return_error (task, sr.error);
+  else
+    g_task_return_value (task, G_IS_VALUE (&sr.value) ? &sr.value : NULL);
+  if (G_IS_VALUE (&sr.value))
+    g_value_unset (&sr.value);
+  g_object_unref (task);
 }
 
 /**
@@ -1431,7 +1455,10 @@ pft_node_exec_finish (PftNode       *self,
   g_return_if_fail (PFT_IS_NODE (self));
   g_return_if_fail (G_IS_ASYNC_RESULT (result));
 
-  PFT_NODE_GET_CLASS (self)->exec_finish (self, result, value, error);
+  if (g_task_is_valid (result, self) && g_task_get_source_tag (G_TASK (result)) == pft_node_exec_async)
+    g_task_propagate_value (G_TASK (result), value, error);
+  else
+    PFT_NODE_GET_CLASS (self)->exec_finish (self, result, value, error);
 }
 
 /**
@@ -1620,7 +1647,7 @@ _pft_node_start_exec (PftNode      *node,
                       PftExecCall  *call)
 {
   PftNodeClass *klass = PFT_NODE_GET_CLASS (node);
-  PftSyncReturn sr;
+  PftSyncReturn sr, *previous;
 
   call->node = node;
 
@@ -1665,9 +1692,9 @@ _pft_node_start_exec (PftNode      *node,
   sr.returned = FALSE;
   sr.error = NULL;
   memset (&sr.value, 0, sizeof sr.value);
-  _pft_context_set_sync_return (ctx, &sr);
+  previous = _pft_context_set_sync_return (ctx, &sr);
   klass->exec_async (node, ctx, item, cancellable, exec_async_cb, call);
-  _pft_context_set_sync_return (ctx, NULL);
+  _pft_context_set_sync_return (ctx, previous);
   if (sr.returned)
     {
       if (sr.error != NULL && G_IS_VALUE (&sr.value))

@@ -471,6 +471,64 @@ test_batch_return_now_cancel (void)
   g_assert_false (pft_store_contains (store, "results"));
 }
 
+typedef struct
+{
+  GAsyncResult *result;
+  gboolean      in_call;      /* inside pft_node_exec_async() */
+  gboolean      called_back_inside;
+} DirectCall;
+
+static void
+direct_call_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  DirectCall *dc = user_data;
+
+  dc->called_back_inside = dc->in_call;
+  dc->result = g_object_ref (result);
+}
+
+/* Calls the exec_async of another node (stored in the behaviour's data)
+ * through the public pft_node_exec_async(), and waits for it. */
+static void
+exec_through_public_api (PftNode *node, PftContext *ctx, const GValue *item, GValue *result, GError **error)
+{
+  PftNode *inner = test_node_get_behaviour (node)->data;
+  DirectCall dc = { NULL, TRUE, FALSE };
+
+  pft_node_exec_async (inner, ctx, item, NULL, direct_call_cb, &dc);
+  dc.in_call = FALSE;
+  while (dc.result == NULL)
+    g_main_context_iteration (pft_context_get_main_context (ctx), TRUE);
+  g_assert_false (dc.called_back_inside);
+  pft_node_exec_finish (inner, dc.result, result, error);
+  g_object_unref (dc.result);
+}
+
+static void
+test_batch_return_now_public_api (void)
+{
+  /* A result handed over at once reaches the caller of the public
+   * pft_node_exec_async() through its callback, never from inside the
+   * call, and pft_node_exec_finish() reads it (errors too). */
+  TestBehaviour ib = { .exec = exec_fail_first_attempt, .return_now_mod = 1 };
+  g_autoptr(PftNode) inner = test_async_batch_node_new (&ib, 1);
+  TestBehaviour b = { .prep = prep_ints, .exec = exec_through_public_api, .post = post_results,
+                      .data = inner };
+  g_autoptr(PftNode) node = test_batch_node_new (&b, 1);
+  g_autoptr(PftStore) store = pft_store_new ();
+  g_autoptr(GError) error = NULL;
+  g_autofree char *action = NULL;
+
+  pft_node_set_thread_policy (node, PFT_THREAD_POLICY_MAIN_CONTEXT);
+  pft_node_set_max_retries (node, 2);
+  pft_store_set_int (store, "n", 10);
+  action = pft_node_run (node, store, NULL, &error);
+  g_assert_no_error (error);
+  assert_squares (store, 10);
+  /* Attempt 1 of every item failed in the inner exec, attempt 2 passed. */
+  g_assert_cmpint (ib.exec_calls, ==, 20);
+}
+
 static void
 exec_return_in_sync_exec (PftNode *node, PftContext *ctx, const GValue *item, GValue *result, GError **error)
 {
@@ -674,6 +732,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/pft/batch/return-now-yields", test_batch_return_now_yields);
   g_test_add_func ("/pft/batch/return-now-cancel", test_batch_return_now_cancel);
   g_test_add_func ("/pft/batch/return-outside-exec-async", test_batch_return_outside_exec_async);
+  g_test_add_func ("/pft/batch/return-now-public-api", test_batch_return_now_public_api);
   g_test_add_func ("/pft/batch-flow/sequential-and-parallel", test_batch_flow_sequential_and_parallel);
   g_test_add_func ("/pft/batch-flow/bad-set", test_batch_flow_bad_set);
   g_test_add_func ("/pft/batch-flow/nested-routes", test_batch_flow_nested_routes);
