@@ -696,16 +696,20 @@ exec_group_cancelled (GCancellable *cancellable,
   g_mutex_unlock (&group->lock);
 }
 
+static G_DEFINE_QUARK (pft-exec-group, exec_group)
+
 /* The group of @cancellable, created on first use. (transfer full) */
 static ExecGroup *
 exec_group_for (GCancellable *cancellable)
 {
-  static GQuark quark;
   G_LOCK_DEFINE_STATIC (create);
+  GQuark quark = exec_group_quark ();
   ExecGroup *group;
 
-  if (G_UNLIKELY (quark == 0))
-    quark = g_quark_from_static_string ("pft-exec-group");
+  /* The caller's reference on @cancellable keeps its qdata. */
+  group = g_object_get_qdata (G_OBJECT (cancellable), quark);
+  if (G_LIKELY (group != NULL))
+    return exec_group_ref (group);
 
   G_LOCK (create);
   group = g_object_get_qdata (G_OBJECT (cancellable), quark);
