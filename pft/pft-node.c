@@ -1614,20 +1614,8 @@ exec_task_inner_cb (GObject      *source,
     g_value_unset (&value);
 }
 
-static void
-exec_task_outer_cb (GObject      *source,
-                    GAsyncResult *result,
-                    gpointer      user_data)
-{
-  PftExecCall *call = user_data;
-  GValue value = G_VALUE_INIT;
-  GError *error = NULL;
-
-  g_task_propagate_value (G_TASK (result), &value, &error);
-  call->done (call, &value, error);
-}
-
-/* The callback of a class's own exec_async. */
+/* The callback of an exec that reports through a GAsyncResult: the
+ * engine's own task around exec_task, or a class's own exec_async. */
 static void
 exec_async_cb (GObject      *source,
                GAsyncResult *result,
@@ -1637,7 +1625,10 @@ exec_async_cb (GObject      *source,
   GValue value = G_VALUE_INIT;
   GError *error = NULL;
 
-  PFT_NODE_GET_CLASS (call->node)->exec_finish (call->node, result, &value, &error);
+  if (G_IS_TASK (result) && g_task_get_source_tag (G_TASK (result)) == _pft_node_start_exec)
+    g_task_propagate_value (G_TASK (result), &value, &error);
+  else
+    PFT_NODE_GET_CLASS (call->node)->exec_finish (call->node, result, &value, &error);
   if (error != NULL && G_IS_VALUE (&value))
     g_value_unset (&value);
   call->done (call, &value, error);
@@ -1660,7 +1651,7 @@ _pft_node_start_exec (PftNode      *node,
       /* The user's task reports into @outer, which completes the attempt;
        * an error thrown by the vfunc completes @outer directly, so that an
        * exception in JS can never leave the attempt hanging. */
-      GTask *outer = g_task_new (node, cancellable, exec_task_outer_cb, call);
+      GTask *outer = g_task_new (node, cancellable, exec_async_cb, call);
       GTask *inner;
       GError *error = NULL;
 
