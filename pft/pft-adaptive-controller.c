@@ -21,11 +21,23 @@
  * int(4 * 1.2) == 4 never grew), up to max-concurrent, and only while the
  * limit is in use (in flight at the limit when the success came).
  *
- * Memory: the level at which the last rate limit hit is a ceiling. Growth
+ * Memory: the level at which the last rate limit hit is a ceiling, unless
+ * it came before the provider accepted any call since the last back-off:
+ * that is the same overload going on (the first calls after a retry-after
+ * pause that find a rate window still full), which backs off again but
+ * does not teach a lower wall. (It did: a node cascading down to 1 then
+ * took 100 calls at 1 to earn a probe past a wall at 2 that never was.)
+ * Growth
  * up to just below it is as above; going past it is a probe, allowed once
- * every PROBE_EVERY recoveries spent at the ceiling. The seed climbed back
- * into the same wall at every recovery. */
-#define PROBE_EVERY 10
+ * every probe_every recoveries spent at the ceiling. A probe that hits the
+ * wall again doubles probe_every (up to PROBE_EVERY_MAX): a provider whose
+ * limit stays put costs fewer and fewer back-offs. A probe that holds (the
+ * next threshold passes at the probed level, in use) means the wall moved:
+ * the next probe comes at the usual pace. (Growing freely after it instead
+ * made the node burst into a provider's rate window.) The seed climbed
+ * back into the same wall at every recovery. */
+#define PROBE_EVERY     10
+#define PROBE_EVERY_MAX 160
 
 struct _PftAdaptive
 {
@@ -46,6 +58,9 @@ struct _PftAdaptive
   gboolean        settled;   /* current no longer follows initial (events, or a shared limiter's size) */
   guint           ceiling;   /* 0: none known */
   guint           probe_credit;
+  guint           probe_every;
+  gboolean        probing;   /* current is a probe past the last ceiling */
+  gboolean        accepted;  /* a success of an attempt started since the last back-off */
   guint64         epoch;
   guint64         total_successes;
   guint64         total_rate_limits;
@@ -107,6 +122,8 @@ _pft_adaptive_new (GObject                   *owner,
   a->threshold = MAX (defaults->recovery_threshold, 1);
   a->recovery = defaults->recovery_factor;
   a->current = CLAMP (a->initial, a->min, a->max);
+  a->probe_every = PROBE_EVERY;
+  a->accepted = TRUE;
   return a;
 }
 
@@ -226,6 +243,9 @@ _pft_adaptive_reset (PftAdaptive *a)
   a->peak_in_flight = 0;
   a->ceiling = 0;
   a->probe_credit = 0;
+  a->probe_every = PROBE_EVERY;
+  a->probing = FALSE;
+  a->accepted = TRUE;
   a->settled = FALSE;
   a->epoch++;
   g_mutex_unlock (&a->mutex);
@@ -258,7 +278,8 @@ _pft_adaptive_apply_preset (PftAdaptive *a,
 
 void
 _pft_adaptive_success (PftAdaptive *a,
-                       guint        in_flight)
+                       guint        in_flight,
+                       guint64      epoch)
 {
   g_autoptr(PftRateLimiter) target = NULL;
   gboolean grew = FALSE;
@@ -267,6 +288,8 @@ _pft_adaptive_success (PftAdaptive *a,
   g_mutex_lock (&a->mutex);
   a->total_successes++;
   a->consecutive++;
+  if (epoch == a->epoch)
+    a->accepted = TRUE;
   a->peak_in_flight = MAX (a->peak_in_flight, in_flight);
   if (a->consecutive >= a->threshold)
     {
@@ -274,6 +297,13 @@ _pft_adaptive_success (PftAdaptive *a,
 
       a->consecutive = 0;
       a->peak_in_flight = 0;
+      if (a->probing && peak >= a->current)
+        {
+          /* The probe held at a level in use: the wall moved, by one at
+           * least; the next probe comes at the usual pace. */
+          a->probing = FALSE;
+          a->probe_every = PROBE_EVERY;
+        }
       /* Only grow a limit that is in use: a half-idle batch proves nothing.
        * The peak since the last threshold, not the in-flight of this one
        * success: calls that end in one main-loop iteration free their slots
@@ -287,11 +317,12 @@ _pft_adaptive_success (PftAdaptive *a,
             {
               if (a->current + 1 < a->ceiling)
                 target_value = a->ceiling - 1;
-              else if (++a->probe_credit >= PROBE_EVERY)
+              else if (++a->probe_credit >= a->probe_every)
                 {
                   a->probe_credit = 0;
                   target_value = a->current + 1;
                   a->ceiling = target_value + 1;
+                  a->probing = TRUE;
                 }
               else
                 target_value = a->current;
@@ -334,8 +365,14 @@ _pft_adaptive_rate_limited (PftAdaptive *a,
     {
       guint next = (guint) floor (a->current * a->backoff);
 
-      a->ceiling = a->current;
+      /* A failed probe: the wall is where it was, look less often. A
+       * rate limit below a probe: a new wall, learnt afresh. */
+      a->probe_every = a->probing ? MIN (a->probe_every * 2, PROBE_EVERY_MAX) : PROBE_EVERY;
+      if (a->accepted || a->ceiling < a->current)
+        a->ceiling = a->current;
       a->probe_credit = 0;
+      a->probing = FALSE;
+      a->accepted = FALSE;
       a->settled = TRUE;
       a->epoch++;
       next = MAX (next, a->min);

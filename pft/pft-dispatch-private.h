@@ -150,7 +150,8 @@ void     _pft_context_reset_for_item (PftContext  *self,
 /* From pft-adaptive-controller.c. */
 guint64  _pft_adaptive_get_epoch     (PftAdaptive *adaptive);
 void     _pft_adaptive_success       (PftAdaptive *adaptive,
-                                      guint        in_flight);
+                                      guint        in_flight,
+                                      guint64      epoch);
 void     _pft_adaptive_rate_limited  (PftAdaptive *adaptive,
                                       guint64      epoch);
 

@@ -193,7 +193,7 @@ item_attempt_ended (ItemRun      *run,
         {
           if (policy->limiter != NULL)
             in_flight = pft_rate_limiter_get_in_flight (policy->limiter);
-          _pft_adaptive_success (policy->adaptive, in_flight);
+          _pft_adaptive_success (policy->adaptive, in_flight, run->epoch);
         }
     }
   else if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) &&

@@ -10,6 +10,8 @@
 #include "sim-api.h"
 #include "pft-clock-private.h"
 #include "pft-rate-limiter-private.h"
+#include "pft-dispatch-private.h"
+#include "pft-throttle-private.h"
 
 static PftValues *
 ints (guint n)
@@ -387,6 +389,124 @@ test_defect3_resize_reaches_queued (void)
   g_assert_cmpint (probe.max_excess, <=, 1);
   g_assert_cmpint (probe.violations, <=, 2);
   sim_api_clear (&api);
+}
+
+/* Drives the controller of @node by hand against a provider that answers
+ * 429 from @wall concurrent calls up: one success (the limit in use) or
+ * one rate limit per step. Returns the level after the step. */
+static guint
+controller_step (PftAdaptive *a,
+                 guint        wall,
+                 gboolean    *hit)
+{
+  guint current = _pft_adaptive_get_current (a);
+
+  *hit = current >= wall;
+  if (*hit)
+    _pft_adaptive_rate_limited (a, _pft_adaptive_get_epoch (a));
+  else
+    _pft_adaptive_success (a, current, _pft_adaptive_get_epoch (a));
+  return _pft_adaptive_get_current (a);
+}
+
+static void
+test_adaptive_probe_backoff (void)
+{
+  /* Against a wall that stays at 9, each probe past the remembered
+   * ceiling that fails doubles the wait before the next (10, 20, 40, 80,
+   * 160 recoveries at the ceiling, then 160 again), so a stable limit
+   * costs fewer and fewer back-offs; once the wall moves, the probe holds
+   * and the next one comes after the usual 10. */
+  g_autoptr(PftNode) node = pft_adaptive_node_new ();
+  g_autoptr(PftRunPolicy) policy = NULL;
+  static const guint expected_gaps[] = { 1, 4 + 10, 4 + 20, 4 + 40, 4 + 80, 4 + 160, 4 + 160 };
+  PftAdaptive *a;
+  guint successes = 0, walls = 0, level;
+  gboolean hit;
+
+  g_object_set (node, "initial-concurrent", 8, "max-concurrent", 20, "recovery-threshold", 1, NULL);
+  policy = _pft_run_policy_new (node);
+  a = policy->adaptive;
+  g_assert_nonnull (a);
+
+  while (walls < G_N_ELEMENTS (expected_gaps))
+    {
+      level = controller_step (a, 9, &hit);
+      if (!hit)
+        {
+          successes++;
+          continue;
+        }
+      g_assert_cmpuint (level, ==, 4);
+      g_assert_cmpuint (successes, ==, expected_gaps[walls]);
+      successes = 0;
+      walls++;
+    }
+
+  /* The wall moves up to 12: climb back to 8, probe 9 (held), then 10
+   * after 10 recoveries at 9, 11 after 10 more, and 12 hits the wall. */
+  for (successes = 0; _pft_adaptive_get_current (a) < 9; successes++)
+    {
+      controller_step (a, 12, &hit);
+      g_assert_false (hit);
+    }
+  g_assert_cmpuint (successes, ==, 4 + 160);
+  for (guint target = 10; target <= 11; target++)
+    {
+      for (successes = 0; _pft_adaptive_get_current (a) < target; successes++)
+        {
+          controller_step (a, 12, &hit);
+          g_assert_false (hit);
+        }
+      g_assert_cmpuint (successes, ==, 10);
+    }
+}
+
+static void
+test_adaptive_cascade_keeps_ceiling (void)
+{
+  /* A rate limit that comes before the provider accepted any call since
+   * the last back-off (the first calls after a pause find the window
+   * still full) backs off again, but is the same overload: the ceiling
+   * stays where the overload began, and the climb back to just below it
+   * needs no probe. One accepted call in between makes it a new, lower
+   * wall. */
+  g_autoptr(PftNode) node = pft_adaptive_node_new ();
+  g_autoptr(PftRunPolicy) policy = NULL;
+  PftAdaptive *a;
+  guint successes;
+  gboolean hit;
+
+  g_object_set (node, "initial-concurrent", 8, "max-concurrent", 20, "recovery-threshold", 1, NULL);
+  policy = _pft_run_policy_new (node);
+  a = policy->adaptive;
+
+  g_assert_cmpuint (controller_step (a, 9, &hit), ==, 9);       /* grows into the wall */
+  g_assert_cmpuint (controller_step (a, 9, &hit), ==, 4);       /* 429: halves, ceiling 9 */
+  g_assert_true (hit);
+  g_assert_cmpuint (controller_step (a, 4, &hit), ==, 2);       /* 429 again, nothing accepted */
+  g_assert_true (hit);
+  for (successes = 0; _pft_adaptive_get_current (a) < 8; successes++)
+    {
+      controller_step (a, 9, &hit);
+      g_assert_false (hit);
+    }
+  g_assert_cmpuint (successes, ==, 6);                           /* 2 -> 8, no probe */
+  for (guint i = 0; i < 9; i++)
+    g_assert_cmpuint (controller_step (a, 9, &hit), ==, 8);     /* 9 is a probe: after 10 */
+  g_assert_cmpuint (controller_step (a, 9, &hit), ==, 9);
+
+  /* Now with an accepted call between the two rate limits. */
+  _pft_adaptive_reset (a);
+  g_assert_cmpuint (controller_step (a, 9, &hit), ==, 9);
+  g_assert_cmpuint (controller_step (a, 9, &hit), ==, 4);
+  g_assert_cmpuint (controller_step (a, 9, &hit), ==, 5);       /* accepted at 4 */
+  g_assert_cmpuint (controller_step (a, 5, &hit), ==, 2);       /* a wall at 5 */
+  g_assert_true (hit);
+  g_assert_cmpuint (controller_step (a, 5, &hit), ==, 3);
+  g_assert_cmpuint (controller_step (a, 5, &hit), ==, 4);
+  for (guint i = 0; i < 9; i++)
+    g_assert_cmpuint (controller_step (a, 5, &hit), ==, 4);     /* 5 is a probe now */
 }
 
 static void
@@ -798,6 +918,8 @@ main (int argc, char *argv[])
   g_test_add_func ("/pft/adaptive/hidden-concurrency", test_adaptive_hidden_concurrency);
   g_test_add_func ("/pft/adaptive/hidden-rate", test_adaptive_hidden_rate);
   g_test_add_func ("/pft/adaptive/knobs", test_adaptive_knobs);
+  g_test_add_func ("/pft/adaptive/probe-backoff", test_adaptive_probe_backoff);
+  g_test_add_func ("/pft/adaptive/cascade-keeps-ceiling", test_adaptive_cascade_keeps_ceiling);
   g_test_add_func ("/pft/defects/3-resize-reaches-queued", test_defect3_resize_reaches_queued);
   g_test_add_func ("/pft/defects/4-recovery-from-small", test_defect4_recovery_from_small);
   g_test_add_func ("/pft/defects/5-first-429-not-fatal", test_defect5_first_429_not_fatal);
