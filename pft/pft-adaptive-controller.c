@@ -25,19 +25,20 @@
  * it came before the provider accepted any call since the last back-off:
  * that is the same overload going on (the first calls after a retry-after
  * pause that find a rate window still full), which backs off again but
- * does not teach a lower wall. (It did: a node cascading down to 1 then
- * took 100 calls at 1 to earn a probe past a wall at 2 that never was.)
- * Growth
- * up to just below it is as above; going past it is a probe, allowed once
- * every probe_every recoveries spent at the ceiling. A probe that hits the
- * wall again doubles probe_every (up to PROBE_EVERY_MAX): a provider whose
- * limit stays put costs fewer and fewer back-offs. A probe that holds (the
- * next threshold passes at the probed level, in use) means the wall moved:
- * the next probe comes at the usual pace. (Growing freely after it instead
- * made the node burst into a provider's rate window.) The seed climbed
- * back into the same wall at every recovery. */
-#define PROBE_EVERY     10
-#define PROBE_EVERY_MAX 160
+ * does not teach a lower wall. Growth up to just below the ceiling is as
+ * above; going past it is a probe, allowed once probe_every rounds were
+ * spent just below it in use, a round being as many successes as the
+ * level (one call duration, whatever the level: counted in recoveries, a
+ * node at 1 took 100 calls, 50 times longer than at 8, and a rate window
+ * that had pushed it down kept it there for seconds). A probe that hits
+ * the wall again doubles probe_every (up to PROBE_EVERY_MAX): a provider
+ * whose limit stays put costs fewer and fewer back-offs. A probe that
+ * holds (the next threshold passes at the probed level, in use) means the
+ * wall moved: the next probe comes at the usual pace. (Growing freely
+ * after it instead made the node burst into a provider's rate window.)
+ * The seed climbed back into the same wall at every recovery. */
+#define PROBE_EVERY     20
+#define PROBE_EVERY_MAX 320
 
 struct _PftAdaptive
 {
@@ -57,7 +58,7 @@ struct _PftAdaptive
   guint           current;
   gboolean        settled;   /* current no longer follows initial (events, or a shared limiter's size) */
   guint           ceiling;   /* 0: none known */
-  guint           probe_credit;
+  guint64         probe_credit;   /* successes in use just below the ceiling */
   guint           probe_every;
   gboolean        probing;   /* current is a probe past the last ceiling */
   gboolean        accepted;  /* a success of an attempt started since the last back-off */
@@ -317,7 +318,7 @@ _pft_adaptive_success (PftAdaptive *a,
             {
               if (a->current + 1 < a->ceiling)
                 target_value = a->ceiling - 1;
-              else if (++a->probe_credit >= a->probe_every)
+              else if ((a->probe_credit += a->threshold) >= (guint64) a->probe_every * a->current)
                 {
                   a->probe_credit = 0;
                   target_value = a->current + 1;

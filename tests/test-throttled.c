@@ -413,13 +413,14 @@ static void
 test_adaptive_probe_backoff (void)
 {
   /* Against a wall that stays at 9, each probe past the remembered
-   * ceiling that fails doubles the wait before the next (10, 20, 40, 80,
-   * 160 recoveries at the ceiling, then 160 again), so a stable limit
-   * costs fewer and fewer back-offs; once the wall moves, the probe holds
-   * and the next one comes after the usual 10. */
+   * ceiling that fails doubles the wait before the next (20, 40, 80, 160,
+   * 320 rounds of 8 successes just below it, then 320 again), so a stable
+   * limit costs fewer and fewer back-offs; once the wall moves, the probe
+   * holds and the next one comes after the usual 20 rounds. */
   g_autoptr(PftNode) node = pft_adaptive_node_new ();
   g_autoptr(PftRunPolicy) policy = NULL;
-  static const guint expected_gaps[] = { 1, 4 + 10, 4 + 20, 4 + 40, 4 + 80, 4 + 160, 4 + 160 };
+  static const guint expected_gaps[] = { 1, 4 + 20 * 8, 4 + 40 * 8, 4 + 80 * 8, 4 + 160 * 8,
+                                         4 + 320 * 8, 4 + 320 * 8 };
   PftAdaptive *a;
   guint successes = 0, walls = 0, level;
   gboolean hit;
@@ -444,13 +445,13 @@ test_adaptive_probe_backoff (void)
     }
 
   /* The wall moves up to 12: climb back to 8, probe 9 (held), then 10
-   * after 10 recoveries at 9, 11 after 10 more, and 12 hits the wall. */
+   * after 20 rounds at 9, 11 after 20 rounds at 10. */
   for (successes = 0; _pft_adaptive_get_current (a) < 9; successes++)
     {
       controller_step (a, 12, &hit);
       g_assert_false (hit);
     }
-  g_assert_cmpuint (successes, ==, 4 + 160);
+  g_assert_cmpuint (successes, ==, 4 + 320 * 8);
   for (guint target = 10; target <= 11; target++)
     {
       for (successes = 0; _pft_adaptive_get_current (a) < target; successes++)
@@ -458,7 +459,7 @@ test_adaptive_probe_backoff (void)
           controller_step (a, 12, &hit);
           g_assert_false (hit);
         }
-      g_assert_cmpuint (successes, ==, 10);
+      g_assert_cmpuint (successes, ==, 20 * (target - 1));
     }
 }
 
@@ -492,8 +493,8 @@ test_adaptive_cascade_keeps_ceiling (void)
       g_assert_false (hit);
     }
   g_assert_cmpuint (successes, ==, 6);                           /* 2 -> 8, no probe */
-  for (guint i = 0; i < 9; i++)
-    g_assert_cmpuint (controller_step (a, 9, &hit), ==, 8);     /* 9 is a probe: after 10 */
+  for (guint i = 1; i < 20 * 8; i++)
+    g_assert_cmpuint (controller_step (a, 9, &hit), ==, 8);     /* 9 is a probe: 20 rounds */
   g_assert_cmpuint (controller_step (a, 9, &hit), ==, 9);
 
   /* Now with an accepted call between the two rate limits. */
@@ -505,8 +506,9 @@ test_adaptive_cascade_keeps_ceiling (void)
   g_assert_true (hit);
   g_assert_cmpuint (controller_step (a, 5, &hit), ==, 3);
   g_assert_cmpuint (controller_step (a, 5, &hit), ==, 4);
-  for (guint i = 0; i < 9; i++)
+  for (guint i = 1; i < 20 * 4; i++)
     g_assert_cmpuint (controller_step (a, 5, &hit), ==, 4);     /* 5 is a probe now */
+  g_assert_cmpuint (controller_step (a, 5, &hit), ==, 5);
 }
 
 static void
