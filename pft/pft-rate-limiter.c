@@ -426,6 +426,11 @@ struct _PftRateLimiter
   GQueue               waiters;        /* (element-type Waiter), FIFO */
   guint64              total_admitted;
   guint64              total_pauses;
+  /* After a pause, one request (the probe) goes first, and the others
+   * wait for it to come back without a rate limit; see admit_locked(). */
+  gboolean             half_open;
+  gboolean             probe_out;
+  gboolean             probe_failed;
 };
 
 G_DEFINE_FINAL_TYPE (PftRateLimiter, pft_rate_limiter, G_TYPE_OBJECT)
@@ -642,11 +647,29 @@ set_timer_locked (PftRateLimiter *self,
   _pft_clock_timer_set_deadline (self->timer, deadline);
 }
 
+/* Half-open after a pause, as a circuit breaker: a provider that asked
+ * for a pause is often still at its limit when the pause ends (a rate
+ * window frees one slot at a time), and the requests held back would all
+ * go at once and all be refused. So the first request after a pause goes
+ * alone; when it is released without a rate limit reported in between,
+ * the limiter is closed again and the others go; when it is refused (and
+ * paused again), the next one after that pause is the new probe. Any
+ * release while a probe is out counts as its outcome: in-process, the
+ * limiter cannot tell permits apart, and a request admitted earlier that
+ * now comes back accepted is good news too. */
+static inline gboolean
+held_for_probe_locked (PftRateLimiter *self)
+{
+  return self->half_open && self->probe_out;
+}
+
 static inline guint64
 admit_locked (PftRateLimiter *self,
               guint64         cost,
               gint64          now)
 {
+  if (self->half_open)
+    self->probe_out = TRUE;
   self->in_flight++;
   self->total_admitted++;
   return self->backend->vtable->record (self->backend, cost, now);
@@ -661,7 +684,8 @@ try_admit_locked (PftRateLimiter *self,
 {
   gint64 now, ready;
 
-  if (self->waiters.length > 0 || self->in_flight >= self->max_concurrent)
+  if (self->waiters.length > 0 || self->in_flight >= self->max_concurrent ||
+      held_for_probe_locked (self))
     return FALSE;
   now = now_locked (self);
   if (!self->backend->vtable->decide (self->backend, cost, now, &ready))
@@ -724,7 +748,7 @@ process_locked (PftRateLimiter *self,
           finish_waiter_locked (self, w, WAITER_FAILED, done);
           continue;
         }
-      if (self->in_flight >= self->max_concurrent)
+      if (self->in_flight >= self->max_concurrent || held_for_probe_locked (self))
         break;
       if (!self->backend->vtable->decide (self->backend, w->cost, now, &ready))
         {
@@ -1571,6 +1595,14 @@ _pft_rate_limiter_release (PftRateLimiter *self)
   limiter_lock (self, &snap);
   g_assert (self->in_flight > 0);
   self->in_flight--;
+  if (held_for_probe_locked (self))
+    {
+      if (self->probe_failed)
+        self->probe_failed = FALSE;   /* the next probe goes after the pause */
+      else
+        self->half_open = FALSE;
+      self->probe_out = FALSE;
+    }
   if (self->waiters.head != NULL)
     process_locked (self, &done);
   limiter_unlock (self, &snap, &done);
@@ -1710,6 +1742,9 @@ pause_internal (PftRateLimiter *self,
   extended = self->backend->vtable->pause (self->backend, until);
   if (extended)
     {
+      self->half_open = TRUE;
+      if (self->probe_out)
+        self->probe_failed = TRUE;
       self->total_pauses++;
       process_locked (self, &done);
     }
@@ -1729,6 +1764,11 @@ pause_internal (PftRateLimiter *self,
  * provider asked to retry later. Permits already granted stay valid. A
  * later call that ends later extends the pause; one that would end sooner
  * changes nothing. The window's history is kept.
+ *
+ * When the pause ends, one request goes first, alone; the others wait
+ * until its permit is released without a rate limit reported (with
+ * [method@Pft.RateLimiter.report_error]) in between, so that a provider
+ * still at its limit sees one request, not a burst.
  *
  * Emits [signal@Pft.RateLimiter::rate-limited] when this starts or extends
  * a pause.
@@ -1769,6 +1809,10 @@ pft_rate_limiter_report_error (PftRateLimiter *self,
   if (error == NULL || !pft_error_is_rate_limit (error))
     return FALSE;
 
+  g_mutex_lock (&self->mutex);
+  if (self->probe_out)
+    self->probe_failed = TRUE;
+  g_mutex_unlock (&self->mutex);
   retry_after = pft_error_get_retry_after (error);
   if (retry_after > 0)
     pause_internal (self, retry_after);

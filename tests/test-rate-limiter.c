@@ -997,6 +997,52 @@ test_report_error (void)
 }
 
 static void
+test_half_open_after_pause (void)
+{
+  /* After a pause, one request goes alone: the others wait until it
+   * comes back without a rate limit. A probe refused (and paused again)
+   * keeps them waiting, and the first one after the new pause is the next
+   * probe. */
+  PftClock *clock = fake_clock ();
+  g_autoptr(PftRateLimiter) limiter = fake_limiter (clock, 5, 0, 60);
+  g_autoptr(GError) limited = pft_error_new_rate_limited (2.0, "api", NULL);
+  Acq w[4] = { { 0 } };
+
+  g_assert_true (pft_rate_limiter_report_error (limiter, limited));
+  for (guint i = 0; i < G_N_ELEMENTS (w); i++)
+    pft_rate_limiter_acquire_async (limiter, 0, NULL, acq_cb, &w[i]);
+
+  advance (clock, 2 * SEC);
+  g_assert_true (w[0].done);
+  g_assert_false (w[1].done);
+  g_assert_cmpuint (pft_rate_limiter_get_in_flight (limiter), ==, 1);
+  g_assert_cmpuint (pft_rate_limiter_get_waiting (limiter), ==, 3);
+
+  /* The probe is refused: paused again, the others still wait. */
+  g_assert_true (pft_rate_limiter_report_error (limiter, limited));
+  pft_permit_release (w[0].permit);
+  drain ();
+  g_assert_false (w[1].done);
+  advance (clock, 2 * SEC - 1);
+  g_assert_false (w[1].done);
+  advance (clock, 1);
+  g_assert_true (w[1].done);       /* the next probe */
+  g_assert_false (w[2].done);
+
+  /* It comes back accepted: everyone goes. */
+  pft_permit_release (w[1].permit);
+  drain ();
+  g_assert_true (w[2].done);
+  g_assert_true (w[3].done);
+  g_assert_cmpuint (pft_rate_limiter_get_in_flight (limiter), ==, 2);
+
+  for (guint i = 0; i < G_N_ELEMENTS (w); i++)
+    acq_clear (&w[i]);
+  g_clear_object (&limiter);
+  fake_clock_done (clock);
+}
+
+static void
 test_settle (void)
 {
   PftClock *clock = fake_clock ();
@@ -1438,6 +1484,7 @@ main (int   argc,
   g_test_add_func ("/pft/rate-limiter/resize", test_resize);
   g_test_add_func ("/pft/rate-limiter/pause", test_pause);
   g_test_add_func ("/pft/rate-limiter/report-error", test_report_error);
+  g_test_add_func ("/pft/rate-limiter/half-open-after-pause", test_half_open_after_pause);
   g_test_add_func ("/pft/rate-limiter/settle", test_settle);
   g_test_add_func ("/pft/rate-limiter/permit-keeps-limiter", test_permit_keeps_limiter);
   g_test_add_func ("/pft/rate-limiter/blocking-fake-clock", test_blocking_fake_clock);
