@@ -1387,6 +1387,35 @@ pft_node_exec (PftNode       *self,
     klass->exec (self, ctx, item, result, error);
 }
 
+/* Calls the class's exec_async with @ctx open for
+ * pft_context_return_value() / _error(). Returns whether the result was
+ * handed over at once; @sr then holds it (a value, or an error and no
+ * value), and @callback will not be called. */
+static gboolean
+call_exec_async (PftNode             *node,
+                 PftContext          *ctx,
+                 const GValue        *item,
+                 GCancellable        *cancellable,
+                 GAsyncReadyCallback  callback,
+                 gpointer             user_data,
+                 PftSyncReturn       *sr)
+{
+  PftSyncReturn *previous;
+
+  sr->thread = g_thread_self ();
+  sr->returned = FALSE;
+  sr->error = NULL;
+  memset (&sr->value, 0, sizeof sr->value);
+  /* Saved and put back: an exec_async may call another node's with the
+   * same context. */
+  previous = _pft_context_set_sync_return (ctx, sr);
+  PFT_NODE_GET_CLASS (node)->exec_async (node, ctx, item, cancellable, callback, user_data);
+  _pft_context_set_sync_return (ctx, previous);
+  if (sr->returned && sr->error != NULL && G_IS_VALUE (&sr->value))
+    g_value_unset (&sr->value);
+  return sr->returned;
+}
+
 /**
  * pft_node_exec_async: (virtual exec_async)
  * @self: a #PftNode
@@ -1416,18 +1445,14 @@ pft_node_exec_async (PftNode             *self,
                      GAsyncReadyCallback  callback,
                      gpointer             user_data)
 {
-  PftSyncReturn sr = { g_thread_self (), FALSE, G_VALUE_INIT, NULL };
-  PftSyncReturn *previous;
+  PftSyncReturn sr;
   GTask *task;
 
   g_return_if_fail (PFT_IS_NODE (self));
   g_return_if_fail (PFT_IS_CONTEXT (ctx));
   g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
 
-  previous = _pft_context_set_sync_return (ctx, &sr);
-  PFT_NODE_GET_CLASS (self)->exec_async (self, ctx, item, cancellable, callback, user_data);
-  _pft_context_set_sync_return (ctx, previous);
-  if (!sr.returned)
+  if (!call_exec_async (self, ctx, item, cancellable, callback, user_data, &sr))
     return;
 
   task = g_task_new (self, cancellable, callback, user_data);
@@ -1642,7 +1667,7 @@ _pft_node_start_exec (PftNode      *node,
                       PftExecCall  *call)
 {
   PftNodeClass *klass = PFT_NODE_GET_CLASS (node);
-  PftSyncReturn sr, *previous;
+  PftSyncReturn sr;
 
   call->node = node;
 
@@ -1683,19 +1708,8 @@ _pft_node_start_exec (PftNode      *node,
   /* The class's own exec_async may report through
    * pft_context_return_value() before it returns, instead of its
    * callback: no GTask, no main-loop iteration. */
-  sr.thread = g_thread_self ();
-  sr.returned = FALSE;
-  sr.error = NULL;
-  memset (&sr.value, 0, sizeof sr.value);
-  previous = _pft_context_set_sync_return (ctx, &sr);
-  klass->exec_async (node, ctx, item, cancellable, exec_async_cb, call);
-  _pft_context_set_sync_return (ctx, previous);
-  if (sr.returned)
-    {
-      if (sr.error != NULL && G_IS_VALUE (&sr.value))
-        g_value_unset (&sr.value);
-      call->done (call, &sr.value, sr.error);
-    }
+  if (call_exec_async (node, ctx, item, cancellable, exec_async_cb, call, &sr))
+    call->done (call, &sr.value, sr.error);
 }
 
 /* ------------------------------------------------------------------ */
