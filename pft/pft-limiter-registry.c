@@ -648,6 +648,9 @@ pft_limiter_registry_clear (PftLimiterRegistry *self)
  * @self: a [class@Pft.LimiterRegistry]
  * @name: a limiter name
  *
+ * Checks whether a limiter is registered under @name, without creating
+ * one (unlike [method@Pft.LimiterRegistry.get_or_create]).
+ *
  * Returns: whether a limiter is registered as @name
  */
 gboolean

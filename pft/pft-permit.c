@@ -198,6 +198,9 @@ pft_permit_settle (PftPermit *self,
  * pft_permit_is_released:
  * @self: a permit
  *
+ * Tells whether the permit was given back. A released permit no longer
+ * counts against the limiter's concurrency; releasing it again does nothing.
+ *
  * Returns: %TRUE once [method@Pft.Permit.release] was called
  */
 gboolean
@@ -229,6 +232,9 @@ pft_permit_get_cost (PftPermit *self)
 /**
  * pft_permit_get_limiter:
  * @self: a permit
+ *
+ * Gets the limiter the permit was acquired from, the one that
+ * [method@Pft.Permit.release] gives it back to.
  *
  * Returns: (transfer none): the limiter that granted the permit
  */

@@ -538,6 +538,8 @@ pft_presets_list (void)
  * pft_preset_get_name:
  * @self: a [class@Pft.Preset]
  *
+ * Gets the name the preset is looked up by with [func@Pft.presets_lookup].
+ *
  * Returns: the canonical name, such as `openai_tier1`
  */
 const char *
@@ -550,6 +552,9 @@ pft_preset_get_name (PftPreset *self)
 /**
  * pft_preset_get_description:
  * @self: a [class@Pft.Preset]
+ *
+ * Gets the human-readable description of the preset, in the language of
+ * the current locale when a translation is installed.
  *
  * Returns: a short, translated description such as "OpenAI Tier 1"
  */
@@ -564,6 +569,8 @@ pft_preset_get_description (PftPreset *self)
  * pft_preset_get_kind:
  * @self: a [class@Pft.Preset]
  *
+ * Gets whether the preset configures a node, a flow or an adaptive flow.
+ *
  * Returns: what the preset is meant to configure
  */
 PftPresetKind
@@ -576,6 +583,9 @@ pft_preset_get_kind (PftPreset *self)
 /**
  * pft_preset_get_max_concurrent:
  * @self: a [class@Pft.Preset]
+ *
+ * Gets the concurrency limit the preset sets: calls at once for a node,
+ * flow instances at once for a flow, the ceiling for adaptive ones.
  *
  * Returns: how many calls or flow instances may run at once (>= 1)
  */
@@ -590,6 +600,8 @@ pft_preset_get_max_concurrent (PftPreset *self)
  * pft_preset_get_max_per_minute:
  * @self: a [class@Pft.Preset]
  *
+ * Gets the rate limit the preset sets, in starts per minute.
+ *
  * Returns: how many may start in any 60-second window; 0 for no limit
  */
 guint
@@ -602,6 +614,9 @@ pft_preset_get_max_per_minute (PftPreset *self)
 /**
  * pft_preset_get_initial_concurrent:
  * @self: a [class@Pft.Preset]
+ *
+ * Gets the concurrency an adaptive node or flow starts with under this
+ * preset; for presets of other kinds, their max-concurrent.
  *
  * Returns: the starting concurrency for adaptive nodes and flows
  */
@@ -616,6 +631,9 @@ pft_preset_get_initial_concurrent (PftPreset *self)
  * pft_preset_get_min_concurrent:
  * @self: a [class@Pft.Preset]
  *
+ * Gets the lowest concurrency an adaptive node or flow backs off to under
+ * this preset; for presets of other kinds, the seed's default of 1.
+ *
  * Returns: the concurrency floor for adaptive nodes and flows
  */
 guint
@@ -628,6 +646,10 @@ pft_preset_get_min_concurrent (PftPreset *self)
 /**
  * pft_preset_get_backoff_factor:
  * @self: a [class@Pft.Preset]
+ *
+ * Gets the multiplier an adaptive node or flow applies to its concurrency
+ * when a call is rate limited; for presets of other kinds, the seed's
+ * default of 0.5.
  *
  * Returns: the factor (0..1) applied to concurrency on a rate-limit error
  */
@@ -642,6 +664,10 @@ pft_preset_get_backoff_factor (PftPreset *self)
  * pft_preset_get_recovery_threshold:
  * @self: a [class@Pft.Preset]
  *
+ * Gets how many successes in a row an adaptive node or flow waits for
+ * before it raises its concurrency; for presets of other kinds, the
+ * seed's default of 10.
+ *
  * Returns: consecutive successes needed before concurrency grows again
  */
 guint
@@ -654,6 +680,9 @@ pft_preset_get_recovery_threshold (PftPreset *self)
 /**
  * pft_preset_get_recovery_factor:
  * @self: a [class@Pft.Preset]
+ *
+ * Gets the multiplier an adaptive node or flow applies to its concurrency
+ * when it recovers; for presets of other kinds, the seed's default of 1.2.
  *
  * Returns: the factor (>= 1) applied to concurrency on recovery
  */

@@ -1836,6 +1836,8 @@ reconfigure_locked (PftRateLimiter *self,
  * pft_rate_limiter_get_max_concurrent:
  * @self: a limiter
  *
+ * Gets the concurrency limit, [property@Pft.RateLimiter:max-concurrent].
+ *
  * Returns: how many permits may be held at once
  */
 guint
@@ -1886,6 +1888,9 @@ pft_rate_limiter_set_max_concurrent (PftRateLimiter *self,
  * pft_rate_limiter_get_max_per_window:
  * @self: a limiter
  *
+ * Gets the request limit per window,
+ * [property@Pft.RateLimiter:max-per-window].
+ *
  * Returns: how many requests may start in any window, or 0 for no limit
  */
 guint
@@ -1934,6 +1939,8 @@ pft_rate_limiter_set_max_per_window (PftRateLimiter *self,
 /**
  * pft_rate_limiter_get_window:
  * @self: a limiter
+ *
+ * Gets the length of the sliding window, [property@Pft.RateLimiter:window].
  *
  * Returns: the window length, in seconds
  */
@@ -1990,6 +1997,9 @@ pft_rate_limiter_set_window (PftRateLimiter *self,
 /**
  * pft_rate_limiter_get_max_cost_per_window:
  * @self: a limiter
+ *
+ * Gets the cost limit per window,
+ * [property@Pft.RateLimiter:max-cost-per-window].
  *
  * Returns: how much cost may be admitted in any window, or 0 for no limit
  */
@@ -2057,6 +2067,8 @@ pft_rate_limiter_set_max_cost_per_window (PftRateLimiter *self,
  * pft_rate_limiter_get_mode:
  * @self: a limiter
  *
+ * Gets the admission mode, [property@Pft.RateLimiter:mode].
+ *
  * Returns: how the window limits are spread over time
  */
 PftLimiterMode
@@ -2106,6 +2118,8 @@ pft_rate_limiter_set_mode (PftRateLimiter *self,
 /**
  * pft_rate_limiter_get_burst:
  * @self: a limiter
+ *
+ * Gets the burst size of the smooth mode, [property@Pft.RateLimiter:burst].
  *
  * Returns: how many requests smooth mode admits back to back
  */
@@ -2158,6 +2172,9 @@ pft_rate_limiter_set_burst (PftRateLimiter *self,
  * pft_rate_limiter_get_in_flight:
  * @self: a limiter
  *
+ * Gets the number of permits granted and not released yet. A snapshot:
+ * other threads may change it as soon as it is read.
+ *
  * Returns: how many permits are held right now
  */
 guint
@@ -2177,6 +2194,9 @@ pft_rate_limiter_get_in_flight (PftRateLimiter *self)
  * pft_rate_limiter_get_waiting:
  * @self: a limiter
  *
+ * Gets the number of callers queued for a permit. A snapshot: other
+ * threads may change it as soon as it is read.
+ *
  * Returns: how many callers are waiting for a permit right now
  */
 guint
@@ -2195,6 +2215,9 @@ pft_rate_limiter_get_waiting (PftRateLimiter *self)
 /**
  * pft_rate_limiter_get_window_count:
  * @self: a limiter
+ *
+ * Gets the number of requests counted in the current window, the figure
+ * compared with [property@Pft.RateLimiter:max-per-window].
  *
  * Returns: how many requests were admitted less than
  *   [property@Pft.RateLimiter:window] seconds ago (recorded while a window
@@ -2218,6 +2241,9 @@ pft_rate_limiter_get_window_count (PftRateLimiter *self)
  * pft_rate_limiter_get_window_cost:
  * @self: a limiter
  *
+ * Gets the cost counted in the current window, the figure compared with
+ * [property@Pft.RateLimiter:max-cost-per-window].
+ *
  * Returns: the total cost of the requests admitted less than
  *   [property@Pft.RateLimiter:window] seconds ago, settled costs included
  */
@@ -2239,6 +2265,9 @@ pft_rate_limiter_get_window_cost (PftRateLimiter *self)
  * pft_rate_limiter_get_total_admitted:
  * @self: a limiter
  *
+ * Gets the number of permits granted over the limiter's life; a counter
+ * for statistics that is never reset.
+ *
  * Returns: how many permits were granted since the limiter was created
  */
 guint64
@@ -2258,6 +2287,9 @@ pft_rate_limiter_get_total_admitted (PftRateLimiter *self)
  * pft_rate_limiter_get_total_pauses:
  * @self: a limiter
  *
+ * Gets the number of times a retry-after paused the limiter (see
+ * [method@Pft.RateLimiter.pause]); a counter for statistics.
+ *
  * Returns: how many pauses were started or extended
  */
 guint64
@@ -2276,6 +2308,9 @@ pft_rate_limiter_get_total_pauses (PftRateLimiter *self)
 /**
  * pft_rate_limiter_get_paused_for:
  * @self: a limiter
+ *
+ * Gets the time left before a pause set by a retry-after ends and
+ * admissions resume.
  *
  * Returns: the seconds left in the current pause, or 0 when not paused
  */
