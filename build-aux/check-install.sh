@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # Installs Pft into a scratch prefix and uses it the way a user would:
 # pkg-config to compile and link a C program, the typelib from Python and
-# GJS, and the VAPI from Vala. Exits non-zero on the first failure.
+# GJS, and the VAPI from Vala, then runs the README's code blocks against
+# it. The prefix is laid out as /usr/local is on Debian (default libdir,
+# the Python override under the prefix's Python path), and only the
+# variables the README tells users to export for such a prefix are set.
+# Exits non-zero on the first failure.
 #
 # Usage: build-aux/check-install.sh [BUILD_DIR]   (default _build-install)
 set -euo pipefail
@@ -14,21 +18,28 @@ cd "$top"
 
 echo "== installing into $prefix"
 rm -rf "$build"
-meson setup "$build" --prefix="$prefix" --libdir=lib \
-  -Dtests=false -Dpygobject_override_dir="$prefix/python/gi/overrides" >/dev/null
+meson setup "$build" --prefix="$prefix" -Dtests=false >/dev/null
 meson compile -C "$build" >/dev/null
 meson install -C "$build" >/dev/null
 
-export PKG_CONFIG_PATH="$prefix/lib/pkgconfig"
-export LD_LIBRARY_PATH="$prefix/lib"
-export GI_TYPELIB_PATH="$prefix/lib/girepository-1.0"
+# What the README says to export for a prefix other than /usr.
+libdir="$prefix/$(meson introspect "$build" --buildoptions |
+  /usr/bin/python3 -c 'import json, sys; print(next(o["value"] for o in json.load(sys.stdin) if o["name"] == "libdir"))')"
+pyver=$(/usr/bin/python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+export PKG_CONFIG_PATH="$libdir/pkgconfig"
+export LD_LIBRARY_PATH="$libdir"
+export GI_TYPELIB_PATH="$libdir/girepository-1.0"
+pythonpath="$prefix/lib/python$pyver/dist-packages"
+[ -f "$pythonpath/gi/overrides/Pft.py" ] || pythonpath="$prefix/lib/python$pyver/site-packages"
+[ -f "$pythonpath/gi/overrides/Pft.py" ] ||
+  { echo "the Python override is not under the prefix's Python path" >&2; exit 1; }
 
 echo "== pkg-config --cflags --libs pft-1: $(pkg-config --cflags --libs pft-1)"
 cc -o "$prefix/pft-example" examples/pft-example.c $(pkg-config --cflags --libs pft-1)
 "$prefix/pft-example" >/dev/null
 echo "== a C program built with pkg-config runs"
 
-PYTHONPATH="$prefix/python" /usr/bin/python3 -c '
+PYTHONPATH="$pythonpath" /usr/bin/python3 -c '
 import gi
 gi.require_version("Pft", "1")
 from gi.repository import Pft
@@ -48,6 +59,9 @@ int main () {
     return 0;
 }
 VALA
+# No --pkg gio-2.0: the installed pft-1.deps must bring it.
 valac --vapidir "$prefix/share/vala/vapi" --pkg pft-1 -o "$prefix/check-vala" "$prefix/check.vala"
 "$prefix/check-vala"
+echo "== the README's code blocks run against the installed prefix"
+PYTHONPATH="$pythonpath" /usr/bin/python3 tests/snippets/run-snippets.py --prefix "$prefix" README.md
 echo "== install check passed"

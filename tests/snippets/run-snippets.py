@@ -99,7 +99,7 @@ def command_for(block, workdir, args):
                                capture_output=True, text=True).stdout.split()
         return [args.cc, '-Wall', '-Werror', '-o', exe, src] + flags, [exe]
     if block.lang == 'vala':
-        return ([args.valac, '--vapidir', os.path.join(args.build_root, 'pft'),
+        return ([args.valac, '--vapidir', args.vapidir,
                  '--pkg', 'pft-1', '--pkg', 'gio-2.0', '-o', exe, src], [exe])
     if block.lang == 'python':
         return None, [args.python, src]
@@ -132,10 +132,50 @@ def run_block(block, args):
         return None
 
 
+def prepend(env, name, *dirs):
+    old = [p for p in env.get(name, '').split(os.pathsep) if p and p not in dirs]
+    env[name] = os.pathsep.join(list(dirs) + old)
+
+
+def setup_uninstalled(env, args):
+    """The build tree, as the binding suites use it."""
+    pft_dir = os.path.join(args.build_root, 'pft')
+    prepend(env, 'PKG_CONFIG_PATH', os.path.join(args.build_root, 'meson-uninstalled'))
+    env['GI_TYPELIB_PATH'] = pft_dir
+    prepend(env, 'LD_LIBRARY_PATH', pft_dir)
+    env['PYTHONPATH'] = os.path.join(args.source_root, 'pft', 'python')
+    args.vapidir = pft_dir
+
+
+def find_under(prefix, suffix):
+    """The directory under prefix whose path ends with suffix (a file in it)."""
+    for root, dirs, files in os.walk(prefix):
+        path = os.path.join(root, os.path.basename(suffix))
+        if path.endswith(suffix) and os.path.exists(path):
+            return root
+    sys.exit('run-snippets: no %s under %s' % (suffix, prefix))
+
+
+def setup_installed(env, args):
+    """An installed prefix, with exactly the variables the README tells
+    users to export for a prefix that is not /usr."""
+    libdir = find_under(args.prefix, '/pkgconfig/pft-1.pc')
+    libdir = os.path.dirname(libdir)
+    prepend(env, 'PKG_CONFIG_PATH', os.path.join(libdir, 'pkgconfig'))
+    prepend(env, 'LD_LIBRARY_PATH', libdir)
+    prepend(env, 'GI_TYPELIB_PATH', os.path.join(libdir, 'girepository-1.0'))
+    overrides = find_under(args.prefix, '/gi/overrides/Pft.py')
+    prepend(env, 'PYTHONPATH', os.path.dirname(os.path.dirname(overrides)))
+    args.vapidir = os.path.join(args.prefix, 'share', 'vala', 'vapi')
+    for name in ('PKG_CONFIG_PATH', 'LD_LIBRARY_PATH', 'GI_TYPELIB_PATH', 'PYTHONPATH'):
+        print('# %s=%s' % (name, env[name]))
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--build-root', required=True)
-    parser.add_argument('--source-root', required=True)
+    parser.add_argument('--build-root', help='an uninstalled build to run against')
+    parser.add_argument('--source-root', help='the source tree of that build')
+    parser.add_argument('--prefix', help='or: an installed prefix to run against')
     parser.add_argument('--python', default='/usr/bin/python3')
     parser.add_argument('--gjs', default='gjs')
     parser.add_argument('--valac', default='valac')
@@ -144,16 +184,14 @@ def main():
     parser.add_argument('--list', action='store_true', help='only list the blocks')
     parser.add_argument('files', nargs='+', help='Markdown files, or directories of them')
     args = parser.parse_args()
+    if not args.prefix and not (args.build_root and args.source_root):
+        parser.error('give --build-root and --source-root, or --prefix')
 
     env = os.environ
-    pft_dir = os.path.join(args.build_root, 'pft')
-    env['PKG_CONFIG_PATH'] = os.pathsep.join(
-        [os.path.join(args.build_root, 'meson-uninstalled')] +
-        [p for p in env.get('PKG_CONFIG_PATH', '').split(os.pathsep) if p])
-    env['GI_TYPELIB_PATH'] = pft_dir
-    env['LD_LIBRARY_PATH'] = os.pathsep.join(
-        [pft_dir] + [p for p in env.get('LD_LIBRARY_PATH', '').split(os.pathsep) if p])
-    env['PYTHONPATH'] = os.path.join(args.source_root, 'pft', 'python')
+    if args.prefix:
+        setup_installed(env, args)
+    else:
+        setup_uninstalled(env, args)
 
     paths = []
     for path in args.files:     # a directory stands for its *.md pages
