@@ -34,6 +34,19 @@ _pft_init_i18n (void)
     }
 }
 
+/* The message g_cancellable_set_error_if_cancelled() uses, looked up in
+ * GLib's domain: kept out of a literal in a gettext call so that xgettext
+ * does not put it into Pft's catalogue. */
+#define PFT_GLIB_GETTEXT_DOMAIN "glib20"
+static const char pft_glib_cancelled_msgid[] = "Operation was cancelled";
+
+GError *
+_pft_error_new_cancelled (void)
+{
+  return g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CANCELLED,
+                              g_dgettext (PFT_GLIB_GETTEXT_DOMAIN, pft_glib_cancelled_msgid));
+}
+
 /**
  * pft_get_version_string:
  *

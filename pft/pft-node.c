@@ -689,8 +689,7 @@ exec_group_cancelled (GCancellable *cancellable,
   for (ThreadExec *te = group->pending; te != NULL; te = te->gnext)
     if (g_atomic_int_compare_and_exchange (&te->done, 0, 1))
       {
-        g_set_error_literal (&te->error, G_IO_ERROR, G_IO_ERROR_CANCELLED,
-                             _("Operation was cancelled"));
+        te->error = _pft_error_new_cancelled ();
         exec_batch_add (te);
       }
   g_mutex_unlock (&group->lock);

@@ -10,6 +10,9 @@
 G_BEGIN_DECLS
 
 void        _pft_init_i18n            (void);
+/* A G_IO_ERROR_CANCELLED error with GLib's own message, translated in
+ * GLib's domain rather than re-translated in Pft's. */
+GError     *_pft_error_new_cancelled  (void);
 int         _pft_strptr_cmp           (const char **a,
                                        const char **b);
 

@@ -819,8 +819,7 @@ complete_slot_waiter (Waiter *w)
       error = g_steal_pointer (&w->error);
       break;
     case WAITER_CANCELLED:
-      error = g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CANCELLED,
-                                   _("Operation was cancelled"));
+      error = _pft_error_new_cancelled ();
       break;
     case WAITER_NEW:
     case WAITER_QUEUED:
@@ -866,8 +865,7 @@ complete_waiter (Waiter *w)
       g_task_return_error (w->task, g_steal_pointer (&w->error));
       break;
     case WAITER_CANCELLED:
-      g_task_return_new_error (w->task, G_IO_ERROR, G_IO_ERROR_CANCELLED,
-                               "%s", _("Operation was cancelled"));
+      g_task_return_error (w->task, _pft_error_new_cancelled ());
       break;
     case WAITER_NEW:
     case WAITER_QUEUED:
@@ -1571,8 +1569,7 @@ pft_rate_limiter_acquire (PftRateLimiter  *self,
       g_propagate_error (error, g_steal_pointer (&w->error));
       break;
     case WAITER_CANCELLED:
-      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_CANCELLED,
-                           _("Operation was cancelled"));
+      g_propagate_error (error, _pft_error_new_cancelled ());
       break;
     case WAITER_NEW:
     case WAITER_QUEUED:
