@@ -3,7 +3,11 @@
 # GLib CRITICAL or WARNING, a Python traceback or a GJS warning in its
 # output (criticals alone do not change the exit status).
 #
-# Usage: check-output.py COMMAND [ARG...]
+# Usage: check-output.py [--expect REGEX]... COMMAND [ARG...]
+#
+# Each --expect regular expression must match a line of the output: what
+# the recipe claims (every item done, the API's peak within the limit) is
+# checked too, not only that it ran.
 #
 # SPDX-License-Identifier: MIT
 
@@ -13,7 +17,13 @@ import sys
 
 BAD = re.compile(r'(\bCRITICAL\b|\bWARNING\b|^Traceback \(most recent call last\))', re.MULTILINE)
 
-p = subprocess.run(sys.argv[1:], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+args = sys.argv[1:]
+expects = []
+while len(args) >= 2 and args[0] == '--expect':
+    expects.append(args[1])
+    args = args[2:]
+
+p = subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                    stdin=subprocess.DEVNULL, text=True)
 sys.stdout.write(p.stdout)
 if p.returncode != 0:
@@ -23,3 +33,6 @@ if bad:
     sys.exit('check-output: the output has %r' % bad.group(0))
 if not p.stdout.strip():
     sys.exit('check-output: the example printed nothing')
+for expect in expects:
+    if not re.search(expect, p.stdout, re.MULTILINE):
+        sys.exit('check-output: no line of the output matches %r' % expect)
