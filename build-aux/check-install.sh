@@ -16,21 +16,13 @@ prefix=$(mktemp -d /tmp/pft-prefix.XXXXXX)
 trap 'rm -rf "$prefix"' EXIT
 cd "$top"
 
-echo "== installing into $prefix"
+echo "== installing into $prefix with build-aux/pft-dev install"
 rm -rf "$build"
-meson setup "$build" --prefix="$prefix" -Dtests=false >/dev/null
-meson compile -C "$build" >/dev/null
-meson install -C "$build" >/dev/null
-
-# What the README says to export for a prefix other than /usr.
-libdir="$prefix/$(meson introspect "$build" --buildoptions |
-  /usr/bin/python3 -c 'import json, sys; print(next(o["value"] for o in json.load(sys.stdin) if o["name"] == "libdir"))')"
-pyver=$(/usr/bin/python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])')
-export PKG_CONFIG_PATH="$libdir/pkgconfig"
-export LD_LIBRARY_PATH="$libdir"
-export GI_TYPELIB_PATH="$libdir/girepository-1.0"
-pythonpath="$prefix/lib/python$pyver/dist-packages"
-[ -f "$pythonpath/gi/overrides/Pft.py" ] || pythonpath="$prefix/lib/python$pyver/site-packages"
+# Only the variables pft-dev install tells users to export (the README's).
+exports=$(PFT_SKIP_DEPS=1 PFT_INSTALL_BUILD_DIR="$build" build-aux/pft-dev install "$prefix" | grep '^export ')
+printf '%s\n' "$exports"
+eval "$exports"
+pythonpath=$PYTHONPATH
 [ -f "$pythonpath/gi/overrides/Pft.py" ] ||
   { echo "the Python override is not under the prefix's Python path" >&2; exit 1; }
 
