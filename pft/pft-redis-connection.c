@@ -78,13 +78,13 @@ _pft_redis_uri_redact (const char *uri)
 
   g_return_val_if_fail (uri != NULL, NULL);
 
-  start = strstr (uri, "://");
-  if (start == NULL)
-    return g_strdup (uri);
-  start += 3;
-  at = strrchr (start, '@');
+  /* Whatever comes before the last '@' may be a password, even in a
+   * string that is no URI at all. */
+  at = strrchr (uri, '@');
   if (at == NULL)
     return g_strdup (uri);
+  start = strstr (uri, "://");
+  start = start != NULL && start < at ? start + 3 : uri;
   return g_strdup_printf ("%.*s***%s", (int) (start - uri), uri, at);
 }
 
