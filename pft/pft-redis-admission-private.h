@@ -17,7 +17,10 @@ G_BEGIN_DECLS
  * asks of a backend that may be remote):
  *
  *  - try_admit (cost) -> granted (a lease id) | wait hint (microseconds)
- *    | error. Asynchronous: the answer takes a round trip. The limiter
+ *    | error. Asynchronous: the answer takes a round trip; the tries and
+ *    releases queued meanwhile by all waiters of the process go in one
+ *    script, decided in their order (FIFO: once one is refused, the ones
+ *    behind it wait too). The limiter
  *    asks for its head waiter only, and never has more than one try of
  *    its own in flight per waiter; when refused it sleeps the hint on
  *    its own timer and asks again (or earlier, when a local release or
@@ -27,8 +30,8 @@ G_BEGIN_DECLS
  *  - A grant is counted from the server's time of the decision; there is
  *    no restamp (it would cost a second round trip per request).
  *  - release (lease): fire and forget; the lease stops being renewed at
- *    once. settle (lease, cost): the request really cost @cost (absolute,
- *    so a resend is harmless). pause (seconds): everyone sharing the key
+ *    once. settle (lease, old_cost, new_cost): the request really cost
+ *    new_cost (absolute, so a resend is harmless). pause (seconds): everyone sharing the key
  *    waits; the half-open probe after it is one request across all
  *    processes. stats: the global counts.
  *  - Leases of granted requests are renewed by the backend every third
@@ -115,12 +118,15 @@ char              *_pft_redis_admission_admit_finish     (PftRedisAdmission   *s
                                                           GError             **error);
 void               _pft_redis_admission_release          (PftRedisAdmission   *self,
                                                           const char          *lease);
+/* The request of @lease was charged @old_cost and really cost @new_cost
+ * (both absolute, so a resend is harmless). */
 void               _pft_redis_admission_settle_async     (PftRedisAdmission   *self,
                                                           const char          *lease,
-                                                          guint64              cost,
+                                                          guint64              old_cost,
+                                                          guint64              new_cost,
                                                           GAsyncReadyCallback  callback,
                                                           gpointer             user_data);
-/* TRUE when the request was still in the window (its cost changed). */
+/* TRUE when the request is in the window (its cost is now @new_cost). */
 gboolean           _pft_redis_admission_settle_finish    (PftRedisAdmission   *self,
                                                           GAsyncResult        *result,
                                                           GError             **error);

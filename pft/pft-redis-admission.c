@@ -26,6 +26,9 @@ struct _PftRedisAdmission
   PftRedisLimits      limits;
   GHashTable         *held;          /* lease id -> NULL */
   gint                lost_leases;   /* atomic */
+  GQueue              pending;       /* PftRedisAdmitOp for the next batch */
+  GPtrArray          *releases;      /* lease ids for the next batch */
+  gboolean            flush_scheduled;
 
   /* Only on the "pft-redis" thread. */
   GSource            *renew_source;
@@ -43,6 +46,7 @@ typedef struct
   char              *id;
   gboolean           loop;
   GCancellable      *cancellable;
+  gboolean           for_slot;      /* sleeping for a concurrency slot */
   GSource           *sleep_source;
   GSource           *cancel_source;
   GList              sleeper_link;
@@ -54,7 +58,6 @@ typedef struct
   gint64  retry_after_us;
 } PftRedisTryResult;
 
-static void pft_redis_admission_send_admit (PftRedisAdmitOp *op);
 
 /* ------------------------------------------------------------------ */
 
@@ -233,7 +236,9 @@ pft_redis_admission_hold (PftRedisAdmission *self,
 }
 
 /* ------------------------------------------------------------------ */
-/* Admitting */
+/* Admitting: requests queue here and go to Redis in batches, one ADMIT
+ * script for everything queued when the "pft-redis" thread gets to it
+ * (the script reads the shared state once for the whole batch). */
 
 static void
 pft_redis_admit_op_free (PftRedisAdmitOp *op)
@@ -275,12 +280,45 @@ pft_redis_admit_op_fail (PftRedisAdmitOp *op,
 }
 
 static gboolean
+pft_redis_admission_on_flush (gpointer data);
+
+/* Queues @op for the next batch. Any thread. */
+static void
+pft_redis_admission_queue (PftRedisAdmission *self,
+                           PftRedisAdmitOp   *op,
+                           const char        *release)
+{
+  gboolean kick;
+
+  g_mutex_lock (&self->lock);
+  if (op != NULL)
+    g_queue_push_tail (&self->pending, op);
+  if (release != NULL)
+    g_ptr_array_add (self->releases, g_strdup (release));
+  kick = !self->flush_scheduled;
+  self->flush_scheduled = TRUE;
+  g_mutex_unlock (&self->lock);
+
+  if (kick)
+    {
+      GSource *idle = g_idle_source_new ();
+
+      g_source_set_priority (idle, G_PRIORITY_DEFAULT);
+      g_source_set_callback (idle, pft_redis_admission_on_flush,
+                             _pft_redis_admission_ref (self),
+                             (GDestroyNotify) _pft_redis_admission_unref);
+      g_source_attach (idle, _pft_redis_connection_get_context (self->conn));
+      g_source_unref (idle);
+    }
+}
+
+static gboolean
 pft_redis_admit_op_on_wake (gpointer data)
 {
   PftRedisAdmitOp *op = data;
 
   pft_redis_admit_op_unsleep (op);
-  pft_redis_admission_send_admit (op);
+  pft_redis_admission_queue (op->self, op, NULL);
   return G_SOURCE_REMOVE;
 }
 
@@ -290,7 +328,8 @@ pft_redis_admit_op_on_cancel (GCancellable *cancellable,
 {
   PftRedisAdmitOp *op = data;
 
-  /* While a try is in flight, its reply sees the cancellation. */
+  /* While a try is queued or in flight, its reply sees the
+   * cancellation. */
   if (op->sleep_source != NULL)
     {
       GError *error = NULL;
@@ -305,13 +344,15 @@ pft_redis_admit_op_on_cancel (GCancellable *cancellable,
 
 static void
 pft_redis_admit_op_sleep (PftRedisAdmitOp *op,
-                          gint64           wait_us)
+                          gint64           wait_us,
+                          gboolean         for_slot)
 {
   PftRedisAdmission *self = op->self;
   GMainContext *ctx = _pft_redis_connection_get_context (self->conn);
 
   /* Rounded up: a try a little late is refused never, a try early
    * always. */
+  op->for_slot = for_slot;
   op->sleep_source = g_timeout_source_new ((guint) MIN ((wait_us + 999) / 1000, G_MAXUINT));
   g_source_set_callback (op->sleep_source, pft_redis_admit_op_on_wake, op, NULL);
   g_source_attach (op->sleep_source, ctx);
@@ -326,30 +367,15 @@ pft_redis_admit_op_sleep (PftRedisAdmitOp *op,
     }
 }
 
+/* The decision about @op: granted (@value is the grant time) or refused
+ * (@value is the wait). */
 static void
-pft_redis_admission_release_id (PftRedisAdmission *self,
-                                const char        *lease);
-
-static void
-pft_redis_admission_on_admit_reply (PftRedisConnection *conn,
-                                    redisReply         *reply,
-                                    const GError       *error,
-                                    gpointer            data)
+pft_redis_admit_op_decided (PftRedisAdmitOp *op,
+                            gboolean         granted,
+                            gint64           value,
+                            gboolean         for_slot)
 {
-  PftRedisAdmitOp *op = data;
   PftRedisAdmission *self = op->self;
-  gint64 granted, value;
-
-  if (error != NULL)
-    {
-      pft_redis_admit_op_fail (op, pft_redis_admission_wrap_error (self, error));
-      return;
-    }
-  if (!pft_redis_reply_int (reply, 0, &granted) || !pft_redis_reply_int (reply, 1, &value))
-    {
-      pft_redis_admit_op_fail (op, pft_redis_admission_bad_reply (self, "admit"));
-      return;
-    }
 
   if (granted)
     {
@@ -359,7 +385,7 @@ pft_redis_admission_on_admit_reply (PftRedisConnection *conn,
           GError *cancelled = NULL;
 
           /* Cancelled while the grant was on its way: give it back. */
-          pft_redis_admission_release_id (self, op->id);
+          _pft_redis_admission_release (self, op->id);
           g_cancellable_set_error_if_cancelled (op->cancellable, &cancelled);
           pft_redis_admit_op_fail (op, cancelled);
           return;
@@ -394,30 +420,182 @@ pft_redis_admission_on_admit_reply (PftRedisConnection *conn,
       pft_redis_admit_op_fail (op, cancelled);
       return;
     }
-  pft_redis_admit_op_sleep (op, MAX (1, value));
+  pft_redis_admit_op_sleep (op, MAX (1, value), for_slot);
+}
+
+typedef struct
+{
+  PftRedisAdmission *self;
+  GPtrArray         *ops;     /* PftRedisAdmitOp, in FIFO order */
+} PftRedisAdmitBatch;
+
+static void
+pft_redis_admission_on_admit_reply (PftRedisConnection *conn,
+                                    redisReply         *reply,
+                                    const GError       *error,
+                                    gpointer            data)
+{
+  PftRedisAdmitBatch *batch = data;
+  PftRedisAdmission *self = batch->self;
+  guint n = batch->ops->len;
+
+  if (error == NULL && (reply->type != REDIS_REPLY_ARRAY || reply->elements != 3 * (gsize) n))
+    {
+      g_autoptr(GError) bad = pft_redis_admission_bad_reply (self, "admit");
+
+      for (guint i = 0; i < n; i++)
+        pft_redis_admit_op_fail (g_ptr_array_index (batch->ops, i), g_error_copy (bad));
+    }
+  else if (error != NULL)
+    {
+      g_autoptr(GError) wrapped = pft_redis_admission_wrap_error (self, error);
+
+      for (guint i = 0; i < n; i++)
+        pft_redis_admit_op_fail (g_ptr_array_index (batch->ops, i), g_error_copy (wrapped));
+    }
+  else
+    {
+      for (guint i = 0; i < n; i++)
+        {
+          gint64 granted = 0, value = 0;
+          redisReply *why = reply->element[3 * i + 2];
+          gboolean for_slot;
+
+          if (!pft_redis_reply_int (reply, 3 * i, &granted) ||
+              !pft_redis_reply_int (reply, 3 * i + 1, &value))
+            {
+              pft_redis_admit_op_fail (g_ptr_array_index (batch->ops, i),
+                                       pft_redis_admission_bad_reply (self, "admit"));
+              continue;
+            }
+          /* Waits for a slot end early when this process releases one. */
+          for_slot = why->type == REDIS_REPLY_STRING &&
+                     (strcmp (why->str, "concurrency") == 0 || strcmp (why->str, "probe") == 0);
+          pft_redis_admit_op_decided (g_ptr_array_index (batch->ops, i), granted != 0, value, for_slot);
+        }
+    }
+  g_ptr_array_unref (batch->ops);
+  _pft_redis_admission_unref (self);
+  g_free (batch);
 }
 
 static void
-pft_redis_admission_send_admit (PftRedisAdmitOp *op)
+pft_redis_admission_send_admits (PftRedisAdmission *self,
+                                 GPtrArray         *ops)
 {
-  PftRedisLimits l = pft_redis_admission_dup_limits (op->self);
-  char buf[9][32];
-  const char *args[10];
+  PftRedisLimits l = pft_redis_admission_dup_limits (self);
+  g_autoptr(GPtrArray) owned = g_ptr_array_new_with_free_func (g_free);
+  const char **args = g_new (const char *, 8 + 2 * ops->len);
+  PftRedisAdmitBatch *batch;
 
-  g_snprintf (buf[0], 32, "%" G_GUINT64_FORMAT, op->cost);
-  g_snprintf (buf[1], 32, "%d", l.smooth ? 1 : 0);
-  g_snprintf (buf[2], 32, "%u", l.max_per_window);
-  g_snprintf (buf[3], 32, "%" G_GUINT64_FORMAT, l.max_cost);
-  g_snprintf (buf[4], 32, "%" G_GINT64_FORMAT, l.window_us);
-  g_snprintf (buf[5], 32, "%u", MAX (l.burst, 1));
-  g_snprintf (buf[6], 32, "%u", l.max_concurrent);
-  g_snprintf (buf[7], 32, "%" G_GINT64_FORMAT, l.lease_ttl_us);
-  g_snprintf (buf[8], 32, "%" G_GINT64_FORMAT, l.poll_us);
-  args[0] = op->id;
-  for (guint i = 0; i < 9; i++)
-    args[1 + i] = buf[i];
-  pft_redis_admission_eval (op->self, PFT_REDIS_SCRIPT_ADMIT, 10, args,
-                            pft_redis_admission_on_admit_reply, op);
+  g_ptr_array_add (owned, g_strdup (l.smooth ? "1" : "0"));
+  g_ptr_array_add (owned, g_strdup_printf ("%u", l.max_per_window));
+  g_ptr_array_add (owned, g_strdup_printf ("%" G_GUINT64_FORMAT, l.max_cost));
+  g_ptr_array_add (owned, g_strdup_printf ("%" G_GINT64_FORMAT, l.window_us));
+  g_ptr_array_add (owned, g_strdup_printf ("%u", MAX (l.burst, 1)));
+  g_ptr_array_add (owned, g_strdup_printf ("%u", l.max_concurrent));
+  g_ptr_array_add (owned, g_strdup_printf ("%" G_GINT64_FORMAT, l.lease_ttl_us));
+  g_ptr_array_add (owned, g_strdup_printf ("%" G_GINT64_FORMAT, l.poll_us));
+  for (guint i = 0; i < 8; i++)
+    args[i] = g_ptr_array_index (owned, i);
+  for (guint i = 0; i < ops->len; i++)
+    {
+      PftRedisAdmitOp *op = g_ptr_array_index (ops, i);
+      char *cost = g_strdup_printf ("%" G_GUINT64_FORMAT, op->cost);
+
+      g_ptr_array_add (owned, cost);
+      args[8 + 2 * i] = op->id;
+      args[9 + 2 * i] = cost;
+    }
+
+  batch = g_new0 (PftRedisAdmitBatch, 1);
+  batch->self = _pft_redis_admission_ref (self);
+  batch->ops = g_ptr_array_ref (ops);
+  pft_redis_admission_eval (self, PFT_REDIS_SCRIPT_ADMIT, 8 + 2 * ops->len, args,
+                            pft_redis_admission_on_admit_reply, batch);
+  g_free (args);
+}
+
+static void
+pft_redis_admission_on_release_reply (PftRedisConnection *conn,
+                                      redisReply         *reply,
+                                      const GError       *error,
+                                      gpointer            data)
+{
+  PftRedisAdmission *self = data;
+  gint64 freed = 0;
+
+  if (error != NULL)
+    g_debug ("Quota “%s”: release: %s (the leases expire by themselves)", self->key, error->message);
+  else if (reply->type == REDIS_REPLY_INTEGER)
+    freed = reply->integer;
+
+  /* Slots are free: as many sleepers of this process waiting for one try
+   * now rather than at their next poll. */
+  for (GList *l = self->sleepers.head, *next; l != NULL && freed > 0; l = next)
+    {
+      PftRedisAdmitOp *op = l->data;
+
+      next = l->next;
+      if (!op->for_slot)
+        continue;
+      pft_redis_admit_op_unsleep (op);
+      pft_redis_admission_queue (self, op, NULL);
+      freed--;
+    }
+  _pft_redis_admission_unref (self);
+}
+
+static void
+pft_redis_admission_send_releases (PftRedisAdmission *self,
+                                   GPtrArray         *ids)
+{
+  pft_redis_admission_eval (self, PFT_REDIS_SCRIPT_RELEASE, ids->len,
+                            (const char **) ids->pdata,
+                            pft_redis_admission_on_release_reply,
+                            _pft_redis_admission_ref (self));
+}
+
+/* Batches of at most this many requests: a script blocks Redis while it
+ * runs. */
+#define PFT_REDIS_ADMIT_BATCH   128
+#define PFT_REDIS_RELEASE_BATCH 512
+
+static gboolean
+pft_redis_admission_on_flush (gpointer data)
+{
+  PftRedisAdmission *self = data;
+  GQueue pending;
+  g_autoptr(GPtrArray) releases = NULL;
+  PftRedisAdmitOp *op;
+
+  g_mutex_lock (&self->lock);
+  pending = self->pending;
+  g_queue_init (&self->pending);
+  releases = g_steal_pointer (&self->releases);
+  self->releases = g_ptr_array_new_with_free_func (g_free);
+  self->flush_scheduled = FALSE;
+  g_mutex_unlock (&self->lock);
+
+  /* Releases first: the admissions behind them may use the slots. */
+  for (guint start = 0; start < releases->len; start += PFT_REDIS_RELEASE_BATCH)
+    {
+      g_autoptr(GPtrArray) chunk = g_ptr_array_new ();
+
+      for (guint i = start; i < MIN (releases->len, start + PFT_REDIS_RELEASE_BATCH); i++)
+        g_ptr_array_add (chunk, g_ptr_array_index (releases, i));
+      pft_redis_admission_send_releases (self, chunk);
+    }
+
+  while (!g_queue_is_empty (&pending))
+    {
+      g_autoptr(GPtrArray) ops = g_ptr_array_new ();
+
+      while (ops->len < PFT_REDIS_ADMIT_BATCH && (op = g_queue_pop_head (&pending)) != NULL)
+        g_ptr_array_add (ops, op);
+      pft_redis_admission_send_admits (self, ops);
+    }
+  return G_SOURCE_REMOVE;
 }
 
 static gboolean
@@ -469,7 +647,7 @@ pft_redis_admission_start (PftRedisAdmission   *self,
   op->id = pft_redis_admission_new_id ();
   op->loop = loop;
   op->cancellable = cancellable != NULL ? g_object_ref (cancellable) : NULL;
-  pft_redis_admission_send_admit (op);
+  pft_redis_admission_queue (self, op, NULL);
 }
 
 void
@@ -537,46 +715,6 @@ _pft_redis_admission_admit_finish (PftRedisAdmission  *self,
   return g_task_propagate_pointer (G_TASK (result), error);
 }
 
-/* ------------------------------------------------------------------ */
-/* Releasing */
-
-static void
-pft_redis_admission_on_release_reply (PftRedisConnection *conn,
-                                      redisReply         *reply,
-                                      const GError       *error,
-                                      gpointer            data)
-{
-  PftRedisAdmission *self = data;
-  PftRedisAdmitOp *op;
-
-  if (error != NULL)
-    g_debug ("Quota “%s”: release: %s (the lease expires by itself)", self->key, error->message);
-
-  /* A slot is free: the oldest sleeper of this process tries now rather
-   * than at its next poll. */
-  op = g_queue_peek_head (&self->sleepers);
-  if (op != NULL)
-    {
-      pft_redis_admit_op_unsleep (op);
-      pft_redis_admission_send_admit (op);
-    }
-  _pft_redis_admission_unref (self);
-}
-
-static void
-pft_redis_admission_release_id (PftRedisAdmission *self,
-                                const char        *lease)
-{
-  const char *args[] = { lease };
-
-  g_mutex_lock (&self->lock);
-  g_hash_table_remove (self->held, lease);
-  g_mutex_unlock (&self->lock);
-  pft_redis_admission_eval (self, PFT_REDIS_SCRIPT_RELEASE, 1, args,
-                            pft_redis_admission_on_release_reply,
-                            _pft_redis_admission_ref (self));
-}
-
 void
 _pft_redis_admission_release (PftRedisAdmission *self,
                               const char        *lease)
@@ -584,7 +722,10 @@ _pft_redis_admission_release (PftRedisAdmission *self,
   g_return_if_fail (self != NULL);
   g_return_if_fail (lease != NULL);
 
-  pft_redis_admission_release_id (self, lease);
+  g_mutex_lock (&self->lock);
+  g_hash_table_remove (self->held, lease);
+  g_mutex_unlock (&self->lock);
+  pft_redis_admission_queue (self, NULL, lease);
 }
 
 /* ------------------------------------------------------------------ */
@@ -607,7 +748,7 @@ pft_redis_admission_on_task_reply (PftRedisConnection *conn,
       if (reply->type != REDIS_REPLY_INTEGER)
         g_task_return_error (task, pft_redis_admission_bad_reply (self, "settle"));
       else
-        g_task_return_boolean (task, reply->integer >= 0);
+        g_task_return_boolean (task, reply->integer > 0);
     }
   else if (tag == _pft_redis_admission_pause_async)
     {
@@ -662,26 +803,28 @@ pft_redis_admission_task_new (PftRedisAdmission   *self,
 void
 _pft_redis_admission_settle_async (PftRedisAdmission   *self,
                                    const char          *lease,
-                                   guint64              cost,
+                                   guint64              old_cost,
+                                   guint64              new_cost,
                                    GAsyncReadyCallback  callback,
                                    gpointer             user_data)
 {
   PftRedisLimits l;
-  char buf[4][32];
-  const char *args[5];
+  char buf[5][32];
+  const char *args[6];
 
   g_return_if_fail (self != NULL);
   g_return_if_fail (lease != NULL);
 
   l = pft_redis_admission_dup_limits (self);
-  g_snprintf (buf[0], 32, "%" G_GUINT64_FORMAT, cost);
-  g_snprintf (buf[1], 32, "%d", l.smooth ? 1 : 0);
-  g_snprintf (buf[2], 32, "%" G_GUINT64_FORMAT, l.max_cost);
-  g_snprintf (buf[3], 32, "%" G_GINT64_FORMAT, l.window_us);
+  g_snprintf (buf[0], 32, "%" G_GUINT64_FORMAT, old_cost);
+  g_snprintf (buf[1], 32, "%" G_GUINT64_FORMAT, new_cost);
+  g_snprintf (buf[2], 32, "%d", l.smooth ? 1 : 0);
+  g_snprintf (buf[3], 32, "%" G_GUINT64_FORMAT, l.max_cost);
+  g_snprintf (buf[4], 32, "%" G_GINT64_FORMAT, l.window_us);
   args[0] = lease;
-  for (guint i = 0; i < 4; i++)
+  for (guint i = 0; i < 5; i++)
     args[1 + i] = buf[i];
-  pft_redis_admission_eval (self, PFT_REDIS_SCRIPT_SETTLE, 5, args,
+  pft_redis_admission_eval (self, PFT_REDIS_SCRIPT_SETTLE, 6, args,
                             pft_redis_admission_on_task_reply,
                             pft_redis_admission_task_new (self, _pft_redis_admission_settle_async,
                                                           callback, user_data));
@@ -811,6 +954,8 @@ _pft_redis_admission_new (const char            *uri,
   self->limits = *limits;
   self->held = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   g_queue_init (&self->sleepers);
+  g_queue_init (&self->pending);
+  self->releases = g_ptr_array_new_with_free_func (g_free);
   return self;
 }
 
@@ -832,6 +977,8 @@ _pft_redis_admission_unref (PftRedisAdmission *self)
     return;
   /* Held leases keep a renewal (and so a reference) alive: none here. */
   g_assert (self->renew_source == NULL && g_queue_is_empty (&self->sleepers));
+  g_assert (g_queue_is_empty (&self->pending) && self->releases->len == 0);
+  g_ptr_array_unref (self->releases);
   g_hash_table_unref (self->held);
   g_mutex_clear (&self->lock);
   _pft_redis_keys_clear (&self->keys);

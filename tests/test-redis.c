@@ -130,13 +130,14 @@ pause_for (PftRedisAdmission *adm,
 static gboolean
 settle (PftRedisAdmission *adm,
         const char        *lease,
-        guint64            cost)
+        guint64            old_cost,
+        guint64            new_cost)
 {
   g_autoptr(GError) error = NULL;
   Wait w = { 0 };
   gboolean ok;
 
-  _pft_redis_admission_settle_async (adm, lease, cost, wait_cb, &w);
+  _pft_redis_admission_settle_async (adm, lease, old_cost, new_cost, wait_cb, &w);
   ok = _pft_redis_admission_settle_finish (adm, wait_for (&w), &error);
   g_object_unref (w.result);
   g_assert_no_error (error);
@@ -446,8 +447,8 @@ test_cost_settle (void)
   g_assert_cmpint (retry, <=, 10 * SEC);
 
   /* The request cost 10, not 60: room for 50 now. */
-  g_assert_true (settle (adm, a, 10));
-  g_assert_true (settle (adm, a, 10));   /* absolute: sent twice, counted once */
+  g_assert_true (settle (adm, a, 60, 10));
+  g_assert_true (settle (adm, a, 60, 10));   /* absolute: sent twice, counted once */
   g_assert_cmpuint (stats (adm).cost_in_window, ==, 10);
   b = try_admit (adm, 50, &retry, &error);
   g_assert_nonnull (b);
@@ -460,7 +461,7 @@ test_cost_settle (void)
   g_assert_nonnull (strstr (error->message, key));
 
   /* Settling something that left the window changes nothing. */
-  g_assert_false (settle (adm, "no-such-request", 5));
+  g_assert_false (settle (adm, "no-such-request", 1, 5));
 
   _pft_redis_admission_release (adm, a);
   _pft_redis_admission_release (adm, b);
