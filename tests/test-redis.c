@@ -609,6 +609,140 @@ test_leases_renewed (void)
 }
 
 /* ------------------------------------------------------------------ */
+/* Sharing and batching */
+
+static void
+test_connection_shared (void)
+{
+  g_autoptr(GError) error = NULL;
+  PftRedisConnection *a, *b, *c;
+
+  a = _pft_redis_connection_get (server->uri, "one", SEC, &error);
+  g_assert_no_error (error);
+  b = _pft_redis_connection_get (server->uri, "one", SEC, &error);
+  c = _pft_redis_connection_get (server->uri, "two", SEC, &error);
+  g_assert_no_error (error);
+  /* One per process and key. */
+  g_assert_true (a == b);
+  g_assert_true (a != c);
+  _pft_redis_connection_unref (a);
+  _pft_redis_connection_unref (b);
+  _pft_redis_connection_unref (c);
+}
+
+static gint64
+evalsha_calls (void)
+{
+  redisReply *r = pft_redis_server_command (server, "INFO commandstats");
+  const char *at;
+  gint64 calls = 0;
+
+  g_assert_cmpint (r->type, ==, REDIS_REPLY_STRING);
+  at = strstr (r->str, "cmdstat_evalsha:calls=");
+  if (at != NULL)
+    calls = g_ascii_strtoll (at + strlen ("cmdstat_evalsha:calls="), NULL, 10);
+  freeReplyObject (r);
+  return calls;
+}
+
+typedef struct
+{
+  PftRedisAdmission *adm;
+  guint              done;
+  guint              granted;
+  GPtrArray         *leases;
+} Many;
+
+static void
+many_cb (GObject      *source,
+         GAsyncResult *result,
+         gpointer      data)
+{
+  Many *m = data;
+  g_autoptr(GError) error = NULL;
+  char *lease = NULL;
+  gint64 retry;
+
+  if (_pft_redis_admission_try_admit_finish (m->adm, result, &lease, &retry, &error))
+    {
+      m->granted++;
+      g_ptr_array_add (m->leases, lease);
+    }
+  g_assert_no_error (error);
+  m->done++;
+}
+
+static void
+test_admission_batched (void)
+{
+  g_autofree char *key = unique_key ("batch");
+  PftRedisLimits limits = PFT_REDIS_LIMITS_INIT;
+  g_autoptr(PftRedisAdmission) adm = NULL;
+  g_autoptr(GPtrArray) leases = g_ptr_array_new_with_free_func (g_free);
+  Many m = { 0 };
+  gint64 before, scripts;
+
+  limits.max_per_window = 150;
+  limits.max_concurrent = 1000;
+  adm = admission_new (server->uri, key, &limits);
+  m.adm = adm;
+  m.leases = leases;
+
+  /* 200 waiters ask at once: a few scripts, not 200 round trips; the
+   * first 150 in FIFO order are granted, the others refused. */
+  before = evalsha_calls ();
+  for (guint i = 0; i < 200; i++)
+    _pft_redis_admission_try_admit_async (adm, 1, NULL, many_cb, &m);
+  while (m.done < 200)
+    g_main_context_iteration (NULL, TRUE);
+  scripts = evalsha_calls () - before;
+  g_test_message ("200 tries in %" G_GINT64_FORMAT " scripts", scripts);
+  g_assert_cmpint (scripts, <=, 4);
+  g_assert_cmpuint (m.granted, ==, 150);
+  g_assert_cmpuint (_pft_redis_admission_get_held (adm), ==, 150);
+  release_all (adm, leases);
+  g_assert_cmpuint (stats (adm).in_flight, ==, 0);
+}
+
+static void
+cancel_later (gpointer data)
+{
+  g_cancellable_cancel (data);
+}
+
+static void
+test_admission_cancelled (void)
+{
+  g_autofree char *key = unique_key ("cancel");
+  PftRedisLimits limits = PFT_REDIS_LIMITS_INIT;
+  g_autoptr(PftRedisAdmission) adm = NULL;
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr(GError) error = NULL;
+  g_autofree char *first = NULL;
+  Wait w = { 0 };
+  char *lease;
+
+  limits.max_concurrent = 1;
+  adm = admission_new (server->uri, key, &limits);
+  first = admit (adm, 1);
+
+  /* Waits for the slot (polling), then is cancelled: no lease is left
+   * behind, and the slot holder is untouched. */
+  _pft_redis_admission_admit_async (adm, 1, cancellable, wait_cb, &w);
+  g_timeout_add_once (50, cancel_later, cancellable);
+  lease = _pft_redis_admission_admit_finish (adm, wait_for (&w), &error);
+  g_object_unref (w.result);
+  g_assert_null (lease);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_assert_cmpuint (_pft_redis_admission_get_held (adm), ==, 1);
+  g_assert_cmpuint (stats (adm).in_flight, ==, 1);
+
+  _pft_redis_admission_release (adm, first);
+  stats (adm);
+  g_assert_cmpuint (stats (adm).in_flight, ==, 0);
+}
+
+/* ------------------------------------------------------------------ */
 /* Many processes */
 
 static void
@@ -876,6 +1010,9 @@ main (int argc, char **argv)
   g_test_add_func ("/redis/smooth/gcra", test_smooth_gcra);
   g_test_add_func ("/redis/pause/half-open", test_pause_half_open);
   g_test_add_func ("/redis/leases/renewed", test_leases_renewed);
+  g_test_add_func ("/redis/connection/shared", test_connection_shared);
+  g_test_add_func ("/redis/admission/batched", test_admission_batched);
+  g_test_add_func ("/redis/admission/cancelled", test_admission_cancelled);
   g_test_add_func ("/redis/processes/one-quota", test_processes_one_quota);
   g_test_add_func ("/redis/processes/crash", test_processes_crash);
   g_test_add_func ("/redis/processes/restart", test_restart_mid_run);
