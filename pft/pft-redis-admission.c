@@ -64,15 +64,14 @@ typedef struct
 static char *
 pft_redis_admission_new_id (void)
 {
-  static gint64 counter;
+  static gssize counter;
   static char *prefix;
 
   /* Unique across processes and machines: pid and 64 random bits. */
   if (g_once_init_enter (&prefix))
     g_once_init_leave (&prefix, g_strdup_printf ("%d.%08x%08x", (int) getpid (),
                                                  g_random_int (), g_random_int ()));
-  return g_strdup_printf ("%s.%" G_GINT64_FORMAT, prefix,
-                          (gint64) g_atomic_pointer_add ((gssize *) &counter, 1));
+  return g_strdup_printf ("%s.%" G_GSSIZE_FORMAT, prefix, g_atomic_pointer_add (&counter, 1));
 }
 
 static GError *
@@ -102,7 +101,7 @@ pft_redis_admission_eval (PftRedisAdmission *self,
                           PftRedisReplyFunc  func,
                           gpointer           data)
 {
-  const char **argv = g_newa (const char *, 1 + PFT_REDIS_N_KEYS + n_args);
+  g_autofree const char **argv = g_new (const char *, 1 + PFT_REDIS_N_KEYS + n_args);
   char nkeys[8];
 
   g_snprintf (nkeys, sizeof nkeys, "%d", PFT_REDIS_N_KEYS);
@@ -166,8 +165,8 @@ pft_redis_admission_on_renew_reply (PftRedisConnection *conn,
       g_mutex_unlock (&self->lock);
       if (gone > 0)
         {
-          g_atomic_int_add (&self->lost_leases, (gint) gone);
           g_warning ("Quota “%s”: %u leases expired in Redis while held", self->key, gone);
+          g_atomic_int_add (&self->lost_leases, (gint) gone);
         }
     }
   _pft_redis_admission_unref (self);
@@ -198,7 +197,7 @@ pft_redis_admission_on_renew (gpointer data)
   for (guint start = 0; start < ids->len; start += PFT_REDIS_RENEW_CHUNK)
     {
       guint n = MIN (PFT_REDIS_RENEW_CHUNK, ids->len - start);
-      const char **args = g_newa (const char *, n + 1);
+      g_autofree const char **args = g_new (const char *, n + 1);
 
       args[0] = ttl;
       for (guint i = 0; i < n; i++)

@@ -318,6 +318,12 @@ static void
 pft_redis_connection_schedule_reconnect (PftRedisConnection *conn);
 
 static void
+pft_redis_connection_on_handshake (PftRedisConnection *conn,
+                                   redisReply         *reply,
+                                   const GError       *error,
+                                   gpointer            user_data);
+
+static void
 pft_redis_connection_on_script_loaded (PftRedisConnection *conn,
                                        redisReply         *reply,
                                        const GError       *error,
@@ -342,8 +348,12 @@ pft_redis_connection_on_reply (redisAsyncContext *ac,
   if (reply == NULL)
     {
       /* The connection dropped before the reply: the command may or may
-       * not have run. It goes again (they are idempotent). */
-      g_queue_push_tail (&conn->lost, cmd);
+       * not have run. It goes again (they are idempotent), except a
+       * handshake, which the next connection makes anew. */
+      if (cmd->func == pft_redis_connection_on_handshake)
+        pft_redis_command_free (cmd);
+      else
+        g_queue_push_tail (&conn->lost, cmd);
       return;
     }
 
@@ -577,7 +587,13 @@ pft_redis_connection_on_handshake (PftRedisConnection *conn,
 {
   const char *what = user_data;
 
-  if (error == NULL || error->code != PFT_ERROR_FAILED || conn->handshake_error != NULL)
+  if (error == NULL)
+    {
+      /* Accepted (again, after a restart with a fixed configuration). */
+      g_clear_error (&conn->handshake_error);
+      return;
+    }
+  if (error->code != PFT_ERROR_FAILED || conn->handshake_error != NULL)
     return;
   /* The server refused the password or the database after a restart
    * with another configuration: every command fails with this. */

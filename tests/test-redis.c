@@ -884,6 +884,33 @@ test_restart_mid_run (void)
   g_assert_cmpuint (pft_redis_log_max_in_flight (log), <=, 4);
 }
 
+static void
+test_restart_lost_data (void)
+{
+  g_autofree char *key = unique_key ("lostdata");
+  PftRedisLimits limits = PFT_REDIS_LIMITS_INIT;
+  g_autoptr(PftRedisAdmission) adm = NULL;
+  g_autoptr(GPtrArray) leases = g_ptr_array_new_with_free_func (g_free);
+
+  limits.max_concurrent = 4;
+  limits.lease_ttl_us = 300 * MS;
+  adm = admission_new (server->uri, key, &limits);
+  g_ptr_array_add (leases, admit (adm, 1));
+  g_ptr_array_add (leases, admit (adm, 1));
+
+  /* The server comes back empty: the renewals find the leases gone and
+   * say so; nothing crashes and new admissions work. */
+  g_test_expect_message ("Pft", G_LOG_LEVEL_WARNING, "*2 leases expired in Redis while held*");
+  pft_redis_server_restart (server, FALSE);
+  while (_pft_redis_admission_get_lost_leases (adm) == 0)
+    spin_for (10 * MS);
+  g_test_assert_expected_messages ();
+  g_assert_cmpuint (_pft_redis_admission_get_lost_leases (adm), ==, 2);
+  g_ptr_array_add (leases, admit (adm, 1));
+  release_all (adm, leases);
+  g_assert_cmpuint (stats (adm).in_flight, ==, 0);
+}
+
 /* ------------------------------------------------------------------ */
 /* Failures */
 
@@ -1016,6 +1043,7 @@ main (int argc, char **argv)
   g_test_add_func ("/redis/processes/one-quota", test_processes_one_quota);
   g_test_add_func ("/redis/processes/crash", test_processes_crash);
   g_test_add_func ("/redis/processes/restart", test_restart_mid_run);
+  g_test_add_func ("/redis/processes/restart-empty", test_restart_lost_data);
   g_test_add_func ("/redis/errors/unavailable", test_backend_unavailable);
   g_test_add_func ("/redis/errors/wrong-type", test_wrong_type);
   g_test_add_func ("/redis/errors/script-flush", test_script_flush);
