@@ -72,6 +72,8 @@ PftRedisConnection *_pft_redis_connection_get          (const char         *uri,
 PftRedisConnection *_pft_redis_connection_ref          (PftRedisConnection *conn);
 void                _pft_redis_connection_unref        (PftRedisConnection *conn);
 const char         *_pft_redis_connection_get_display  (PftRedisConnection *conn);
+/* The context of the "pft-redis" thread: one for every connection, so
+ * @conn may be NULL. */
 GMainContext       *_pft_redis_connection_get_context  (PftRedisConnection *conn);
 
 /* Queues one command (binary-safe arguments). Thread-safe. @func is
