@@ -581,7 +581,7 @@ test_leases_renewed (void)
   char *lease;
 
   limits.max_concurrent = 2;
-  limits.lease_ttl_us = 300 * MS;
+  limits.lease_ttl_us = 500 * MS;
   adm = admission_new (server->uri, key, &limits);
   g_ptr_array_add (leases, admit (adm, 1));
   g_ptr_array_add (leases, admit (adm, 1));
@@ -591,7 +591,7 @@ test_leases_renewed (void)
   g_assert_cmpuint (_pft_redis_admission_get_held (adm), ==, 2);
 
   /* Three TTLs later both are still held: renewed, not expired. */
-  spin_for (1 * SEC);
+  spin_for (1500 * MS);
   g_assert_cmpuint (stats (adm).in_flight, ==, 2);
   g_assert_cmpuint (_pft_redis_admission_get_lost_leases (adm), ==, 0);
   lease = try_admit (adm, 1, &retry, &error);
