@@ -146,9 +146,10 @@ gboolean           _pft_redis_admission_stats_finish     (PftRedisAdmission   *s
                                                           GAsyncResult        *result,
                                                           PftRedisStats       *stats,
                                                           GError             **error);
-/* Leases this object holds (granted, not released), and how many of them
- * a renewal found gone (expired while this process stalled, or lost with
- * the server's data). */
+/* Leases this object holds and renews (granted, not released, not found
+ * gone), and how many a renewal found gone (expired while this process
+ * stalled, or lost with the server's data; each is reported once, with a
+ * warning, and no longer renewed). */
 guint              _pft_redis_admission_get_held         (PftRedisAdmission   *self);
 guint              _pft_redis_admission_get_lost_leases  (PftRedisAdmission   *self);
 

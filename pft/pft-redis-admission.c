@@ -155,12 +155,12 @@ pft_redis_admission_on_renew_reply (PftRedisConnection *conn,
       guint gone = 0;
 
       /* Held here, gone there: the process stalled past the TTL or the
-       * server lost its data. They are not added back: others may have
-       * used the slots meanwhile. */
+       * server lost its data. They are not added back (others may have
+       * used the slots meanwhile) and no longer renewed: reported once. */
       g_mutex_lock (&self->lock);
       for (gsize i = 0; i < reply->elements; i++)
         if (reply->element[i]->type == REDIS_REPLY_STRING &&
-            g_hash_table_contains (self->held, reply->element[i]->str))
+            g_hash_table_remove (self->held, reply->element[i]->str))
           gone++;
       g_mutex_unlock (&self->lock);
       if (gone > 0)
