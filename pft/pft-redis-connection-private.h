@@ -85,8 +85,10 @@ void                _pft_redis_connection_command      (PftRedisConnection *conn
                                                         PftRedisReplyFunc   func,
                                                         gpointer            user_data);
 /* Runs a script by EVALSHA @sha; when the server answers NOSCRIPT (a
- * restart, a SCRIPT FLUSH), loads @body with SCRIPT LOAD on the same
- * connection and runs the EVALSHA again. @argv holds the keys count, the
+ * SCRIPT FLUSH), loads @body with SCRIPT LOAD on the same connection and
+ * runs the EVALSHA again. The connection remembers the scripts it ran and
+ * loads them first thing on every reconnection. @sha and @body must live
+ * as long as the process (static strings). @argv holds the keys count, the
  * keys and the arguments, as after "EVALSHA sha". */
 void                _pft_redis_connection_evalsha      (PftRedisConnection *conn,
                                                         const char         *sha,

@@ -45,6 +45,7 @@ struct _PftRedisConnection
 
   GMutex              lock;
   GQueue              queue;          /* PftRedisCommand, not written yet */
+  GHashTable         *scripts;        /* sha -> body (static), loaded on connect */
   gboolean            wake_pending;
   gint64              timeout_us;
 
@@ -350,7 +351,8 @@ pft_redis_connection_on_reply (redisAsyncContext *ac,
       /* The connection dropped before the reply: the command may or may
        * not have run. It goes again (they are idempotent), except a
        * handshake, which the next connection makes anew. */
-      if (cmd->func == pft_redis_connection_on_handshake)
+      if (cmd->func == pft_redis_connection_on_handshake ||
+          cmd->func == pft_redis_connection_on_script_loaded)
         pft_redis_command_free (cmd);
       else
         g_queue_push_tail (&conn->lost, cmd);
@@ -519,6 +521,9 @@ _pft_redis_connection_evalsha (PftRedisConnection *conn,
   g_assert (len > 0);
   cmd = pft_redis_command_new (conn, resp, (gsize) len, func, user_data);
   cmd->body = body;
+  g_mutex_lock (&conn->lock);
+  g_hash_table_replace (conn->scripts, (gpointer) sha, (gpointer) body);
+  g_mutex_unlock (&conn->lock);
   pft_redis_connection_push (conn, cmd);
 }
 
@@ -649,6 +654,30 @@ pft_redis_connection_connect (PftRedisConnection *conn)
                                                               pft_redis_connection_on_handshake,
                                                               (gpointer) "the database"));
     }
+  /* The scripts used so far, loaded before anything is sent again: a
+   * server that restarted has none, and each resent EVALSHA would
+   * otherwise come back NOSCRIPT first. */
+  {
+    g_autoptr(GPtrArray) bodies = g_ptr_array_new ();
+    GHashTableIter iter;
+    gpointer body;
+
+    g_mutex_lock (&conn->lock);
+    g_hash_table_iter_init (&iter, conn->scripts);
+    while (g_hash_table_iter_next (&iter, NULL, &body))
+      g_ptr_array_add (bodies, body);
+    g_mutex_unlock (&conn->lock);
+    for (guint i = 0; i < bodies->len; i++)
+      {
+        const char *argv[] = { "SCRIPT", "LOAD", g_ptr_array_index (bodies, i) };
+        char *resp = NULL;
+        int len = redisFormatCommandArgv (&resp, 3, argv, NULL);
+
+        pft_redis_connection_send (conn, pft_redis_command_new (conn, resp, (gsize) len,
+                                                                pft_redis_connection_on_script_loaded,
+                                                                NULL));
+      }
+  }
   pft_redis_connection_flush (conn);
 }
 
@@ -732,6 +761,7 @@ pft_redis_connection_on_close (gpointer data)
             g_queue_is_empty (&conn->queue));
 
   g_clear_error (&conn->handshake_error);
+  g_hash_table_unref (conn->scripts);
   _pft_redis_uri_clear (&conn->uri);
   g_free (conn->table_key);
   g_mutex_clear (&conn->lock);
@@ -855,6 +885,7 @@ _pft_redis_connection_get (const char  *uri,
   conn->timeout_us = timeout_us;
   conn->table_key = g_steal_pointer (&table_key);
   conn->state = PFT_REDIS_CONN_DOWN;
+  conn->scripts = g_hash_table_new (g_str_hash, g_str_equal);
 
   g_mutex_lock (&pft_redis_table_lock);
   {
@@ -866,6 +897,7 @@ _pft_redis_connection_get (const char  *uri,
         _pft_redis_connection_ref (other);
         g_mutex_unlock (&pft_redis_table_lock);
         _pft_redis_uri_clear (&conn->uri);
+        g_hash_table_unref (conn->scripts);
         g_free (conn->table_key);
         g_mutex_clear (&conn->lock);
         g_free (conn);

@@ -938,6 +938,8 @@ test_restart_mid_run (void)
   g_assert_cmpuint (pft_redis_log_max_in_flight (log), <=, 4);
 }
 
+static gint64 script_exists (PftRedisScriptId id);
+
 static void
 test_restart_lost_data (void)
 {
@@ -963,6 +965,9 @@ test_restart_lost_data (void)
   /* Reported once: no longer renewed, so no second warning. */
   g_assert_cmpuint (_pft_redis_admission_get_held (adm), ==, 0);
   spin_for (300 * MS);
+  /* The reconnection loaded the scripts it had used before anything else:
+   * ADMIT is there although none ran since the restart. */
+  g_assert_cmpint (script_exists (PFT_REDIS_SCRIPT_ADMIT), ==, 1);
   g_ptr_array_add (leases, admit (adm, 1));
   release_all (adm, leases);
   g_assert_cmpuint (stats (adm).in_flight, ==, 0);
