@@ -37,6 +37,8 @@ G_BEGIN_DECLS
  * @PFT_ERROR_NO_START: a flow was run without a start node
  * @PFT_ERROR_MAX_STEPS: a flow ran more steps than its `max-steps` allows
  * @PFT_ERROR_PARSE: a configuration file could not be parsed
+ * @PFT_ERROR_BACKEND_UNAVAILABLE: a shared admission backend (Redis) could
+ *   not be reached, or answered nothing, within its timeout. Since: 0.1
  *
  * Error codes of the [error@Pft.Error] domain.
  */
@@ -49,6 +51,7 @@ typedef enum {
   PFT_ERROR_NO_START,
   PFT_ERROR_MAX_STEPS,
   PFT_ERROR_PARSE,
+  PFT_ERROR_BACKEND_UNAVAILABLE,
 } PftError;
 
 PFT_AVAILABLE_IN_ALL

@@ -1,0 +1,169 @@
+/* bench-redis-limiter.c: one quota shared through Redis, measured
+ *
+ * Starts its own redis-server (tests/redis-fixture.c) and runs
+ * redis-worker processes against it; prints `key: value` lines (see
+ * BENCHMARKS.md):
+ *
+ *   redis_limiter.admissions_per_s_1_proc    one process, a limit that
+ *   redis_limiter.admissions_per_s_4_procs   never binds (window, cost
+ *                                            and concurrency all set), 256
+ *                                            admissions in flight a process;
+ *                                            each admission is an admit
+ *                                            script and a release script
+ *   redis_limiter.acquire_us_p50|p99         one process, one admission at
+ *                                            a time: the round trip of a
+ *                                            decision (the backend's cost)
+ *   redis_limiter.utilization                4 processes sharing 200 per
+ *   redis_limiter.max_in_window              1 s for 5 s: grants in the 5
+ *                                            full windows from the first
+ *                                            grant / 1000, and the most in
+ *                                            any 1 s, from the server's log
+ *   redis_limiter.shared_acquire_us_p50|p99  the wait for a grant in that run
+ *
+ * SPDX-License-Identifier: MIT
+ */
+
+#include <stdio.h>
+#include <string.h>
+
+#include <gio/gio.h>
+
+#include "redis-fixture.h"
+
+#define SEC G_USEC_PER_SEC
+
+typedef struct
+{
+  guint64 granted;
+  gint64  elapsed_us;
+  gint64  p50;
+  gint64  p99;
+} WorkerResult;
+
+static gint64
+bench_field (const char *out,
+             const char *name)
+{
+  g_autofree char *needle = g_strdup_printf ("%s ", name);
+  const char *at = strstr (out, needle);
+
+  g_assert_nonnull (at);
+  return g_ascii_strtoll (at + strlen (needle), NULL, 10);
+}
+
+/* Runs @n workers together with @args; fills @results. */
+static void
+bench_run (PftRedisServer     *server,
+           const char         *key,
+           guint               n,
+           const char * const *args,
+           WorkerResult       *results)
+{
+  g_autofree char *program = g_test_build_filename (G_TEST_BUILT, "redis-worker", NULL);
+  g_autofree char *start_at = g_strdup_printf ("%" G_GINT64_FORMAT, g_get_monotonic_time () + 300000);
+  GSubprocess **procs = g_new0 (GSubprocess *, n);
+
+  for (guint i = 0; i < n; i++)
+    {
+      g_autoptr(GPtrArray) argv = g_ptr_array_new ();
+      g_autoptr(GError) error = NULL;
+
+      g_ptr_array_add (argv, program);
+      g_ptr_array_add (argv, "--uri");
+      g_ptr_array_add (argv, server->uri);
+      g_ptr_array_add (argv, "--key");
+      g_ptr_array_add (argv, (gpointer) key);
+      g_ptr_array_add (argv, "--start-at");
+      g_ptr_array_add (argv, start_at);
+      for (guint j = 0; args[j] != NULL; j++)
+        g_ptr_array_add (argv, (gpointer) args[j]);
+      g_ptr_array_add (argv, NULL);
+      procs[i] = g_subprocess_newv ((const char * const *) argv->pdata,
+                                    G_SUBPROCESS_FLAGS_STDOUT_PIPE, &error);
+      g_assert_no_error (error);
+    }
+  for (guint i = 0; i < n; i++)
+    {
+      g_autofree char *out = NULL;
+      g_autoptr(GError) error = NULL;
+
+      g_subprocess_communicate_utf8 (procs[i], NULL, NULL, &out, NULL, &error);
+      g_assert_no_error (error);
+      if (!g_subprocess_get_if_exited (procs[i]) || g_subprocess_get_exit_status (procs[i]) != 0)
+        g_error ("redis-worker failed");
+      results[i].granted = (guint64) bench_field (out, "granted");
+      results[i].elapsed_us = bench_field (out, "elapsed_us");
+      results[i].p50 = bench_field (out, "acquire_us_p50");
+      results[i].p99 = bench_field (out, "acquire_us_p99");
+      g_object_unref (procs[i]);
+    }
+  g_free (procs);
+}
+
+static double
+bench_rate (const WorkerResult *results,
+            guint               n)
+{
+  double rate = 0;
+
+  /* They ran together: the sum of each one's rate. */
+  for (guint i = 0; i < n; i++)
+    rate += (double) results[i].granted * SEC / (double) results[i].elapsed_us;
+  return rate;
+}
+
+int
+main (int argc, char **argv)
+{
+  const char *unbound[] = { "--per-window", "1000000000", "--max-cost", "1000000000000",
+                            "--max-concurrent", "1000000", "--window-ms", "1000",
+                            "--parallel", "256", "--seconds", "3", NULL };
+  const char *single[] = { "--per-window", "1000000000", "--max-concurrent", "1000000",
+                           "--window-ms", "1000", "--parallel", "1", "--seconds", "2", NULL };
+  const char *shared[] = { "--per-window", "200", "--window-ms", "1000", "--parallel", "8",
+                           "--seconds", "5.5", NULL };
+  PftRedisServer *server;
+  WorkerResult r[4];
+  g_autoptr(GArray) log = NULL;
+  g_autoptr(GArray) t = g_array_new (FALSE, FALSE, sizeof (gint64));
+  guint in_five = 0;
+  gint64 p50 = 0, p99 = 0;
+
+  g_test_init (&argc, &argv, NULL);
+  server = pft_redis_server_start (NULL);
+
+  bench_run (server, "bench-1", 1, unbound, r);
+  printf ("redis_limiter.admissions_per_s_1_proc: %.0f\n", bench_rate (r, 1));
+  fflush (stdout);
+
+  bench_run (server, "bench-4", 4, unbound, r);
+  printf ("redis_limiter.admissions_per_s_4_procs: %.0f\n", bench_rate (r, 4));
+  fflush (stdout);
+
+  bench_run (server, "bench-single", 1, single, r);
+  printf ("redis_limiter.acquire_us_p50: %" G_GINT64_FORMAT "\n", r[0].p50);
+  printf ("redis_limiter.acquire_us_p99: %" G_GINT64_FORMAT "\n", r[0].p99);
+  fflush (stdout);
+
+  pft_redis_log_enable (server, "bench-shared");
+  bench_run (server, "bench-shared", 4, shared, r);
+  log = pft_redis_log_read (server, "bench-shared");
+  for (guint i = 0; i < log->len; i++)
+    if (g_array_index (log, PftRedisLogEntry, i).kind == 'g')
+      g_array_append_val (t, g_array_index (log, PftRedisLogEntry, i).t_us);
+  g_assert_cmpuint (t->len, >, 0);
+  for (guint i = 0; i < t->len; i++)
+    in_five += g_array_index (t, gint64, i) < g_array_index (t, gint64, 0) + 5 * SEC;
+  for (guint i = 0; i < 4; i++)
+    {
+      p50 = MAX (p50, r[i].p50);
+      p99 = MAX (p99, r[i].p99);
+    }
+  printf ("redis_limiter.utilization: %.3f\n", in_five / 1000.0);
+  printf ("redis_limiter.max_in_window: %u\n", pft_redis_log_max_in_window (log, 1 * SEC));
+  printf ("redis_limiter.shared_acquire_us_p50: %" G_GINT64_FORMAT "\n", p50);
+  printf ("redis_limiter.shared_acquire_us_p99: %" G_GINT64_FORMAT "\n", p99);
+
+  pft_redis_server_free (server);
+  return 0;
+}

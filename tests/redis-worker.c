@@ -1,0 +1,246 @@
+/* redis-worker.c: one process hammering a Redis-shared quota
+ *
+ * SPDX-License-Identifier: MIT
+ *
+ * Run by test-redis and bench-redis-limiter as a child (GSubprocess).
+ * --parallel loops each admit, hold the lease --hold-ms, release, and
+ * again, until --seconds have passed; then the worker prints
+ *
+ *   granted N
+ *   elapsed_us E
+ *   acquire_us_p50 X
+ *   acquire_us_p99 Y
+ *
+ * With --hold-forever, it takes --parallel leases, prints "held N" and
+ * keeps them (renewing) until it is killed. --start-at is a monotonic
+ * time (microseconds, CLOCK_MONOTONIC is system-wide) to start at, so
+ * that several workers start together. Exit status 1 on a backend error.
+ */
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "pft.h"
+#include "pft-redis-admission-private.h"
+
+static char    *opt_uri;
+static char    *opt_key;
+static int      opt_max_concurrent;
+static int      opt_per_window;
+static gint64   opt_max_cost;
+static gint64   opt_cost = 1;
+static int      opt_window_ms = 1000;
+static int      opt_ttl_ms = 2000;
+static double   opt_poll_ms = 2;
+static double   opt_seconds = 2;
+static int      opt_parallel = 1;
+static double   opt_hold_ms;
+static gboolean opt_hold_forever;
+static int      opt_timeout_ms = 5000;
+static gint64   opt_start_at;
+static gboolean opt_smooth;
+static int      opt_burst = 1;
+
+static const GOptionEntry entries[] = {
+  { "uri", 0, 0, G_OPTION_ARG_STRING, &opt_uri, "Redis URI", NULL },
+  { "key", 0, 0, G_OPTION_ARG_STRING, &opt_key, "Quota key", NULL },
+  { "max-concurrent", 0, 0, G_OPTION_ARG_INT, &opt_max_concurrent, "Concurrency limit", NULL },
+  { "per-window", 0, 0, G_OPTION_ARG_INT, &opt_per_window, "Requests per window", NULL },
+  { "max-cost", 0, 0, G_OPTION_ARG_INT64, &opt_max_cost, "Cost per window", NULL },
+  { "cost", 0, 0, G_OPTION_ARG_INT64, &opt_cost, "Cost of each request", NULL },
+  { "window-ms", 0, 0, G_OPTION_ARG_INT, &opt_window_ms, "Window", NULL },
+  { "ttl-ms", 0, 0, G_OPTION_ARG_INT, &opt_ttl_ms, "Lease TTL", NULL },
+  { "poll-ms", 0, 0, G_OPTION_ARG_DOUBLE, &opt_poll_ms, "Longest wait for a slot held elsewhere", NULL },
+  { "seconds", 0, 0, G_OPTION_ARG_DOUBLE, &opt_seconds, "How long to run", NULL },
+  { "parallel", 0, 0, G_OPTION_ARG_INT, &opt_parallel, "Admission loops", NULL },
+  { "hold-ms", 0, 0, G_OPTION_ARG_DOUBLE, &opt_hold_ms, "How long each lease is held", NULL },
+  { "hold-forever", 0, 0, G_OPTION_ARG_NONE, &opt_hold_forever, "Take the leases and keep them", NULL },
+  { "timeout-ms", 0, 0, G_OPTION_ARG_INT, &opt_timeout_ms, "Backend timeout", NULL },
+  { "start-at", 0, 0, G_OPTION_ARG_INT64, &opt_start_at, "Monotonic start time (us)", NULL },
+  { "smooth", 0, 0, G_OPTION_ARG_NONE, &opt_smooth, "GCRA pacing", NULL },
+  { "burst", 0, 0, G_OPTION_ARG_INT, &opt_burst, "Smooth burst", NULL },
+  { NULL }
+};
+
+typedef struct
+{
+  PftRedisAdmission *adm;
+  GMainLoop         *loop;
+  gint64             deadline;
+  guint              running;
+  guint64            granted;
+  GArray            *latency;    /* gint64 us */
+  int                status;
+} Worker;
+
+typedef struct
+{
+  Worker *w;
+  gint64  asked_at;
+  char   *lease;
+} Slot;
+
+static void worker_admit (Slot *slot);
+
+static void
+worker_on_flushed (GObject      *source,
+                   GAsyncResult *result,
+                   gpointer      data)
+{
+  Worker *w = data;
+  g_autoptr(GError) error = NULL;
+
+  /* Replies come in order: once this one is here, every release sent
+   * before it has run. */
+  if (!_pft_redis_admission_stats_finish (w->adm, result, NULL, &error))
+    {
+      g_printerr ("redis-worker: %s\n", error->message);
+      w->status = 1;
+    }
+  g_main_loop_quit (w->loop);
+}
+
+static void
+worker_slot_done (Slot *slot)
+{
+  Worker *w = slot->w;
+
+  g_free (slot);
+  if (--w->running == 0)
+    _pft_redis_admission_stats_async (w->adm, worker_on_flushed, w);
+}
+
+static gboolean
+worker_on_held (gpointer data)
+{
+  Slot *slot = data;
+
+  _pft_redis_admission_release (slot->w->adm, slot->lease);
+  g_clear_pointer (&slot->lease, g_free);
+  if (g_get_monotonic_time () >= slot->w->deadline)
+    worker_slot_done (slot);
+  else
+    worker_admit (slot);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+worker_on_admitted (GObject      *source,
+                    GAsyncResult *result,
+                    gpointer      data)
+{
+  Slot *slot = data;
+  Worker *w = slot->w;
+  g_autoptr(GError) error = NULL;
+  gint64 latency;
+
+  slot->lease = _pft_redis_admission_admit_finish (w->adm, result, &error);
+  if (slot->lease == NULL)
+    {
+      g_printerr ("redis-worker: %s\n", error->message);
+      w->status = 1;
+      worker_slot_done (slot);
+      return;
+    }
+  latency = g_get_monotonic_time () - slot->asked_at;
+  g_array_append_val (w->latency, latency);
+  w->granted++;
+
+  if (opt_hold_forever)
+    {
+      if (w->granted == (guint64) opt_parallel)
+        {
+          printf ("held %d\n", opt_parallel);
+          fflush (stdout);
+        }
+      return;   /* the lease stays, renewed, until the process is killed */
+    }
+  if (opt_hold_ms > 0)
+    g_timeout_add ((guint) opt_hold_ms, worker_on_held, slot);
+  else
+    worker_on_held (slot);
+}
+
+static void
+worker_admit (Slot *slot)
+{
+  slot->asked_at = g_get_monotonic_time ();
+  _pft_redis_admission_admit_async (slot->w->adm, (guint64) opt_cost, NULL,
+                                    worker_on_admitted, slot);
+}
+
+static int
+worker_cmp_i64 (gconstpointer a,
+                gconstpointer b)
+{
+  gint64 x = *(const gint64 *) a, y = *(const gint64 *) b;
+
+  return x < y ? -1 : x > y;
+}
+
+int
+main (int argc, char **argv)
+{
+  g_autoptr(GOptionContext) ctx = g_option_context_new ("- hammer a Redis-shared quota");
+  g_autoptr(GError) error = NULL;
+  PftRedisLimits limits = PFT_REDIS_LIMITS_INIT;
+  Worker w = { 0 };
+  gint64 started;
+
+  g_option_context_add_main_entries (ctx, entries, NULL);
+  if (!g_option_context_parse (ctx, &argc, &argv, &error) || opt_uri == NULL || opt_key == NULL)
+    {
+      g_printerr ("redis-worker: %s\n", error != NULL ? error->message : "--uri and --key are needed");
+      return 2;
+    }
+
+  limits.max_concurrent = (guint) opt_max_concurrent;
+  limits.max_per_window = (guint) opt_per_window;
+  limits.max_cost = (guint64) opt_max_cost;
+  limits.window_us = (gint64) opt_window_ms * 1000;
+  limits.lease_ttl_us = (gint64) opt_ttl_ms * 1000;
+  limits.poll_us = (gint64) (opt_poll_ms * 1000);
+  limits.smooth = opt_smooth;
+  limits.burst = (guint) opt_burst;
+
+  w.adm = _pft_redis_admission_new (opt_uri, opt_key, &limits,
+                                    (gint64) opt_timeout_ms * 1000, &error);
+  if (w.adm == NULL)
+    {
+      g_printerr ("redis-worker: %s\n", error->message);
+      return 1;
+    }
+  w.loop = g_main_loop_new (NULL, FALSE);
+  w.latency = g_array_new (FALSE, FALSE, sizeof (gint64));
+
+  if (opt_start_at > g_get_monotonic_time ())
+    g_usleep ((gulong) (opt_start_at - g_get_monotonic_time ()));
+  started = g_get_monotonic_time ();
+  w.deadline = started + (gint64) (opt_seconds * G_USEC_PER_SEC);
+  w.running = (guint) opt_parallel;
+  for (int i = 0; i < opt_parallel; i++)
+    {
+      Slot *slot = g_new0 (Slot, 1);
+
+      slot->w = &w;
+      worker_admit (slot);
+    }
+  g_main_loop_run (w.loop);
+
+  g_array_sort (w.latency, worker_cmp_i64);
+  printf ("granted %" G_GUINT64_FORMAT "\n", w.granted);
+  printf ("elapsed_us %" G_GINT64_FORMAT "\n", g_get_monotonic_time () - started);
+  if (w.latency->len > 0)
+    {
+      printf ("acquire_us_p50 %" G_GINT64_FORMAT "\n",
+              g_array_index (w.latency, gint64, w.latency->len / 2));
+      printf ("acquire_us_p99 %" G_GINT64_FORMAT "\n",
+              g_array_index (w.latency, gint64, MIN (w.latency->len - 1, w.latency->len * 99 / 100)));
+    }
+  g_array_unref (w.latency);
+  g_main_loop_unref (w.loop);
+  _pft_redis_admission_unref (w.adm);
+  g_free (opt_uri);
+  g_free (opt_key);
+  return w.status;
+}

@@ -1,0 +1,1116 @@
+/* test-redis.c: one quota shared through Redis (connection, scripts,
+ * admission), against a real redis-server started by the fixture
+ *
+ * Limits are checked from the server-side grant log: each grant, release
+ * and lease expiry is appended by the scripts themselves, stamped with
+ * Redis TIME, so the observer is outside the clients' bookkeeping.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+
+#include <signal.h>
+#include <string.h>
+
+#include <pft.h>
+
+#include "pft-redis-admission-private.h"
+#include "pft-redis-connection-private.h"
+#include "pft-redis-scripts-private.h"
+#include "redis-fixture.h"
+
+#define MS 1000
+#define SEC G_USEC_PER_SEC
+
+static PftRedisServer *server;   /* shared by the tests; each uses its own key */
+
+/* ------------------------------------------------------------------ */
+/* Helpers */
+
+typedef struct
+{
+  GAsyncResult *result;
+} Wait;
+
+static void
+wait_cb (GObject      *source,
+         GAsyncResult *result,
+         gpointer      data)
+{
+  Wait *w = data;
+
+  w->result = g_object_ref (result);
+}
+
+static GAsyncResult *
+wait_for (Wait *w)
+{
+  while (w->result == NULL)
+    g_main_context_iteration (NULL, TRUE);
+  return w->result;
+}
+
+static PftRedisAdmission *
+admission_new (const char           *uri,
+               const char           *key,
+               const PftRedisLimits *limits)
+{
+  g_autoptr(GError) error = NULL;
+  PftRedisAdmission *adm = _pft_redis_admission_new (uri, key, limits, 5 * SEC, &error);
+
+  g_assert_no_error (error);
+  g_assert_nonnull (adm);
+  return adm;
+}
+
+/* One decision: the lease, or NULL and *retry_after_us. */
+static char *
+try_admit (PftRedisAdmission *adm,
+           guint64            cost,
+           gint64            *retry_after_us,
+           GError           **error)
+{
+  Wait w = { 0 };
+  char *lease = NULL;
+  gint64 retry = 0;
+
+  _pft_redis_admission_try_admit_async (adm, cost, NULL, wait_cb, &w);
+  _pft_redis_admission_try_admit_finish (adm, wait_for (&w), &lease, &retry, error);
+  g_object_unref (w.result);
+  if (retry_after_us != NULL)
+    *retry_after_us = retry;
+  return lease;
+}
+
+static char *
+admit (PftRedisAdmission *adm,
+       guint64            cost)
+{
+  g_autoptr(GError) error = NULL;
+  Wait w = { 0 };
+  char *lease;
+
+  _pft_redis_admission_admit_async (adm, cost, NULL, wait_cb, &w);
+  lease = _pft_redis_admission_admit_finish (adm, wait_for (&w), &error);
+  g_object_unref (w.result);
+  g_assert_no_error (error);
+  return lease;
+}
+
+static PftRedisStats
+stats (PftRedisAdmission *adm)
+{
+  g_autoptr(GError) error = NULL;
+  PftRedisStats s = { 0 };
+  Wait w = { 0 };
+
+  /* Also a barrier: replies come in order on one connection, so the
+   * releases sent before have run. */
+  _pft_redis_admission_stats_async (adm, wait_cb, &w);
+  _pft_redis_admission_stats_finish (adm, wait_for (&w), &s, &error);
+  g_object_unref (w.result);
+  g_assert_no_error (error);
+  return s;
+}
+
+static gboolean
+pause_for (PftRedisAdmission *adm,
+           double             seconds)
+{
+  g_autoptr(GError) error = NULL;
+  gboolean extended = FALSE;
+  Wait w = { 0 };
+
+  _pft_redis_admission_pause_async (adm, seconds, wait_cb, &w);
+  _pft_redis_admission_pause_finish (adm, wait_for (&w), &extended, &error);
+  g_object_unref (w.result);
+  g_assert_no_error (error);
+  return extended;
+}
+
+static gboolean
+settle (PftRedisAdmission *adm,
+        const char        *lease,
+        guint64            old_cost,
+        guint64            new_cost)
+{
+  g_autoptr(GError) error = NULL;
+  Wait w = { 0 };
+  gboolean ok;
+
+  _pft_redis_admission_settle_async (adm, lease, old_cost, new_cost, wait_cb, &w);
+  ok = _pft_redis_admission_settle_finish (adm, wait_for (&w), &error);
+  g_object_unref (w.result);
+  g_assert_no_error (error);
+  return ok;
+}
+
+/* Lets the "pft-redis" thread and the timers run for @us. */
+static void
+spin_for (gint64 us)
+{
+  gint64 end = g_get_monotonic_time () + us;
+
+  while (g_get_monotonic_time () < end)
+    {
+      g_main_context_iteration (NULL, FALSE);
+      g_usleep (1000);
+    }
+}
+
+static char *
+unique_key (const char *name)
+{
+  static int n;
+
+  return g_strdup_printf ("test-%s-%d-%d", name, (int) getpid (), n++);
+}
+
+/* Releases and waits until Redis has them. */
+static void
+release_all (PftRedisAdmission *adm,
+             GPtrArray         *leases)
+{
+  for (guint i = 0; i < leases->len; i++)
+    _pft_redis_admission_release (adm, g_ptr_array_index (leases, i));
+  g_ptr_array_set_size (leases, 0);
+  stats (adm);
+}
+
+/* Starts redis-worker with the common arguments and @extra. */
+static GSubprocess *
+worker_spawn (const char         *key,
+              const char * const *extra)
+{
+  g_autofree char *program = g_test_build_filename (G_TEST_BUILT, "redis-worker", NULL);
+  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
+  g_autoptr(GError) error = NULL;
+  GSubprocess *proc;
+
+  g_ptr_array_add (argv, program);
+  g_ptr_array_add (argv, "--uri");
+  g_ptr_array_add (argv, server->uri);
+  g_ptr_array_add (argv, "--key");
+  g_ptr_array_add (argv, (gpointer) key);
+  for (guint i = 0; extra[i] != NULL; i++)
+    g_ptr_array_add (argv, (gpointer) extra[i]);
+  g_ptr_array_add (argv, NULL);
+  proc = g_subprocess_newv ((const char * const *) argv->pdata, G_SUBPROCESS_FLAGS_STDOUT_PIPE, &error);
+  g_assert_no_error (error);
+  return proc;
+}
+
+/* Waits for a worker; returns its "granted" count. */
+static guint64
+worker_wait (GSubprocess *proc)
+{
+  g_autofree char *out = NULL;
+  g_autoptr(GError) error = NULL;
+  const char *line;
+
+  g_subprocess_communicate_utf8 (proc, NULL, NULL, &out, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_subprocess_get_if_exited (proc));
+  g_assert_cmpint (g_subprocess_get_exit_status (proc), ==, 0);
+  line = strstr (out, "granted ");
+  g_assert_nonnull (line);
+  return g_ascii_strtoull (line + strlen ("granted "), NULL, 10);
+}
+
+static void
+assert_ids_unique (GArray *log)
+{
+  g_autoptr(GHashTable) seen = g_hash_table_new (g_str_hash, g_str_equal);
+
+  for (guint i = 0; i < log->len; i++)
+    {
+      PftRedisLogEntry *e = &g_array_index (log, PftRedisLogEntry, i);
+
+      if (e->kind != 'g')
+        continue;
+      g_assert_false (g_hash_table_contains (seen, e->id));
+      g_hash_table_add (seen, e->id);
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* URIs and connecting */
+
+static void
+test_uri_parse (void)
+{
+  PftRedisUri u;
+  g_autoptr(GError) error = NULL;
+  const char *bad[] = {
+    "http://127.0.0.1:6379",
+    "redis://:hunter2@127.0.0.1:notaport/0",
+    "redis://:hunter2@127.0.0.1:6379/zero",
+    "redis://:hunter2@127.0.0.1:6379/0?timeout=1",
+    "redis://:hunter2@:6379/0",
+    "not a uri :hunter2@",
+    "rediss://:hunter2@127.0.0.1:6380/0",
+  };
+
+  g_assert_true (_pft_redis_uri_parse ("redis://localhost", &u, &error));
+  g_assert_no_error (error);
+  g_assert_cmpstr (u.host, ==, "localhost");
+  g_assert_cmpint (u.port, ==, 6379);
+  g_assert_cmpint (u.db, ==, 0);
+  g_assert_null (u.password);
+  g_assert_cmpstr (u.display, ==, "redis://localhost:6379/0");
+  _pft_redis_uri_clear (&u);
+
+  g_assert_true (_pft_redis_uri_parse ("redis://:hunter2@10.0.0.1:6380/3", &u, &error));
+  g_assert_cmpstr (u.host, ==, "10.0.0.1");
+  g_assert_cmpint (u.port, ==, 6380);
+  g_assert_cmpint (u.db, ==, 3);
+  g_assert_null (u.user);
+  g_assert_cmpstr (u.password, ==, "hunter2");
+  g_assert_cmpstr (u.display, ==, "redis://:***@10.0.0.1:6380/3");
+  _pft_redis_uri_clear (&u);
+
+  g_assert_true (_pft_redis_uri_parse ("redis://app:p%40ss@h:1/", &u, &error));
+  g_assert_cmpstr (u.user, ==, "app");
+  g_assert_cmpstr (u.password, ==, "p@ss");
+  g_assert_cmpstr (u.display, ==, "redis://app:***@h:1/0");
+  _pft_redis_uri_clear (&u);
+
+  for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
+    {
+      g_clear_error (&error);
+      g_assert_false (_pft_redis_uri_parse (bad[i], &u, &error));
+      g_assert_error (error, PFT_ERROR, PFT_ERROR_INVALID_ARGUMENT);
+      g_test_message ("%s -> %s", bad[i], error->message);
+      /* The password never leaves, whatever is wrong. */
+      g_assert_null (strstr (error->message, "hunter2"));
+    }
+  /* TLS: says why, with the hiredis version. */
+  g_assert_nonnull (strstr (error->message, "TLS"));
+  g_assert_nonnull (strstr (error->message, "0.14"));
+}
+
+static void
+test_connect_unreachable (void)
+{
+  PftRedisLimits limits = PFT_REDIS_LIMITS_INIT;
+  g_autoptr(GError) error = NULL;
+  int port = pft_redis_free_port ();
+  g_autofree char *uri = g_strdup_printf ("redis://:hunter2@127.0.0.1:%d/0", port);
+  g_autofree char *shown = g_strdup_printf ("redis://:***@127.0.0.1:%d/0", port);
+  PftRedisAdmission *adm;
+
+  adm = _pft_redis_admission_new (uri, "k", &limits, SEC, &error);
+  g_assert_null (adm);
+  g_assert_error (error, PFT_ERROR, PFT_ERROR_BACKEND_UNAVAILABLE);
+  g_test_message ("%s", error->message);
+  g_assert_nonnull (strstr (error->message, shown));
+  g_assert_null (strstr (error->message, "hunter2"));
+
+  g_clear_error (&error);
+  adm = _pft_redis_admission_new (server->uri, "bad{key}", &limits, SEC, &error);
+  g_assert_null (adm);
+  g_assert_error (error, PFT_ERROR, PFT_ERROR_INVALID_ARGUMENT);
+  g_assert_nonnull (strstr (error->message, "bad{key}"));
+}
+
+static void
+test_connect_wrong_password (void)
+{
+  PftRedisServer *secured = pft_redis_server_start ("s3cret");
+  PftRedisLimits limits = PFT_REDIS_LIMITS_INIT;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *wrong = g_strdup_printf ("redis://:hunter2@127.0.0.1:%d/0", secured->port);
+  g_autofree char *none = g_strdup_printf ("redis://127.0.0.1:%d/0", secured->port);
+  g_autofree char *bad_db = g_strdup_printf ("redis://:s3cret@127.0.0.1:%d/99", secured->port);
+  PftRedisAdmission *adm;
+  char *lease;
+
+  adm = _pft_redis_admission_new (wrong, "k", &limits, SEC, &error);
+  g_assert_null (adm);
+  g_assert_error (error, PFT_ERROR, PFT_ERROR_BACKEND_UNAVAILABLE);
+  g_test_message ("%s", error->message);
+  g_assert_nonnull (strstr (error->message, "refused the password"));
+  g_assert_nonnull (strstr (error->message, ":***@127.0.0.1"));
+  g_assert_null (strstr (error->message, "hunter2"));
+
+  g_clear_error (&error);
+  adm = _pft_redis_admission_new (none, "k", &limits, SEC, &error);
+  g_assert_null (adm);
+  g_assert_error (error, PFT_ERROR, PFT_ERROR_BACKEND_UNAVAILABLE);
+  g_assert_nonnull (strstr (error->message, "NOAUTH"));
+
+  g_clear_error (&error);
+  adm = _pft_redis_admission_new (bad_db, "k", &limits, SEC, &error);
+  g_assert_null (adm);
+  g_assert_error (error, PFT_ERROR, PFT_ERROR_BACKEND_UNAVAILABLE);
+  g_assert_nonnull (strstr (error->message, "refused the database"));
+  g_assert_null (strstr (error->message, "s3cret"));
+
+  /* The right one: AUTH on the async connection too. */
+  adm = admission_new (secured->uri, "k", &limits);
+  lease = admit (adm, 1);
+  g_assert_nonnull (lease);
+  _pft_redis_admission_release (adm, lease);
+  g_free (lease);
+  stats (adm);
+  _pft_redis_admission_unref (adm);
+  pft_redis_server_free (secured);
+}
+
+/* ------------------------------------------------------------------ */
+/* Window, cost, GCRA */
+
+static void
+test_window_exact (void)
+{
+  g_autofree char *key = unique_key ("window");
+  const char *args[] = { "--per-window", "20", "--window-ms", "200", "--parallel", "30",
+                         "--seconds", "1", NULL };
+  g_autoptr(GSubprocess) proc = NULL;
+  g_autoptr(GArray) log = NULL;
+  guint64 granted;
+
+  pft_redis_log_enable (server, key);
+  proc = worker_spawn (key, args);
+  granted = worker_wait (proc);
+  log = pft_redis_log_read (server, key);
+
+  g_assert_cmpuint (pft_redis_log_count (log, 'g'), ==, granted);
+  g_test_message ("granted %" G_GUINT64_FORMAT " in 1 s at 20 per 200 ms", granted);
+  /* Never more than 20 in any 200 ms, and the limit did bind. */
+  g_assert_cmpuint (pft_redis_log_max_in_window (log, 200 * MS), ==, 20);
+  g_assert_cmpuint (granted, >, 20);
+  assert_ids_unique (log);
+}
+
+static void
+test_window_retry_hint (void)
+{
+  g_autofree char *key = unique_key ("hint");
+  PftRedisLimits limits = PFT_REDIS_LIMITS_INIT;
+  g_autoptr(PftRedisAdmission) adm = NULL;
+  g_autoptr(GPtrArray) leases = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GError) error = NULL;
+  gint64 retry = 0;
+  char *lease;
+
+  limits.max_per_window = 3;
+  limits.window_us = 300 * MS;
+  adm = admission_new (server->uri, key, &limits);
+  for (guint i = 0; i < 3; i++)
+    {
+      lease = try_admit (adm, 1, &retry, &error);
+      g_assert_no_error (error);
+      g_assert_nonnull (lease);
+      g_ptr_array_add (leases, lease);
+    }
+  lease = try_admit (adm, 1, &retry, &error);
+  g_assert_no_error (error);
+  g_assert_null (lease);
+  /* The first grant leaves the window in at most 300 ms. */
+  g_assert_cmpint (retry, >, 0);
+  g_assert_cmpint (retry, <=, 300 * MS);
+  g_assert_cmpuint (stats (adm).in_window, ==, 3);
+
+  /* Trying again after the hint (server time has moved at least as
+   * much) is granted. */
+  g_usleep ((gulong) retry);
+  lease = try_admit (adm, 1, &retry, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (lease);
+  g_ptr_array_add (leases, lease);
+  release_all (adm, leases);
+}
+
+static void
+test_cost_settle (void)
+{
+  g_autofree char *key = unique_key ("cost");
+  PftRedisLimits limits = PFT_REDIS_LIMITS_INIT;
+  g_autoptr(PftRedisAdmission) adm = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *a = NULL;
+  g_autofree char *b = NULL;
+  g_autofree char *c = NULL;
+  gint64 retry;
+
+  limits.max_cost = 100;
+  limits.window_us = 10 * SEC;
+  adm = admission_new (server->uri, key, &limits);
+
+  a = try_admit (adm, 60, &retry, &error);
+  g_assert_nonnull (a);
+  b = try_admit (adm, 50, &retry, &error);
+  g_assert_null (b);
+  g_assert_no_error (error);
+  /* 60 leaves with its window: up to 10 s. */
+  g_assert_cmpint (retry, >, 9 * SEC);
+  g_assert_cmpint (retry, <=, 10 * SEC);
+
+  /* The request cost 10, not 60: room for 50 now. */
+  g_assert_true (settle (adm, a, 60, 10));
+  g_assert_true (settle (adm, a, 60, 10));   /* absolute: sent twice, counted once */
+  g_assert_cmpuint (stats (adm).cost_in_window, ==, 10);
+  b = try_admit (adm, 50, &retry, &error);
+  g_assert_nonnull (b);
+  g_assert_cmpuint (stats (adm).cost_in_window, ==, 60);
+
+  /* Above the budget: never admissible. */
+  c = try_admit (adm, 101, &retry, &error);
+  g_assert_null (c);
+  g_assert_error (error, PFT_ERROR, PFT_ERROR_INVALID_ARGUMENT);
+  g_assert_nonnull (strstr (error->message, key));
+
+  /* Settling something that left the window changes nothing. */
+  g_assert_false (settle (adm, "no-such-request", 1, 5));
+
+  _pft_redis_admission_release (adm, a);
+  _pft_redis_admission_release (adm, b);
+  stats (adm);
+}
+
+static void
+test_smooth_gcra (void)
+{
+  g_autofree char *key = unique_key ("gcra");
+  const char *args[] = { "--per-window", "10", "--window-ms", "1000", "--smooth",
+                         "--parallel", "4", "--seconds", "0.55", NULL };
+  g_autoptr(GSubprocess) proc = NULL;
+  g_autoptr(GArray) log = NULL;
+  gint64 prev = 0;
+  guint n = 0;
+
+  pft_redis_log_enable (server, key);
+  proc = worker_spawn (key, args);
+  worker_wait (proc);
+  log = pft_redis_log_read (server, key);
+  /* Paced: one every 100 ms on the server's clock, no burst. */
+  for (guint i = 0; i < log->len; i++)
+    {
+      PftRedisLogEntry *e = &g_array_index (log, PftRedisLogEntry, i);
+
+      if (e->kind != 'g')
+        continue;
+      if (n++ > 0)
+        g_assert_cmpint (e->t_us - prev, >=, 100 * MS);
+      prev = e->t_us;
+    }
+  g_assert_cmpuint (n, >=, 5);
+}
+
+/* ------------------------------------------------------------------ */
+/* Pause and the half-open probe, across connections */
+
+static void
+test_pause_half_open (void)
+{
+  g_autofree char *key = unique_key ("pause");
+  /* Another spelling of the same server: another connection, as another
+   * process would have. */
+  g_autofree char *other_uri = g_strdup_printf ("redis://127.0.0.1:%d", server->port);
+  PftRedisLimits limits = PFT_REDIS_LIMITS_INIT;
+  g_autoptr(PftRedisAdmission) a = NULL;
+  g_autoptr(PftRedisAdmission) b = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *probe = NULL;
+  g_autofree char *probe2 = NULL;
+  g_autofree char *after = NULL;
+  char *none;
+  gint64 retry;
+  PftRedisStats s;
+
+  limits.max_per_window = 100;
+  a = admission_new (server->uri, key, &limits);
+  b = admission_new (other_uri, key, &limits);
+
+  g_assert_true (pause_for (a, 0.3));
+  g_assert_false (pause_for (b, 0.1));   /* shorter: does not shorten it */
+  s = stats (b);
+  g_assert_cmpint (s.paused_until_us, >, s.now_us);
+  g_assert_true (s.half_open);
+
+  none = try_admit (b, 1, &retry, &error);
+  g_assert_no_error (error);
+  g_assert_null (none);
+  g_assert_cmpint (retry, >, 0);
+  g_assert_cmpint (retry, <=, 300 * MS);
+
+  /* After the pause: one request (the probe) across both, then the
+   * others wait for its verdict. */
+  g_usleep ((gulong) retry);
+  probe = try_admit (b, 1, &retry, &error);
+  g_assert_nonnull (probe);
+  none = try_admit (a, 1, &retry, &error);
+  g_assert_no_error (error);
+  g_assert_null (none);
+  g_assert_cmpint (retry, <=, limits.poll_us);
+
+  /* A 429 while the probe is out: its release does not close. */
+  g_assert_true (pause_for (a, 0.1));
+  _pft_redis_admission_release (b, probe);
+  stats (b);
+  none = try_admit (a, 1, &retry, &error);
+  g_assert_null (none);
+  g_usleep ((gulong) retry);
+  probe2 = try_admit (a, 1, &retry, &error);
+  g_assert_nonnull (probe2);
+  none = try_admit (b, 1, &retry, &error);
+  g_assert_null (none);
+
+  /* The new probe comes back fine: closed for everyone. */
+  _pft_redis_admission_release (a, probe2);
+  stats (a);
+  g_assert_false (stats (b).half_open);
+  after = try_admit (b, 1, &retry, &error);
+  g_assert_nonnull (after);
+  _pft_redis_admission_release (b, after);
+  stats (b);
+}
+
+/* ------------------------------------------------------------------ */
+/* Concurrency leases */
+
+static void
+test_leases_renewed (void)
+{
+  g_autofree char *key = unique_key ("lease");
+  PftRedisLimits limits = PFT_REDIS_LIMITS_INIT;
+  g_autoptr(PftRedisAdmission) adm = NULL;
+  g_autoptr(GPtrArray) leases = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GError) error = NULL;
+  gint64 retry;
+  char *lease;
+
+  limits.max_concurrent = 2;
+  limits.lease_ttl_us = 500 * MS;
+  adm = admission_new (server->uri, key, &limits);
+  g_ptr_array_add (leases, admit (adm, 1));
+  g_ptr_array_add (leases, admit (adm, 1));
+  lease = try_admit (adm, 1, &retry, &error);
+  g_assert_null (lease);
+  g_assert_cmpint (retry, <=, limits.poll_us);
+  g_assert_cmpuint (_pft_redis_admission_get_held (adm), ==, 2);
+
+  /* Three TTLs later both are still held: renewed, not expired. */
+  spin_for (1500 * MS);
+  g_assert_cmpuint (stats (adm).in_flight, ==, 2);
+  g_assert_cmpuint (_pft_redis_admission_get_lost_leases (adm), ==, 0);
+  lease = try_admit (adm, 1, &retry, &error);
+  g_assert_null (lease);
+
+  /* A release frees the slot at once. */
+  _pft_redis_admission_release (adm, g_ptr_array_index (leases, 0));
+  g_ptr_array_remove_index (leases, 0);
+  lease = try_admit (adm, 1, &retry, &error);
+  g_assert_nonnull (lease);
+  g_ptr_array_add (leases, lease);
+  release_all (adm, leases);
+  g_assert_cmpuint (stats (adm).in_flight, ==, 0);
+  g_assert_cmpuint (_pft_redis_admission_get_held (adm), ==, 0);
+}
+
+/* ------------------------------------------------------------------ */
+/* Sharing and batching */
+
+static void
+test_connection_shared (void)
+{
+  g_autoptr(GError) error = NULL;
+  PftRedisConnection *a, *b, *c;
+
+  a = _pft_redis_connection_get (server->uri, "one", SEC, &error);
+  g_assert_no_error (error);
+  b = _pft_redis_connection_get (server->uri, "one", SEC, &error);
+  c = _pft_redis_connection_get (server->uri, "two", SEC, &error);
+  g_assert_no_error (error);
+  /* One per process and key. */
+  g_assert_true (a == b);
+  g_assert_true (a != c);
+  _pft_redis_connection_unref (a);
+  _pft_redis_connection_unref (b);
+  _pft_redis_connection_unref (c);
+}
+
+static gint64
+evalsha_calls (void)
+{
+  redisReply *r = pft_redis_server_command (server, "INFO commandstats");
+  const char *at;
+  gint64 calls = 0;
+
+  g_assert_cmpint (r->type, ==, REDIS_REPLY_STRING);
+  at = strstr (r->str, "cmdstat_evalsha:calls=");
+  if (at != NULL)
+    calls = g_ascii_strtoll (at + strlen ("cmdstat_evalsha:calls="), NULL, 10);
+  freeReplyObject (r);
+  return calls;
+}
+
+typedef struct
+{
+  PftRedisAdmission *adm;
+  guint              done;
+  guint              granted;
+  GPtrArray         *leases;
+} Many;
+
+static void
+many_cb (GObject      *source,
+         GAsyncResult *result,
+         gpointer      data)
+{
+  Many *m = data;
+  g_autoptr(GError) error = NULL;
+  char *lease = NULL;
+  gint64 retry;
+
+  if (_pft_redis_admission_try_admit_finish (m->adm, result, &lease, &retry, &error))
+    {
+      m->granted++;
+      g_ptr_array_add (m->leases, lease);
+    }
+  g_assert_no_error (error);
+  m->done++;
+}
+
+/* Holds the "pft-redis" thread still, so that a test can queue work that
+ * it then finds all at once. */
+typedef struct
+{
+  GMutex   lock;
+  GCond    cond;
+  gboolean entered;
+  gboolean open;
+} Gate;
+
+static gboolean
+gate_block (gpointer data)
+{
+  Gate *g = data;
+
+  g_mutex_lock (&g->lock);
+  g->entered = TRUE;
+  g_cond_broadcast (&g->cond);
+  while (!g->open)
+    g_cond_wait (&g->cond, &g->lock);
+  g_mutex_unlock (&g->lock);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+gate_close (Gate *g)
+{
+  g_mutex_init (&g->lock);
+  g_cond_init (&g->cond);
+  g_main_context_invoke_full (_pft_redis_connection_get_context (NULL), G_PRIORITY_HIGH,
+                              gate_block, g, NULL);
+  g_mutex_lock (&g->lock);
+  while (!g->entered)
+    g_cond_wait (&g->cond, &g->lock);
+  g_mutex_unlock (&g->lock);
+}
+
+static void
+gate_open (Gate *g)
+{
+  g_mutex_lock (&g->lock);
+  g->open = TRUE;
+  g_cond_broadcast (&g->cond);
+  g_mutex_unlock (&g->lock);
+}
+
+static void
+test_admission_batched (void)
+{
+  g_autofree char *key = unique_key ("batch");
+  PftRedisLimits limits = PFT_REDIS_LIMITS_INIT;
+  g_autoptr(PftRedisAdmission) adm = NULL;
+  g_autoptr(GPtrArray) leases = g_ptr_array_new_with_free_func (g_free);
+  Many m = { 0 };
+  gint64 before, scripts;
+
+  limits.max_per_window = 150;
+  limits.max_concurrent = 1000;
+  adm = admission_new (server->uri, key, &limits);
+  m.adm = adm;
+  m.leases = leases;
+
+  /* 200 waiters ask at once: a few scripts, not 200 round trips; the
+   * first 150 in FIFO order are granted, the others refused. */
+  before = evalsha_calls ();
+  {
+    Gate gate = { 0 };
+
+    gate_close (&gate);
+    for (guint i = 0; i < 200; i++)
+      _pft_redis_admission_try_admit_async (adm, 1, NULL, many_cb, &m);
+    gate_open (&gate);
+    while (m.done < 200)
+      g_main_context_iteration (NULL, TRUE);
+    g_mutex_clear (&gate.lock);
+    g_cond_clear (&gate.cond);
+  }
+  scripts = evalsha_calls () - before;
+  /* Batches of 128. */
+  g_assert_cmpint (scripts, ==, 2);
+  g_assert_cmpuint (m.granted, ==, 150);
+  g_assert_cmpuint (_pft_redis_admission_get_held (adm), ==, 150);
+  release_all (adm, leases);
+  g_assert_cmpuint (stats (adm).in_flight, ==, 0);
+}
+
+static void
+cancel_later (gpointer data)
+{
+  g_cancellable_cancel (data);
+}
+
+static void
+test_admission_cancelled (void)
+{
+  g_autofree char *key = unique_key ("cancel");
+  PftRedisLimits limits = PFT_REDIS_LIMITS_INIT;
+  g_autoptr(PftRedisAdmission) adm = NULL;
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr(GError) error = NULL;
+  g_autofree char *first = NULL;
+  Wait w = { 0 };
+  char *lease;
+
+  limits.max_concurrent = 1;
+  adm = admission_new (server->uri, key, &limits);
+  first = admit (adm, 1);
+
+  /* Waits for the slot (polling), then is cancelled: no lease is left
+   * behind, and the slot holder is untouched. */
+  _pft_redis_admission_admit_async (adm, 1, cancellable, wait_cb, &w);
+  g_timeout_add_once (50, cancel_later, cancellable);
+  lease = _pft_redis_admission_admit_finish (adm, wait_for (&w), &error);
+  g_object_unref (w.result);
+  g_assert_null (lease);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_assert_cmpuint (_pft_redis_admission_get_held (adm), ==, 1);
+  g_assert_cmpuint (stats (adm).in_flight, ==, 1);
+
+  _pft_redis_admission_release (adm, first);
+  stats (adm);
+  g_assert_cmpuint (stats (adm).in_flight, ==, 0);
+}
+
+/* ------------------------------------------------------------------ */
+/* Many processes */
+
+static void
+test_processes_one_quota (void)
+{
+  g_autofree char *key = unique_key ("procs");
+  const char *args[] = { "--per-window", "100", "--window-ms", "1000", "--max-concurrent", "8",
+                         "--parallel", "8", "--hold-ms", "5", "--seconds", "3", NULL };
+  GSubprocess *procs[4];
+  g_autoptr(GArray) log = NULL;
+  guint64 granted = 0;
+  guint max_window, max_flight;
+
+  pft_redis_log_enable (server, key);
+  for (guint i = 0; i < G_N_ELEMENTS (procs); i++)
+    procs[i] = worker_spawn (key, args);
+  for (guint i = 0; i < G_N_ELEMENTS (procs); i++)
+    {
+      granted += worker_wait (procs[i]);
+      g_object_unref (procs[i]);
+    }
+  log = pft_redis_log_read (server, key);
+  max_window = pft_redis_log_max_in_window (log, 1 * SEC);
+  max_flight = pft_redis_log_max_in_flight (log);
+  g_test_message ("log: %u g, %u r, %u x", pft_redis_log_count (log, 'g'), pft_redis_log_count (log, 'r'),
+                  pft_redis_log_count (log, 'x'));
+  g_test_message ("4 processes: %" G_GUINT64_FORMAT " grants in 3 s, at most %u in a 1 s window, "
+                  "%u in flight", granted, max_window, max_flight);
+
+  g_assert_cmpuint (pft_redis_log_count (log, 'g'), ==, granted);
+  g_assert_cmpuint (max_window, ==, 100);   /* bound, and never over */
+  g_assert_cmpuint (max_flight, <=, 8);
+  g_assert_cmpuint (max_flight, >=, 2);
+  g_assert_cmpuint (granted, >, 200);
+  assert_ids_unique (log);
+}
+
+static void
+test_processes_crash (void)
+{
+  g_autofree char *key = unique_key ("crash");
+  const char *args[] = { "--max-concurrent", "8", "--ttl-ms", "1000", "--parallel", "8",
+                         "--hold-forever", NULL };
+  PftRedisLimits limits = PFT_REDIS_LIMITS_INIT;
+  g_autoptr(PftRedisAdmission) adm = NULL;
+  g_autoptr(GSubprocess) proc = NULL;
+  g_autoptr(GPtrArray) leases = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GDataInputStream) out = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GArray) log = NULL;
+  g_autofree char *line = NULL;
+  gint64 retry, killed_at;
+  guint expired = 0, regranted = 0;
+
+  pft_redis_log_enable (server, key);
+  proc = worker_spawn (key, args);
+  out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (proc));
+  line = g_data_input_stream_read_line (out, NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (line, ==, "held 8");
+
+  limits.max_concurrent = 8;
+  limits.lease_ttl_us = 1 * SEC;
+  adm = admission_new (server->uri, key, &limits);
+  g_assert_null (try_admit (adm, 1, &retry, &error));
+  g_assert_no_error (error);
+
+  /* Past two renewals, so the child did renew while it lived. */
+  g_usleep (700 * MS);
+  killed_at = pft_redis_server_time (server);
+  g_subprocess_send_signal (proc, SIGKILL);
+  g_subprocess_wait (proc, NULL, NULL);
+
+  for (guint i = 0; i < 8; i++)
+    g_ptr_array_add (leases, admit (adm, 1));
+
+  log = pft_redis_log_read (server, key);
+  for (guint i = 0; i < log->len; i++)
+    {
+      PftRedisLogEntry *e = &g_array_index (log, PftRedisLogEntry, i);
+
+      if (e->kind == 'x')
+        {
+          expired++;
+          g_assert_cmpint (e->t_us, >, killed_at);
+        }
+      if (e->kind == 'g' && e->t_us > killed_at)
+        {
+          regranted++;
+          /* Back within the TTL of the last renewal before the kill
+           * (plus one poll and scheduling slack on a loaded machine). */
+          g_assert_cmpint (e->t_us, <=, killed_at + limits.lease_ttl_us + 500 * MS);
+        }
+    }
+  g_assert_cmpuint (expired, ==, 8);
+  g_assert_cmpuint (regranted, ==, 8);
+  g_assert_cmpuint (pft_redis_log_max_in_flight (log), ==, 8);
+  release_all (adm, leases);
+}
+
+static void
+test_restart_mid_run (void)
+{
+  g_autofree char *key = unique_key ("restart");
+  const char *args[] = { "--per-window", "50", "--window-ms", "1000", "--max-concurrent", "4",
+                         "--parallel", "4", "--hold-ms", "5", "--seconds", "3",
+                         "--timeout-ms", "10000", NULL };
+  GSubprocess *procs[2];
+  g_autoptr(GArray) log = NULL;
+  guint64 granted = 0;
+  gint64 restarted_at;
+  guint after = 0;
+
+  pft_redis_log_enable (server, key);
+  for (guint i = 0; i < G_N_ELEMENTS (procs); i++)
+    procs[i] = worker_spawn (key, args);
+  g_usleep (1200 * MS);
+  /* The data survive (SHUTDOWN SAVE): the window, the leases and the
+   * log; the clients lose their connection and replies in flight. */
+  pft_redis_server_restart (server, TRUE);
+  restarted_at = pft_redis_server_time (server);
+  for (guint i = 0; i < G_N_ELEMENTS (procs); i++)
+    {
+      granted += worker_wait (procs[i]);
+      g_object_unref (procs[i]);
+    }
+
+  log = pft_redis_log_read (server, key);
+  for (guint i = 0; i < log->len; i++)
+    after += g_array_index (log, PftRedisLogEntry, i).kind == 'g' &&
+             g_array_index (log, PftRedisLogEntry, i).t_us > restarted_at;
+  g_test_message ("%" G_GUINT64_FORMAT " grants, %u after the restart", granted, after);
+  /* Every grant the workers saw is logged once: a request resent after
+   * a lost reply was not granted again. */
+  g_assert_cmpuint (pft_redis_log_count (log, 'g'), ==, granted);
+  assert_ids_unique (log);
+  g_assert_cmpuint (after, >, 0);
+  g_assert_cmpuint (pft_redis_log_max_in_window (log, 1 * SEC), <=, 50);
+  g_assert_cmpuint (pft_redis_log_max_in_flight (log), <=, 4);
+}
+
+static gint64 script_exists (PftRedisScriptId id);
+
+static void
+test_restart_lost_data (void)
+{
+  g_autofree char *key = unique_key ("lostdata");
+  PftRedisLimits limits = PFT_REDIS_LIMITS_INIT;
+  g_autoptr(PftRedisAdmission) adm = NULL;
+  g_autoptr(GPtrArray) leases = g_ptr_array_new_with_free_func (g_free);
+
+  limits.max_concurrent = 4;
+  limits.lease_ttl_us = 300 * MS;
+  adm = admission_new (server->uri, key, &limits);
+  g_ptr_array_add (leases, admit (adm, 1));
+  g_ptr_array_add (leases, admit (adm, 1));
+
+  /* The server comes back empty: the renewals find the leases gone and
+   * say so; nothing crashes and new admissions work. */
+  g_test_expect_message ("Pft", G_LOG_LEVEL_WARNING, "*2 leases expired in Redis while held*");
+  pft_redis_server_restart (server, FALSE);
+  while (_pft_redis_admission_get_lost_leases (adm) == 0)
+    spin_for (10 * MS);
+  g_test_assert_expected_messages ();
+  g_assert_cmpuint (_pft_redis_admission_get_lost_leases (adm), ==, 2);
+  /* Reported once: no longer renewed, so no second warning. */
+  g_assert_cmpuint (_pft_redis_admission_get_held (adm), ==, 0);
+  spin_for (300 * MS);
+  /* The reconnection loaded the scripts it had used before anything else:
+   * ADMIT is there although none ran since the restart. */
+  g_assert_cmpint (script_exists (PFT_REDIS_SCRIPT_ADMIT), ==, 1);
+  g_ptr_array_add (leases, admit (adm, 1));
+  release_all (adm, leases);
+  g_assert_cmpuint (stats (adm).in_flight, ==, 0);
+}
+
+/* ------------------------------------------------------------------ */
+/* Failures */
+
+static void
+test_backend_unavailable (void)
+{
+  g_autofree char *key = unique_key ("down");
+  PftRedisLimits limits = PFT_REDIS_LIMITS_INIT;
+  g_autoptr(PftRedisAdmission) adm = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *lease = NULL;
+  Wait w = { 0 };
+  char *got;
+
+  limits.max_per_window = 1000;
+  adm = _pft_redis_admission_new (server->uri, key, &limits, 300 * MS, &error);
+  g_assert_no_error (error);
+  lease = admit (adm, 1);
+  _pft_redis_admission_release (adm, lease);
+  stats (adm);
+
+  pft_redis_server_shutdown (server);
+  _pft_redis_admission_admit_async (adm, 1, NULL, wait_cb, &w);
+  got = _pft_redis_admission_admit_finish (adm, wait_for (&w), &error);
+  g_object_unref (w.result);
+  g_assert_null (got);
+  g_assert_error (error, PFT_ERROR, PFT_ERROR_BACKEND_UNAVAILABLE);
+  g_test_message ("%s", error->message);
+  g_assert_nonnull (strstr (error->message, key));
+  g_assert_nonnull (strstr (error->message, "127.0.0.1"));
+
+  /* Back: the connection comes back by itself. */
+  pft_redis_server_start_again (server);
+  g_clear_pointer (&lease, g_free);
+  lease = admit (adm, 1);
+  g_assert_nonnull (lease);
+  _pft_redis_admission_release (adm, lease);
+  stats (adm);
+}
+
+static void
+test_wrong_type (void)
+{
+  g_autofree char *key = unique_key ("type");
+  PftRedisLimits limits = PFT_REDIS_LIMITS_INIT;
+  g_autoptr(PftRedisAdmission) adm = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *lease = NULL;
+  gint64 retry;
+
+  limits.max_per_window = 10;
+  adm = admission_new (server->uri, key, &limits);
+  freeReplyObject (pft_redis_server_command (server, "SET pft:{%s}:win oops", key));
+  lease = try_admit (adm, 1, &retry, &error);
+  g_assert_null (lease);
+  g_assert_error (error, PFT_ERROR, PFT_ERROR_FAILED);
+  g_test_message ("%s", error->message);
+  g_assert_nonnull (strstr (error->message, "WRONGTYPE"));
+  g_assert_nonnull (strstr (error->message, key));
+
+  /* Fixed by hand: works again on the same connection. */
+  freeReplyObject (pft_redis_server_command (server, "DEL pft:{%s}:win", key));
+  g_clear_error (&error);
+  lease = try_admit (adm, 1, &retry, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (lease);
+  _pft_redis_admission_release (adm, lease);
+  stats (adm);
+}
+
+static gint64
+script_exists (PftRedisScriptId id)
+{
+  redisReply *r = pft_redis_server_command (server, "SCRIPT EXISTS %s", _pft_redis_script_get_sha (id));
+  gint64 v;
+
+  g_assert_cmpint (r->type, ==, REDIS_REPLY_ARRAY);
+  v = r->element[0]->integer;
+  freeReplyObject (r);
+  return v;
+}
+
+static void
+test_script_flush (void)
+{
+  g_autofree char *key = unique_key ("flush");
+  PftRedisLimits limits = PFT_REDIS_LIMITS_INIT;
+  g_autoptr(PftRedisAdmission) adm = NULL;
+  g_autofree char *a = NULL;
+  g_autofree char *b = NULL;
+
+  limits.max_per_window = 10;
+  adm = admission_new (server->uri, key, &limits);
+  a = admit (adm, 1);
+  g_assert_cmpint (script_exists (PFT_REDIS_SCRIPT_ADMIT), ==, 1);
+  freeReplyObject (pft_redis_server_command (server, "SCRIPT FLUSH"));
+  g_assert_cmpint (script_exists (PFT_REDIS_SCRIPT_ADMIT), ==, 0);
+
+  /* NOSCRIPT: loaded again on the same connection, and run. */
+  b = admit (adm, 1);
+  g_assert_nonnull (b);
+  g_assert_cmpint (script_exists (PFT_REDIS_SCRIPT_ADMIT), ==, 1);
+  g_assert_cmpuint (stats (adm).in_window, ==, 2);
+  _pft_redis_admission_release (adm, a);
+  _pft_redis_admission_release (adm, b);
+  stats (adm);
+}
+
+int
+main (int argc, char **argv)
+{
+  int ret;
+
+  g_test_init (&argc, &argv, NULL);
+
+  server = pft_redis_server_start (NULL);
+
+  g_test_add_func ("/redis/uri/parse", test_uri_parse);
+  g_test_add_func ("/redis/connect/unreachable", test_connect_unreachable);
+  g_test_add_func ("/redis/connect/wrong-password", test_connect_wrong_password);
+  g_test_add_func ("/redis/window/exact", test_window_exact);
+  g_test_add_func ("/redis/window/retry-hint", test_window_retry_hint);
+  g_test_add_func ("/redis/cost/settle", test_cost_settle);
+  g_test_add_func ("/redis/smooth/gcra", test_smooth_gcra);
+  g_test_add_func ("/redis/pause/half-open", test_pause_half_open);
+  g_test_add_func ("/redis/leases/renewed", test_leases_renewed);
+  g_test_add_func ("/redis/connection/shared", test_connection_shared);
+  g_test_add_func ("/redis/admission/batched", test_admission_batched);
+  g_test_add_func ("/redis/admission/cancelled", test_admission_cancelled);
+  g_test_add_func ("/redis/processes/one-quota", test_processes_one_quota);
+  g_test_add_func ("/redis/processes/crash", test_processes_crash);
+  g_test_add_func ("/redis/processes/restart", test_restart_mid_run);
+  g_test_add_func ("/redis/processes/restart-empty", test_restart_lost_data);
+  g_test_add_func ("/redis/errors/unavailable", test_backend_unavailable);
+  g_test_add_func ("/redis/errors/wrong-type", test_wrong_type);
+  g_test_add_func ("/redis/errors/script-flush", test_script_flush);
+
+  ret = g_test_run ();
+  pft_redis_server_free (server);
+  return ret;
+}
