@@ -240,6 +240,119 @@ def _param_sets_from_python(value):
 
 
 # ------------------------------------------------------------------ #
+# One Python thread state per Pft worker thread                         #
+
+class _ThreadStatePin(object):
+    """Keeps the Python thread state of a foreign (Pft worker) thread alive
+    between vfunc calls.
+
+    PyGObject wraps each call from C in PyGILState_Ensure/Release. In a
+    thread Python did not create, the Release takes the counter back to
+    0 and CPython destroys the thread state, and with it (3.11) an
+    mmapped frame stack: an mmap, a munmap and a TLB shootdown per item.
+    One extra Ensure, taken on the first call in such a thread, keeps
+    the counter above 0.
+
+    When the thread exits, a pthread key destructor gives the state back:
+    it runs as a ctypes callback (in a state of its own) and clears and
+    deletes the pinned one, or, when Python's own key still points at the
+    pinned state, drops the extra count so that the callback's Release
+    deletes it. At interpreter exit the key is deleted first (no
+    destructor runs after that) and finalization frees what is left.
+
+    Python-owned threads (threading.Thread, the main thread) are never
+    pinned: Python deletes their state itself. Disabled, with no effect
+    but the cost, where ctypes or pthread keys are not available, or with
+    PFT_PYTHON_PIN_THREADS=0 in the environment.
+    """
+
+    def __init__(self):
+        import os
+        import threading
+        self._threading = threading
+        self.local = threading.local()
+        self.enabled = False
+        self.pinned = 0          # pinned thread states alive (for tests)
+        self._lock = threading.Lock()
+        if os.environ.get('PFT_PYTHON_PIN_THREADS', '1') == '0':
+            return
+        try:
+            import atexit
+            import ctypes
+            api = ctypes.pythonapi
+            self._ensure = api.PyGILState_Ensure
+            self._ensure.restype = ctypes.c_int
+            self._ensure.argtypes = []
+            self._release = api.PyGILState_Release
+            self._release.restype = None
+            self._release.argtypes = [ctypes.c_int]
+            self._this = api.PyGILState_GetThisThreadState
+            self._this.restype = ctypes.c_void_p
+            self._this.argtypes = []
+            self._clear = api.PyThreadState_Clear
+            self._clear.restype = None
+            self._clear.argtypes = [ctypes.c_void_p]
+            self._delete = api.PyThreadState_Delete
+            self._delete.restype = None
+            self._delete.argtypes = [ctypes.c_void_p]
+            libc = ctypes.CDLL(None)
+            self._setspecific = libc.pthread_setspecific
+            self._setspecific.restype = ctypes.c_int
+            self._setspecific.argtypes = [ctypes.c_uint, ctypes.c_void_p]
+            self._key_delete = libc.pthread_key_delete
+            self._key_delete.restype = ctypes.c_int
+            self._key_delete.argtypes = [ctypes.c_uint]
+            self._destructor = ctypes.CFUNCTYPE(None, ctypes.c_void_p)(self._on_thread_exit)
+            self._key = ctypes.c_uint(0)
+            if libc.pthread_key_create(ctypes.byref(self._key), self._destructor) != 0:
+                return
+        except (ImportError, AttributeError, OSError):
+            return
+        self.enabled = True
+        atexit.register(self._shutdown)
+
+    def pin(self):
+        """Called in a vfunc, GIL held: pins this thread's state once."""
+        local = self.local
+        if local.__dict__.get('done'):
+            return
+        local.done = True
+        if not self.enabled:
+            return
+        threading = self._threading
+        owner = threading._active.get(threading.get_ident())
+        if owner is not None and not isinstance(owner, threading._DummyThread):
+            return
+        self._ensure()
+        tstate = self._this()
+        if self._setspecific(self._key.value, tstate) != 0:
+            self._release(0)
+            return
+        with self._lock:
+            self.pinned += 1
+
+    def _on_thread_exit(self, tstate):
+        # In the exiting thread, in a ctypes callback that did its own
+        # Ensure. glibc clears every key of the thread in turn: Python's
+        # may already point at nothing, so that Ensure made a new state.
+        with self._lock:
+            self.pinned -= 1
+        if self._this() == tstate:
+            self._release(0)
+        else:
+            self._clear(tstate)
+            self._delete(tstate)
+
+    def _shutdown(self):
+        if self.enabled:
+            self.enabled = False
+            self._key_delete(self._key.value)
+
+
+_pin = _ThreadStatePin()
+
+
+# ------------------------------------------------------------------ #
 # Exceptions -> GErrors                                                #
 
 def _to_gerror(exc):
@@ -258,6 +371,8 @@ def _log_exception(name, outcome):
 def _wrap_value_vfunc(name, func, convert):
     @functools.wraps(func)
     def wrapper(self, *args):
+        if not _pin.local.__dict__.get('done'):
+            _pin.pin()
         try:
             return convert(self, func(self, *args))
         except GLib.Error:
