@@ -273,6 +273,7 @@ class _ThreadStatePin(object):
         self.local = threading.local()
         self.enabled = False
         self.pinned = 0          # pinned thread states alive (for tests)
+        self.loops = {}          # thread ident -> its event loop (pinned threads)
         self._lock = threading.Lock()
         if os.environ.get('PFT_PYTHON_PIN_THREADS', '1') == '0':
             return
@@ -328,8 +329,30 @@ class _ThreadStatePin(object):
         if self._setspecific(self._key.value, tstate) != 0:
             self._release(0)
             return
+        local.pinned = True
         with self._lock:
             self.pinned += 1
+
+    def loop(self):
+        """An asyncio event loop of this thread's own, or None when this
+        thread's state is not pinned (a loop kept there would outlive
+        nothing but be collected unclosed)."""
+        if not self.local.__dict__.get('pinned'):
+            return None
+        import asyncio
+        ident = self._threading.get_ident()
+        loop = self.loops.get(ident)
+        if loop is None or loop.is_closed():
+            loop = self.loops[ident] = asyncio.new_event_loop()
+        return loop
+
+    def _close_loop(self, ident):
+        loop = self.loops.pop(ident, None)
+        if loop is not None and not loop.is_closed():
+            try:
+                loop.close()
+            except Exception:
+                pass
 
     def _on_thread_exit(self, tstate):
         # In the exiting thread, in a ctypes callback that did its own
@@ -337,6 +360,7 @@ class _ThreadStatePin(object):
         # may already point at nothing, so that Ensure made a new state.
         with self._lock:
             self.pinned -= 1
+        self._close_loop(self._threading.get_ident())
         if self._this() == tstate:
             self._release(0)
         else:
@@ -347,6 +371,8 @@ class _ThreadStatePin(object):
         if self.enabled:
             self.enabled = False
             self._key_delete(self._key.value)
+        for ident in list(self.loops):
+            self._close_loop(ident)
 
 
 _pin = _ThreadStatePin()
@@ -504,6 +530,8 @@ def _wrap_value_vfunc(name, func, convert):
 def _wrap_plain_vfunc(name, func):
     @functools.wraps(func)
     def wrapper(self, *args):
+        if not _pin.local.__dict__.get('done'):
+            _pin.pin()
         try:
             return func(self, *args)
         except GLib.Error:
@@ -782,10 +810,12 @@ _calls = _Calls()
 
 
 def _run_coroutine(coro):
-    """Runs *coro* to completion in this thread: on this thread's own
-    event loop (kept while the thread state lives, see _ThreadStatePin),
-    or, when an event loop already runs in this thread, on a fresh one in
-    a helper thread (blocking this one, as a synchronous call does)."""
+    """Runs *coro* to completion in this thread: on the worker thread's
+    own event loop (kept while its pinned thread state lives, closed when
+    the thread exits, see _ThreadStatePin), on a loop made for the call in
+    a thread Python owns, or, when an event loop already runs in this
+    thread, on a fresh one in a helper thread (blocking this one, as a
+    synchronous call does)."""
     import asyncio
     try:
         asyncio.get_running_loop()
@@ -795,11 +825,18 @@ def _run_coroutine(coro):
         import concurrent.futures
         with concurrent.futures.ThreadPoolExecutor(1, 'pft-coroutine') as pool:
             return pool.submit(asyncio.run, coro).result()
-    local = _pin.local
-    loop = local.__dict__.get('loop')
-    if loop is None or loop.is_closed():
-        loop = local.loop = asyncio.new_event_loop()
-    return loop.run_until_complete(coro)
+    loop = _pin.loop()
+    if loop is not None:
+        return loop.run_until_complete(coro)
+    # A thread Python owns (or an unpinned one): a loop for this call.
+    loop = asyncio.new_event_loop()
+    try:
+        return loop.run_until_complete(coro)
+    finally:
+        try:
+            loop.run_until_complete(loop.shutdown_asyncgens())
+        finally:
+            loop.close()
 
 
 def _plain(value):
@@ -1105,6 +1142,7 @@ class Node(Pft.Node):
             return await asyncio.shield(future)
         except asyncio.CancelledError:
             cancellable.cancel()
+            future.add_done_callback(lambda f: f.cancelled() or f.exception())
             raise
 
     @property
@@ -1439,6 +1477,17 @@ def _settle_exit(permit, exc):
         permit.release()
 
 
+def _release_abandoned(future):
+    # The result of a wait nobody awaits any more: release a permit,
+    # swallow the cancellation error (else asyncio logs "never retrieved").
+    if future.cancelled():
+        return
+    if future.exception() is None:
+        permit = future.result()
+        if permit is not None:
+            permit.release()
+
+
 class Permit(Pft.Permit):
     """A granted admission; a context manager that releases it:
     ``with limiter.acquire(cost=120):``. An exception that is a rate limit
@@ -1519,8 +1568,9 @@ class RateLimiter(Pft.RateLimiter):
                 permit = await asyncio.shield(future)
             except asyncio.CancelledError:
                 # The waiter leaves the queue; a permit granted meanwhile
-                # is released when the future's result is collected.
+                # goes back at once.
                 cancellable.cancel()
+                future.add_done_callback(_release_abandoned)
                 raise
         _held_permits.set(_held_permits.get() + ((self, permit),))
         return self
