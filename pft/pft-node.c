@@ -6,6 +6,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <glib/gi18n-lib.h>
 
@@ -1050,12 +1051,77 @@ exec_wake (guint n)
       }
 }
 
+/* CPU time of the whole process, in microseconds; -1 where unknown. */
+static gint64
+exec_process_cpu_us (void)
+{
+#ifdef CLOCK_PROCESS_CPUTIME_ID
+  struct timespec ts;
+
+  if (clock_gettime (CLOCK_PROCESS_CPUTIME_ID, &ts) == 0)
+    return (gint64) ts.tv_sec * G_USEC_PER_SEC + ts.tv_nsec / 1000;
+#endif
+  return -1;
+}
+
+/* Whether the workers holding up the queue look blocked, for
+ * PFT_EXEC_BLOCKED_TICKS ticks in a row: each of them finished less than
+ * one exec per PFT_EXEC_BLOCKED_US on average, and the process kept less
+ * than a quarter of a core busy.
+ * Workers that finish execs quickly, or keep a core busy, are computing or
+ * waiting for a lock one of them holds (Python's GIL): more threads would
+ * only contend for it. An unknown CPU time counts as idle. */
+#define PFT_EXEC_BLOCKED_US 200
+
+#define PFT_EXEC_BLOCKED_TICKS 3
+
+typedef struct
+{
+  gint64 at;
+  gint64 cpu;
+  guint  finished;
+  guint  blocked;   /* consecutive ticks that looked blocked */
+} ExecTick;
+
+static void
+exec_tick_start (ExecTick *tick,
+                 gint64    now)
+{
+  tick->at = now;
+  tick->cpu = exec_process_cpu_us ();
+  tick->finished = g_atomic_int_get (&exec_finished);
+  tick->blocked = 0;
+}
+
+static gboolean
+exec_pool_blocked (ExecTick *tick,
+                   gint64    now,
+                   guint     size)
+{
+  gint64 cpu = exec_process_cpu_us ();
+  guint finished = g_atomic_int_get (&exec_finished);
+  gint64 span = now - tick->at;
+  gboolean computing = cpu >= 0 && tick->cpu >= 0 && (cpu - tick->cpu) * 4 >= span;
+  gboolean slow = (gint64) (finished - tick->finished) * PFT_EXEC_BLOCKED_US < (gint64) size * span;
+
+  tick->at = now;
+  tick->cpu = cpu;
+  tick->finished = finished;
+  /* Several ticks in a row: a worker starting up, or the process left
+   * without a core for a moment, looks blocked too. */
+  tick->blocked = slow && !computing ? tick->blocked + 1 : 0;
+  return tick->blocked >= PFT_EXEC_BLOCKED_TICKS;
+}
+
 static gpointer
 exec_watch_run (gpointer data)
 {
   guint base = exec_pool_base ();
   guint window_peak = 0;
   gint64 window_start = g_get_monotonic_time ();
+  ExecTick tick;
+
+  exec_tick_start (&tick, window_start);
 
   for (;;)
     {
@@ -1063,6 +1129,7 @@ exec_watch_run (gpointer data)
       guint queued = g_atomic_int_get (&exec_pushed) - started;
       guint running = started - g_atomic_int_get (&exec_finished);
       gint64 now = g_get_monotonic_time ();
+      gboolean blocked;
       gint64 oldest;
       guint size, wake = 0;
 
@@ -1070,6 +1137,7 @@ exec_watch_run (gpointer data)
       size = exec_drainers_max;
       oldest = exec_head != NULL ? exec_head->queued_at : now;
       g_mutex_unlock (&exec_lock);
+      blocked = exec_pool_blocked (&tick, now, size);
 
       if (queued == 0 && running == 0 && size == base)
         {
@@ -1082,6 +1150,7 @@ exec_watch_run (gpointer data)
           g_mutex_unlock (&exec_watch_lock);
           window_peak = 0;
           window_start = g_get_monotonic_time ();
+          exec_tick_start (&tick, window_start);
           continue;
         }
 
@@ -1093,12 +1162,14 @@ exec_watch_run (gpointer data)
           exec_wake (wake);
         }
 
-      if (now - oldest >= PFT_EXEC_MAX_WAIT_US && size < PFT_EXEC_MAX_THREADS && size < running + queued)
+      if (now - oldest >= PFT_EXEC_MAX_WAIT_US && size < PFT_EXEC_MAX_THREADS && size < running + queued &&
+          blocked)
         {
-          /* Queued work waited while every worker was busy: they are
-           * blocked, not computing. */
+          /* Queued work waited while every worker was busy, blocked, not
+           * computing. */
           g_mutex_lock (&exec_lock);
           exec_drainers_max = MIN (MIN (size * 2, running + queued), PFT_EXEC_MAX_THREADS);
+          tick.blocked = 0;
           wake = exec_wake_count ();
           g_mutex_unlock (&exec_lock);
           exec_wake (wake);
