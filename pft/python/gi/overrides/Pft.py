@@ -200,7 +200,7 @@ def _result_from_python(value):
     #
     # PyGObject fills such an out GValue by memcpy from the GValue it
     # marshalled (3.42, and still upstream's pygi-closure.c at commit
-    # 0194555 of 2025: _pygi_closure_assign_pyobj_to_out_argument, so this
+    # 0194555: _pygi_closure_assign_pyobj_to_out_argument, so this
     # is not gated on the version): for a GObject.Value that is the wrapper's own GValue, so
     # any pointer in it (string, object, variant, boxed) is freed with the
     # wrapper while C still holds it. For any other Python object it
