@@ -72,8 +72,29 @@ What this override changes, and why:
   ``node.stats`` returns the counters of a throttled or adaptive node or
   flow as a ``dict``.
 
-* ``Pft.RateLimited(retry_after, source, message)`` builds the
-  ``GLib.Error`` to raise when a provider rate-limits a call.
+* ``Pft.RateLimited`` (also ``Pft.RateLimitHit``) is an exception class
+  and a ``GLib.Error`` of ``Pft.Error.RATE_LIMITED``; any exception that is
+  a rate limit by the original's rules (429, rate limit, too many requests,
+  quota in its message or type name) becomes that error, with the
+  retry-after of its ``retry_after`` or ``response.headers``.
+
+* The original's method names (``prep(self, shared)``, ``exec(self,
+  prep_res)``, ``post(self, shared, prep_res, exec_res)``,
+  ``exec_fallback(self, prep_res, exc)``, and ``async def`` ``*_async``
+  forms run on the worker thread's own event loop), ``self.params``, a
+  ``dict`` as ``shared``, ``await node.run_async(shared)``,
+  ``flow.start(a).next(b)``.
+
+* Every GObject property is a plain attribute; limiters and permits are
+  context managers (``with``/``async with``); ``LimiterRegistry``'s
+  ``register``/``get``/``get_or_create``/``list_all``/``reset`` work on the
+  class (the default registry); ``Pft.Presets`` maps names to presets,
+  which are mappings of their settings (``**Pft.Presets.OPENAI_TIER1``).
+
+* One Python thread state is kept per Pft worker thread (see
+  ``_ThreadStatePin``).
+
+See docs/python.md for the whole reference.
 """
 
 import sys
