@@ -352,6 +352,20 @@ class TestAttributes(unittest.TestCase):
             node.current_concurrent = 3
         with self.assertRaises(AttributeError):
             node.no_such_thing
+        seen = {}
+
+        class Peek(Pft.ThrottledBatchNode):
+            max_retries = 2
+
+            def do_prep(self, ctx):
+                return [10, 20]
+
+            def do_exec(self, ctx, item):
+                seen[ctx.index] = (ctx.attempt, ctx.node is self, item)
+                return item
+
+        Peek(max_concurrent=1).run()
+        self.assertEqual(seen, {0: (1, True, 10), 1: (1, True, 20)})
         limiter = Pft.RateLimiter(max_concurrent=2)
         limiter.max_concurrent = 6
         self.assertEqual(limiter.props.max_concurrent, 6)

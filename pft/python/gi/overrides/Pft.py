@@ -1368,6 +1368,7 @@ class Context(Pft.Context):
         return self.get_store()
 
 
+_add_property_attributes(Context)
 Context = override(Context)
 __all__.append('Context')
 
