@@ -344,8 +344,11 @@ class _ThreadStatePin(object):
         if not self.enabled:
             return
         threading = self._threading
-        owner = threading._active.get(threading.get_ident())
-        if owner is not None and not isinstance(owner, threading._DummyThread):
+        # threading's registry of the threads it started (private, but
+        # there since Python 2): those, and the main thread, are Python's.
+        owner = getattr(threading, '_active', {}).get(threading.get_ident())
+        dummy = getattr(threading, '_DummyThread', ())
+        if owner is not None and not isinstance(owner, dummy):
             return
         self._ensure()
         tstate = self._this()
