@@ -1066,12 +1066,14 @@ exec_process_cpu_us (void)
 
 /* Whether the workers holding up the queue look blocked, for
  * PFT_EXEC_BLOCKED_TICKS ticks in a row: each of them finished less than
- * one exec per PFT_EXEC_BLOCKED_US on average, and the process kept less
- * than a quarter of a core busy.
- * Workers that finish execs quickly, or keep a core busy, are computing or
- * waiting for a lock one of them holds (Python's GIL): more threads would
- * only contend for it. An unknown CPU time counts as idle. */
+ * one exec per PFT_EXEC_BLOCKED_US on average while the process kept less
+ * than a quarter of a core busy, or less than one per PFT_EXEC_STUCK_US
+ * whatever the CPU did (valgrind, or a busy main thread, keep the process
+ * busy while the workers sleep). Workers that finish execs quickly are
+ * computing or waiting for a lock one of them holds (Python's GIL): more
+ * threads would only contend for it. An unknown CPU time counts as idle. */
 #define PFT_EXEC_BLOCKED_US 200
+#define PFT_EXEC_STUCK_US   2000
 
 #define PFT_EXEC_BLOCKED_TICKS 3
 
@@ -1081,6 +1083,8 @@ typedef struct
   gint64 cpu;
   guint  finished;
   guint  blocked;   /* consecutive ticks that looked blocked */
+  gint64 streak_at; /* where they began */
+  guint  streak_finished;
 } ExecTick;
 
 static void
@@ -1103,15 +1107,42 @@ exec_pool_blocked (ExecTick *tick,
   gint64 span = now - tick->at;
   gboolean computing = cpu >= 0 && tick->cpu >= 0 && (cpu - tick->cpu) * 4 >= span;
   gboolean slow = (gint64) (finished - tick->finished) * PFT_EXEC_BLOCKED_US < (gint64) size * span;
+  gboolean stuck = (gint64) (finished - tick->finished) * PFT_EXEC_STUCK_US < (gint64) size * span;
 
+  if ((slow && !computing) || stuck)
+    {
+      /* Several ticks in a row: a worker starting up, or the process left
+       * without a core for a moment, looks blocked too. */
+      if (tick->blocked++ == 0)
+        {
+          tick->streak_at = tick->at;
+          tick->streak_finished = tick->finished;
+        }
+    }
+  else
+    tick->blocked = 0;
   tick->at = now;
   tick->cpu = cpu;
   tick->finished = finished;
-  /* Several ticks in a row: a worker starting up, or the process left
-   * without a core for a moment, looks blocked too. */
-  tick->blocked = slow && !computing ? tick->blocked + 1 : 0;
   return tick->blocked >= PFT_EXEC_BLOCKED_TICKS;
 }
+
+/* A growth of the pool on probation: kept if the execs finish faster for
+ * it, else undone, and the pool holds its size for a while. Contention
+ * that looked like blocking (a lock, a process left without a core for a
+ * moment) does not feed on itself. */
+typedef struct
+{
+  guint  from;         /* the size before, 0: none on probation */
+  gint64 at;
+  gint64 mid_at;       /* the rate after is measured from here (new
+                        * threads need a while to finish their first exec) */
+  guint  mid_finished;
+  double rate;         /* the rate before, while the workers looked blocked */
+  gint64 hold_until;
+} ExecGrowth;
+
+#define PFT_EXEC_PROBATION_US (8 * PFT_EXEC_WATCH_TICK_US)
 
 static gpointer
 exec_watch_run (gpointer data)
@@ -1119,7 +1150,8 @@ exec_watch_run (gpointer data)
   guint base = exec_pool_base ();
   guint window_peak = 0;
   gint64 window_start = g_get_monotonic_time ();
-  ExecTick tick;
+  ExecTick tick = { 0, };
+  ExecGrowth growth = { 0, };
 
   exec_tick_start (&tick, window_start);
 
@@ -1162,8 +1194,27 @@ exec_watch_run (gpointer data)
           exec_wake (wake);
         }
 
+      if (growth.from != 0 && growth.mid_at == 0 && now - growth.at >= PFT_EXEC_PROBATION_US / 2)
+        {
+          growth.mid_at = now;
+          growth.mid_finished = g_atomic_int_get (&exec_finished);
+        }
+      else if (growth.from != 0 && growth.mid_at != 0 && now - growth.at >= PFT_EXEC_PROBATION_US)
+        {
+          double rate = (double) (g_atomic_int_get (&exec_finished) - growth.mid_finished) / (now - growth.mid_at);
+
+          if (rate < growth.rate * 1.25)
+            {
+              g_mutex_lock (&exec_lock);
+              exec_drainers_max = MAX (growth.from, base);
+              g_mutex_unlock (&exec_lock);
+              growth.hold_until = now + PFT_EXEC_SHRINK_US;
+            }
+          growth.from = 0;
+        }
+
       if (now - oldest >= PFT_EXEC_MAX_WAIT_US && size < PFT_EXEC_MAX_THREADS && size < running + queued &&
-          blocked)
+          blocked && growth.from == 0 && now >= growth.hold_until)
         {
           /* Queued work waited while every worker was busy, blocked, not
            * computing. */
@@ -1173,6 +1224,11 @@ exec_watch_run (gpointer data)
           wake = exec_wake_count ();
           g_mutex_unlock (&exec_lock);
           exec_wake (wake);
+          growth.from = size;
+          growth.at = now;
+          growth.mid_at = 0;
+          growth.rate = now > tick.streak_at ?
+            (double) (g_atomic_int_get (&exec_finished) - tick.streak_finished) / (now - tick.streak_at) : 0;
           window_peak = 0;
           window_start = now;
         }
