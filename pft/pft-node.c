@@ -1128,9 +1128,9 @@ exec_pool_blocked (ExecTick *tick,
 }
 
 /* A growth of the pool on probation: kept if the execs finish faster for
- * it, else undone, and the pool holds its size for a while. Contention
- * that looked like blocking (a lock, a process left without a core for a
- * moment) does not feed on itself. */
+ * it, else undone, and the pool holds its size for a while (until it is
+ * idle again). Contention that looked like blocking (a lock, a process
+ * left without a core for a moment) does not feed on itself. */
 typedef struct
 {
   guint  from;         /* the size before, 0: none on probation */
@@ -1183,6 +1183,7 @@ exec_watch_run (gpointer data)
           window_peak = 0;
           window_start = g_get_monotonic_time ();
           exec_tick_start (&tick, window_start);
+          growth = (ExecGrowth) { 0, };
           continue;
         }
 
@@ -1208,7 +1209,7 @@ exec_watch_run (gpointer data)
               g_mutex_lock (&exec_lock);
               exec_drainers_max = MAX (growth.from, base);
               g_mutex_unlock (&exec_lock);
-              growth.hold_until = now + PFT_EXEC_SHRINK_US;
+              growth.hold_until = now + 4 * PFT_EXEC_PROBATION_US;
             }
           growth.from = 0;
         }
