@@ -599,10 +599,13 @@ ensure_value (GValue *value)
  * trivial execs want (a worker drains many queued items without sleeping).
  * Blocking execs (HTTP calls) must still overlap up to the batch's
  * max-concurrent: a watchdog thread, ticking only while work is queued,
- * grows the pool when queued work saw no exec start for two ticks, never
- * beyond the work in the pool (running + queued, which the dispatchers
- * bound) nor PFT_EXEC_MAX_THREADS; it goes back to the base size once the
- * demand stayed low for a while.
+ * grows the pool when queued work saw no exec start for two ticks and the
+ * workers look blocked (see exec_pool_blocked()), never beyond the work in
+ * the pool (running + queued, which the dispatchers bound) nor
+ * PFT_EXEC_MAX_THREADS; a growth that did not make execs finish faster is
+ * undone (workers waiting for a lock, such as Python's GIL, look busy but
+ * only contend harder when there are more of them); it goes back to the
+ * base size once the demand stayed low for a while.
  */
 
 typedef struct _ExecGroup ExecGroup;
