@@ -143,15 +143,19 @@ notify (PftAdaptive *a,
   g_object_notify_by_pspec (a->owner, a->pspecs[offset]);
 }
 
-/* Outside the lock: the limiter has its own, and notifies. */
+/* Outside the lock: the limiter has its own, and notifies. current-concurrent
+ * is notified only when @changed: a back-off already at the floor is no
+ * change to report. */
 static void
 apply (PftAdaptive    *a,
        PftRateLimiter *limiter,
-       guint           current)
+       guint           current,
+       gboolean        changed)
 {
   if (limiter != NULL)
     pft_rate_limiter_set_max_concurrent (limiter, current);
-  notify (a, PFT_ADAPTIVE_PROP_CURRENT_CONCURRENT);
+  if (changed)
+    notify (a, PFT_ADAPTIVE_PROP_CURRENT_CONCURRENT);
 }
 
 static PftRateLimiter *
@@ -166,14 +170,15 @@ static void
 reapply (PftAdaptive *a)
 {
   g_autoptr(PftRateLimiter) target = NULL;
-  guint current;
+  guint current, old;
 
   g_mutex_lock (&a->mutex);
+  old = a->current;
   a->current = CLAMP (a->settled ? a->current : a->initial, a->min, a->max);
   current = a->current;
   target = dup_limiter_locked (a);
   g_mutex_unlock (&a->mutex);
-  apply (a, target, current);
+  apply (a, target, current, current != old);
 }
 
 void
@@ -344,7 +349,7 @@ _pft_adaptive_success (PftAdaptive *a,
   if (grew)
     {
       g_debug ("%s: recovered to %u concurrent", G_OBJECT_TYPE_NAME (a->owner), current);
-      apply (a, target, current);
+      apply (a, target, current, TRUE);
     }
   notify (a, PFT_ADAPTIVE_PROP_TOTAL_SUCCESSES);
   notify (a, PFT_ADAPTIVE_PROP_CONSECUTIVE_SUCCESSES);
@@ -355,7 +360,7 @@ _pft_adaptive_rate_limited (PftAdaptive *a,
                             guint64      epoch)
 {
   g_autoptr(PftRateLimiter) target = NULL;
-  gboolean backed_off = FALSE;
+  gboolean backed_off = FALSE, changed = FALSE;
   guint current;
 
   g_mutex_lock (&a->mutex);
@@ -381,6 +386,7 @@ _pft_adaptive_rate_limited (PftAdaptive *a,
         {
           a->current = next;
           target = dup_limiter_locked (a);
+          changed = TRUE;
         }
       backed_off = TRUE;
     }
@@ -390,7 +396,7 @@ _pft_adaptive_rate_limited (PftAdaptive *a,
   if (backed_off)
     {
       g_debug ("%s: rate limited, backed off to %u concurrent", G_OBJECT_TYPE_NAME (a->owner), current);
-      apply (a, target, current);
+      apply (a, target, current, changed);
     }
   notify (a, PFT_ADAPTIVE_PROP_TOTAL_RATE_LIMITS);
   notify (a, PFT_ADAPTIVE_PROP_CONSECUTIVE_SUCCESSES);

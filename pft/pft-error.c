@@ -113,6 +113,9 @@ message_mentions_rate_limit (const char *message)
   if (message == NULL)
     return FALSE;
   lower = g_ascii_strdown (message, -1);
+  /* strerror (EDQUOT) is a full disk, not a provider's quota. */
+  if (strstr (lower, "disk quota") != NULL)
+    return FALSE;
   for (guint i = 0; i < G_N_ELEMENTS (needles); i++)
     if (strstr (lower, needles[i]) != NULL)
       return TRUE;
@@ -124,11 +127,18 @@ message_mentions_rate_limit (const char *message)
  * @error: (nullable): an error
  *
  * Tells whether @error means "rate limited": a
- * [error@Pft.Error.RATE_LIMITED] error, an HTTP 429 status error from
- * libsoup (domain `soup-session-error-quark` is not used for statuses, so
+ * [error@Pft.Error.RATE_LIMITED] error; an HTTP 429 status error, that is
  * any error whose code is 429 in a domain whose name contains "http" or
- * "soup"), or, like the Python original, any error whose message mentions
- * 429, rate limit, too many requests, quota exceeded or throttling.
+ * "soup" (libsoup 2's `SOUP_HTTP_ERROR` uses the status as the code;
+ * libsoup 3 reports statuses on the message, not as errors, and GIO has no
+ * code for them: code that turns a 429 into a `G_IO_ERROR` or its own
+ * domain says so in the message); or, like the Python original, any error
+ * of another domain whose message mentions 429, rate limit, too many
+ * requests, quota exceeded or throttling. An error of the
+ * [error@Pft.Error] domain is a rate limit only with the code
+ * %PFT_ERROR_RATE_LIMITED, and a full disk ("Disk quota exceeded",
+ * `G_IO_ERROR_NO_SPACE`) is never one. The core does not link libsoup: domains
+ * are matched by name.
  *
  * Nodes can refine this with [vfunc@Pft.Node.is_rate_limit].
  *
@@ -141,6 +151,8 @@ pft_error_is_rate_limit (const GError *error)
     return FALSE;
   if (error->domain == PFT_ERROR)
     return error->code == PFT_ERROR_RATE_LIMITED;
+  if (error->domain == G_IO_ERROR && error->code == G_IO_ERROR_NO_SPACE)
+    return FALSE;
   if (error->code == 429)
     {
       const char *domain = g_quark_to_string (error->domain);

@@ -82,8 +82,10 @@
  * [signal@Gio.ListModel::items-changed], only in the thread-default
  * [struct@GLib.MainContext] that was current when the registry was created
  * (for the default registry, when it was first asked for). A change made
- * while that context is being iterated by the calling thread shows in the
- * model at once; any other change shows at the context's next iteration.
+ * while that context is being iterated by the calling thread, or made by
+ * the thread that created the registry while no other thread iterates the
+ * context, shows in the model at once; any other change shows at the
+ * context's next iteration.
  */
 
 struct _PftLimiterRegistry
@@ -96,6 +98,7 @@ struct _PftLimiterRegistry
 
   /* Touched only in @context's thread. */
   GMainContext *context;
+  GThread      *thread;       /* that created the registry */
   GListStore   *model;        /* PftRateLimiter, sorted by name */
   GPtrArray    *model_names;  /* char *, parallel to @model */
   gboolean      syncing;
@@ -121,6 +124,7 @@ pft_limiter_registry_finalize (GObject *object)
   g_clear_object (&self->model);
   g_clear_pointer (&self->model_names, g_ptr_array_unref);
   g_clear_pointer (&self->context, g_main_context_unref);
+  g_clear_pointer (&self->thread, g_thread_unref);
   g_mutex_clear (&self->mutex);
 
   G_OBJECT_CLASS (pft_limiter_registry_parent_class)->finalize (object);
@@ -143,6 +147,7 @@ pft_limiter_registry_init (PftLimiterRegistry *self)
   self->limiters = g_hash_table_new_full (g_str_hash, g_str_equal,
                                           g_free, g_object_unref);
   self->context = g_main_context_ref_thread_default ();
+  self->thread = g_thread_ref (g_thread_self ());
   self->model = g_list_store_new (PFT_TYPE_RATE_LIMITER);
   self->model_names = g_ptr_array_new_with_free_func (g_free);
 }
@@ -299,6 +304,16 @@ schedule_sync (PftLimiterRegistry *self)
   if (g_main_context_is_owner (self->context) && !self->syncing)
     {
       sync_model (self);
+      return;
+    }
+
+  /* The creating thread, with nobody iterating the context: take it, so
+   * that the model is up to date when register() returns there. */
+  if (!self->syncing && self->thread == g_thread_self () &&
+      g_main_context_acquire (self->context))
+    {
+      sync_model (self);
+      g_main_context_release (self->context);
       return;
     }
 

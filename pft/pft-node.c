@@ -6,6 +6,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <glib/gi18n-lib.h>
 
@@ -598,10 +599,13 @@ ensure_value (GValue *value)
  * trivial execs want (a worker drains many queued items without sleeping).
  * Blocking execs (HTTP calls) must still overlap up to the batch's
  * max-concurrent: a watchdog thread, ticking only while work is queued,
- * grows the pool when queued work saw no exec start for two ticks, never
- * beyond the work in the pool (running + queued, which the dispatchers
- * bound) nor PFT_EXEC_MAX_THREADS; it goes back to the base size once the
- * demand stayed low for a while.
+ * grows the pool when queued work saw no exec start for two ticks and the
+ * workers look blocked (see exec_pool_blocked()), never beyond the work in
+ * the pool (running + queued, which the dispatchers bound) nor
+ * PFT_EXEC_MAX_THREADS; a growth that did not make execs finish faster is
+ * undone (workers waiting for a lock, such as Python's GIL, look busy but
+ * only contend harder when there are more of them); it goes back to the
+ * base size once the demand stayed low for a while.
  */
 
 typedef struct _ExecGroup ExecGroup;
@@ -1049,12 +1053,109 @@ exec_wake (guint n)
       }
 }
 
+/* CPU time of the whole process, in microseconds; -1 where unknown. */
+static gint64
+exec_process_cpu_us (void)
+{
+#ifdef CLOCK_PROCESS_CPUTIME_ID
+  struct timespec ts;
+
+  if (clock_gettime (CLOCK_PROCESS_CPUTIME_ID, &ts) == 0)
+    return (gint64) ts.tv_sec * G_USEC_PER_SEC + ts.tv_nsec / 1000;
+#endif
+  return -1;
+}
+
+/* Whether the workers holding up the queue look blocked, for
+ * PFT_EXEC_BLOCKED_TICKS ticks in a row: each of them finished less than
+ * one exec per PFT_EXEC_BLOCKED_US on average while the process kept less
+ * than a quarter of a core busy, or less than one per PFT_EXEC_STUCK_US
+ * whatever the CPU did (valgrind, or a busy main thread, keep the process
+ * busy while the workers sleep). Workers that finish execs quickly are
+ * computing or waiting for a lock one of them holds (Python's GIL): more
+ * threads would only contend for it. An unknown CPU time counts as idle. */
+#define PFT_EXEC_BLOCKED_US 200
+#define PFT_EXEC_STUCK_US   2000
+
+#define PFT_EXEC_BLOCKED_TICKS 3
+
+typedef struct
+{
+  gint64 at;
+  gint64 cpu;
+  guint  finished;
+  guint  blocked;   /* consecutive ticks that looked blocked */
+  gint64 streak_at; /* where they began */
+  guint  streak_finished;
+} ExecTick;
+
+static void
+exec_tick_start (ExecTick *tick,
+                 gint64    now)
+{
+  tick->at = now;
+  tick->cpu = exec_process_cpu_us ();
+  tick->finished = g_atomic_int_get (&exec_finished);
+  tick->blocked = 0;
+}
+
+static gboolean
+exec_pool_blocked (ExecTick *tick,
+                   gint64    now,
+                   guint     size)
+{
+  gint64 cpu = exec_process_cpu_us ();
+  guint finished = g_atomic_int_get (&exec_finished);
+  gint64 span = now - tick->at;
+  gboolean computing = cpu >= 0 && tick->cpu >= 0 && (cpu - tick->cpu) * 4 >= span;
+  gboolean slow = (gint64) (finished - tick->finished) * PFT_EXEC_BLOCKED_US < (gint64) size * span;
+  gboolean stuck = (gint64) (finished - tick->finished) * PFT_EXEC_STUCK_US < (gint64) size * span;
+
+  if ((slow && !computing) || stuck)
+    {
+      /* Several ticks in a row: a worker starting up, or the process left
+       * without a core for a moment, looks blocked too. */
+      if (tick->blocked++ == 0)
+        {
+          tick->streak_at = tick->at;
+          tick->streak_finished = tick->finished;
+        }
+    }
+  else
+    tick->blocked = 0;
+  tick->at = now;
+  tick->cpu = cpu;
+  tick->finished = finished;
+  return tick->blocked >= PFT_EXEC_BLOCKED_TICKS;
+}
+
+/* A growth of the pool on probation: kept if the execs finish faster for
+ * it, else undone, and the pool holds its size for a while (until it is
+ * idle again). Contention that looked like blocking (a lock, a process
+ * left without a core for a moment) does not feed on itself. */
+typedef struct
+{
+  guint  from;         /* the size before, 0: none on probation */
+  gint64 at;
+  gint64 mid_at;       /* the rate after is measured from here (new
+                        * threads need a while to finish their first exec) */
+  guint  mid_finished;
+  double rate;         /* the rate before, while the workers looked blocked */
+  gint64 hold_until;
+} ExecGrowth;
+
+#define PFT_EXEC_PROBATION_US (8 * PFT_EXEC_WATCH_TICK_US)
+
 static gpointer
 exec_watch_run (gpointer data)
 {
   guint base = exec_pool_base ();
   guint window_peak = 0;
   gint64 window_start = g_get_monotonic_time ();
+  ExecTick tick = { 0, };
+  ExecGrowth growth = { 0, };
+
+  exec_tick_start (&tick, window_start);
 
   for (;;)
     {
@@ -1062,6 +1163,7 @@ exec_watch_run (gpointer data)
       guint queued = g_atomic_int_get (&exec_pushed) - started;
       guint running = started - g_atomic_int_get (&exec_finished);
       gint64 now = g_get_monotonic_time ();
+      gboolean blocked;
       gint64 oldest;
       guint size, wake = 0;
 
@@ -1069,6 +1171,7 @@ exec_watch_run (gpointer data)
       size = exec_drainers_max;
       oldest = exec_head != NULL ? exec_head->queued_at : now;
       g_mutex_unlock (&exec_lock);
+      blocked = exec_pool_blocked (&tick, now, size);
 
       if (queued == 0 && running == 0 && size == base)
         {
@@ -1081,6 +1184,8 @@ exec_watch_run (gpointer data)
           g_mutex_unlock (&exec_watch_lock);
           window_peak = 0;
           window_start = g_get_monotonic_time ();
+          exec_tick_start (&tick, window_start);
+          growth = (ExecGrowth) { 0, };
           continue;
         }
 
@@ -1092,15 +1197,41 @@ exec_watch_run (gpointer data)
           exec_wake (wake);
         }
 
-      if (now - oldest >= PFT_EXEC_MAX_WAIT_US && size < PFT_EXEC_MAX_THREADS && size < running + queued)
+      if (growth.from != 0 && growth.mid_at == 0 && now - growth.at >= PFT_EXEC_PROBATION_US / 2)
         {
-          /* Queued work waited while every worker was busy: they are
-           * blocked, not computing. */
+          growth.mid_at = now;
+          growth.mid_finished = g_atomic_int_get (&exec_finished);
+        }
+      else if (growth.from != 0 && growth.mid_at != 0 && now - growth.at >= PFT_EXEC_PROBATION_US)
+        {
+          double rate = (double) (g_atomic_int_get (&exec_finished) - growth.mid_finished) / (now - growth.mid_at);
+
+          if (rate < growth.rate * 1.25)
+            {
+              g_mutex_lock (&exec_lock);
+              exec_drainers_max = MAX (growth.from, base);
+              g_mutex_unlock (&exec_lock);
+              growth.hold_until = now + 4 * PFT_EXEC_PROBATION_US;
+            }
+          growth.from = 0;
+        }
+
+      if (now - oldest >= PFT_EXEC_MAX_WAIT_US && size < PFT_EXEC_MAX_THREADS && size < running + queued &&
+          blocked && growth.from == 0 && now >= growth.hold_until)
+        {
+          /* Queued work waited while every worker was busy, blocked, not
+           * computing. */
           g_mutex_lock (&exec_lock);
           exec_drainers_max = MIN (MIN (size * 2, running + queued), PFT_EXEC_MAX_THREADS);
+          tick.blocked = 0;
           wake = exec_wake_count ();
           g_mutex_unlock (&exec_lock);
           exec_wake (wake);
+          growth.from = size;
+          growth.at = now;
+          growth.mid_at = 0;
+          growth.rate = now > tick.streak_at ?
+            (double) (g_atomic_int_get (&exec_finished) - tick.streak_finished) / (now - tick.streak_at) : 0;
           window_peak = 0;
           window_start = now;
         }

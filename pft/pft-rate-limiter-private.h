@@ -78,6 +78,9 @@ typedef struct
                             gint64                     now_us,
                             guint                     *count,
                             guint64                   *cost);
+  /* Forgets the history (window entries, pacing state, pause); entry ids
+   * handed out before stay unique. */
+  void     (*reset)        (PftAdmissionBackend       *backend);
 } PftAdmissionBackendVTable;
 
 struct _PftAdmissionBackend

@@ -350,6 +350,22 @@ memory_usage (PftAdmissionBackend *backend,
   *cost = mb->cost_sum;
 }
 
+static void
+memory_reset (PftAdmissionBackend *backend)
+{
+  MemoryBackend *mb = (MemoryBackend *) backend;
+
+  /* Expire everything: the ids of the dropped entries are never reused. */
+  mb->head_id += mb->len;
+  mb->head = 0;
+  mb->len = 0;
+  mb->cost_sum = 0;
+  mb->floor = G_MININT64 / 2;
+  mb->tat_req = G_MININT64 / 2;
+  mb->tat_cost = G_MININT64 / 2;
+  mb->paused_until = G_MININT64 / 2;
+}
+
 static const PftAdmissionBackendVTable memory_vtable = {
   .free = memory_free,
   .configure = memory_configure,
@@ -360,6 +376,7 @@ static const PftAdmissionBackendVTable memory_vtable = {
   .pause = memory_pause,
   .paused_until = memory_paused_until,
   .usage = memory_usage,
+  .reset = memory_reset,
 };
 
 PftAdmissionBackend *
@@ -1815,6 +1832,37 @@ pft_rate_limiter_report_error (PftRateLimiter *self,
     pause_internal (self, retry_after);
   g_signal_emit (self, signals[SIGNAL_RATE_LIMITED], 0, retry_after >= 0 ? retry_after : -1.0);
   return TRUE;
+}
+
+/**
+ * pft_rate_limiter_reset:
+ * @self: a limiter
+ *
+ * Forgets the window's history and any pause, as if no request had been
+ * made yet: the next requests are admitted up to the full limits at once.
+ * The limits, the permits already held (they still count against
+ * max-concurrent until released), the waiters (who are admitted now if the
+ * limits allow) and the totals ([property@Pft.RateLimiter:total-admitted],
+ * [property@Pft.RateLimiter:total-pauses]) are kept. This is the original's
+ * `RateLimiter.reset()`.
+ *
+ * Since: 0.1
+ */
+void
+pft_rate_limiter_reset (PftRateLimiter *self)
+{
+  DoneList done = DONE_LIST_INIT (done);
+  Snapshot snap;
+
+  g_return_if_fail (PFT_IS_RATE_LIMITER (self));
+
+  limiter_lock (self, &snap);
+  self->backend->vtable->reset (self->backend);
+  self->half_open = FALSE;
+  self->probe_out = FALSE;
+  self->probe_failed = FALSE;
+  process_locked (self, &done);
+  limiter_unlock (self, &snap, &done);
 }
 
 /* ------------------------------------------------------------------ */

@@ -68,6 +68,8 @@ void            pft_rate_limiter_pause            (PftRateLimiter  *self,
 PFT_AVAILABLE_IN_ALL
 gboolean        pft_rate_limiter_report_error     (PftRateLimiter  *self,
                                                    const GError    *error);
+PFT_AVAILABLE_IN_ALL
+void            pft_rate_limiter_reset            (PftRateLimiter  *self);
 
 PFT_AVAILABLE_IN_ALL
 guint           pft_rate_limiter_get_max_concurrent      (PftRateLimiter *self);

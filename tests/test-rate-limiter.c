@@ -997,6 +997,64 @@ test_report_error (void)
 }
 
 static void
+test_reset (void)
+{
+  PftClock *clock = fake_clock ();
+  g_autoptr(PftRateLimiter) limiter = fake_limiter (clock, 5, 2, 60);
+  g_autoptr(PftPermit) a = pft_rate_limiter_try_acquire (limiter, 0, NULL);
+  g_autoptr(PftPermit) b = pft_rate_limiter_try_acquire (limiter, 0, NULL);
+  g_autoptr(PftPermit) c = NULL;
+  g_autoptr(PftPermit) d = NULL;
+  Acq w = { 0 };
+
+  g_assert_nonnull (a);
+  g_assert_nonnull (b);
+  g_assert_null (pft_rate_limiter_try_acquire (limiter, 0, NULL));
+  pft_rate_limiter_pause (limiter, 10);
+  pft_rate_limiter_acquire_async (limiter, 0, NULL, acq_cb, &w);
+  drain ();
+  g_assert_false (w.done);
+
+  /* The window and the pause are forgotten: the waiter goes now. */
+  pft_rate_limiter_reset (limiter);
+  drain ();
+  g_assert_true (w.done);
+  g_assert_cmpint (w.at, ==, START_US);
+  g_assert_cmpfloat (pft_rate_limiter_get_paused_for (limiter), ==, 0.0);
+  g_assert_cmpuint (pft_rate_limiter_get_window_count (limiter), ==, 1);
+
+  /* The limits, the held permits and the totals stay. */
+  g_assert_cmpuint (pft_rate_limiter_get_max_per_window (limiter), ==, 2);
+  g_assert_cmpfloat (pft_rate_limiter_get_window (limiter), ==, 60.0);
+  g_assert_cmpuint (pft_rate_limiter_get_max_concurrent (limiter), ==, 5);
+  g_assert_cmpuint (pft_rate_limiter_get_in_flight (limiter), ==, 3);
+  g_assert_cmpuint (pft_rate_limiter_get_total_admitted (limiter), ==, 3);
+  g_assert_cmpuint (pft_rate_limiter_get_total_pauses (limiter), ==, 1);
+  c = pft_rate_limiter_try_acquire (limiter, 0, NULL);
+  g_assert_nonnull (c);
+  g_assert_null (pft_rate_limiter_try_acquire (limiter, 0, NULL));
+
+  /* Permits from before the reset are released as usual. */
+  pft_permit_release (a);
+  pft_permit_release (b);
+  g_assert_cmpuint (pft_rate_limiter_get_window_count (limiter), ==, 2);
+  g_assert_cmpuint (pft_rate_limiter_get_in_flight (limiter), ==, 2);
+
+  /* A full window later, admissions resume as usual. */
+  advance (clock, 60 * SEC);
+  d = pft_rate_limiter_try_acquire (limiter, 0, NULL);
+  g_assert_nonnull (d);
+
+  acq_clear (&w);
+  g_clear_object (&a);
+  g_clear_object (&b);
+  g_clear_object (&c);
+  g_clear_object (&d);
+  g_clear_object (&limiter);
+  fake_clock_done (clock);
+}
+
+static void
 test_half_open_after_pause (void)
 {
   /* After a pause, one request goes alone: the others wait until it
@@ -1485,6 +1543,7 @@ main (int   argc,
   g_test_add_func ("/pft/rate-limiter/pause", test_pause);
   g_test_add_func ("/pft/rate-limiter/report-error", test_report_error);
   g_test_add_func ("/pft/rate-limiter/half-open-after-pause", test_half_open_after_pause);
+  g_test_add_func ("/pft/rate-limiter/reset", test_reset);
   g_test_add_func ("/pft/rate-limiter/settle", test_settle);
   g_test_add_func ("/pft/rate-limiter/permit-keeps-limiter", test_permit_keeps_limiter);
   g_test_add_func ("/pft/rate-limiter/blocking-fake-clock", test_blocking_fake_clock);

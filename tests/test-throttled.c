@@ -464,6 +464,42 @@ test_adaptive_probe_backoff (void)
 }
 
 static void
+count_notify (GObject    *object,
+              GParamSpec *pspec,
+              gpointer    data)
+{
+  (*(guint *) data)++;
+}
+
+static void
+test_adaptive_notify_only_on_change (void)
+{
+  /* notify::current-concurrent means the value changed: a back-off at
+   * the floor, or a knob that leaves the level where it is, is silent. */
+  g_autoptr(PftNode) node = pft_adaptive_node_new ();
+  g_autoptr(PftRunPolicy) policy = NULL;
+  PftAdaptive *a;
+  guint notified = 0;
+
+  g_object_set (node, "initial-concurrent", 4, "min-concurrent", 2, "max-concurrent", 20, NULL);
+  policy = _pft_run_policy_new (node);
+  a = policy->adaptive;
+  g_signal_connect (node, "notify::current-concurrent", G_CALLBACK (count_notify), &notified);
+
+  _pft_adaptive_rate_limited (a, _pft_adaptive_get_epoch (a));
+  g_assert_cmpuint (_pft_adaptive_get_current (a), ==, 2);
+  g_assert_cmpuint (notified, ==, 1);
+  _pft_adaptive_rate_limited (a, _pft_adaptive_get_epoch (a));
+  g_assert_cmpuint (_pft_adaptive_get_current (a), ==, 2);
+  g_assert_cmpuint (notified, ==, 1);
+  g_object_set (node, "backoff-factor", 0.25, "max-concurrent", 30, NULL);
+  g_assert_cmpuint (notified, ==, 1);
+  g_object_set (node, "max-concurrent", 1, NULL);   /* clamps min and current to 1 */
+  g_assert_cmpuint (_pft_adaptive_get_current (a), ==, 1);
+  g_assert_cmpuint (notified, ==, 2);
+}
+
+static void
 test_adaptive_cascade_keeps_ceiling (void)
 {
   /* A rate limit that comes before the provider accepted any call since
@@ -922,6 +958,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/pft/adaptive/knobs", test_adaptive_knobs);
   g_test_add_func ("/pft/adaptive/probe-backoff", test_adaptive_probe_backoff);
   g_test_add_func ("/pft/adaptive/cascade-keeps-ceiling", test_adaptive_cascade_keeps_ceiling);
+  g_test_add_func ("/pft/adaptive/notify-only-on-change", test_adaptive_notify_only_on_change);
   g_test_add_func ("/pft/defects/3-resize-reaches-queued", test_defect3_resize_reaches_queued);
   g_test_add_func ("/pft/defects/4-recovery-from-small", test_defect4_recovery_from_small);
   g_test_add_func ("/pft/defects/5-first-429-not-fatal", test_defect5_first_429_not_fatal);

@@ -72,8 +72,29 @@ What this override changes, and why:
   ``node.stats`` returns the counters of a throttled or adaptive node or
   flow as a ``dict``.
 
-* ``Pft.RateLimited(retry_after, source, message)`` builds the
-  ``GLib.Error`` to raise when a provider rate-limits a call.
+* ``Pft.RateLimited`` (also ``Pft.RateLimitHit``) is an exception class
+  and a ``GLib.Error`` of ``Pft.Error.RATE_LIMITED``; any exception that is
+  a rate limit by the original's rules (429, rate limit, too many requests,
+  quota in its message or type name) becomes that error, with the
+  retry-after of its ``retry_after`` or ``response.headers``.
+
+* The original's method names (``prep(self, shared)``, ``exec(self,
+  prep_res)``, ``post(self, shared, prep_res, exec_res)``,
+  ``exec_fallback(self, prep_res, exc)``, and ``async def`` ``*_async``
+  forms run on the worker thread's own event loop), ``self.params``, a
+  ``dict`` as ``shared``, ``await node.run_async(shared)``,
+  ``flow.start(a).next(b)``.
+
+* Every GObject property is a plain attribute; limiters and permits are
+  context managers (``with``/``async with``); ``LimiterRegistry``'s
+  ``register``/``get``/``get_or_create``/``list_all``/``reset`` work on the
+  class (the default registry); ``Pft.Presets`` maps names to presets,
+  which are mappings of their settings (``**Pft.Presets.OPENAI_TIER1``).
+
+* One Python thread state is kept per Pft worker thread (see
+  ``_ThreadStatePin``).
+
+See docs/python.md for the whole reference.
 """
 
 import sys
@@ -198,8 +219,10 @@ _SCALAR_TYPES = frozenset([
 def _result_from_python(value):
     # What a vfunc with a "GValue *result (out caller-allocates)" returns.
     #
-    # PyGObject 3.42 fills such an out GValue by memcpy from the GValue it
-    # marshalled: for a GObject.Value that is the wrapper's own GValue, so
+    # PyGObject fills such an out GValue by memcpy from the GValue it
+    # marshalled (3.42, and still upstream's pygi-closure.c at commit
+    # 0194555: _pygi_closure_assign_pyobj_to_out_argument, so this
+    # is not gated on the version): for a GObject.Value that is the wrapper's own GValue, so
     # any pointer in it (string, object, variant, boxed) is freed with the
     # wrapper while C still holds it. For any other Python object it
     # builds a fresh GValue that it never frees (a 24-byte leak), so the
@@ -240,14 +263,275 @@ def _param_sets_from_python(value):
 
 
 # ------------------------------------------------------------------ #
+# One Python thread state per Pft worker thread                         #
+
+class _ThreadStatePin(object):
+    """Keeps the Python thread state of a foreign (Pft worker) thread alive
+    between vfunc calls.
+
+    PyGObject wraps each call from C in PyGILState_Ensure/Release. In a
+    thread Python did not create, the Release takes the counter back to
+    0 and CPython destroys the thread state, and with it (3.11) an
+    mmapped frame stack: an mmap, a munmap and a TLB shootdown per item.
+    One extra Ensure, taken on the first call in such a thread, keeps
+    the counter above 0.
+
+    When the thread exits, a pthread key destructor gives the state back:
+    it runs as a ctypes callback (in a state of its own) and clears and
+    deletes the pinned one, or, when Python's own key still points at the
+    pinned state, drops the extra count so that the callback's Release
+    deletes it. At interpreter exit the key is deleted first (no
+    destructor runs after that) and finalization frees what is left.
+
+    Python-owned threads (threading.Thread, the main thread) are never
+    pinned: Python deletes their state itself. Disabled, with no effect
+    but the cost, where ctypes or pthread keys are not available, or with
+    PFT_PYTHON_PIN_THREADS=0 in the environment.
+    """
+
+    def __init__(self):
+        import os
+        import threading
+        self._threading = threading
+        self.local = threading.local()
+        self.enabled = False
+        self.pinned = 0          # pinned thread states alive (for tests)
+        self.loops = {}          # thread ident -> its event loop (pinned threads)
+        self._lock = threading.Lock()
+        if os.environ.get('PFT_PYTHON_PIN_THREADS', '1') == '0':
+            return
+        try:
+            import atexit
+            import ctypes
+            api = ctypes.pythonapi
+            self._ensure = api.PyGILState_Ensure
+            self._ensure.restype = ctypes.c_int
+            self._ensure.argtypes = []
+            self._release = api.PyGILState_Release
+            self._release.restype = None
+            self._release.argtypes = [ctypes.c_int]
+            self._this = api.PyGILState_GetThisThreadState
+            self._this.restype = ctypes.c_void_p
+            self._this.argtypes = []
+            self._clear = api.PyThreadState_Clear
+            self._clear.restype = None
+            self._clear.argtypes = [ctypes.c_void_p]
+            self._delete = api.PyThreadState_Delete
+            self._delete.restype = None
+            self._delete.argtypes = [ctypes.c_void_p]
+            libc = ctypes.CDLL(None)
+            self._setspecific = libc.pthread_setspecific
+            self._setspecific.restype = ctypes.c_int
+            self._setspecific.argtypes = [ctypes.c_uint, ctypes.c_void_p]
+            self._key_delete = libc.pthread_key_delete
+            self._key_delete.restype = ctypes.c_int
+            self._key_delete.argtypes = [ctypes.c_uint]
+            self._destructor = ctypes.CFUNCTYPE(None, ctypes.c_void_p)(self._on_thread_exit)
+            self._key = ctypes.c_uint(0)
+            if libc.pthread_key_create(ctypes.byref(self._key), self._destructor) != 0:
+                return
+        except (ImportError, AttributeError, OSError):
+            return
+        self.enabled = True
+        atexit.register(self._shutdown)
+
+    def pin(self):
+        """Called in a vfunc, GIL held: pins this thread's state once."""
+        local = self.local
+        if local.__dict__.get('done'):
+            return
+        local.done = True
+        if not self.enabled:
+            return
+        threading = self._threading
+        # threading's registry of the threads it started (private, but
+        # there since Python 2): those, and the main thread, are Python's.
+        owner = getattr(threading, '_active', {}).get(threading.get_ident())
+        dummy = getattr(threading, '_DummyThread', ())
+        if owner is not None and not isinstance(owner, dummy):
+            return
+        self._ensure()
+        tstate = self._this()
+        if self._setspecific(self._key.value, tstate) != 0:
+            self._release(0)
+            return
+        local.pinned = True
+        with self._lock:
+            self.pinned += 1
+
+    def loop(self):
+        """An asyncio event loop of this thread's own, or None when this
+        thread's state is not pinned (a loop kept there would outlive
+        nothing but be collected unclosed)."""
+        if not self.local.__dict__.get('pinned'):
+            return None
+        import asyncio
+        ident = self._threading.get_ident()
+        loop = self.loops.get(ident)
+        if loop is None or loop.is_closed():
+            loop = self.loops[ident] = asyncio.new_event_loop()
+        return loop
+
+    def _close_loop(self, ident):
+        loop = self.loops.pop(ident, None)
+        if loop is not None and not loop.is_closed():
+            try:
+                loop.close()
+            except Exception:
+                pass
+
+    def _on_thread_exit(self, tstate):
+        # In the exiting thread, in a ctypes callback that did its own
+        # Ensure. glibc clears every key of the thread in turn: Python's
+        # may already point at nothing, so that Ensure made a new state.
+        with self._lock:
+            self.pinned -= 1
+        self._close_loop(self._threading.get_ident())
+        if self._this() == tstate:
+            self._release(0)
+        else:
+            self._clear(tstate)
+            self._delete(tstate)
+
+    def _shutdown(self):
+        if self.enabled:
+            self.enabled = False
+            self._key_delete(self._key.value)
+        for ident in list(self.loops):
+            self._close_loop(ident)
+
+
+_pin = _ThreadStatePin()
+
+
+# ------------------------------------------------------------------ #
 # Exceptions -> GErrors                                                #
+
+# What the original (pocketflow-throttled) takes for a rate limit: the
+# exception's message or type name mentions one of these. How openai's
+# RateLimitError and httpx's 429s reach it.
+_RATE_LIMIT_WORDS = ('429', 'rate limit', 'rate_limit', 'ratelimit',
+                     'too many requests', 'quota')
+_RATE_LIMIT_TYPE_WORDS = ('ratelimit', 'rate_limit', 'toomanyrequests', 'quota')
+
+
+def is_rate_limit_exception(exc):
+    """Tells whether *exc* means "rate limited", as the original does.
+
+    True for a :class:`RateLimited` (``RateLimitHit``), for a
+    ``GLib.Error`` that ``Pft.error_is_rate_limit()`` accepts, and for any
+    other exception whose message mentions 429, rate limit, too many
+    requests or quota, or whose type name says rate limit (``RateLimitError``,
+    ``TooManyRequests``); not for a full disk ("Disk quota exceeded").
+    """
+    if isinstance(exc, RateLimited):
+        return True
+    if isinstance(exc, GLib.Error):
+        return Pft.error_is_rate_limit(exc)
+    message = str(exc).lower()
+    if 'disk quota' in message:
+        return False
+    name = type(exc).__name__.lower()
+    return (any(w in message for w in _RATE_LIMIT_WORDS) or
+            any(w in name for w in _RATE_LIMIT_TYPE_WORDS))
+
+
+def retry_after_of(exc):
+    """The seconds *exc* asks to wait, or None: its ``retry_after``
+    attribute, else its ``response.headers["retry-after"]`` (seconds or
+    an HTTP date), as OpenAI's and httpx's errors carry it, else what
+    ``Pft.error_get_retry_after()`` reads from a ``GLib.Error``."""
+    value = getattr(exc, 'retry_after', None)
+    if value is None:
+        headers = getattr(getattr(exc, 'response', None), 'headers', None)
+        if headers is not None:
+            try:
+                value = headers.get('retry-after')
+                if value is None:
+                    value = headers.get('Retry-After')
+            except Exception:
+                value = None
+    if value is None and isinstance(exc, GLib.Error):
+        value = Pft.error_get_retry_after(exc)
+        return value if value >= 0 else None
+    if value is None:
+        return None
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        seconds = _seconds_until_http_date(value)
+    if seconds is None or seconds != seconds or seconds < 0:
+        return None
+    return seconds
+
+
+def _seconds_until_http_date(value):
+    try:
+        import email.utils
+        import time
+        when = email.utils.parsedate_to_datetime(str(value))
+        return max(0.0, when.timestamp() - time.time())
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+
+
+class _RecentExceptions(object):
+    """The last Python exceptions turned into GErrors, by message, so that
+    ``run()`` raises the exception the exec raised (``except ValueError``
+    works) and ``exec_fallback`` receives it. Bounded: holding an
+    exception holds its traceback."""
+
+    LIMIT = 32
+
+    def __init__(self):
+        import collections
+        import threading
+        self._lock = threading.Lock()
+        self._items = collections.OrderedDict()
+
+    def add(self, message, exc):
+        with self._lock:
+            self._items.pop(message, None)
+            self._items[message] = exc
+            while len(self._items) > self.LIMIT:
+                self._items.popitem(last=False)
+
+    def get(self, message, pop=False):
+        with self._lock:
+            if pop:
+                return self._items.pop(message, None)
+            return self._items.get(message)
+
+
+_recent = _RecentExceptions()
+
 
 def _to_gerror(exc):
     if isinstance(exc, GLib.Error):
         return exc
-    return GLib.Error.new_literal(Pft.error_quark(),
-                                  '%s: %s' % (type(exc).__name__, exc),
-                                  Pft.Error.FAILED)
+    message = '%s: %s' % (type(exc).__name__, exc)
+    if is_rate_limit_exception(exc):
+        retry_after = retry_after_of(exc)
+        error = Pft.error_new_rate_limited(-1.0 if retry_after is None else retry_after,
+                                           None, message)
+    else:
+        error = GLib.Error.new_literal(Pft.error_quark(), message, Pft.Error.FAILED)
+    _recent.add(error.message, exc)
+    return error
+
+
+def _python_exception(error, pop=False):
+    """The Python exception behind a GLib.Error that came back from C: the
+    one an exec raised, a RateLimited for a rate limit, else *error*."""
+    if not isinstance(error, GLib.Error) or isinstance(error, RateLimited):
+        return error
+    exc = _recent.get(error.message, pop)
+    if exc is not None:
+        return exc
+    if Pft.error_is_rate_limit(error):
+        return RateLimited(retry_after=retry_after_of(error), message=error.message,
+                           _exact=True)
+    return error
 
 
 def _log_exception(name, outcome):
@@ -258,6 +542,8 @@ def _log_exception(name, outcome):
 def _wrap_value_vfunc(name, func, convert):
     @functools.wraps(func)
     def wrapper(self, *args):
+        if not _pin.local.__dict__.get('done'):
+            _pin.pin()
         try:
             return convert(self, func(self, *args))
         except GLib.Error:
@@ -270,6 +556,8 @@ def _wrap_value_vfunc(name, func, convert):
 def _wrap_plain_vfunc(name, func):
     @functools.wraps(func)
     def wrapper(self, *args):
+        if not _pin.local.__dict__.get('done'):
+            _pin.pin()
         try:
             return func(self, *args)
         except GLib.Error:
@@ -506,6 +794,228 @@ def _knob_order(item):
 
 
 # ------------------------------------------------------------------ #
+# The original's method names: prep/exec/post(_async), exec_fallback   #
+
+# Where a dict given to run() travels in the Pft.Store (a PyObject).
+_SHARED_KEY = '__pft_python_shared__'
+
+# (vfunc, original names: sync first, then async)
+_SEED_METHODS = (
+    ('do_prep', ('prep', 'prep_async')),
+    ('do_exec', ('exec', 'exec_async')),
+    ('do_post', ('post', 'post_async')),
+    ('do_exec_fallback', ('exec_fallback', 'exec_fallback_async')),
+)
+
+
+class _Calls(object):
+    """The node invocations running in this thread, innermost last, so
+    that ``self.params`` reads the params of the current one."""
+
+    def __init__(self):
+        import threading
+        self.local = threading.local()
+
+    def push(self, node, ctx):
+        stack = self.local.__dict__.get('stack')
+        if stack is None:
+            stack = self.local.stack = []
+        stack.append((node, ctx))
+
+    def pop(self):
+        self.local.stack.pop()
+
+    def context_of(self, node):
+        for n, ctx in reversed(self.local.__dict__.get('stack') or ()):
+            if n is node:
+                return ctx
+        return None
+
+
+_calls = _Calls()
+
+
+def _run_coroutine(coro):
+    """Runs *coro* to completion in this thread: on the worker thread's
+    own event loop (kept while its pinned thread state lives, closed when
+    the thread exits, see _ThreadStatePin), on a loop made for the call in
+    a thread Python owns, or, when an event loop already runs in this
+    thread, on a fresh one in a helper thread (blocking this one, as a
+    synchronous call does)."""
+    import asyncio
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        pass
+    else:
+        import concurrent.futures
+        with concurrent.futures.ThreadPoolExecutor(1, 'pft-coroutine') as pool:
+            return pool.submit(asyncio.run, coro).result()
+    loop = _pin.loop()
+    if loop is not None:
+        return loop.run_until_complete(coro)
+    # A thread Python owns (or an unpinned one): a loop for this call.
+    loop = asyncio.new_event_loop()
+    try:
+        return loop.run_until_complete(coro)
+    finally:
+        try:
+            loop.run_until_complete(loop.shutdown_asyncgens())
+        finally:
+            loop.close()
+
+
+def _plain(value):
+    # What the original's methods receive: lists, not Pft.Values.
+    if isinstance(value, Pft.Values):
+        return [_plain(v) for v in Values.to_list(value)]
+    return value
+
+
+def _shared_of(ctx):
+    store = ctx.get_store()
+    if store.contains(_SHARED_KEY):
+        return store.lookup(_SHARED_KEY)
+    return store
+
+
+def _seed_call(self, ctx, func, args):
+    _calls.push(self, ctx)
+    try:
+        result = func(self, *args)
+        if hasattr(result, '__await__') and hasattr(result, 'send'):
+            result = _run_coroutine(result)
+        return result
+    finally:
+        _calls.pop()
+
+
+def _seed_prep(func):
+    def do_prep(self, ctx):
+        return _seed_call(self, ctx, func, (_shared_of(ctx),))
+    return do_prep
+
+
+def _seed_exec(func):
+    def do_exec(self, ctx, item):
+        return _seed_call(self, ctx, func, (_plain(item),))
+    return do_exec
+
+
+def _seed_post(func):
+    def do_post(self, ctx, prep_res, exec_res):
+        action = _seed_call(self, ctx, func, (_shared_of(ctx), _plain(prep_res), _plain(exec_res)))
+        if action is not None and not isinstance(action, str):
+            raise TypeError('post must return an action (str) or None, not %s'
+                            % type(action).__name__)
+        return action
+    return do_post
+
+
+def _seed_exec_fallback(func):
+    def do_exec_fallback(self, ctx, item, reason):
+        return _seed_call(self, ctx, func, (_plain(item), _python_exception(reason)))
+    return do_exec_fallback
+
+
+_SEED_ADAPTERS = {
+    'do_prep': _seed_prep,
+    'do_exec': _seed_exec,
+    'do_post': _seed_post,
+    'do_exec_fallback': _seed_exec_fallback,
+}
+
+
+def _adapt_seed_methods(cls):
+    """Gives *cls* the do_* vfunc for each method it defines under the
+    original's name (``exec(self, prep_res)``, ``async def
+    exec_async(self, item)``, ...), unless its body defines the do_* too."""
+    d = cls.__dict__
+    for vfunc, names in _SEED_METHODS:
+        if vfunc in d:
+            continue
+        for name in names:
+            func = d.get(name)
+            if func is not None and callable(func) and not isinstance(func, (type, property)):
+                adapter = _SEED_ADAPTERS[vfunc](func)
+                adapter.__name__ = vfunc
+                adapter.__qualname__ = '%s.%s' % (cls.__qualname__, vfunc)
+                adapter.__doc__ = 'Calls %s() (the original\'s name).' % name
+                setattr(cls, vfunc, adapter)
+                break
+
+
+def _store_for(shared):
+    # run()'s argument -> the Pft.Store of the run.
+    if shared is None:
+        return Pft.Store.new()
+    if isinstance(shared, Pft.Store):
+        return shared
+    if hasattr(shared, 'keys') and hasattr(shared, '__getitem__'):
+        store = Pft.Store.new()
+        store[_SHARED_KEY] = shared
+        return store
+    raise TypeError('shared must be a dict or a Pft.Store, not %s' % type(shared).__name__)
+
+
+# ------------------------------------------------------------------ #
+# Every GObject property as a plain attribute                          #
+
+_attr_pspecs = {}
+
+
+def _pspec_for_attr(cls, name):
+    """The GParamSpec that attribute *name* of *cls* stands for, or None."""
+    table = _attr_pspecs.get(cls)
+    if table is None:
+        table = {}
+        try:
+            for pspec in cls.list_properties():
+                table[pspec.name.replace('-', '_')] = pspec
+        except (TypeError, AttributeError):
+            pass
+        _attr_pspecs[cls] = table
+    return table.get(name)
+
+
+def _set_prop(obj, pspec, value):
+    if pspec.name == 'limiter' and isinstance(value, str) and hasattr(obj, 'use_registry_limiter'):
+        obj.use_registry_limiter(value)
+        return
+    obj.set_property(pspec.name, _knob_value(pspec, value))
+
+
+def _prop_getattr(self, name):
+    if not name.startswith('_'):
+        pspec = _pspec_for_attr(type(self), name)
+        if pspec is not None and pspec.flags & GObject.ParamFlags.READABLE:
+            return self.get_property(pspec.name)
+    raise AttributeError('%r object has no attribute %r' % (type(self).__name__, name))
+
+
+def _prop_setattr(self, name, value):
+    if not name.startswith('_'):
+        cls = type(self)
+        pspec = _pspec_for_attr(cls, name)
+        if pspec is not None and not any(name in vars(k) for k in cls.__mro__):
+            if not pspec.flags & GObject.ParamFlags.WRITABLE or \
+                    pspec.flags & GObject.ParamFlags.CONSTRUCT_ONLY:
+                raise AttributeError('property %s of %s is read-only'
+                                     % (pspec.name, cls.__name__))
+            _set_prop(self, pspec, value)
+            return
+    GObject.Object.__setattr__(self, name, value)
+
+
+def _add_property_attributes(cls):
+    """``obj.max_concurrent`` reads and ``obj.max_concurrent = 3`` writes
+    the property on *cls* and its subclasses, whether or not a class body
+    names it; a class attribute of the same name wins."""
+    cls.__getattr__ = _prop_getattr
+    cls.__setattr__ = _prop_setattr
+
+
+# ------------------------------------------------------------------ #
 # Pft.Node                                                             #
 
 class _Transition(object):
@@ -532,6 +1042,7 @@ class Node(Pft.Node):
         # Runs inside type.__new__, before PyGObject's metaclass __init__
         # hooks up the do_* methods: they are wrapped in place.
         super().__init_subclass__(**kwargs)
+        _adapt_seed_methods(cls)
         _wrap_vfuncs(cls)
         _install_knobs(cls)
 
@@ -602,17 +1113,94 @@ class Node(Pft.Node):
             return NotImplemented
         return _Transition(self, action)
 
-    def run(self, store=None, cancellable=None):
+    def run(self, shared=None, cancellable=None):
         """Runs the node (or flow) synchronously and returns the action.
 
-        A new ``Pft.Store`` is created when *store* is None. Raises
-        ``GLib.Error`` on failure.
+        *shared* is a ``Pft.Store``, or a ``dict`` (any mapping) that the
+        methods written with the original's names (``prep(self, shared)``,
+        ``post(self, shared, ...)``) receive as it is, so that their
+        changes are visible afterwards; ``do_*`` methods see ``ctx.store``.
+        A new store is created when *shared* is None.
+
+        Raises ``GLib.Error`` on failure: a :class:`RateLimited` (a
+        ``GLib.Error`` too) for a run that ended rate limited. When a
+        Python exception of an exec ended the run, it is the error's
+        ``__cause__``, so that the traceback shows where it came from.
         """
-        if store is None:
-            store = Pft.Store.new()
-        return Pft.Node.run(self, store, cancellable)
+        store = _store_for(shared)
+        try:
+            return Pft.Node.run(self, store, cancellable)
+        except GLib.Error as e:
+            cause = _recent.get(e.message, pop=True)
+            if Pft.error_is_rate_limit(e) and not isinstance(e, RateLimited):
+                limited = RateLimited(retry_after=retry_after_of(e), message=e.message,
+                                      _exact=True)
+                raise limited from cause
+            if cause is not None:
+                raise e from cause
+            raise
+
+    def run_async(self, shared=None, cancellable=None, callback=None, *user_data):
+        """Two shapes.
+
+        With a *callback*: GIO's ``run_async(store, cancellable,
+        callback)``, finished with ``run_finish()`` on the caller's main
+        context.
+
+        Without one: a coroutine for asyncio, as in the original: ``await
+        flow.run_async(shared)`` inside ``asyncio.run(...)``. The
+        synchronous :meth:`run` goes to a thread of the loop's default
+        executor, so that the loop keeps running; cancelling the awaiting
+        task cancels the run.
+        """
+        if callback is not None:
+            return Pft.Node.run_async(self, _store_for(shared), cancellable, callback, *user_data)
+        return self._run_in_executor(shared, cancellable)
+
+    async def _run_in_executor(self, shared, cancellable):
+        import asyncio
+        from gi.repository import Gio
+        if cancellable is None:
+            cancellable = Gio.Cancellable()
+        loop = asyncio.get_running_loop()
+        future = loop.run_in_executor(None, self.run, shared, cancellable)
+        try:
+            return await asyncio.shield(future)
+        except asyncio.CancelledError:
+            cancellable.cancel()
+            future.add_done_callback(lambda f: f.cancelled() or f.exception())
+            raise
+
+    @property
+    def params(self):
+        """The params as a ``dict``: in one of this node's methods, those
+        of the invocation running (a batch flow gives each of its runs its
+        own); elsewhere, the node's own ``params`` property."""
+        ctx = _calls.context_of(self)
+        if ctx is not None:
+            return ctx.get_params().unpack()
+        params = Pft.Node.get_params(self)
+        return params.unpack() if params is not None else {}
+
+    @params.setter
+    def params(self, value):
+        self.set_params(value)
+
+    def set_params(self, params):
+        """Sets the node's params from a ``dict`` (or an ``a{sv}``
+        ``GLib.Variant``; None for none)."""
+        if isinstance(params, dict):
+            params = _vardict(params)
+        Pft.Node.set_params(self, params)
+
+    def next(self, node, action='default'):
+        """PocketFlow's ``a.next(b, action)``: *node* follows *self* on
+        *action*; returns *node*, for chaining."""
+        Pft.Node.add_successor(self, action, node)
+        return node
 
 
+_add_property_attributes(Node)
 Node = override(Node)
 __all__.append('Node')
 
@@ -624,8 +1212,10 @@ class Values(Pft.Values):
     """An ordered sequence of GValues, list-like in Python.
 
     Indexing returns Python values; ``append()`` converts as
-    :func:`value_from_python` does. Note that an empty ``Values`` is
-    falsy, like an empty list.
+    :func:`value_from_python` does. It equals a list or tuple of the same
+    elements and prints as a list; like every GObject (and PyGObject's
+    ``Gio.Settings``), it is true even when empty: test ``len(values)``.
+    Unhashable, like a list, since it equals one.
     """
 
     @classmethod
@@ -668,10 +1258,13 @@ class Values(Pft.Values):
         eq = self.__eq__(other)
         return eq if eq is NotImplemented else not eq
 
-    __hash__ = GObject.Object.__hash__
+    __hash__ = None
+
+    def __bool__(self):
+        return True
 
     def __repr__(self):
-        return 'Pft.Values(%r)' % (self.to_list(),)
+        return repr(self.to_list())
 
     def append(self, value):
         """Appends *value*, converted as :func:`value_from_python` does."""
@@ -700,8 +1293,12 @@ class Store(Pft.Store):
     ``int`` is stored as ``gint64``, a ``list`` as a ``Pft.Values``, a
     ``dict`` as a ``PyObject``). The store is thread-safe, but a read made
     of several calls (``store[k]`` is ``contains`` then ``lookup``) is not
-    atomic. An empty store is falsy, like an empty dict.
+    atomic. Like every GObject (and PyGObject's ``Gio.Settings``), a store
+    is true even when empty: test ``len(store)``.
     """
+
+    def __bool__(self):
+        return True
 
     def __getitem__(self, key):
         if not self.contains(key):
@@ -774,6 +1371,7 @@ class Context(Pft.Context):
         return self.get_store()
 
 
+_add_property_attributes(Context)
 Context = override(Context)
 __all__.append('Context')
 
@@ -781,18 +1379,501 @@ __all__.append('Context')
 # ------------------------------------------------------------------ #
 # Errors                                                               #
 
-def RateLimited(retry_after=-1.0, source=None, message=None):
-    """Builds the ``GLib.Error`` to raise when a call was rate limited.
+class RateLimited(GLib.Error):
+    """A rate limit, as an exception that ``except`` catches.
 
-    ``raise Pft.RateLimited(retry_after=2.0, source="api")``. The error is
-    ``Pft.Error.RATE_LIMITED``; its message states *retry_after* (seconds,
-    negative when unknown), which is how ``Pft.error_get_retry_after()``
-    finds it again after PyGObject dropped the error's extended data.
-    ``Pft.error_get_source()`` returns None for an error that went through
-    Python, for the same reason: the source is only in the message.
+    ``raise Pft.RateLimited(retry_after=2.0, source="api")`` in Pft's
+    style, or ``raise Pft.RateLimitHit("Rate limit exceeded",
+    retry_after=30.0)`` in the original's (a first positional ``str`` is
+    the message; ``RateLimitHit`` is the same class). It is a
+    ``GLib.Error`` of ``Pft.Error.RATE_LIMITED``, so it reaches C as that
+    error when raised in a vfunc; its message states *retry_after*
+    (seconds; None or negative when unknown), which is how
+    ``Pft.error_get_retry_after()`` finds it again after PyGObject dropped
+    the error's extended data. ``retry_after`` (a float or None) and
+    ``source`` are attributes. ``run()`` raises this class for a run that
+    ended rate limited.
     """
-    return Pft.error_new_rate_limited(float(retry_after), source, message)
+
+    def __init__(self, *args, retry_after=None, source=None, message=None, _exact=False):
+        args = list(args)
+        if args and isinstance(args[0], str):
+            message = args.pop(0)
+            if args:
+                retry_after = args.pop(0)
+        else:
+            if args:
+                retry_after = args.pop(0)
+            if args:
+                source = args.pop(0)
+            if args:
+                message = args.pop(0)
+        if args:
+            raise TypeError('RateLimited: too many arguments')
+        ra = -1.0 if retry_after is None else float(retry_after)
+        if _exact:
+            text = message
+        else:
+            text = Pft.error_new_rate_limited(ra, source, message).message
+        super().__init__(text, GLib.quark_to_string(Pft.error_quark()),
+                         int(Pft.Error.RATE_LIMITED))
+        self.retry_after = ra if ra >= 0 else None
+        self.source = source
 
 
-__all__.append('RateLimited')
+RateLimitHit = RateLimited
+__all__ += ['RateLimited', 'RateLimitHit', 'is_rate_limit_exception', 'retry_after_of']
 __all__ += ['value_from_python', 'variant_from_python']
+
+
+# ------------------------------------------------------------------ #
+# Flows and throttled nodes: PocketFlow's start(), the original's       #
+# reset_limiter()                                                      #
+
+class Flow(Pft.Flow):
+    """A flow; ``Flow(start=node)`` or PocketFlow's ``flow.start(node)``."""
+
+    def start(self, node):
+        """PocketFlow's ``flow.start(a).next(b)``: sets the start node and
+        returns it, for chaining. (The start node reads as
+        ``flow.get_start()`` or ``flow.props.start``.)"""
+        self.set_start(node)
+        return node
+
+
+Flow = override(Flow)
+__all__.append('Flow')
+
+
+def _reset_limiter(self):
+    """The original's ``reset_limiter()``: forgets the window history and
+    any pause of this node's (or flow's) limiter, keeping its limits; see
+    ``Pft.RateLimiter.reset()``. A limiter shared through the registry is
+    reset for everyone sharing it."""
+    limiter = self.get_limiter()
+    if limiter is not None:
+        limiter.reset()
+
+
+class ThrottledBatchNode(Pft.ThrottledBatchNode):
+    reset_limiter = _reset_limiter
+
+
+ThrottledBatchNode = override(ThrottledBatchNode)
+__all__.append('ThrottledBatchNode')
+
+
+class ThrottledBatchFlow(Pft.ThrottledBatchFlow):
+    reset_limiter = _reset_limiter
+
+
+ThrottledBatchFlow = override(ThrottledBatchFlow)
+__all__.append('ThrottledBatchFlow')
+
+
+# ------------------------------------------------------------------ #
+# Rate limiters and permits as context managers                        #
+
+import contextvars as _contextvars  # noqa: E402
+
+# The permits taken by `with limiter:` / `async with limiter:` in this
+# thread or task, innermost last: ((limiter, permit), ...). A tuple,
+# replaced on each change, because asyncio tasks share the value they
+# inherit.
+_held_permits = _contextvars.ContextVar('pft_held_permits', default=())
+_acquire_pool = None
+
+
+def _acquire_executor():
+    # Threads that block in acquire() for `async with` when no permit is
+    # free at once; each returns as soon as its permit is granted.
+    global _acquire_pool
+    if _acquire_pool is None:
+        import concurrent.futures
+        _acquire_pool = concurrent.futures.ThreadPoolExecutor(64, 'pft-acquire')
+    return _acquire_pool
+
+
+def _settle_exit(permit, exc):
+    # A rate-limit exception leaving the block pauses the limiter (its
+    # retry-after) before the permit goes back.
+    try:
+        if exc is not None and is_rate_limit_exception(exc):
+            permit.get_limiter().report_error(_to_gerror(exc))
+    finally:
+        permit.release()
+
+
+def _release_abandoned(future):
+    # The result of a wait nobody awaits any more: release a permit,
+    # swallow the cancellation error (else asyncio logs "never retrieved").
+    if future.cancelled():
+        return
+    if future.exception() is None:
+        permit = future.result()
+        if permit is not None:
+            permit.release()
+
+
+class Permit(Pft.Permit):
+    """A granted admission; a context manager that releases it:
+    ``with limiter.acquire(cost=120):``. An exception that is a rate limit
+    (see :func:`is_rate_limit_exception`) leaving the block is reported to
+    the limiter first (``report_error``), which pauses it for the
+    exception's retry-after."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        _settle_exit(self, exc)
+        return False
+
+
+_add_property_attributes(Permit)
+Permit = override(Permit)
+__all__.append('Permit')
+
+
+class RateLimiter(Pft.RateLimiter):
+    """A rate limiter. ``RateLimiter(max_concurrent=5, max_per_window=60,
+    window_seconds=60)`` as in the original (``None`` for no limit), or
+    any property by keyword.
+
+    ``with limiter:`` blocks the thread until admitted and releases on
+    exit; ``async with limiter:`` awaits without blocking the event loop;
+    ``with limiter.acquire(cost=...)`` holds a permit of that cost. A
+    rate-limit exception leaving either block pauses the limiter for its
+    retry-after.
+    """
+
+    def __init__(self, max_concurrent=None, max_per_window=None, window_seconds=None, **kwargs):
+        if max_concurrent is not None:
+            kwargs['max_concurrent'] = max_concurrent
+        kwargs['max_per_window'] = max_per_window or 0      # None: no window limit
+        if window_seconds is not None:
+            kwargs['window'] = float(window_seconds)
+        if 'window' in kwargs:
+            kwargs['window'] = float(kwargs['window'])
+        super().__init__(**kwargs)
+
+    def acquire(self, cost=0, cancellable=None):
+        """Blocks until admitted; returns the :class:`Permit` (a context
+        manager). *cost* counts against ``max_cost_per_window`` (0: the
+        request only). Raises ``GLib.Error`` (cancelled, or a cost above
+        the limit)."""
+        return Pft.RateLimiter.acquire(self, cost, cancellable)
+
+    def try_acquire(self, cost=0):
+        """A permit if one is free now without queueing, else None."""
+        return Pft.RateLimiter.try_acquire(self, cost)
+
+    def __enter__(self):
+        permit = self.acquire(0, None)
+        _held_permits.set(_held_permits.get() + ((self, permit),))
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        held = _held_permits.get()
+        for i in range(len(held) - 1, -1, -1):
+            if held[i][0] is self:
+                permit = held[i][1]
+                _held_permits.set(held[:i] + held[i + 1:])
+                _settle_exit(permit, exc)
+                break
+        return False
+
+    async def __aenter__(self):
+        permit = self.try_acquire(0)
+        if permit is None:
+            import asyncio
+            from gi.repository import Gio
+            cancellable = Gio.Cancellable()
+            loop = asyncio.get_running_loop()
+            future = loop.run_in_executor(_acquire_executor(), self.acquire, 0, cancellable)
+            try:
+                permit = await asyncio.shield(future)
+            except asyncio.CancelledError:
+                # The waiter leaves the queue; a permit granted meanwhile
+                # goes back at once.
+                cancellable.cancel()
+                future.add_done_callback(_release_abandoned)
+                raise
+        _held_permits.set(_held_permits.get() + ((self, permit),))
+        return self
+
+    async def __aexit__(self, exc_type, exc, tb):
+        return self.__exit__(exc_type, exc, tb)
+
+    def __repr__(self):
+        return '<Pft.RateLimiter %s>' % self.to_string()
+
+
+_add_property_attributes(RateLimiter)
+RateLimiter = override(RateLimiter)
+__all__.append('RateLimiter')
+
+
+# ------------------------------------------------------------------ #
+# The limiter registry, class-level as in the original                 #
+
+class _DefaultOrSelf(object):
+    """A method that, called on the class, works on the default registry
+    (``LimiterRegistry.register("openai", max_concurrent=10)``) and, called
+    on an instance, on that registry."""
+
+    def __init__(self, func):
+        self.func = func
+        functools.update_wrapper(self, func)
+
+    def __get__(self, obj, cls=None):
+        import types
+        if obj is None:
+            obj = Pft.LimiterRegistry.get_default()
+        return types.MethodType(self.func, obj)
+
+
+def _limiter_from_settings(settings):
+    settings = dict(settings)
+    preset = settings.pop('preset', None)
+    if preset is not None:
+        limiter = Pft.RateLimiter.new_for_preset(preset)
+        for name, value in settings.items():
+            setattr(limiter, name if name != 'window_seconds' else 'window', value)
+        return limiter
+    settings.setdefault('max_concurrent', 5)
+    return RateLimiter(**settings)
+
+
+class LimiterRegistry(Pft.LimiterRegistry):
+    """Named, shared limiters. ``register``, ``get``, ``get_or_create``,
+    ``list_all``, ``reset`` work on the class (the process-wide default
+    registry, as in the original) and on any instance;
+    ``registry["openai"]`` is ``get``; ``"openai" in registry``, ``len``
+    and iteration (names) work too."""
+
+    @_DefaultOrSelf
+    def register(self, name, limiter=None, replace=True, **settings):
+        """Registers *limiter*, or a new one made from *settings*
+        (``max_concurrent=5``, ``max_per_window=None``,
+        ``window_seconds=60``, or ``preset="openai_tier1"``), under *name*,
+        replacing one of that name unless *replace* is False (then
+        ``GLib.Error`` ``Pft.Error.EXISTS``). Returns the limiter."""
+        if limiter is None:
+            limiter = _limiter_from_settings(settings)
+        elif settings:
+            raise TypeError('register: give a limiter or settings, not both')
+        Pft.LimiterRegistry.register(self, name, limiter, replace)
+        return limiter
+
+    @_DefaultOrSelf
+    def get(self, name, default=None):
+        """The limiter named *name*; *default* when there is none and a
+        default was given, else ``KeyError``."""
+        if Pft.LimiterRegistry.contains(self, name):
+            try:
+                return Pft.LimiterRegistry.lookup(self, name)
+            except GLib.Error:
+                pass
+        if default is not None:
+            return default
+        raise KeyError(name)
+
+    @_DefaultOrSelf
+    def get_or_create(self, name, max_concurrent=5, max_per_window=None, window_seconds=60.0):
+        """The limiter named *name*, created with these limits when there
+        is none (an existing one keeps its own)."""
+        return Pft.LimiterRegistry.get_or_create(self, name, max_concurrent,
+                                                 max_per_window or 0, float(window_seconds))
+
+    @_DefaultOrSelf
+    def list_all(self):
+        """``{name: stats}`` for every limiter, stats as a ``dict``."""
+        return self.get_all_stats().unpack()
+
+    @_DefaultOrSelf
+    def reset(self):
+        """Removes every limiter (the original's ``reset()``)."""
+        self.clear()
+
+    @_DefaultOrSelf
+    def names(self):
+        """The registered names, sorted."""
+        return sorted(self.dup_names())
+
+    def __getitem__(self, name):
+        return self.get(name)
+
+    def __contains__(self, name):
+        return Pft.LimiterRegistry.contains(self, name)
+
+    def __iter__(self):
+        return iter(self.names())
+
+    def __len__(self):
+        return len(self.dup_names())
+
+    def __bool__(self):
+        return True
+
+
+_add_property_attributes(LimiterRegistry)
+LimiterRegistry = override(LimiterRegistry)
+__all__.append('LimiterRegistry')
+
+
+# ------------------------------------------------------------------ #
+# Presets                                                              #
+
+def _preset_settings(preset):
+    kind = preset.get_kind()
+    per_minute = preset.get_max_per_minute() or None
+    if kind == Pft.PresetKind.NODE:
+        return {'max_concurrent': preset.get_max_concurrent(),
+                'max_per_minute': per_minute}
+    if kind == Pft.PresetKind.FLOW:
+        return {'max_concurrent_flows': preset.get_max_concurrent(),
+                'max_flows_per_minute': per_minute}
+    return {'initial_concurrent_flows': preset.get_initial_concurrent(),
+            'min_concurrent_flows': preset.get_min_concurrent(),
+            'max_concurrent_flows': preset.get_max_concurrent(),
+            'backoff_factor': preset.get_backoff_factor(),
+            'recovery_threshold': preset.get_recovery_threshold(),
+            'recovery_factor': preset.get_recovery_factor()}
+
+
+class Preset(Pft.Preset):
+    """A named set of limits. A read-only mapping of its settings, named
+    as the knobs they set (``max_concurrent``, ``max_per_minute`` for a
+    node preset; ``max_concurrent_flows``, ``max_flows_per_minute`` for a
+    flow preset; the ``*_concurrent_flows`` and factors for an adaptive
+    flow preset; None for no per-minute limit), so that
+    ``Pft.ThrottledBatchNode(**preset)`` and ``preset["max_concurrent"]``
+    work as with the original's dicts. ``description`` and ``name`` are
+    attributes."""
+
+    def to_dict(self):
+        """The settings as a new ``dict`` (the original's preset dicts)."""
+        return _preset_settings(self)
+
+    def keys(self):
+        return self.to_dict().keys()
+
+    def __getitem__(self, key):
+        return self.to_dict()[key]
+
+    def __iter__(self):
+        return iter(self.to_dict())
+
+    def __len__(self):
+        return len(self.to_dict())
+
+    def __contains__(self, key):
+        return key in self.to_dict()
+
+    def __bool__(self):
+        return True
+
+    def get(self, key, default=None):
+        return self.to_dict().get(key, default)
+
+    def items(self):
+        return self.to_dict().items()
+
+    def values(self):
+        return self.to_dict().values()
+
+    def __eq__(self, other):
+        if isinstance(other, Pft.Preset):
+            return self.get_name() == other.get_name()
+        if isinstance(other, dict):
+            return self.to_dict() == other
+        return NotImplemented
+
+    def __ne__(self, other):
+        eq = self.__eq__(other)
+        return eq if eq is NotImplemented else not eq
+
+    def __hash__(self):
+        return hash(self.get_name())
+
+    def __repr__(self):
+        return '<Pft.Preset %s %r>' % (self.get_name(), self.to_dict())
+
+
+_add_property_attributes(Preset)
+Preset = override(Preset)
+__all__.append('Preset')
+
+
+class _Presets(object):
+    """Every preset, as a mapping of name to :class:`Preset` (names in
+    lower case; lookup ignores case and takes the original's aliases), and
+    as upper-case attributes: ``Pft.Presets.OPENAI_TIER1["max_concurrent"]``,
+    ``Pft.ThrottledBatchNode(**Pft.Presets.OPENAI_TIER1)``,
+    ``Pft.Presets["openai_tier1"].description``. ``FlowPresets`` is the
+    same for the flow presets, without their ``flow_`` prefix
+    (``FlowPresets.MODERATE``), as the original's ``FlowPresets``."""
+
+    def __init__(self, prefix=''):
+        self._prefix = prefix
+
+    def _lookup(self, name):
+        try:
+            return Pft.presets_lookup(self._prefix + name)
+        except GLib.Error:
+            return None
+
+    def __getitem__(self, name):
+        preset = self._lookup(name)
+        if preset is None:
+            raise KeyError(name)
+        return preset
+
+    def __getattr__(self, name):
+        if name.startswith('_') or not name.isupper():
+            raise AttributeError(name)
+        preset = self._lookup(name.lower())
+        if preset is None:
+            raise AttributeError('no preset %s' % name)
+        return preset
+
+    def keys(self):
+        n = len(self._prefix)
+        return [name[n:] for name in Pft.presets_list() if name.startswith(self._prefix)]
+
+    def __iter__(self):
+        return iter(self.keys())
+
+    def __len__(self):
+        return len(self.keys())
+
+    def __contains__(self, name):
+        return self._lookup(name) is not None
+
+    def items(self):
+        return [(name, self[name]) for name in self.keys()]
+
+    def values(self):
+        return [self[name] for name in self.keys()]
+
+    def get(self, name, default=None):
+        preset = self._lookup(name)
+        return default if preset is None else preset
+
+    def describe(self):
+        """``{name: {"description": ..., **settings}}`` for every preset."""
+        return {name: dict(description=p.get_description(), **p.to_dict())
+                for name, p in self.items()}
+
+    def __dir__(self):
+        return [name.upper() for name in self.keys()]
+
+    def __repr__(self):
+        return '<Pft.%s: %s>' % ('FlowPresets' if self._prefix else 'Presets',
+                                 ', '.join(self.keys()))
+
+
+Presets = _Presets()
+FlowPresets = _Presets('flow_')
+__all__ += ['Presets', 'FlowPresets']
