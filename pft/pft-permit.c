@@ -50,7 +50,7 @@ pft_permit_dispose (GObject *object)
   if (self->limiter != NULL)
     {
       if (g_atomic_int_compare_and_exchange (&self->released, FALSE, TRUE))
-        _pft_rate_limiter_release (self->limiter);
+        _pft_rate_limiter_release (self->limiter, self->entry);
       g_clear_object (&self->limiter);
     }
 
@@ -162,7 +162,7 @@ pft_permit_release (PftPermit *self)
 
   if (self->limiter != NULL &&
       g_atomic_int_compare_and_exchange (&self->released, FALSE, TRUE))
-    _pft_rate_limiter_release (self->limiter);
+    _pft_rate_limiter_release (self->limiter, self->entry);
 }
 
 /**

@@ -26,6 +26,11 @@ G_BEGIN_DECLS
 /* Entry id of an admission that was not recorded (no window limit set). */
 #define PFT_ENTRY_NONE G_MAXUINT64
 
+/* The time of a window entry whose request has not started yet (it counts
+ * and does not expire), and a ready time that no timer waits for: the
+ * admission waits for a pending request to start. */
+#define PFT_TIME_PENDING (G_MAXINT64 / 2)
+
 typedef struct
 {
   guint           max_per_window;   /* requests per window, 0 = none */
@@ -45,16 +50,19 @@ typedef struct
                             const PftAdmissionLimits  *limits,
                             gint64                     now_us);
   /* May one request of @cost go at @now_us? If not, *@ready_at_us is the
-   * earliest time (> @now_us) at which it may, other admissions aside. */
+   * earliest time (> @now_us) at which it may, other admissions aside, or
+   * PFT_TIME_PENDING when that depends on a pending request starting. */
   gboolean (*decide)       (PftAdmissionBackend       *backend,
                             guint64                    cost,
                             gint64                     now_us,
                             gint64                    *ready_at_us);
-  /* Counts one request of @cost at @now_us; returns its entry id (for
-   * settle) or PFT_ENTRY_NONE. */
+  /* Counts one request of @cost admitted at @now_us, started then or,
+   * when @pending, at a later call of start; returns its entry id (for
+   * settle and start) or PFT_ENTRY_NONE. */
   guint64  (*record)       (PftAdmissionBackend       *backend,
                             guint64                    cost,
-                            gint64                     now_us);
+                            gint64                     now_us,
+                            gboolean                   pending);
   /* The request @entry really cost @new_cost, not @old_cost. Returns TRUE
    * when capacity was given back. */
   gboolean (*settle)       (PftAdmissionBackend       *backend,
@@ -62,10 +70,10 @@ typedef struct
                             guint64                    old_cost,
                             guint64                    new_cost,
                             gint64                     now_us);
-  /* The permit of @entry reached its holder at @now_us (an async callback
-   * runs, a blocked thread wakes): count the request from then, never
-   * from earlier. */
-  void     (*restamp)      (PftAdmissionBackend       *backend,
+  /* The request of pending @entry starts at @now_us (its exec is called,
+   * its permit reaches its holder): it counts from then. Returns TRUE if
+   * the entry was pending (nothing happens otherwise). */
+  gboolean (*start)        (PftAdmissionBackend       *backend,
                             guint64                    entry,
                             gint64                     now_us);
   /* Holds everything until @until_us; returns TRUE if that extended the
@@ -96,8 +104,10 @@ void       _pft_rate_limiter_set_clock   (PftRateLimiter *self,
                                           PftClock       *clock);
 PftClock  *_pft_rate_limiter_get_clock   (PftRateLimiter *self);
 
-/* Called by PftPermit. */
-void       _pft_rate_limiter_release     (PftRateLimiter *self);
+/* Called by PftPermit: gives back the concurrency slot; a request of
+ * @entry that never started counts from now. */
+void       _pft_rate_limiter_release     (PftRateLimiter *self,
+                                          guint64         entry);
 /* Sets *@cost to @new_cost under the limiter's lock and corrects the
  * window; returns TRUE if *@cost changed. */
 gboolean   _pft_rate_limiter_settle      (PftRateLimiter *self,
@@ -135,7 +145,21 @@ void       _pft_rate_limiter_acquire_slot_async (PftRateLimiter   *self,
                                                  PftSlotReadyFunc  callback,
                                                  gpointer          user_data);
 
-void       _pft_rate_limiter_release_slot (PftRateLimiter *self);
+void       _pft_rate_limiter_release_slot (PftRateLimiter *self,
+                                           guint64         entry);
+
+/* The request of a slot or permit (window entry @entry, or
+ * PFT_ENTRY_NONE) starts now: its exec is being called. Until then (or
+ * until its release) the entry counts and does not expire; from then on
+ * it counts for one window. Only the first call counts. */
+void       _pft_rate_limiter_start       (PftRateLimiter *self,
+                                          guint64         entry);
+
+/* An exec that is still running after its slot was given back (its run
+ * was cancelled): it keeps counting in in-flight, without a window entry,
+ * until _pft_rate_limiter_unhold(). Admits nothing and waits for nothing. */
+void       _pft_rate_limiter_hold        (PftRateLimiter *self);
+void       _pft_rate_limiter_unhold      (PftRateLimiter *self);
 
 /* Called by PftRateLimiter: a permit for an admission already counted. */
 PftPermit *_pft_permit_new               (PftRateLimiter *limiter,

@@ -17,36 +17,84 @@
  * pft-rate-limiter-private.h).
  *
  * Sliding window: every admission is an entry (time, cost) in a ring, in
- * admission order, so times never decrease. An entry made at t counts for
- * [t, t + window): it expires once now >= t + window. A request may go when
- * the live entries plus itself stay within both limits; otherwise it may go
- * when enough of the oldest entries have expired, which gives the exact
- * time to arm the timer for. Entry ids are consecutive, so the entry of a
- * permit (for settle) is found by subtraction.
+ * admission order. An entry counts for [t, t + window) from the time t its
+ * request starts: it expires once now >= t + window. Entry ids are
+ * consecutive, so the entry of a permit (for settle) is found by
+ * subtraction.
  *
- * An entry counts from its grant, and again from when the permit reaches its
- * holder (restamp: an async callback runs, a blocked thread wakes), less a
- * millisecond of slack, because the request cannot be sent before that and
- * the provider counts from when it arrives. Restamping only moves an entry
- * later; to keep the ring sorted
- * without moving anything, an entry's effective time is the largest time of
- * itself and every entry before it (and of those already expired, `floor`).
- * Later entries thus count at least as long as earlier ones: conservative,
- * and exact for an outside observer of when requests start.
+ * The provider counts a request when it arrives, so an entry counts from
+ * when the request starts (an exec is called, a permit reaches its holder),
+ * not from its grant. Between the two the entry is pending (its time is
+ * PFT_TIME_PENDING): it counts and cannot expire. Admission keeps the
+ * count, pending entries included, within the limit at every instant; a
+ * start moves an entry from "pending" to its start time, so every request
+ * that started in the window ending at a start is still counted there, and
+ * no window of that length ever holds more starts than the limit. To keep
+ * the ring sorted without moving anything, an entry's effective time is
+ * the largest time of itself and every entry before it (and of those
+ * already expired, `floor`): later entries count at least as long as
+ * earlier ones, conservative, and nothing behind a pending entry expires.
  *
  * Smooth mode: GCRA (the virtual scheduling form). Requests are spaced by
  * T = window / max-per-window; tat is the theoretical arrival time of the
  * next one, and a request conforms when tat - tau <= now, with a tolerance
  * tau = (burst - 1) * T. The cost budget is paced the same way, with a
- * request of cost c advancing its own tat by c * window / max-cost. Entries
- * are recorded in the ring in this mode too, for window-count and settle.
+ * request of cost c advancing its own tat by c * window / max-cost. The
+ * exact window applies in this mode too, so that a burst never puts more
+ * than the limits into any window (a provider counting a sliding window
+ * refuses the excess, however well paced).
+ *
+ * Arithmetic saturates: cost sums are 128-bit, and computed times stop at
+ * TIME_FAR, far beyond any real deadline and far from overflow.
  */
+
+#define TIME_FAR (G_MAXINT64 / 4)
 
 typedef struct
 {
   gint64  t;
   guint64 cost;
 } Entry;
+
+/* A sum of 64-bit costs that cannot wrap. */
+typedef struct
+{
+  guint64 hi;
+  guint64 lo;
+} CostSum;
+
+static inline void
+cost_sum_add (CostSum *s,
+              guint64  c)
+{
+  s->lo += c;
+  if (s->lo < c)
+    s->hi++;
+}
+
+static inline void
+cost_sum_sub (CostSum *s,
+              guint64  c)
+{
+  if (s->lo < c)
+    s->hi--;
+  s->lo -= c;
+}
+
+/* Whether @s + @c <= @max. */
+static inline gboolean
+cost_sum_fits (const CostSum *s,
+               guint64        c,
+               guint64        max)
+{
+  return s->hi == 0 && s->lo <= max && c <= max - s->lo;
+}
+
+static inline guint64
+cost_sum_get (const CostSum *s)
+{
+  return s->hi != 0 ? G_MAXUINT64 : s->lo;
+}
 
 typedef struct
 {
@@ -59,7 +107,7 @@ typedef struct
   guint               head;
   guint               len;
   guint64             head_id;   /* id of the entry at head */
-  guint64             cost_sum;  /* of the live entries */
+  CostSum             cost_sum;  /* of the live entries */
   gint64              floor;     /* largest time of the expired entries */
 
   gint64              tat_req;   /* smooth mode */
@@ -86,10 +134,10 @@ ring_expire (MemoryBackend *mb,
       Entry *e = &mb->ring[mb->head];
       gint64 eff = MAX (mb->floor, e->t);
 
-      if (eff + window > now)
+      if (eff >= PFT_TIME_PENDING || eff + window > now)
         break;
       mb->floor = eff;
-      mb->cost_sum -= e->cost;
+      cost_sum_sub (&mb->cost_sum, e->cost);
       mb->head = (mb->head + 1) & (mb->cap - 1);
       mb->len--;
       mb->head_id++;
@@ -119,7 +167,24 @@ ring_push (MemoryBackend *mb,
   e->t = t;
   e->cost = cost;
   mb->len++;
-  mb->cost_sum += cost;
+  cost_sum_add (&mb->cost_sum, cost);
+}
+
+static inline Entry *
+ring_find (MemoryBackend *mb,
+           guint64        entry)
+{
+  if (entry == PFT_ENTRY_NONE || entry < mb->head_id || entry - mb->head_id >= mb->len)
+    return NULL;
+  return ring_at (mb, (guint) (entry - mb->head_id));
+}
+
+/* @a + @b for 0 <= @b <= TIME_FAR and @a <= TIME_FAR, at most TIME_FAR. */
+static inline gint64
+time_add (gint64 a,
+          gint64 b)
+{
+  return MIN (a + b, TIME_FAR);
 }
 
 static gint64
@@ -131,17 +196,70 @@ smooth_interval (const PftAdmissionLimits *limits)
 
 static gint64
 smooth_cost_span (const PftAdmissionLimits *limits,
-                  double                    cost)
+                  guint64                   cost)
 {
-  return (gint64) ceil (cost * (double) limits->window_us / (double) limits->max_cost);
+  double span = ceil ((double) cost * (double) limits->window_us / (double) limits->max_cost);
+
+  return span >= (double) TIME_FAR ? TIME_FAR : (gint64) span;
 }
 
 static gint64
 smooth_tolerance (const PftAdmissionLimits *limits)
 {
+  gint64 interval;
+
   if (limits->max_per_window == 0)
     return 0;
-  return (gint64) (limits->burst - 1) * smooth_interval (limits);
+  interval = smooth_interval (limits);
+  /* A burst of 2^32 - 1 spans more than the int64 range of microseconds:
+   * it means "no pacing", which TIME_FAR says without overflowing. */
+  if ((gint64) limits->burst - 1 > TIME_FAR / interval)
+    return TIME_FAR;
+  return ((gint64) limits->burst - 1) * interval;
+}
+
+/* The earliest time (>= @now) at which the window has room for one more
+ * request of @cost; PFT_TIME_PENDING when that waits for a pending request
+ * to start. */
+static gint64
+window_ready (MemoryBackend *mb,
+              guint64        cost,
+              gint64         now)
+{
+  const PftAdmissionLimits *limits = &mb->limits;
+  gint64 window = limits->window_us;
+  gint64 ready = now;
+
+  ring_expire (mb, now);
+
+  if (limits->max_per_window > 0 && mb->len >= limits->max_per_window)
+    {
+      /* The oldest len + 1 - max entries must leave first. */
+      guint need = mb->len + 1 - limits->max_per_window;
+      gint64 eff = mb->floor;
+
+      for (guint k = 0; k < need; k++)
+        eff = MAX (eff, ring_at (mb, k)->t);
+      ready = MAX (ready, eff >= PFT_TIME_PENDING ? PFT_TIME_PENDING : eff + window);
+    }
+
+  if (limits->max_cost > 0 && !cost_sum_fits (&mb->cost_sum, cost, limits->max_cost))
+    {
+      CostSum left = mb->cost_sum;
+      gint64 eff = mb->floor;
+
+      /* Enough of the oldest must leave for @cost to fit (it always
+       * fits in an empty window: the caller checked cost <= max). */
+      for (guint i = 0; i < mb->len; i++)
+        {
+          eff = MAX (eff, ring_at (mb, i)->t);
+          cost_sum_sub (&left, ring_at (mb, i)->cost);
+          if (cost_sum_fits (&left, cost, limits->max_cost))
+            break;
+        }
+      ready = MAX (ready, eff >= PFT_TIME_PENDING ? PFT_TIME_PENDING : eff + window);
+    }
+  return ready;
 }
 
 static void
@@ -169,10 +287,10 @@ memory_configure (PftAdmissionBackend      *backend,
    * allowing a fresh burst. */
   if (to_smooth && mb->len > 0)
     {
-      gint64 last = ring_at (mb, mb->len - 1)->t;
+      gint64 last = MIN (ring_at (mb, mb->len - 1)->t, now);
 
       if (limits->max_per_window > 0)
-        mb->tat_req = MAX (mb->tat_req, last + smooth_interval (limits));
+        mb->tat_req = MAX (mb->tat_req, time_add (last, smooth_interval (limits)));
       if (limits->max_cost > 0)
         mb->tat_cost = MAX (mb->tat_cost, last);
     }
@@ -200,40 +318,9 @@ memory_decide (PftAdmissionBackend *backend,
       if (limits->max_cost > 0 && mb->tat_cost - tau > now)
         ready = MAX (ready, mb->tat_cost - tau);
     }
-  else
-    {
-      gint64 window = limits->window_us;
 
-      ring_expire (mb, now);
-
-      if (limits->max_per_window > 0 && mb->len >= limits->max_per_window)
-        {
-          /* The oldest len + 1 - max entries must leave first. */
-          guint need = mb->len + 1 - limits->max_per_window;
-          gint64 eff = mb->floor;
-
-          for (guint k = 0; k < need; k++)
-            eff = MAX (eff, ring_at (mb, k)->t);
-          ready = MAX (ready, eff + window);
-        }
-
-      if (limits->max_cost > 0 && mb->cost_sum + cost > limits->max_cost)
-        {
-          guint64 left = mb->cost_sum;
-          gint64 eff = mb->floor;
-
-          /* Enough of the oldest must leave for @cost to fit (it always
-           * fits in an empty window: the caller checked cost <= max). */
-          for (guint i = 0; i < mb->len; i++)
-            {
-              eff = MAX (eff, ring_at (mb, i)->t);
-              left -= ring_at (mb, i)->cost;
-              if (left + cost <= limits->max_cost)
-                break;
-            }
-          ready = MAX (ready, eff + window);
-        }
-    }
+  if (limits->max_per_window > 0 || limits->max_cost > 0)
+    ready = MAX (ready, window_ready (mb, cost, now));
 
   if (ready > now)
     {
@@ -246,7 +333,8 @@ memory_decide (PftAdmissionBackend *backend,
 static guint64
 memory_record (PftAdmissionBackend *backend,
                guint64              cost,
-               gint64               now)
+               gint64               now,
+               gboolean             pending)
 {
   MemoryBackend *mb = (MemoryBackend *) backend;
   const PftAdmissionLimits *limits = &mb->limits;
@@ -260,14 +348,14 @@ memory_record (PftAdmissionBackend *backend,
   if (limits->mode == PFT_LIMITER_MODE_SMOOTH)
     {
       if (limits->max_per_window > 0)
-        mb->tat_req = MAX (mb->tat_req, now) + smooth_interval (limits);
+        mb->tat_req = time_add (MAX (mb->tat_req, now), smooth_interval (limits));
       if (limits->max_cost > 0)
-        mb->tat_cost = MAX (mb->tat_cost, now) + smooth_cost_span (limits, (double) cost);
+        mb->tat_cost = time_add (MAX (mb->tat_cost, now), smooth_cost_span (limits, cost));
     }
 
   ring_expire (mb, now);
   id = mb->head_id + mb->len;
-  ring_push (mb, now, cost);
+  ring_push (mb, pending ? PFT_TIME_PENDING : now, cost);
   return id;
 }
 
@@ -280,43 +368,36 @@ memory_settle (PftAdmissionBackend *backend,
 {
   MemoryBackend *mb = (MemoryBackend *) backend;
   const PftAdmissionLimits *limits = &mb->limits;
+  Entry *e;
 
   ring_expire (mb, now);
-  if (entry != PFT_ENTRY_NONE && entry >= mb->head_id && entry - mb->head_id < mb->len)
+  e = ring_find (mb, entry);
+  if (e != NULL)
     {
-      Entry *e = ring_at (mb, (guint) (entry - mb->head_id));
-
-      mb->cost_sum = mb->cost_sum - e->cost + new_cost;
+      cost_sum_sub (&mb->cost_sum, e->cost);
+      cost_sum_add (&mb->cost_sum, new_cost);
       e->cost = new_cost;
 
       if (limits->mode == PFT_LIMITER_MODE_SMOOTH && limits->max_cost > 0)
-        mb->tat_cost += smooth_cost_span (limits, (double) new_cost) -
-                        smooth_cost_span (limits, (double) old_cost);
+        mb->tat_cost = MIN (mb->tat_cost + smooth_cost_span (limits, new_cost) -
+                            smooth_cost_span (limits, old_cost), TIME_FAR);
     }
   return new_cost < old_cost;
 }
 
-/* How late a permit may reach its holder before its entry moves. Within
- * it, the grant time stands: an observer who stamps requests as they start
- * then sees each slot reused no sooner than window - RESTAMP_SLACK_US after
- * its previous request started, and without it every window's scheduling
- * latency would add up (a burst of a thousand callbacks takes a
- * millisecond or two to run; at 1000 per second that cost 0.15% of the
- * throughput). */
-#define RESTAMP_SLACK_US 1000
-
-static void
-memory_restamp (PftAdmissionBackend *backend,
-                guint64              entry,
-                gint64               now)
+static gboolean
+memory_start (PftAdmissionBackend *backend,
+              guint64              entry,
+              gint64               now)
 {
   MemoryBackend *mb = (MemoryBackend *) backend;
+  Entry *e = ring_find (mb, entry);
 
-  if (entry != PFT_ENTRY_NONE && entry >= mb->head_id && entry - mb->head_id < mb->len)
-    {
-      Entry *e = ring_at (mb, (guint) (entry - mb->head_id));
-      e->t = MAX (e->t, now - RESTAMP_SLACK_US);
-    }
+  /* Pending entries never expire, so a pending one is always found. */
+  if (e == NULL || e->t != PFT_TIME_PENDING)
+    return FALSE;
+  e->t = now;
+  return TRUE;
 }
 
 static gboolean
@@ -347,7 +428,7 @@ memory_usage (PftAdmissionBackend *backend,
 
   ring_expire (mb, now);
   *count = mb->len;
-  *cost = mb->cost_sum;
+  *cost = cost_sum_get (&mb->cost_sum);
 }
 
 static const PftAdmissionBackendVTable memory_vtable = {
@@ -356,7 +437,7 @@ static const PftAdmissionBackendVTable memory_vtable = {
   .decide = memory_decide,
   .record = memory_record,
   .settle = memory_settle,
-  .restamp = memory_restamp,
+  .start = memory_start,
   .pause = memory_pause,
   .paused_until = memory_paused_until,
   .usage = memory_usage,
@@ -553,7 +634,7 @@ waiter_unref (gpointer data)
   if (w->slot_ready != NULL)
     {
       if (w->slot_held)
-        _pft_rate_limiter_release (w->limiter);
+        _pft_rate_limiter_release (w->limiter, w->entry);
       g_clear_pointer (&w->context, g_main_context_unref);
       g_object_unref (w->limiter);
     }
@@ -663,16 +744,19 @@ held_for_probe_locked (PftRateLimiter *self)
   return self->half_open && self->probe_out;
 }
 
+/* @pending: the request starts later than now (when its permit reaches
+ * its holder, or its exec is called), see _pft_rate_limiter_start(). */
 static inline guint64
 admit_locked (PftRateLimiter *self,
               guint64         cost,
-              gint64          now)
+              gint64          now,
+              gboolean        pending)
 {
   if (self->half_open)
     self->probe_out = TRUE;
   self->in_flight++;
   self->total_admitted++;
-  return self->backend->vtable->record (self->backend, cost, now);
+  return self->backend->vtable->record (self->backend, cost, now, pending);
 }
 
 /* The one place where admission is decided: concurrency and the backend
@@ -680,6 +764,7 @@ admit_locked (PftRateLimiter *self,
 static gboolean
 try_admit_locked (PftRateLimiter *self,
                   guint64         cost,
+                  gboolean        pending,
                   guint64        *entry)
 {
   gint64 now, ready;
@@ -690,7 +775,7 @@ try_admit_locked (PftRateLimiter *self,
   now = now_locked (self);
   if (!self->backend->vtable->decide (self->backend, cost, now, &ready))
     return FALSE;
-  *entry = admit_locked (self, cost, now);
+  *entry = admit_locked (self, cost, now, pending);
   return TRUE;
 }
 
@@ -752,10 +837,14 @@ process_locked (PftRateLimiter *self,
         break;
       if (!self->backend->vtable->decide (self->backend, w->cost, now, &ready))
         {
-          deadline = ready;
+          /* Waiting for a request to start needs no timer: its start
+           * comes back here. */
+          deadline = ready >= PFT_TIME_PENDING ? -1 : ready;
           break;
         }
-      w->entry = admit_locked (self, w->cost, now);
+      /* Counted from when the waiter gets it (a thread wakes, a callback
+       * runs) or, for a slot, from when its exec starts. */
+      w->entry = admit_locked (self, w->cost, now, TRUE);
       finish_waiter_locked (self, w, WAITER_GRANTED, done);
     }
   set_timer_locked (self, deadline);
@@ -796,7 +885,7 @@ complete_slot_waiter (Waiter *w)
       if (w->slot_held)
         {
           w->slot_held = FALSE;
-          _pft_rate_limiter_release (self);
+          _pft_rate_limiter_release (self, w->entry);
         }
       g_clear_error (&w->error);
       w->slot_ready (w->slot_data, PFT_ENTRY_NONE, error);
@@ -806,13 +895,8 @@ complete_slot_waiter (Waiter *w)
   switch (w->state)
     {
     case WAITER_GRANTED:
-      if (w->entry != PFT_ENTRY_NONE)
-        {
-          g_mutex_lock (&self->mutex);
-          self->backend->vtable->restamp (self->backend, w->entry, now_locked (self));
-          g_mutex_unlock (&self->mutex);
-        }
-      w->slot_held = FALSE;   /* handed over */
+      /* Handed over; its request starts when its holder calls the exec. */
+      w->slot_held = FALSE;
       entry = w->entry;
       break;
     case WAITER_FAILED:
@@ -851,15 +935,8 @@ complete_waiter (Waiter *w)
   switch (w->state)
     {
     case WAITER_GRANTED:
-      if (w->entry != PFT_ENTRY_NONE)
-        {
-          PftRateLimiter *self = w->limiter;
-
-          /* The callback runs now: count the request from here. */
-          g_mutex_lock (&self->mutex);
-          self->backend->vtable->restamp (self->backend, w->entry, now_locked (self));
-          g_mutex_unlock (&self->mutex);
-        }
+      /* The callback runs now: count the request from here. */
+      _pft_rate_limiter_start (w->limiter, w->entry);
       g_task_return_pointer (w->task, g_steal_pointer (&w->permit), g_object_unref);
       break;
     case WAITER_FAILED:
@@ -1379,7 +1456,8 @@ pft_rate_limiter_try_acquire (PftRateLimiter  *self,
       g_propagate_error (error, cost_too_large_error (cost, max_cost));
       return NULL;
     }
-  if (!try_admit_locked (self, cost, &entry))
+  /* The caller has it now: the request counts from now. */
+  if (!try_admit_locked (self, cost, FALSE, &entry))
     {
       limiter_unlock (self, &snap, NULL);
       return NULL;
@@ -1437,7 +1515,7 @@ pft_rate_limiter_acquire_async (PftRateLimiter      *self,
       g_task_return_error (task, cost_too_large_error (cost, max_cost));
       return;
     }
-  if (try_admit_locked (self, cost, &entry))
+  if (try_admit_locked (self, cost, TRUE, &entry))
     {
       /* Completed like any granted waiter: in an idle on the caller's
        * context, which also counts the request from when it is delivered. */
@@ -1525,7 +1603,7 @@ pft_rate_limiter_acquire (PftRateLimiter  *self,
       g_propagate_error (error, cost_too_large_error (cost, max_cost));
       return NULL;
     }
-  if (try_admit_locked (self, cost, &entry))
+  if (try_admit_locked (self, cost, FALSE, &entry))
     {
       limiter_unlock (self, &snap, NULL);
       return _pft_permit_new (self, cost, entry);
@@ -1555,8 +1633,18 @@ pft_rate_limiter_acquire (PftRateLimiter  *self,
     }
   state = w->state;
   if (state == WAITER_GRANTED)
-    /* The thread runs again now: count the request from here. */
-    self->backend->vtable->restamp (self->backend, w->entry, now_locked (self));
+    {
+      /* The thread runs again now: count the request from here. */
+      if (self->backend->vtable->start (self->backend, w->entry, now_locked (self)) &&
+          self->waiters.head != NULL)
+        {
+          DoneList done = DONE_LIST_INIT (done);
+
+          process_locked (self, &done);
+          limiter_unlock (self, &snap, &done);
+          limiter_lock (self, &snap);
+        }
+    }
   limiter_unlock (self, &snap, NULL);
 
   if (w->cancel_id != 0)
@@ -1587,13 +1675,18 @@ pft_rate_limiter_acquire (PftRateLimiter  *self,
 /* Release, settle, pause */
 
 void
-_pft_rate_limiter_release (PftRateLimiter *self)
+_pft_rate_limiter_release (PftRateLimiter *self,
+                           guint64         entry)
 {
   DoneList done = DONE_LIST_INIT (done);
   Snapshot snap;
 
   limiter_lock (self, &snap);
   g_assert (self->in_flight > 0);
+  /* A request that never started (its run was cancelled first) counts
+   * from now: conservative, and its entry must not stay pending. */
+  if (entry != PFT_ENTRY_NONE)
+    self->backend->vtable->start (self->backend, entry, now_locked (self));
   self->in_flight--;
   if (held_for_probe_locked (self))
     {
@@ -1626,7 +1719,7 @@ _pft_rate_limiter_try_acquire_slot (PftRateLimiter  *self,
       g_propagate_error (error, cost_too_large_error (cost, max_cost));
       return FALSE;
     }
-  if (!try_admit_locked (self, cost, entry))
+  if (!try_admit_locked (self, cost, TRUE, entry))
     {
       limiter_unlock (self, &snap, NULL);
       return FALSE;
@@ -1683,7 +1776,7 @@ _pft_rate_limiter_acquire_slot_async (PftRateLimiter   *self,
       limiter_unlock (self, &snap, &done);
       return;
     }
-  if (try_admit_locked (self, cost, &entry))
+  if (try_admit_locked (self, cost, TRUE, &entry))
     {
       w->state = WAITER_GRANTED;
       w->entry = entry;
@@ -1697,9 +1790,53 @@ _pft_rate_limiter_acquire_slot_async (PftRateLimiter   *self,
 }
 
 void
-_pft_rate_limiter_release_slot (PftRateLimiter *self)
+_pft_rate_limiter_release_slot (PftRateLimiter *self,
+                                guint64         entry)
 {
-  _pft_rate_limiter_release (self);
+  _pft_rate_limiter_release (self, entry);
+}
+
+void
+_pft_rate_limiter_start (PftRateLimiter *self,
+                         guint64         entry)
+{
+  DoneList done = DONE_LIST_INIT (done);
+  Snapshot snap;
+
+  if (entry == PFT_ENTRY_NONE)
+    return;
+  limiter_lock (self, &snap);
+  /* A waiter held back by this pending entry had no timer: its deadline
+   * is known now. */
+  if (self->backend->vtable->start (self->backend, entry, now_locked (self)) &&
+      self->waiters.head != NULL)
+    process_locked (self, &done);
+  limiter_unlock (self, &snap, &done);
+}
+
+void
+_pft_rate_limiter_hold (PftRateLimiter *self)
+{
+  Snapshot snap;
+
+  limiter_lock (self, &snap);
+  self->in_flight++;
+  limiter_unlock (self, &snap, NULL);
+}
+
+void
+_pft_rate_limiter_unhold (PftRateLimiter *self)
+{
+  DoneList done = DONE_LIST_INIT (done);
+  Snapshot snap;
+
+  /* Not a probe's outcome: the exec it stands for was cancelled. */
+  limiter_lock (self, &snap);
+  g_assert (self->in_flight > 0);
+  self->in_flight--;
+  if (self->waiters.head != NULL)
+    process_locked (self, &done);
+  limiter_unlock (self, &snap, &done);
 }
 
 gboolean

@@ -1443,7 +1443,7 @@ test_slot_cancel_after_grant (void)
 
   /* The release grants the waiter; the cancellation comes before its
    * callback could run. */
-  _pft_rate_limiter_release_slot (limiter);
+  _pft_rate_limiter_release_slot (limiter, entry);
   g_cancellable_cancel (cancellable);
   while (!r.called)
     g_main_context_iteration (context, TRUE);
@@ -1459,7 +1459,7 @@ test_slot_cancel_after_grant (void)
     g_main_context_iteration (context, TRUE);
   g_assert_no_error (r.error);
   g_assert_cmpuint (pft_rate_limiter_get_in_flight (limiter), ==, 1);
-  _pft_rate_limiter_release_slot (limiter);
+  _pft_rate_limiter_release_slot (limiter, r.entry);
   g_assert_cmpuint (pft_rate_limiter_get_in_flight (limiter), ==, 0);
   g_main_context_pop_thread_default (context);
 }
