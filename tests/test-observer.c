@@ -353,9 +353,16 @@ thread_run_main (gpointer data)
 static void
 assert_limiter_idle (PftRateLimiter *limiter)
 {
-  /* The execs have really returned (the observer says so): everything
-   * they held is back. */
+  gint64 deadline;
+
+  /* Once the execs have really returned (the observer sees them leave;
+   * their worker gives back what it held right after), everything they
+   * held is back. */
   observer_wait_idle ();
+  deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
+  while ((pft_rate_limiter_get_in_flight (limiter) != 0 || pft_rate_limiter_get_waiting (limiter) != 0) &&
+         g_get_monotonic_time () < deadline)
+    g_usleep (1000);
   g_assert_cmpuint (pft_rate_limiter_get_in_flight (limiter), ==, 0);
   g_assert_cmpuint (pft_rate_limiter_get_waiting (limiter), ==, 0);
 }
@@ -558,6 +565,443 @@ test_fail_fast_keeps_permits (void)
   g_object_unref (limiter);
 }
 
+
+/* ------------------------------------------------------------------ */
+/* A cancellation storm                                                */
+
+/* Runs of throttled, adaptive and async nodes and of a throttled batch
+ * flow share one limiter; about a thousand of them are cancelled at
+ * random moments (waiting for a permit, in a retry's wait, mid-exec),
+ * from their own main loop or from another thread. Every run must end,
+ * running execs never exceed the limit, and once the execs have returned
+ * the limiter holds nothing. */
+
+#define STORM_CONCURRENT 4
+#define STORM_HOLD_US    1500
+
+static gint storm_mid_exec;   /* atomic: execs whose run was cancelled while they ran */
+
+static gint
+storm_n_items (PftContext *ctx)
+{
+  return (gint) pft_store_get_int (pft_context_get_store (ctx), "n", 3);
+}
+
+static void
+storm_items_prep (PftNode    *node,
+                  PftContext *ctx,
+                  GValue     *result,
+                  GError    **error)
+{
+  PftValues *items = pft_values_new ();
+  gint n = storm_n_items (ctx);
+
+  for (gint i = 0; i < n; i++)
+    pft_values_append_int (items, i);
+  g_value_init (result, PFT_TYPE_VALUES);
+  g_value_take_object (result, items);
+}
+
+/* Blocks a little; item 0 of every run fails its first attempt (a retry
+ * after a wait); with @rate_limits, one attempt in eight is rate limited
+ * (the shared limiter pauses, the adaptive controller backs off). */
+static void
+storm_exec_body (PftContext   *ctx,
+                 const GValue *item,
+                 GValue       *result,
+                 GError      **error,
+                 gboolean      rate_limits)
+{
+  gint64 start = g_get_monotonic_time ();
+  gint64 i = g_value_get_int64 (item);
+
+  observer_enter (start);
+  g_usleep (g_random_int_range (0, STORM_HOLD_US));
+  if (rate_limits && g_random_int_range (0, 8) == 0)
+    g_propagate_error (error, pft_error_new_rate_limited (0.001, "storm", "slow down"));
+  else if (i == 0 && pft_context_get_attempt (ctx) == 1)
+    g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_FAILED, "flaky");
+  if (g_cancellable_is_cancelled (pft_context_get_cancellable (ctx)))
+    g_atomic_int_inc (&storm_mid_exec);
+  observer_leave ();
+  if (*error == NULL)
+    {
+      g_value_init (result, G_TYPE_INT64);
+      g_value_set_int64 (result, i);
+    }
+}
+
+#define STORM_TYPE_THREAD_NODE (storm_thread_node_get_type ())
+G_DECLARE_FINAL_TYPE (StormThreadNode, storm_thread_node, STORM, THREAD_NODE, PftThrottledBatchNode)
+struct _StormThreadNode { PftThrottledBatchNode parent_instance; };
+G_DEFINE_FINAL_TYPE (StormThreadNode, storm_thread_node, PFT_TYPE_THROTTLED_BATCH_NODE)
+
+static void
+storm_thread_exec (PftNode      *node,
+                   PftContext   *ctx,
+                   const GValue *item,
+                   GValue       *result,
+                   GError      **error)
+{
+  storm_exec_body (ctx, item, result, error, FALSE);
+}
+
+static void
+storm_thread_node_class_init (StormThreadNodeClass *klass)
+{
+  PFT_NODE_CLASS (klass)->prep = storm_items_prep;
+  PFT_NODE_CLASS (klass)->exec = storm_thread_exec;
+}
+
+static void storm_thread_node_init (StormThreadNode *self) { }
+
+#define STORM_TYPE_ADAPTIVE_NODE (storm_adaptive_node_get_type ())
+G_DECLARE_FINAL_TYPE (StormAdaptiveNode, storm_adaptive_node, STORM, ADAPTIVE_NODE, PftAdaptiveNode)
+struct _StormAdaptiveNode { PftAdaptiveNode parent_instance; };
+G_DEFINE_FINAL_TYPE (StormAdaptiveNode, storm_adaptive_node, PFT_TYPE_ADAPTIVE_NODE)
+
+static void
+storm_adaptive_exec (PftNode      *node,
+                     PftContext   *ctx,
+                     const GValue *item,
+                     GValue       *result,
+                     GError      **error)
+{
+  storm_exec_body (ctx, item, result, error, TRUE);
+}
+
+static void
+storm_adaptive_node_class_init (StormAdaptiveNodeClass *klass)
+{
+  PFT_NODE_CLASS (klass)->prep = storm_items_prep;
+  PFT_NODE_CLASS (klass)->exec = storm_adaptive_exec;
+}
+
+static void storm_adaptive_node_init (StormAdaptiveNode *self) { }
+
+/* The walks of the batch flow run one step, on the run's main context
+ * (a walk gives its slot back when the walk returns). */
+#define STORM_TYPE_STEP_NODE (storm_step_node_get_type ())
+G_DECLARE_FINAL_TYPE (StormStepNode, storm_step_node, STORM, STEP_NODE, PftNode)
+struct _StormStepNode { PftNode parent_instance; };
+G_DEFINE_FINAL_TYPE (StormStepNode, storm_step_node, PFT_TYPE_NODE)
+
+static void
+storm_step_exec (PftNode      *node,
+                 PftContext   *ctx,
+                 const GValue *item,
+                 GValue       *result,
+                 GError      **error)
+{
+  observer_enter (g_get_monotonic_time ());
+  g_usleep (g_random_int_range (0, STORM_HOLD_US / 4));
+  observer_leave ();
+}
+
+static void
+storm_step_node_class_init (StormStepNodeClass *klass)
+{
+  PFT_NODE_CLASS (klass)->exec = storm_step_exec;
+}
+
+static void storm_step_node_init (StormStepNode *self) { }
+
+#define STORM_TYPE_FLOW (storm_flow_get_type ())
+G_DECLARE_FINAL_TYPE (StormFlow, storm_flow, STORM, FLOW, PftThrottledBatchFlow)
+struct _StormFlow { PftThrottledBatchFlow parent_instance; };
+G_DEFINE_FINAL_TYPE (StormFlow, storm_flow, PFT_TYPE_THROTTLED_BATCH_FLOW)
+
+static void
+storm_flow_prep (PftNode    *node,
+                 PftContext *ctx,
+                 GValue     *result,
+                 GError    **error)
+{
+  PftValues *sets = pft_values_new ();
+  gint n = storm_n_items (ctx);
+
+  for (gint i = 0; i < n; i++)
+    pft_values_append_variant (sets, g_variant_new_parsed ("{'i': <%x>}", (gint64) i));
+  g_value_init (result, PFT_TYPE_VALUES);
+  g_value_take_object (result, sets);
+}
+
+static void
+storm_flow_class_init (StormFlowClass *klass)
+{
+  PFT_NODE_CLASS (klass)->prep = storm_flow_prep;
+}
+
+static void storm_flow_init (StormFlow *self) { }
+
+typedef struct
+{
+  PftNode      *nodes[4];
+  guint         n_runs;       /* per runner */
+  GAsyncQueue  *cancels;      /* (element-type CancelReq) for the canceller */
+  gint          ended;        /* atomic: runs that returned */
+  gint          cancelled;    /* atomic: of which with G_IO_ERROR_CANCELLED */
+  gint          started;      /* atomic */
+} Storm;
+
+typedef struct
+{
+  GCancellable *cancellable;  /* (owned), NULL: stop */
+  gint64        at;
+} CancelReq;
+
+static gpointer
+storm_canceller (gpointer data)
+{
+  Storm *storm = data;
+
+  for (;;)
+    {
+      CancelReq *req = g_async_queue_pop (storm->cancels);
+      gint64 wait;
+
+      if (req->cancellable == NULL)
+        {
+          g_free (req);
+          return NULL;
+        }
+      wait = req->at - g_get_monotonic_time ();
+      if (wait > 0)
+        g_usleep (wait);
+      g_cancellable_cancel (req->cancellable);
+      g_object_unref (req->cancellable);
+      g_free (req);
+    }
+}
+
+static void
+storm_cancel_from_thread (Storm        *storm,
+                          GCancellable *cancellable)
+{
+  CancelReq *req = g_new0 (CancelReq, 1);
+
+  req->cancellable = g_object_ref (cancellable);
+  req->at = g_get_monotonic_time () + g_random_int_range (0, 4000);
+  g_async_queue_push (storm->cancels, req);
+}
+
+static gboolean
+storm_cancel_cb (gpointer data)
+{
+  g_cancellable_cancel (data);
+  return G_SOURCE_REMOVE;
+}
+
+static PftNode *
+storm_pick (Storm    *storm,
+            PftStore *store)
+{
+  pft_store_set_int (store, "n", g_random_int_range (1, 7));
+  return storm->nodes[g_random_int_range (0, G_N_ELEMENTS (storm->nodes))];
+}
+
+static void
+storm_ended (Storm  *storm,
+             GError *error)
+{
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    g_atomic_int_inc (&storm->cancelled);
+  else
+    /* Nothing else can fail: retries absorb the flaky first attempts
+     * and the rate limits. */
+    g_assert_no_error (error);
+  g_atomic_int_inc (&storm->ended);
+}
+
+/* Sync runs in a thread: each on its own private main context, cancelled
+ * from the canceller thread. */
+static gpointer
+storm_sync_runner (gpointer data)
+{
+  Storm *storm = data;
+
+  for (guint k = 0; k < storm->n_runs; k++)
+    {
+      g_autoptr(PftStore) store = pft_store_new ();
+      g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+      PftNode *node = storm_pick (storm, store);
+      GError *error = NULL;
+
+      if (g_random_int_range (0, 8) != 0)
+        storm_cancel_from_thread (storm, cancellable);
+      g_atomic_int_inc (&storm->started);
+      g_free (pft_node_run (node, store, cancellable, &error));
+      storm_ended (storm, error);
+      g_clear_error (&error);
+    }
+  return NULL;
+}
+
+/* Async runs on a main loop, a few at a time, cancelled from that loop
+ * or from the canceller thread. */
+typedef struct
+{
+  Storm        *storm;
+  GCancellable *cancellable;
+  PftStore     *store;
+  guint        *live;
+} AsyncStormRun;
+
+static void
+storm_async_done (GObject      *source,
+                  GAsyncResult *result,
+                  gpointer      user_data)
+{
+  AsyncStormRun *r = user_data;
+  GError *error = NULL;
+
+  g_free (pft_node_run_finish (PFT_NODE (source), result, &error));
+  storm_ended (r->storm, error);
+  g_clear_error (&error);
+  (*r->live)--;
+  g_object_unref (r->cancellable);
+  g_object_unref (r->store);
+  g_free (r);
+}
+
+static void
+storm_async_runner (Storm        *storm,
+                    GMainContext *context)
+{
+  guint live = 0, started = 0;
+
+  while (started < storm->n_runs || live > 0)
+    {
+      while (started < storm->n_runs && live < 3)
+        {
+          AsyncStormRun *r = g_new0 (AsyncStormRun, 1);
+          gint how = g_random_int_range (0, 8);
+
+          r->storm = storm;
+          r->cancellable = g_cancellable_new ();
+          r->store = pft_store_new ();
+          r->live = &live;
+          if (how < 4)
+            {
+              GSource *source = g_timeout_source_new (g_random_int_range (0, 4));
+
+              g_source_set_callback (source, storm_cancel_cb, g_object_ref (r->cancellable), g_object_unref);
+              g_source_attach (source, context);
+              g_source_unref (source);
+            }
+          else if (how < 7)
+            storm_cancel_from_thread (storm, r->cancellable);
+          live++;
+          started++;
+          g_atomic_int_inc (&storm->started);
+          pft_node_run_async (storm_pick (storm, r->store), r->store, r->cancellable,
+                              storm_async_done, r);
+        }
+      g_main_context_iteration (context, TRUE);
+    }
+}
+
+/* Aborts the test if the runs have not all ended in time: a hung run
+ * would otherwise hang the suite until meson's timeout. */
+typedef struct
+{
+  GMutex   mutex;
+  GCond    cond;
+  gboolean done;
+  gint64   deadline;
+  Storm   *storm;
+} Watchdog;
+
+static gpointer
+watchdog_main (gpointer data)
+{
+  Watchdog *w = data;
+
+  g_mutex_lock (&w->mutex);
+  while (!w->done)
+    if (!g_cond_wait_until (&w->cond, &w->mutex, w->deadline) && !w->done)
+      g_error ("storm: %d of %d runs never ended",
+               g_atomic_int_get (&w->storm->started) - g_atomic_int_get (&w->storm->ended),
+               g_atomic_int_get (&w->storm->started));
+  g_mutex_unlock (&w->mutex);
+  return NULL;
+}
+
+static void
+test_cancellation_storm (void)
+{
+  PftLimiterRegistry *registry = pft_limiter_registry_get_default ();
+  const guint n_runners = 3;   /* two sync threads and one main loop */
+  Storm storm = { { 0 } };
+  Watchdog watchdog = { 0 };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PftNode) step = NULL;
+  PftRateLimiter *limiter;
+  GThread *threads[2], *canceller, *watcher;
+  g_autoptr(GMainContext) context = g_main_context_new ();
+  CancelReq *stop;
+
+  observer_reset ();
+  pft_limiter_registry_remove (registry, "storm");
+  limiter = pft_limiter_registry_register_new (registry, "storm", STORM_CONCURRENT, 40, 0.02, &error);
+  g_assert_no_error (error);
+  g_object_ref (limiter);
+
+  storm.n_runs = (RUNNING_ON_VALGRIND ? 60 : 1200) / n_runners;
+  storm.nodes[0] = g_object_new (STORM_TYPE_THREAD_NODE, "max-retries", 2, "wait", 0.001, NULL);
+  storm.nodes[1] = g_object_new (STORM_TYPE_ADAPTIVE_NODE, "max-retries", 2, "wait", 0.001,
+                                 "max-concurrent", STORM_CONCURRENT, NULL);
+  storm.nodes[2] = obs_node_new (OBS_TYPE_ASYNC_NODE, "storm", 3, 1);
+  step = g_object_new (STORM_TYPE_STEP_NODE, "thread-policy", PFT_THREAD_POLICY_MAIN_CONTEXT, NULL);
+  storm.nodes[3] = g_object_new (STORM_TYPE_FLOW, "start", step, NULL);
+  g_assert_true (pft_throttled_batch_node_use_registry_limiter (PFT_THROTTLED_BATCH_NODE (storm.nodes[0]), "storm", &error));
+  g_assert_true (pft_throttled_batch_node_use_registry_limiter (PFT_THROTTLED_BATCH_NODE (storm.nodes[1]), "storm", &error));
+  g_assert_true (pft_throttled_batch_flow_use_registry_limiter (PFT_THROTTLED_BATCH_FLOW (storm.nodes[3]), "storm", &error));
+  g_assert_no_error (error);
+  storm.cancels = g_async_queue_new ();
+
+  g_mutex_init (&watchdog.mutex);
+  g_cond_init (&watchdog.cond);
+  watchdog.storm = &storm;
+  watchdog.deadline = g_get_monotonic_time () + (RUNNING_ON_VALGRIND ? 600 : 60) * G_USEC_PER_SEC;
+  watcher = g_thread_new ("storm-watchdog", watchdog_main, &watchdog);
+  canceller = g_thread_new ("storm-canceller", storm_canceller, &storm);
+  for (guint i = 0; i < G_N_ELEMENTS (threads); i++)
+    threads[i] = g_thread_new ("storm-runner", storm_sync_runner, &storm);
+
+  g_main_context_push_thread_default (context);
+  storm_async_runner (&storm, context);
+  g_main_context_pop_thread_default (context);
+  for (guint i = 0; i < G_N_ELEMENTS (threads); i++)
+    g_thread_join (threads[i]);
+
+  g_mutex_lock (&watchdog.mutex);
+  watchdog.done = TRUE;
+  g_cond_signal (&watchdog.cond);
+  g_mutex_unlock (&watchdog.mutex);
+  g_thread_join (watcher);
+  stop = g_new0 (CancelReq, 1);
+  g_async_queue_push (storm.cancels, stop);
+  g_thread_join (canceller);
+
+  g_test_message ("storm: %d runs, %d cancelled, %u execs (%d cancelled mid-exec), "
+                  "at most %d running at once",
+                  storm.ended, storm.cancelled, obs.starts->len, storm_mid_exec, obs.max_running);
+  g_assert_cmpint (storm.ended, ==, (gint) (storm.n_runs * n_runners));
+  g_assert_cmpint (storm.cancelled, >, 0);
+  g_assert_cmpint (storm_mid_exec, >, 0);
+  g_assert_cmpint (obs.max_running, <=, STORM_CONCURRENT);
+  assert_limiter_idle (limiter);
+
+  for (guint i = 0; i < G_N_ELEMENTS (storm.nodes); i++)
+    g_object_unref (storm.nodes[i]);
+  g_async_queue_unref (storm.cancels);
+  g_mutex_clear (&watchdog.mutex);
+  g_cond_clear (&watchdog.cond);
+  pft_limiter_registry_remove (registry, "storm");
+  g_object_unref (limiter);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -570,6 +1014,7 @@ main (int   argc,
   g_test_add_func ("/observer/window-at-exec-start", test_window_at_exec_start);
   g_test_add_func ("/observer/cancelled-run-keeps-permits", test_cancelled_run_keeps_permits);
   g_test_add_func ("/observer/fail-fast-keeps-permits", test_fail_fast_keeps_permits);
+  g_test_add_func ("/observer/cancellation-storm", test_cancellation_storm);
 
   return g_test_run ();
 }
