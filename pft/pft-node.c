@@ -931,9 +931,13 @@ exec_batch_add (ThreadExec *te)
   if (fresh != NULL)
     {
       /* The context is alive: @te holds it. The source cannot run before
-       * it is attached, and the context owns it afterwards. */
+       * it is attached, and the context owns it afterwards; but once
+       * attached it may run at once in the context's thread and drop @te,
+       * and the context with it: keep the context until the unref. */
+      g_main_context_ref (context);
       g_source_attach (fresh, context);
       g_source_unref (fresh);
+      g_main_context_unref (context);
     }
 }
 

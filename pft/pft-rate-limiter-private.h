@@ -96,6 +96,24 @@ struct _PftAdmissionBackend
 PftAdmissionBackend *_pft_admission_backend_new_memory (const PftAdmissionLimits *limits);
 
 /* ------------------------------------------------------------------ */
+/* The numbers a user gives a limiter: one rule per limit, for every door.
+ * FALSE with PFT_ERROR_INVALID_ARGUMENT naming the key and the value. */
+
+#define PFT_WINDOW_MIN 1e-6
+#define PFT_WINDOW_MAX 1e9
+
+gboolean   _pft_limit_check_window      (double          window,
+                                         GError        **error);
+/* @key: "max-concurrent", "max-per-window", "max-cost-per-window" or
+ * "burst". */
+gboolean   _pft_limit_check_uint        (const char     *key,
+                                         guint64         value,
+                                         GError        **error);
+gboolean   _pft_limit_uint_range        (const char     *key,
+                                         guint64        *min,
+                                         guint64        *max);
+
+/* ------------------------------------------------------------------ */
 /* Limiter internals. */
 
 /* Replaces the clock (the system clock by default). Tests call it right

@@ -458,6 +458,109 @@ _pft_admission_backend_new_memory (const PftAdmissionLimits *limits)
 }
 
 /* ================================================================== */
+/* The numbers a user gives a limiter.
+ *
+ * One rule per limit, used by every door: the constructor and the setters
+ * (bad numbers there are programmer errors: a critical naming the key and
+ * the value, nothing changes), properties (a warning, nothing changes),
+ * the registry (PFT_ERROR_INVALID_ARGUMENT) and the key-file loader
+ * (PFT_ERROR_PARSE with the file's line). The bounds match the
+ * properties' GParamSpecs. */
+
+typedef struct
+{
+  const char *key;
+  guint64     min;
+  guint64     max;
+} UintLimit;
+
+static const UintLimit uint_limits[] = {
+  { "max-concurrent",      1, G_MAXUINT },
+  { "max-per-window",      0, G_MAXUINT },
+  { "max-cost-per-window", 0, G_MAXUINT64 },
+  { "burst",               1, G_MAXUINT },
+};
+
+gboolean
+_pft_limit_uint_range (const char *key,
+                       guint64    *min,
+                       guint64    *max)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (uint_limits); i++)
+    if (g_str_equal (uint_limits[i].key, key))
+      {
+        *min = uint_limits[i].min;
+        *max = uint_limits[i].max;
+        return TRUE;
+      }
+  return FALSE;
+}
+
+gboolean
+_pft_limit_check_uint (const char  *key,
+                       guint64      value,
+                       GError     **error)
+{
+  guint64 min = 0, max = G_MAXUINT64;
+  g_autofree char *v = NULL, *min_s = NULL, *max_s = NULL;
+
+  if (!_pft_limit_uint_range (key, &min, &max))
+    g_return_val_if_reached (FALSE);
+  if (value >= min && value <= max)
+    return TRUE;
+
+  /* Numbers pre-formatted: xgettext cannot see through G_GUINT64_FORMAT. */
+  v = g_strdup_printf ("%" G_GUINT64_FORMAT, value);
+  min_s = g_strdup_printf ("%" G_GUINT64_FORMAT, min);
+  max_s = g_strdup_printf ("%" G_GUINT64_FORMAT, max);
+  g_set_error (error, PFT_ERROR, PFT_ERROR_INVALID_ARGUMENT,
+               /* Translators: "max-concurrent = 0 is out of range: ..." */
+               _("%s = %s is out of range: it must be a whole number from %s to %s"),
+               key, v, min_s, max_s);
+  return FALSE;
+}
+
+gboolean
+_pft_limit_check_window (double   window,
+                         GError **error)
+{
+  char v[G_ASCII_DTOSTR_BUF_SIZE], min_s[G_ASCII_DTOSTR_BUF_SIZE], max_s[G_ASCII_DTOSTR_BUF_SIZE];
+
+  /* Written so that NaN fails too. */
+  if (window >= PFT_WINDOW_MIN && window <= PFT_WINDOW_MAX)
+    return TRUE;
+
+  g_ascii_formatd (v, sizeof v, "%g", window);
+  g_ascii_formatd (min_s, sizeof min_s, "%g", PFT_WINDOW_MIN);
+  g_ascii_formatd (max_s, sizeof max_s, "%g", PFT_WINDOW_MAX);
+  g_set_error (error, PFT_ERROR, PFT_ERROR_INVALID_ARGUMENT,
+               _("window = %s is out of range: it must be a number of seconds from %s to %s"),
+               v, min_s, max_s);
+  return FALSE;
+}
+
+/* A bad number from C code: reported as g_return_if_fail() would, with
+ * the rule's own message. Consumes @error. */
+static gboolean
+limit_ok_or_critical (const char *func,
+                      GError     *error)
+{
+  if (error == NULL)
+    return TRUE;
+  g_critical ("%s: %s", func, error->message);
+  g_error_free (error);
+  return FALSE;
+}
+
+#define RETURN_IF_BAD_UINT(key, value) \
+  G_STMT_START { \
+    GError *limit_error_ = NULL; \
+    _pft_limit_check_uint ((key), (value), &limit_error_); \
+    if (!limit_ok_or_critical (G_STRFUNC, limit_error_)) \
+      return; \
+  } G_STMT_END
+
+/* ================================================================== */
 /* The limiter. */
 
 /**
@@ -1000,8 +1103,13 @@ attach_batch (Batch        *batch,
   g_source_set_priority (source, G_PRIORITY_DEFAULT);
   g_source_set_static_name (source, "[pft] limiter admission");
   g_source_set_callback (source, complete_batch_cb, batch, batch_free);
+  /* Once attached, the batch may run in the context's thread at once and
+   * drop the waiters' references to the context, which its owner may then
+   * finalize: keep it alive until the source is unreferenced here. */
+  g_main_context_ref (context);
   g_source_attach (source, context);
   g_source_unref (source);
+  g_main_context_unref (context);
 }
 
 static void
@@ -1193,7 +1301,19 @@ pft_rate_limiter_set_property (GObject      *object,
       pft_rate_limiter_set_max_per_window (self, g_value_get_uint (value));
       break;
     case PROP_WINDOW:
-      pft_rate_limiter_set_window (self, g_value_get_double (value));
+      {
+        GError *error = NULL;
+
+        /* GObject's range check lets NaN through: warn as it does for
+         * the other values out of range, and change nothing. */
+        if (_pft_limit_check_window (g_value_get_double (value), &error))
+          pft_rate_limiter_set_window (self, g_value_get_double (value));
+        else
+          {
+            g_warning ("%s", error->message);
+            g_error_free (error);
+          }
+      }
       break;
     case PROP_MAX_COST_PER_WINDOW:
       pft_rate_limiter_set_max_cost_per_window (self, g_value_get_uint64 (value));
@@ -1247,12 +1367,13 @@ pft_rate_limiter_class_init (PftRateLimiterClass *klass)
   /**
    * PftRateLimiter:window:
    *
-   * The length of the rate window, in seconds (more than 0; microsecond
-   * resolution). Changing it keeps the admissions already counted.
+   * The length of the rate window, in seconds, from 1e-6 (a microsecond,
+   * its resolution) to 1e9 (about 31 years). Changing it keeps the
+   * admissions already counted.
    */
   properties[PROP_WINDOW] =
     g_param_spec_double ("window", NULL, NULL,
-                         1e-6, G_MAXDOUBLE, DEFAULT_WINDOW, rw);
+                         PFT_WINDOW_MIN, PFT_WINDOW_MAX, DEFAULT_WINDOW, rw);
 
   /**
    * PftRateLimiter:max-cost-per-window:
@@ -1393,21 +1514,30 @@ pft_rate_limiter_init (PftRateLimiter *self)
  * @max_concurrent: how many permits may be held at once, at least 1
  * @max_per_window: how many requests may start in any window, or 0 for no
  *   limit
- * @window: the window length in seconds, more than 0 (60 for "per minute")
+ * @window: the window length in seconds, from 1e-6 to 1e9 (60 for "per
+ *   minute")
  *
  * Creates a limiter in sliding-window mode with no cost limit; set
  * [property@Pft.RateLimiter:max-cost-per-window] and
- * [property@Pft.RateLimiter:mode] for more.
+ * [property@Pft.RateLimiter:mode] for more. A number out of range is a
+ * programmer error (a critical that names it, and %NULL); numbers from
+ * users go through [method@Pft.LimiterRegistry.register_new] or a key
+ * file, which report them as errors.
  *
- * Returns: (transfer full): a new limiter
+ * Returns: (transfer full) (nullable): a new limiter, or %NULL when a
+ *   number is out of range
  */
 PftRateLimiter *
 pft_rate_limiter_new (guint  max_concurrent,
                       guint  max_per_window,
                       double window)
 {
-  g_return_val_if_fail (max_concurrent >= 1, NULL);
-  g_return_val_if_fail (window > 0 && isfinite (window), NULL);
+  GError *error = NULL;
+
+  if (_pft_limit_check_uint ("max-concurrent", max_concurrent, &error))
+    _pft_limit_check_window (window, &error);
+  if (!limit_ok_or_critical (G_STRFUNC, error))
+    return NULL;
 
   return g_object_new (PFT_TYPE_RATE_LIMITER,
                        "max-concurrent", max_concurrent,
@@ -2006,7 +2136,7 @@ pft_rate_limiter_set_max_concurrent (PftRateLimiter *self,
   gboolean changed;
 
   g_return_if_fail (PFT_IS_RATE_LIMITER (self));
-  g_return_if_fail (max_concurrent >= 1);
+  RETURN_IF_BAD_UINT ("max-concurrent", max_concurrent);
 
   limiter_lock (self, &snap);
   changed = self->max_concurrent != max_concurrent;
@@ -2090,7 +2220,7 @@ pft_rate_limiter_get_window (PftRateLimiter *self)
 /**
  * pft_rate_limiter_set_window:
  * @self: a limiter
- * @window: the window length in seconds, more than 0
+ * @window: the window length in seconds, from 1e-6 to 1e9
  *
  * Sets [property@Pft.RateLimiter:window]; takes effect at once and keeps
  * the requests already counted (they expire @window seconds after they
@@ -2105,10 +2235,14 @@ pft_rate_limiter_set_window (PftRateLimiter *self,
   gboolean changed;
   gint64 window_us;
 
-  g_return_if_fail (PFT_IS_RATE_LIMITER (self));
-  g_return_if_fail (window > 0 && isfinite (window));
+  GError *error = NULL;
 
-  window_us = MAX (1, (gint64) llround (MIN (window, 9.2e9) * G_USEC_PER_SEC));
+  g_return_if_fail (PFT_IS_RATE_LIMITER (self));
+  _pft_limit_check_window (window, &error);
+  if (!limit_ok_or_critical (G_STRFUNC, error))
+    return;
+
+  window_us = MAX (1, (gint64) llround (window * G_USEC_PER_SEC));
 
   limiter_lock (self, &snap);
   changed = self->window != window;
@@ -2275,7 +2409,7 @@ pft_rate_limiter_set_burst (PftRateLimiter *self,
   gboolean changed;
 
   g_return_if_fail (PFT_IS_RATE_LIMITER (self));
-  g_return_if_fail (burst >= 1);
+  RETURN_IF_BAD_UINT ("burst", burst);
 
   limiter_lock (self, &snap);
   changed = self->limits.burst != burst;
