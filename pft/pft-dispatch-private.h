@@ -162,5 +162,9 @@ void     _pft_adaptive_success       (PftAdaptive *adaptive,
                                       guint64      epoch);
 void     _pft_adaptive_rate_limited  (PftAdaptive *adaptive,
                                       guint64      epoch);
+/* FALSE with PFT_ERROR_INVALID_ARGUMENT when min-concurrent is above
+ * max-concurrent: a run does not start with knobs that contradict. */
+gboolean _pft_adaptive_check         (PftAdaptive  *adaptive,
+                                      GError      **error);
 
 G_END_DECLS

@@ -851,6 +851,7 @@ _pft_batch_exec_phase (PftInvocation *inv,
                        PftJobKind     kind)
 {
   GError *error = NULL;
+  PftRunPolicy *policy;
   PftValues *items;
   BatchRun *br;
 
@@ -863,11 +864,20 @@ _pft_batch_exec_phase (PftInvocation *inv,
       return;
     }
 
+  policy = _pft_run_policy_new (inv->node);
+  if (policy->adaptive != NULL && !_pft_adaptive_check (policy->adaptive, &error))
+    {
+      _pft_run_policy_unref (policy);
+      g_object_unref (items);
+      _pft_invocation_exec_done (inv, error);
+      return;
+    }
+
   br = g_new0 (BatchRun, 1);
+  br->policy = policy;
   br->inv = inv;
   br->kind = kind;
   br->items = items;
-  br->policy = _pft_run_policy_new (inv->node);
   br->pool.contexts = g_ptr_array_new_with_free_func (g_object_unref);
   /* A walk is not retried for ordinary errors (its nodes retry their own
    * execs); only a throttled flow runs a rate-limited walk again. */
