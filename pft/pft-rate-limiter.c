@@ -462,7 +462,8 @@ _pft_admission_backend_new_memory (const PftAdmissionLimits *limits)
  *
  * One rule per limit, used by every door: the constructor and the setters
  * (bad numbers there are programmer errors: a critical naming the key and
- * the value, nothing changes), properties (a warning, nothing changes),
+ * the value, nothing changes), properties (GObject's own warning from the
+ * same bounds in the GParamSpecs, nothing changes),
  * the registry (PFT_ERROR_INVALID_ARGUMENT) and the key-file loader
  * (PFT_ERROR_PARSE with the file's line). The bounds match the
  * properties' GParamSpecs. */
@@ -1301,19 +1302,7 @@ pft_rate_limiter_set_property (GObject      *object,
       pft_rate_limiter_set_max_per_window (self, g_value_get_uint (value));
       break;
     case PROP_WINDOW:
-      {
-        GError *error = NULL;
-
-        /* GObject's range check lets NaN through: warn as it does for
-         * the other values out of range, and change nothing. */
-        if (_pft_limit_check_window (g_value_get_double (value), &error))
-          pft_rate_limiter_set_window (self, g_value_get_double (value));
-        else
-          {
-            g_warning ("%s", error->message);
-            g_error_free (error);
-          }
-      }
+      pft_rate_limiter_set_window (self, g_value_get_double (value));
       break;
     case PROP_MAX_COST_PER_WINDOW:
       pft_rate_limiter_set_max_cost_per_window (self, g_value_get_uint64 (value));

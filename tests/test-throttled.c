@@ -905,6 +905,48 @@ test_adaptive_knobs (void)
   g_assert_cmpuint (pft_rate_limiter_get_max_concurrent (pft_throttled_batch_flow_get_limiter (PFT_THROTTLED_BATCH_FLOW (flow))), ==, 7);
 }
 
+
+/* min-concurrent above max-concurrent, in either order: the ceiling is
+ * never passed, and a run fails at once, naming both, instead of running
+ * with knobs that contradict. */
+static void
+test_adaptive_min_above_max (void)
+{
+  for (guint order = 0; order < 2; order++)
+    {
+      SimApi api = { .duration_ms = 1 };
+      g_autoptr(PftNode) node = NULL;
+      g_autoptr(PftStore) store = pft_store_new ();
+      g_autoptr(GError) error = NULL;
+      g_autofree char *action = NULL;
+      PftRateLimiter *own;
+
+      sim_api_init (&api);
+      node = sim_adaptive_node_new (&api);
+      if (order == 0)
+        g_object_set (node, "max-concurrent", 20, "min-concurrent", 100, NULL);
+      else
+        g_object_set (node, "min-concurrent", 100, "max-concurrent", 20, NULL);
+      own = pft_throttled_batch_node_get_limiter (PFT_THROTTLED_BATCH_NODE (node));
+      g_assert_cmpuint (pft_batch_node_get_max_concurrent (PFT_BATCH_NODE (node)), ==, 20);
+      g_assert_cmpuint (pft_adaptive_node_get_current_concurrent (PFT_ADAPTIVE_NODE (node)), <=, 20);
+      g_assert_cmpuint (pft_rate_limiter_get_max_concurrent (own), <=, 20);
+
+      action = run_items (node, 3, store, &error);
+      g_assert_error (error, PFT_ERROR, PFT_ERROR_INVALID_ARGUMENT);
+      g_assert_nonnull (strstr (error->message, "min-concurrent = 100"));
+      g_assert_nonnull (strstr (error->message, "max-concurrent = 20"));
+      g_assert_cmpuint (api.calls, ==, 0);
+
+      /* Once consistent, it runs. */
+      g_clear_error (&error);
+      g_object_set (node, "min-concurrent", 2, NULL);
+      g_free (run_items (node, 3, store, &error));
+      g_assert_no_error (error);
+      sim_api_clear (&api);
+    }
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -920,6 +962,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/pft/adaptive/hidden-concurrency", test_adaptive_hidden_concurrency);
   g_test_add_func ("/pft/adaptive/hidden-rate", test_adaptive_hidden_rate);
   g_test_add_func ("/pft/adaptive/knobs", test_adaptive_knobs);
+  g_test_add_func ("/pft/adaptive/min-above-max", test_adaptive_min_above_max);
   g_test_add_func ("/pft/adaptive/probe-backoff", test_adaptive_probe_backoff);
   g_test_add_func ("/pft/adaptive/cascade-keeps-ceiling", test_adaptive_cascade_keeps_ceiling);
   g_test_add_func ("/pft/defects/3-resize-reaches-queued", test_defect3_resize_reaches_queued);
