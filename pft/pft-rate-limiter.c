@@ -579,6 +579,12 @@ limit_ok_or_critical (const char *func,
  * thread, or with [method@Pft.RateLimiter.try_acquire] when waiting is not
  * an option, make the request, and release the permit.
  *
+ * A request counts in the window from when its permit reaches its holder
+ * (for throttled nodes: from when the exec starts), not from the grant,
+ * and until then it counts without expiring, so that no window of the
+ * limiter's length ever sees more than the limit start, however late the
+ * holder gets to it.
+ *
  * Admission is first come, first served: waiters are admitted strictly in
  * the order they asked, a costly one at the head holding back cheaper ones
  * behind it (so it is never starved). A waiter holds nothing while it
