@@ -945,6 +945,20 @@ test_adaptive_min_above_max (void)
       g_assert_no_error (error);
       sim_api_clear (&api);
     }
+
+  /* The flow's controller, under its -flows names. */
+  {
+    g_autoptr(PftBatchFlow) flow = pft_adaptive_batch_flow_new (NULL);
+    g_autoptr(PftStore) store = pft_store_new ();
+    g_autoptr(GError) error = NULL;
+
+    g_object_set (flow, "min-concurrent-flows", 5, "max-concurrent-flows", 3, NULL);
+    g_assert_cmpuint (pft_adaptive_batch_flow_get_current_concurrent_flows (PFT_ADAPTIVE_BATCH_FLOW (flow)), <=, 3);
+    g_free (pft_node_run (PFT_NODE (flow), store, NULL, &error));
+    g_assert_error (error, PFT_ERROR, PFT_ERROR_INVALID_ARGUMENT);
+    g_assert_nonnull (strstr (error->message, "min-concurrent-flows = 5"));
+    g_assert_nonnull (strstr (error->message, "max-concurrent-flows = 3"));
+  }
 }
 
 int
