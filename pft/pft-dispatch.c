@@ -581,7 +581,12 @@ dispatch_slot_cb (gpointer  user_data,
     }
   else
     {
+      /* An item that is done at once (its run was cancelled meanwhile)
+       * must not let the pump it calls finish, and free, the dispatch
+       * under us: the pump below decides. */
+      d->pumping = TRUE;
       dispatch_start_next (d, TRUE, entry);
+      d->pumping = FALSE;
     }
   dispatch_pump (d);
 }

@@ -947,7 +947,7 @@ test_cancellation_storm (void)
   g_assert_no_error (error);
   g_object_ref (limiter);
 
-  storm.n_runs = (RUNNING_ON_VALGRIND ? 60 : 1200) / n_runners;
+  storm.n_runs = (RUNNING_ON_VALGRIND ? 120 : 1200) / n_runners;
   storm.nodes[0] = g_object_new (STORM_TYPE_THREAD_NODE, "max-retries", 2, "wait", 0.001, NULL);
   storm.nodes[1] = g_object_new (STORM_TYPE_ADAPTIVE_NODE, "max-retries", 2, "wait", 0.001,
                                  "max-concurrent", STORM_CONCURRENT, NULL);
@@ -989,7 +989,9 @@ test_cancellation_storm (void)
                   storm.ended, storm.cancelled, obs.starts->len, storm_mid_exec, obs.max_running);
   g_assert_cmpint (storm.ended, ==, (gint) (storm.n_runs * n_runners));
   g_assert_cmpint (storm.cancelled, >, 0);
-  g_assert_cmpint (storm_mid_exec, >, 0);
+  /* Under valgrind, too few runs to be sure one was hit mid-exec. */
+  if (!RUNNING_ON_VALGRIND)
+    g_assert_cmpint (storm_mid_exec, >, 0);
   g_assert_cmpint (obs.max_running, <=, STORM_CONCURRENT);
   assert_limiter_idle (limiter);
 

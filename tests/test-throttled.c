@@ -961,12 +961,80 @@ test_adaptive_min_above_max (void)
   }
 }
 
+
+/* The last item waits for a slot and its exec_async is done at once:
+ * starting it ends the batch inside the slot's callback, which must not
+ * touch the dispatcher afterwards (a use after free under valgrind and
+ * ASan). */
+#define TEST_TYPE_AT_ONCE_NODE (test_at_once_node_get_type ())
+G_DECLARE_FINAL_TYPE (TestAtOnceNode, test_at_once_node, TEST, AT_ONCE_NODE, PftThrottledBatchNode)
+struct _TestAtOnceNode { PftThrottledBatchNode parent_instance; };
+G_DEFINE_FINAL_TYPE (TestAtOnceNode, test_at_once_node, PFT_TYPE_THROTTLED_BATCH_NODE)
+
+static gboolean
+at_once_complete (gpointer data)
+{
+  g_task_return_pointer (data, NULL, NULL);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+at_once_exec_async (PftNode *node, PftContext *ctx, const GValue *item, GCancellable *cancellable,
+                    GAsyncReadyCallback callback, gpointer user_data)
+{
+  GTask *task;
+  GSource *source;
+
+  /* Item 0 holds the only slot a little; the others are done at once. */
+  if (g_value_get_int64 (item) != 0)
+    {
+      pft_context_return_value (ctx, item);
+      return;
+    }
+  task = g_task_new (node, cancellable, callback, user_data);
+  source = g_timeout_source_new (5);
+  g_source_set_callback (source, at_once_complete, task, g_object_unref);
+  g_source_attach (source, pft_context_get_main_context (ctx));
+  g_source_unref (source);
+}
+
+static void
+at_once_exec_finish (PftNode *node, GAsyncResult *result, GValue *value, GError **error)
+{
+  g_task_propagate_pointer (G_TASK (result), error);
+}
+
+static void
+test_at_once_node_class_init (TestAtOnceNodeClass *klass)
+{
+  PFT_NODE_CLASS (klass)->prep = items_prep;
+  PFT_NODE_CLASS (klass)->exec_async = at_once_exec_async;
+  PFT_NODE_CLASS (klass)->exec_finish = at_once_exec_finish;
+}
+
+static void test_at_once_node_init (TestAtOnceNode *self) { }
+
+static void
+test_throttled_last_item_at_once (void)
+{
+  g_autoptr(PftNode) node = g_object_new (TEST_TYPE_AT_ONCE_NODE, "max-concurrent", 1, NULL);
+  g_autoptr(PftStore) store = pft_store_new ();
+  g_autoptr(PftValues) items = ints (2);
+  g_autoptr(GError) error = NULL;
+
+  pft_store_set_values (store, "items", items);
+  g_free (pft_node_run (node, store, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (pft_throttled_batch_node_get_completed (PFT_THROTTLED_BATCH_NODE (node)), ==, 2);
+}
+
 int
 main (int argc, char *argv[])
 {
   g_test_init (&argc, &argv, NULL);
 
   g_test_add_func ("/pft/throttled/bound", test_throttled_bound);
+  g_test_add_func ("/pft/throttled/last-item-at-once", test_throttled_last_item_at_once);
   g_test_add_func ("/pft/throttled/live-resize", test_throttled_live_resize);
   g_test_add_func ("/pft/throttled/per-minute-fake-clock", test_throttled_per_minute_fake_clock);
   g_test_add_func ("/pft/throttled/nested-levels", test_throttled_nested_levels);
