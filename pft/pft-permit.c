@@ -146,6 +146,15 @@ _pft_permit_new (PftRateLimiter *limiter,
   return self;
 }
 
+void
+_pft_permit_start (PftPermit *self)
+{
+  guint64 started = _pft_rate_limiter_start (self->limiter, self->entry);
+
+  if (started != PFT_ENTRY_NONE)
+    self->entry = started;
+}
+
 /**
  * pft_permit_release:
  * @self: a permit

@@ -71,9 +71,10 @@ typedef struct
                             guint64                    new_cost,
                             gint64                     now_us);
   /* The request of pending @entry starts at @now_us (its exec is called,
-   * its permit reaches its holder): it counts from then. Returns TRUE if
-   * the entry was pending (nothing happens otherwise). */
-  gboolean (*start)        (PftAdmissionBackend       *backend,
+   * its permit reaches its holder): it counts from then. Returns the id
+   * the entry has from then on (for settle), or PFT_ENTRY_NONE when
+   * @entry was not pending (nothing happens then). */
+  guint64  (*start)        (PftAdmissionBackend       *backend,
                             guint64                    entry,
                             gint64                     now_us);
   /* Holds everything until @until_us; returns TRUE if that extended the
@@ -169,8 +170,9 @@ void       _pft_rate_limiter_release_slot (PftRateLimiter *self,
 /* The request of a slot or permit (window entry @entry, or
  * PFT_ENTRY_NONE) starts now: its exec is being called. Until then (or
  * until its release) the entry counts and does not expire; from then on
- * it counts for one window. Only the first call counts. */
-void       _pft_rate_limiter_start       (PftRateLimiter *self,
+ * it counts for one window. Only the first call counts. Returns the id
+ * of the entry from then on (see the backend's start). */
+guint64    _pft_rate_limiter_start       (PftRateLimiter *self,
                                           guint64         entry);
 
 /* An exec that is still running after its slot was given back (its run
@@ -183,5 +185,8 @@ void       _pft_rate_limiter_unhold      (PftRateLimiter *self);
 PftPermit *_pft_permit_new               (PftRateLimiter *limiter,
                                           guint64         cost,
                                           guint64         entry);
+/* The permit reaches its holder: its request starts now. Before the
+ * permit is handed out only. */
+void       _pft_permit_start             (PftPermit      *self);
 
 G_END_DECLS

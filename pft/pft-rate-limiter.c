@@ -4,6 +4,7 @@
  */
 
 #include <math.h>
+#include <string.h>
 
 #include <glib/gi18n-lib.h>
 
@@ -16,24 +17,25 @@
 /* The in-memory admission backend (see the seam in
  * pft-rate-limiter-private.h).
  *
- * Sliding window: every admission is an entry (time, cost) in a ring, in
- * admission order. An entry counts for [t, t + window) from the time t its
- * request starts: it expires once now >= t + window. Entry ids are
- * consecutive, so the entry of a permit (for settle) is found by
- * subtraction.
+ * The provider counts a request when it arrives, so an admission counts
+ * in the window from when its request starts (its exec is called, its
+ * permit reaches its holder), not from its grant. Between the two it is
+ * pending: it counts, and it cannot expire. Admission keeps the count,
+ * pending requests included, within the limit at every instant, so every
+ * request that started in the window ending at a start is still counted
+ * there: no window of that length ever holds more starts than the limit,
+ * however late a granted request starts.
  *
- * The provider counts a request when it arrives, so an entry counts from
- * when the request starts (an exec is called, a permit reaches its holder),
- * not from its grant. Between the two the entry is pending (its time is
- * PFT_TIME_PENDING): it counts and cannot expire. Admission keeps the
- * count, pending entries included, within the limit at every instant; a
- * start moves an entry from "pending" to its start time, so every request
- * that started in the window ending at a start is still counted there, and
- * no window of that length ever holds more starts than the limit. To keep
- * the ring sorted without moving anything, an entry's effective time is
- * the largest time of itself and every entry before it (and of those
- * already expired, `floor`): later entries count at least as long as
- * earlier ones, conservative, and nothing behind a pending entry expires.
+ * Started requests are entries (time, cost) in a ring, in start order, so
+ * times never decrease; an entry made at t counts for [t, t + window): it
+ * expires once now >= t + window. A request may go when the live entries,
+ * the pending ones and itself stay within both limits; otherwise it may go
+ * when enough of the oldest entries have expired, which gives the exact
+ * time to arm the timer for (or none, when that needs a pending request to
+ * start first). Pending requests wait in a queue of their own, in grant
+ * order, and move to the ring when they start. Ids are consecutive in each
+ * (the pending ones marked with PENDING_ID), so both are found by
+ * subtraction.
  *
  * Smooth mode: GCRA (the virtual scheduling form). Requests are spaced by
  * T = window / max-per-window; tat is the theoretical arrival time of the
@@ -48,13 +50,20 @@
  * TIME_FAR, far beyond any real deadline and far from overflow.
  */
 
-#define TIME_FAR (G_MAXINT64 / 4)
+#define TIME_FAR   (G_MAXINT64 / 4)
+#define PENDING_ID (G_GUINT64_CONSTANT (1) << 62)
 
 typedef struct
 {
   gint64  t;
   guint64 cost;
 } Entry;
+
+typedef struct
+{
+  guint64  cost;
+  gboolean gone;     /* started (moved to the ring) */
+} Pending;
 
 /* A sum of 64-bit costs that cannot wrap. */
 typedef struct
@@ -102,13 +111,23 @@ typedef struct
 
   PftAdmissionLimits  limits;
 
+  /* Started requests, in start order. */
   Entry              *ring;
   guint               cap;       /* a power of two, or 0 */
   guint               head;
   guint               len;
   guint64             head_id;   /* id of the entry at head */
-  CostSum             cost_sum;  /* of the live entries */
-  gint64              floor;     /* largest time of the expired entries */
+
+  /* Pending requests, in grant order; started ones leave holes, dropped
+   * from the head. */
+  Pending            *pq;
+  guint               pq_cap;    /* a power of two, or 0 */
+  guint               pq_head;
+  guint               pq_len;
+  guint64             pq_head_id;
+  guint               n_pending;
+
+  CostSum             cost_sum;  /* of the live entries and the pending */
 
   gint64              tat_req;   /* smooth mode */
   gint64              tat_cost;  /* smooth mode */
@@ -123,6 +142,32 @@ ring_at (MemoryBackend *mb,
   return &mb->ring[(mb->head + i) & (mb->cap - 1)];
 }
 
+static inline Pending *
+pq_at (MemoryBackend *mb,
+       guint          i)
+{
+  return &mb->pq[(mb->pq_head + i) & (mb->pq_cap - 1)];
+}
+
+/* Grows a power-of-two ring of @size-byte elements, unwrapping it. */
+static gpointer
+ring_grow (gpointer  data,
+           gsize     size,
+           guint    *cap,
+           guint    *head,
+           guint     len)
+{
+  guint new_cap = *cap ? *cap * 2 : 16;
+  char *grown = g_malloc (new_cap * size);
+
+  for (guint i = 0; i < len; i++)
+    memcpy (grown + i * size, (char *) data + ((*head + i) & (*cap - 1)) * size, size);
+  g_free (data);
+  *cap = new_cap;
+  *head = 0;
+  return grown;
+}
+
 static void
 ring_expire (MemoryBackend *mb,
              gint64         now)
@@ -132,11 +177,9 @@ ring_expire (MemoryBackend *mb,
   while (mb->len > 0)
     {
       Entry *e = &mb->ring[mb->head];
-      gint64 eff = MAX (mb->floor, e->t);
 
-      if (eff >= PFT_TIME_PENDING || eff + window > now)
+      if (e->t + window > now)
         break;
-      mb->floor = eff;
       cost_sum_sub (&mb->cost_sum, e->cost);
       mb->head = (mb->head + 1) & (mb->cap - 1);
       mb->len--;
@@ -144,7 +187,9 @@ ring_expire (MemoryBackend *mb,
     }
 }
 
-static void
+/* Records a request started at @t (never before the last one: the times
+ * come from one monotonic clock, read under the limiter's lock). */
+static guint64
 ring_push (MemoryBackend *mb,
            gint64         t,
            guint64        cost)
@@ -152,31 +197,56 @@ ring_push (MemoryBackend *mb,
   Entry *e;
 
   if (mb->len == mb->cap)
-    {
-      guint new_cap = mb->cap ? mb->cap * 2 : 16;
-      Entry *ring = g_new (Entry, new_cap);
-
-      for (guint i = 0; i < mb->len; i++)
-        ring[i] = *ring_at (mb, i);
-      g_free (mb->ring);
-      mb->ring = ring;
-      mb->cap = new_cap;
-      mb->head = 0;
-    }
+    mb->ring = ring_grow (mb->ring, sizeof (Entry), &mb->cap, &mb->head, mb->len);
   e = ring_at (mb, mb->len);
   e->t = t;
   e->cost = cost;
   mb->len++;
   cost_sum_add (&mb->cost_sum, cost);
+  return mb->head_id + mb->len - 1;
 }
 
 static inline Entry *
 ring_find (MemoryBackend *mb,
            guint64        entry)
 {
-  if (entry == PFT_ENTRY_NONE || entry < mb->head_id || entry - mb->head_id >= mb->len)
+  if (entry == PFT_ENTRY_NONE || (entry & PENDING_ID) != 0 ||
+      entry < mb->head_id || entry - mb->head_id >= mb->len)
     return NULL;
   return ring_at (mb, (guint) (entry - mb->head_id));
+}
+
+static guint64
+pq_push (MemoryBackend *mb,
+         guint64        cost)
+{
+  Pending *p;
+
+  if (mb->pq_len == mb->pq_cap)
+    mb->pq = ring_grow (mb->pq, sizeof (Pending), &mb->pq_cap, &mb->pq_head, mb->pq_len);
+  p = pq_at (mb, mb->pq_len);
+  p->cost = cost;
+  p->gone = FALSE;
+  mb->pq_len++;
+  mb->n_pending++;
+  cost_sum_add (&mb->cost_sum, cost);
+  return PENDING_ID | (mb->pq_head_id + mb->pq_len - 1);
+}
+
+static inline Pending *
+pq_find (MemoryBackend *mb,
+         guint64        entry)
+{
+  guint64 id;
+  Pending *p;
+
+  if (entry == PFT_ENTRY_NONE || (entry & PENDING_ID) == 0)
+    return NULL;
+  id = entry & ~PENDING_ID;
+  if (id < mb->pq_head_id || id - mb->pq_head_id >= mb->pq_len)
+    return NULL;
+  p = pq_at (mb, (guint) (id - mb->pq_head_id));
+  return p->gone ? NULL : p;
 }
 
 /* @a + @b for 0 <= @b <= TIME_FAR and @a <= TIME_FAR, at most TIME_FAR. */
@@ -220,7 +290,7 @@ smooth_tolerance (const PftAdmissionLimits *limits)
 
 /* The earliest time (>= @now) at which the window has room for one more
  * request of @cost; PFT_TIME_PENDING when that waits for a pending request
- * to start. */
+ * to start (pending requests never expire). */
 static gint64
 window_ready (MemoryBackend *mb,
               guint64        cost,
@@ -229,35 +299,37 @@ window_ready (MemoryBackend *mb,
   const PftAdmissionLimits *limits = &mb->limits;
   gint64 window = limits->window_us;
   gint64 ready = now;
+  guint count;
 
   ring_expire (mb, now);
+  count = mb->len + mb->n_pending;
 
-  if (limits->max_per_window > 0 && mb->len >= limits->max_per_window)
+  if (limits->max_per_window > 0 && count >= limits->max_per_window)
     {
-      /* The oldest len + 1 - max entries must leave first. */
-      guint need = mb->len + 1 - limits->max_per_window;
-      gint64 eff = mb->floor;
+      /* The oldest count + 1 - max started ones must leave first. */
+      guint need = count + 1 - limits->max_per_window;
 
-      for (guint k = 0; k < need; k++)
-        eff = MAX (eff, ring_at (mb, k)->t);
-      ready = MAX (ready, eff >= PFT_TIME_PENDING ? PFT_TIME_PENDING : eff + window);
+      if (need > mb->len)
+        return PFT_TIME_PENDING;
+      ready = MAX (ready, ring_at (mb, need - 1)->t + window);
     }
 
   if (limits->max_cost > 0 && !cost_sum_fits (&mb->cost_sum, cost, limits->max_cost))
     {
       CostSum left = mb->cost_sum;
-      gint64 eff = mb->floor;
+      guint i;
 
-      /* Enough of the oldest must leave for @cost to fit (it always
-       * fits in an empty window: the caller checked cost <= max). */
-      for (guint i = 0; i < mb->len; i++)
+      /* Enough of the oldest must leave for @cost to fit (it always fits
+       * in an empty window: the caller checked cost <= max). */
+      for (i = 0; i < mb->len; i++)
         {
-          eff = MAX (eff, ring_at (mb, i)->t);
           cost_sum_sub (&left, ring_at (mb, i)->cost);
           if (cost_sum_fits (&left, cost, limits->max_cost))
             break;
         }
-      ready = MAX (ready, eff >= PFT_TIME_PENDING ? PFT_TIME_PENDING : eff + window);
+      if (i == mb->len)
+        return PFT_TIME_PENDING;
+      ready = MAX (ready, ring_at (mb, i)->t + window);
     }
   return ready;
 }
@@ -268,6 +340,7 @@ memory_free (PftAdmissionBackend *backend)
   MemoryBackend *mb = (MemoryBackend *) backend;
 
   g_free (mb->ring);
+  g_free (mb->pq);
   g_free (mb);
 }
 
@@ -285,9 +358,9 @@ memory_configure (PftAdmissionBackend      *backend,
 
   /* Switching to smooth pacing: go on from the last admission rather than
    * allowing a fresh burst. */
-  if (to_smooth && mb->len > 0)
+  if (to_smooth && (mb->len > 0 || mb->n_pending > 0))
     {
-      gint64 last = MIN (ring_at (mb, mb->len - 1)->t, now);
+      gint64 last = mb->n_pending > 0 ? now : ring_at (mb, mb->len - 1)->t;
 
       if (limits->max_per_window > 0)
         mb->tat_req = MAX (mb->tat_req, time_add (last, smooth_interval (limits)));
@@ -338,7 +411,6 @@ memory_record (PftAdmissionBackend *backend,
 {
   MemoryBackend *mb = (MemoryBackend *) backend;
   const PftAdmissionLimits *limits = &mb->limits;
-  guint64 id;
 
   /* Without a window limit, nothing is kept: a limiter that only bounds
    * concurrency must not grow a window of a million entries. */
@@ -353,10 +425,10 @@ memory_record (PftAdmissionBackend *backend,
         mb->tat_cost = time_add (MAX (mb->tat_cost, now), smooth_cost_span (limits, cost));
     }
 
+  if (pending)
+    return pq_push (mb, cost);
   ring_expire (mb, now);
-  id = mb->head_id + mb->len;
-  ring_push (mb, pending ? PFT_TIME_PENDING : now, cost);
-  return id;
+  return ring_push (mb, now, cost);
 }
 
 static gboolean
@@ -368,15 +440,19 @@ memory_settle (PftAdmissionBackend *backend,
 {
   MemoryBackend *mb = (MemoryBackend *) backend;
   const PftAdmissionLimits *limits = &mb->limits;
+  Pending *p;
   Entry *e;
 
   ring_expire (mb, now);
   e = ring_find (mb, entry);
-  if (e != NULL)
+  p = e == NULL ? pq_find (mb, entry) : NULL;
+  if (e != NULL || p != NULL)
     {
-      cost_sum_sub (&mb->cost_sum, e->cost);
+      guint64 *cost = e != NULL ? &e->cost : &p->cost;
+
+      cost_sum_sub (&mb->cost_sum, *cost);
       cost_sum_add (&mb->cost_sum, new_cost);
-      e->cost = new_cost;
+      *cost = new_cost;
 
       if (limits->mode == PFT_LIMITER_MODE_SMOOTH && limits->max_cost > 0)
         mb->tat_cost = MIN (mb->tat_cost + smooth_cost_span (limits, new_cost) -
@@ -385,19 +461,29 @@ memory_settle (PftAdmissionBackend *backend,
   return new_cost < old_cost;
 }
 
-static gboolean
+static guint64
 memory_start (PftAdmissionBackend *backend,
               guint64              entry,
               gint64               now)
 {
   MemoryBackend *mb = (MemoryBackend *) backend;
-  Entry *e = ring_find (mb, entry);
+  Pending *p = pq_find (mb, entry);
+  guint64 cost;
 
-  /* Pending entries never expire, so a pending one is always found. */
-  if (e == NULL || e->t != PFT_TIME_PENDING)
-    return FALSE;
-  e->t = now;
-  return TRUE;
+  if (p == NULL)
+    return PFT_ENTRY_NONE;
+  cost = p->cost;
+  p->gone = TRUE;
+  mb->n_pending--;
+  cost_sum_sub (&mb->cost_sum, cost);
+  while (mb->pq_len > 0 && pq_at (mb, 0)->gone)
+    {
+      mb->pq_head = (mb->pq_head + 1) & (mb->pq_cap - 1);
+      mb->pq_len--;
+      mb->pq_head_id++;
+    }
+  ring_expire (mb, now);
+  return ring_push (mb, now, cost);
 }
 
 static gboolean
@@ -427,7 +513,7 @@ memory_usage (PftAdmissionBackend *backend,
   MemoryBackend *mb = (MemoryBackend *) backend;
 
   ring_expire (mb, now);
-  *count = mb->len;
+  *count = mb->len + mb->n_pending;
   *cost = cost_sum_get (&mb->cost_sum);
 }
 
@@ -453,7 +539,6 @@ _pft_admission_backend_new_memory (const PftAdmissionLimits *limits)
   mb->tat_req = G_MININT64 / 2;
   mb->tat_cost = G_MININT64 / 2;
   mb->paused_until = G_MININT64 / 2;
-  mb->floor = G_MININT64 / 2;
   return &mb->parent;
 }
 
@@ -1046,7 +1131,7 @@ complete_waiter (Waiter *w)
     {
     case WAITER_GRANTED:
       /* The callback runs now: count the request from here. */
-      _pft_rate_limiter_start (w->limiter, w->entry);
+      _pft_permit_start (w->permit);
       g_task_return_pointer (w->task, g_steal_pointer (&w->permit), g_object_unref);
       break;
     case WAITER_FAILED:
@@ -1423,8 +1508,9 @@ pft_rate_limiter_class_init (PftRateLimiterClass *klass)
   /**
    * PftRateLimiter:window-count:
    *
-   * How many requests the current window holds: those admitted less than
-   * [property@Pft.RateLimiter:window] seconds ago (only live entries count).
+   * How many requests the current window holds: those that started less
+   * than [property@Pft.RateLimiter:window] seconds ago, and those granted
+   * that have not started yet (only live entries count).
    * Admissions are recorded while a window limit is set. Not notified:
    * it changes as time passes; read it when needed.
    */
@@ -1760,8 +1846,11 @@ pft_rate_limiter_acquire (PftRateLimiter  *self,
   if (state == WAITER_GRANTED)
     {
       /* The thread runs again now: count the request from here. */
-      if (self->backend->vtable->start (self->backend, w->entry, now_locked (self)) &&
-          self->waiters.head != NULL)
+      guint64 started = self->backend->vtable->start (self->backend, w->entry, now_locked (self));
+
+      if (started != PFT_ENTRY_NONE)
+        w->entry = started;
+      if (started != PFT_ENTRY_NONE && self->waiters.head != NULL)
         {
           DoneList done = DONE_LIST_INIT (done);
 
@@ -1921,22 +2010,24 @@ _pft_rate_limiter_release_slot (PftRateLimiter *self,
   _pft_rate_limiter_release (self, entry);
 }
 
-void
+guint64
 _pft_rate_limiter_start (PftRateLimiter *self,
                          guint64         entry)
 {
   DoneList done = DONE_LIST_INIT (done);
   Snapshot snap;
+  guint64 started;
 
   if (entry == PFT_ENTRY_NONE)
-    return;
+    return PFT_ENTRY_NONE;
   limiter_lock (self, &snap);
+  started = self->backend->vtable->start (self->backend, entry, now_locked (self));
   /* A waiter held back by this pending entry had no timer: its deadline
    * is known now. */
-  if (self->backend->vtable->start (self->backend, entry, now_locked (self)) &&
-      self->waiters.head != NULL)
+  if (started != PFT_ENTRY_NONE && self->waiters.head != NULL)
     process_locked (self, &done);
   limiter_unlock (self, &snap, &done);
+  return started;
 }
 
 void
@@ -2462,9 +2553,9 @@ pft_rate_limiter_get_waiting (PftRateLimiter *self)
  * pft_rate_limiter_get_window_count:
  * @self: a limiter
  *
- * Returns: how many requests were admitted less than
- *   [property@Pft.RateLimiter:window] seconds ago (recorded while a window
- *   limit is set)
+ * Returns: how many requests started less than
+ *   [property@Pft.RateLimiter:window] seconds ago or were granted and have
+ *   not started yet (recorded while a window limit is set)
  */
 guint
 pft_rate_limiter_get_window_count (PftRateLimiter *self)

@@ -1634,6 +1634,40 @@ test_entry_counts_from_start (void)
   fake_clock_done (clock);
 }
 
+
+/* A request that has not started holds only its own place: requests
+ * that started after it was granted expire on their own schedule. */
+static void
+test_pending_does_not_block_others (void)
+{
+  PftClock *clock = fake_clock ();
+  g_autoptr(PftRateLimiter) limiter = fake_limiter (clock, 10, 2, 1);
+  g_autoptr(PftPermit) b = NULL;
+  g_autoptr(PftPermit) c = NULL;
+  g_autoptr(PftPermit) d = NULL;
+  guint64 a;
+  GError *error = NULL;
+
+  g_assert_true (_pft_rate_limiter_try_acquire_slot (limiter, 0, &a, &error));
+  b = pft_rate_limiter_try_acquire (limiter, 0, NULL);
+  g_assert_nonnull (b);
+  g_assert_cmpuint (pft_rate_limiter_get_window_count (limiter), ==, 2);
+  advance (clock, SEC);
+  /* b left the window; a still counts. */
+  g_assert_cmpuint (pft_rate_limiter_get_window_count (limiter), ==, 1);
+  c = pft_rate_limiter_try_acquire (limiter, 0, NULL);
+  g_assert_nonnull (c);
+  d = pft_rate_limiter_try_acquire (limiter, 0, NULL);
+  g_assert_null (d);
+  _pft_rate_limiter_release_slot (limiter, a);
+  g_assert_no_error (error);
+
+  g_clear_object (&b);
+  g_clear_object (&c);
+  g_clear_object (&limiter);
+  fake_clock_done (clock);
+}
+
 /* An exec that outlives its run keeps counting in in-flight. */
 static void
 test_hold_counts_in_flight (void)
@@ -1668,6 +1702,7 @@ main (int   argc,
   g_test_add_func ("/pft/rate-limiter/cost-sum-saturates", test_cost_sum_saturates);
   g_test_add_func ("/pft/rate-limiter/entry-counts-from-start", test_entry_counts_from_start);
   g_test_add_func ("/pft/rate-limiter/hold-counts-in-flight", test_hold_counts_in_flight);
+  g_test_add_func ("/pft/rate-limiter/pending-does-not-block-others", test_pending_does_not_block_others);
   g_test_add_func ("/pft/rate-limiter/fifo-mixed-costs", test_fifo_mixed_costs);
   g_test_add_func ("/pft/rate-limiter/cancel-middle", test_cancel_middle);
   g_test_add_func ("/pft/rate-limiter/cancel-head", test_cancel_head);
