@@ -1,12 +1,13 @@
 # test_limits.py: bad numbers from Python, one behaviour per value
 #
 # The values tests/test-limits.c feeds through the C doors, fed through
-# the doors Python has: the registry (register_new, get_or_create), a key
-# file, property setters and the constructor. A value is accepted by
-# every door or rejected by every door, and a rejected value changes
-# nothing. How the caller is told depends on the door: GLib.Error
-# (INVALID_ARGUMENT or PARSE, naming the key and the value), OverflowError
-# for an integer the C type cannot hold, a GLib warning for a property.
+# the doors a Python user has: the registry (register_new), a key file and
+# properties. (The C constructor and setters treat a bad number as a
+# programmer error, a critical, tested in C.) A value is accepted by every
+# door or rejected by every door, and a rejected value changes nothing.
+# How the caller is told depends on the door: GLib.Error (INVALID_ARGUMENT
+# or PARSE, naming the key and the value), OverflowError for an integer
+# the C type cannot hold, GObject's warning for a property.
 #
 # SPDX-License-Identifier: MIT
 
