@@ -1014,6 +1014,30 @@ test_at_once_node_class_init (TestAtOnceNodeClass *klass)
 
 static void test_at_once_node_init (TestAtOnceNode *self) { }
 
+/* max-concurrent 0 is "no bound" for a throttled node too, as for every
+ * batch node, not a silent "one at a time". */
+static void
+test_throttled_zero_is_unbounded (void)
+{
+  SimApi api = { .duration_ms = 5 };
+  SimProbe probe = { 0 };
+  g_autoptr(PftNode) node = NULL;
+  g_autoptr(PftStore) store = pft_store_new ();
+  g_autoptr(GError) error = NULL;
+
+  sim_api_init (&api);
+  node = sim_throttled_node_new (&api);
+  sim_node_set_probe (node, &probe);
+  pft_batch_node_set_max_concurrent (PFT_BATCH_NODE (node), 0);
+  g_assert_cmpuint (pft_rate_limiter_get_max_concurrent (pft_throttled_batch_node_get_limiter (PFT_THROTTLED_BATCH_NODE (node))),
+                    ==, G_MAXUINT);
+  g_free (run_items (node, 8, store, &error));
+  g_assert_no_error (error);
+  /* All eight calls (5 ms each, on the main context) overlapped. */
+  g_assert_cmpint (probe.max_in_flight, ==, 8);
+  sim_api_clear (&api);
+}
+
 static void
 test_throttled_last_item_at_once (void)
 {
@@ -1035,6 +1059,7 @@ main (int argc, char *argv[])
 
   g_test_add_func ("/pft/throttled/bound", test_throttled_bound);
   g_test_add_func ("/pft/throttled/last-item-at-once", test_throttled_last_item_at_once);
+  g_test_add_func ("/pft/throttled/zero-is-unbounded", test_throttled_zero_is_unbounded);
   g_test_add_func ("/pft/throttled/live-resize", test_throttled_live_resize);
   g_test_add_func ("/pft/throttled/per-minute-fake-clock", test_throttled_per_minute_fake_clock);
   g_test_add_func ("/pft/throttled/nested-levels", test_throttled_nested_levels);
