@@ -26,6 +26,11 @@ G_BEGIN_DECLS
 /* Entry id of an admission that was not recorded (no window limit set). */
 #define PFT_ENTRY_NONE G_MAXUINT64
 
+/* Every backend marks the entry ids of requests that have not started
+ * with this bit, so that a release can tell without asking. */
+#define PFT_ENTRY_PENDING_BIT (G_GUINT64_CONSTANT (1) << 62)
+#define PFT_ENTRY_IS_PENDING(e) ((e) != PFT_ENTRY_NONE && ((e) & PFT_ENTRY_PENDING_BIT) != 0)
+
 /* The time of a window entry whose request has not started yet (it counts
  * and does not expire), and a ready time that no timer waits for: the
  * admission waits for a pending request to start. */

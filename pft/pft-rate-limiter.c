@@ -51,7 +51,7 @@
  */
 
 #define TIME_FAR   (G_MAXINT64 / 4)
-#define PENDING_ID (G_GUINT64_CONSTANT (1) << 62)
+#define PENDING_ID PFT_ENTRY_PENDING_BIT
 
 typedef struct
 {
@@ -1899,7 +1899,7 @@ _pft_rate_limiter_release (PftRateLimiter *self,
   g_assert (self->in_flight > 0);
   /* A request that never started (its run was cancelled first) counts
    * from now: conservative, and its entry must not stay pending. */
-  if (entry != PFT_ENTRY_NONE)
+  if (PFT_ENTRY_IS_PENDING (entry))
     self->backend->vtable->start (self->backend, entry, now_locked (self));
   self->in_flight--;
   if (held_for_probe_locked (self))
@@ -2018,7 +2018,7 @@ _pft_rate_limiter_start (PftRateLimiter *self,
   Snapshot snap;
   guint64 started;
 
-  if (entry == PFT_ENTRY_NONE)
+  if (!PFT_ENTRY_IS_PENDING (entry))
     return PFT_ENTRY_NONE;
   limiter_lock (self, &snap);
   started = self->backend->vtable->start (self->backend, entry, now_locked (self));
