@@ -55,9 +55,10 @@
  *
  * Comments take whole lines: a `#` after a value is part of the value.
  *
- * Keys: `max-concurrent` (>= 1, default 5), `max-per-window` (0 = no limit,
- * the default), `window` (seconds, > 0, default 60), `max-cost-per-window`
- * (0 = no limit), `mode` (`sliding-window` or `smooth`), `burst`, and
+ * Keys: `max-concurrent` (1 to 2^32 - 1, default 5), `max-per-window` (0 =
+ * no limit, the default, to 2^32 - 1), `window` (seconds, 1e-6 to 1e9,
+ * default 60), `max-cost-per-window` (0 = no limit, to 2^64 - 1), `mode`
+ * (`sliding-window` or `smooth`), `burst` (1 to 2^32 - 1), and
  * `preset` (any name [func@Pft.presets_lookup] accepts), whose values the
  * other keys of the group override. A key that is absent takes its default
  * (the preset's value, else the limiter's default), so a group always
@@ -65,7 +66,9 @@
  *
  * Loading is atomic: every group is checked first, and on any error nothing
  * is registered or changed. Errors are %PFT_ERROR_PARSE and name the group,
- * the key and, when the text was read by Pft, the line.
+ * the key, the value and, when the text was read by Pft, the line; numbers
+ * are checked by the same rules as the limiter's own properties. Group
+ * names must be valid UTF-8.
  *
  * Loading is also a *reload*: a group whose name is already registered
  * updates that limiter's limits in place instead of swapping in a new
