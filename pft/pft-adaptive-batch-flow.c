@@ -24,7 +24,10 @@
 /**
  * PftAdaptiveBatchFlow:min-concurrent-flows:
  *
- * The floor of back-off.
+ * The floor of back-off. It may not be above
+ * [property@Pft.ThrottledBatchFlow:max-concurrent-flows]: a run then fails at once with
+ * [error@Pft.Error.INVALID_ARGUMENT] naming both (whatever order they were
+ * set in; until then the ceiling wins).
  */
 /**
  * PftAdaptiveBatchFlow:backoff-factor:

@@ -5,6 +5,8 @@
 
 #include <math.h>
 
+#include <glib/gi18n-lib.h>
+
 #include "pft-throttle-private.h"
 
 /* One controller serves the adaptive node and the adaptive batch flow. It
@@ -106,6 +108,15 @@ _pft_adaptive_install_properties (GObjectClass  *klass,
     g_object_class_install_property (klass, first_prop_id + i, pspecs[i]);
 }
 
+/* min-concurrent and max-concurrent are kept as set, whatever the order
+ * they were set in; a floor above the ceiling is an error that fails the
+ * next run (_pft_adaptive_check()), and until then the ceiling wins. */
+static inline guint
+floor_locked (PftAdaptive *a)
+{
+  return MIN (a->min, a->max);
+}
+
 PftAdaptive *
 _pft_adaptive_new (GObject                   *owner,
                    GParamSpec               **pspecs,
@@ -118,11 +129,11 @@ _pft_adaptive_new (GObject                   *owner,
   g_mutex_init (&a->mutex);
   a->initial = MAX (defaults->initial_concurrent, 1);
   a->min = MAX (defaults->min_concurrent, 1);
-  a->max = MAX (defaults->max_concurrent, a->min);
+  a->max = MAX (defaults->max_concurrent, 1);
   a->backoff = defaults->backoff_factor;
   a->threshold = MAX (defaults->recovery_threshold, 1);
   a->recovery = defaults->recovery_factor;
-  a->current = CLAMP (a->initial, a->min, a->max);
+  a->current = CLAMP (a->initial, floor_locked (a), a->max);
   a->probe_every = PROBE_EVERY;
   a->accepted = TRUE;
   return a;
@@ -174,7 +185,7 @@ reapply (PftAdaptive *a)
 
   g_mutex_lock (&a->mutex);
   old = a->current;
-  a->current = CLAMP (a->settled ? a->current : a->initial, a->min, a->max);
+  a->current = CLAMP (a->settled ? a->current : a->initial, floor_locked (a), a->max);
   current = a->current;
   target = dup_limiter_locked (a);
   g_mutex_unlock (&a->mutex);
@@ -205,10 +216,31 @@ _pft_adaptive_set_max_concurrent (PftAdaptive *a,
 {
   g_mutex_lock (&a->mutex);
   a->max = MAX (max_concurrent, 1);
-  if (a->min > a->max)
-    a->min = a->max;
   g_mutex_unlock (&a->mutex);
   reapply (a);
+}
+
+gboolean
+_pft_adaptive_check (PftAdaptive  *a,
+                     GError      **error)
+{
+  const char *min_name = g_param_spec_get_name (a->pspecs[PFT_ADAPTIVE_PROP_MIN_CONCURRENT]);
+  g_autofree char *max_name = g_strconcat ("max", min_name + 3, NULL);
+  guint min, max;
+
+  g_mutex_lock (&a->mutex);
+  min = a->min;
+  max = a->max;
+  g_mutex_unlock (&a->mutex);
+
+  if (min <= max)
+    return TRUE;
+  g_set_error (error, PFT_ERROR, PFT_ERROR_INVALID_ARGUMENT,
+               /* Translators: "min-concurrent = 100 is above max-concurrent = 20" */
+               _("%s: %s = %u is above %s = %u"),
+               PFT_IS_NODE (a->owner) ? pft_node_get_name (PFT_NODE (a->owner)) : G_OBJECT_TYPE_NAME (a->owner),
+               min_name, min, max_name, max);
+  return FALSE;
 }
 
 guint
@@ -381,7 +413,7 @@ _pft_adaptive_rate_limited (PftAdaptive *a,
       a->accepted = FALSE;
       a->settled = TRUE;
       a->epoch++;
-      next = MAX (next, a->min);
+      next = MAX (next, floor_locked (a));
       if (next != a->current)
         {
           a->current = next;
@@ -444,8 +476,6 @@ _pft_adaptive_set_property (PftAdaptive  *a,
     case PFT_ADAPTIVE_PROP_MIN_CONCURRENT:
       g_mutex_lock (&a->mutex);
       a->min = g_value_get_uint (value);
-      if (a->max < a->min)
-        a->max = a->min;
       g_mutex_unlock (&a->mutex);
       reapply (a);
       break;

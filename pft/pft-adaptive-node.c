@@ -38,7 +38,10 @@
 /**
  * PftAdaptiveNode:min-concurrent:
  *
- * The floor of back-off.
+ * The floor of back-off. It may not be above
+ * [property@Pft.BatchNode:max-concurrent]: a run then fails at once with
+ * [error@Pft.Error.INVALID_ARGUMENT] naming both (whatever order they were
+ * set in; until then the ceiling wins).
  */
 /**
  * PftAdaptiveNode:backoff-factor:

@@ -102,7 +102,13 @@ void     _pft_dispatch_item_done (gpointer  user_data,
  * outcome, on the run's main context, and may be called before
  * _pft_node_start_exec() returns (an exec that had its result at once).
  * @value is the callee's to take or unset (unset when there is no value);
- * @error is transfer full. Embed it in the caller's own state. */
+ * @error is transfer full. Embed it in the caller's own state.
+ *
+ * @limiter (nullable, borrowed) is the limiter whose slot serves the
+ * attempt, with the slot's window entry @entry: the exec machinery calls
+ * _pft_rate_limiter_start() right before the exec starts, and an exec
+ * still running when @done reports it cancelled keeps counting in the
+ * limiter (_pft_rate_limiter_hold()) until it really returns. */
 typedef struct _PftExecCall PftExecCall;
 typedef void (*PftExecDoneFunc) (PftExecCall *call,
                                  GValue      *value,
@@ -111,6 +117,8 @@ struct _PftExecCall
 {
   PftNode         *node;   /* set by _pft_node_start_exec() */
   PftExecDoneFunc  done;
+  PftRateLimiter  *limiter;
+  guint64          entry;
 };
 
 /* From pft-node.c: start one exec attempt in the node's shape. */
@@ -154,5 +162,9 @@ void     _pft_adaptive_success       (PftAdaptive *adaptive,
                                       guint64      epoch);
 void     _pft_adaptive_rate_limited  (PftAdaptive *adaptive,
                                       guint64      epoch);
+/* FALSE with PFT_ERROR_INVALID_ARGUMENT when min-concurrent is above
+ * max-concurrent: a run does not start with knobs that contradict. */
+gboolean _pft_adaptive_check         (PftAdaptive  *adaptive,
+                                      GError      **error);
 
 G_END_DECLS

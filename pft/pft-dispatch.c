@@ -101,7 +101,7 @@ item_release_permit (ItemRun *run)
   if (run->holds_slot)
     {
       run->holds_slot = FALSE;
-      _pft_rate_limiter_release_slot (run->policy->limiter);
+      _pft_rate_limiter_release_slot (run->policy->limiter, run->entry);
     }
   if (run->permit != NULL)
     {
@@ -330,14 +330,20 @@ item_start_job (ItemRun *run)
   if (run->policy->adaptive != NULL)
     run->epoch = _pft_adaptive_get_epoch (run->policy->adaptive);
 
+  /* The window counts the attempt from when its exec (or walk) starts,
+   * which is what the provider sees, not from when its slot was granted. */
   if (run->kind == PFT_JOB_EXEC)
     {
       _pft_context_set_attempt (run->ctx, run->attempt);
       run->call.done = item_exec_done;
+      run->call.limiter = run->holds_slot ? run->policy->limiter : NULL;
+      run->call.entry = run->entry;
       _pft_node_start_exec (run->node, run->ctx, run->item, run->cancellable, &run->call);
     }
   else
     {
+      if (run->holds_slot)
+        _pft_rate_limiter_start (run->policy->limiter, run->entry);
       _pft_flow_walk_async (PFT_FLOW (run->node), pft_context_get_store (run->ctx),
                             run->params, run->cancellable, item_walk_cb, run);
     }
@@ -571,11 +577,16 @@ dispatch_slot_cb (gpointer  user_data,
   else if (dispatch_stopped (d))
     {
       /* Granted just as the batch failed: give it back untouched. */
-      _pft_rate_limiter_release_slot (d->policy->limiter);
+      _pft_rate_limiter_release_slot (d->policy->limiter, entry);
     }
   else
     {
+      /* An item that is done at once (its run was cancelled meanwhile)
+       * must not let the pump it calls finish, and free, the dispatch
+       * under us: the pump below decides. */
+      d->pumping = TRUE;
       dispatch_start_next (d, TRUE, entry);
+      d->pumping = FALSE;
     }
   dispatch_pump (d);
 }
@@ -845,6 +856,7 @@ _pft_batch_exec_phase (PftInvocation *inv,
                        PftJobKind     kind)
 {
   GError *error = NULL;
+  PftRunPolicy *policy;
   PftValues *items;
   BatchRun *br;
 
@@ -857,11 +869,20 @@ _pft_batch_exec_phase (PftInvocation *inv,
       return;
     }
 
+  policy = _pft_run_policy_new (inv->node);
+  if (policy->adaptive != NULL && !_pft_adaptive_check (policy->adaptive, &error))
+    {
+      _pft_run_policy_unref (policy);
+      g_object_unref (items);
+      _pft_invocation_exec_done (inv, error);
+      return;
+    }
+
   br = g_new0 (BatchRun, 1);
+  br->policy = policy;
   br->inv = inv;
   br->kind = kind;
   br->items = items;
-  br->policy = _pft_run_policy_new (inv->node);
   br->pool.contexts = g_ptr_array_new_with_free_func (g_object_unref);
   /* A walk is not retried for ordinary errors (its nodes retry their own
    * execs); only a throttled flow runs a rate-limited walk again. */

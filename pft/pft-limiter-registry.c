@@ -10,6 +10,7 @@
 
 #include "pft.h"
 #include "pft-private.h"
+#include "pft-rate-limiter-private.h"
 
 /**
  * PftLimiterRegistry:
@@ -54,9 +55,10 @@
  *
  * Comments take whole lines: a `#` after a value is part of the value.
  *
- * Keys: `max-concurrent` (>= 1, default 5), `max-per-window` (0 = no limit,
- * the default), `window` (seconds, > 0, default 60), `max-cost-per-window`
- * (0 = no limit), `mode` (`sliding-window` or `smooth`), `burst`, and
+ * Keys: `max-concurrent` (1 to 2^32 - 1, default 5), `max-per-window` (0 =
+ * no limit, the default, to 2^32 - 1), `window` (seconds, 1e-6 to 1e9,
+ * default 60), `max-cost-per-window` (0 = no limit, to 2^64 - 1), `mode`
+ * (`sliding-window` or `smooth`), `burst` (1 to 2^32 - 1), and
  * `preset` (any name [func@Pft.presets_lookup] accepts), whose values the
  * other keys of the group override. A key that is absent takes its default
  * (the preset's value, else the limiter's default), so a group always
@@ -64,7 +66,9 @@
  *
  * Loading is atomic: every group is checked first, and on any error nothing
  * is registered or changed. Errors are %PFT_ERROR_PARSE and name the group,
- * the key and, when the text was read by Pft, the line.
+ * the key, the value and, when the text was read by Pft, the line; numbers
+ * are checked by the same rules as the limiter's own properties. Group
+ * names must be valid UTF-8.
  *
  * Loading is also a *reload*: a group whose name is already registered
  * updates that limiter's limits in place instead of swapping in a new
@@ -356,6 +360,21 @@ pft_limiter_registry_get_model (PftLimiterRegistry *self)
 /* -------------------------------------------------------------------- */
 /* Registration                                                          */
 
+/* Names are shown (statistics, the model, logs) as strings: valid UTF-8. */
+static gboolean
+check_name (const char  *name,
+            GError     **error)
+{
+  g_autofree char *shown = NULL;
+
+  if (g_utf8_validate (name, -1, NULL))
+    return TRUE;
+  shown = g_utf8_make_valid (name, -1);
+  g_set_error (error, PFT_ERROR, PFT_ERROR_INVALID_ARGUMENT,
+               _("A rate limiter name must be valid UTF-8, not “%s”"), shown);
+  return FALSE;
+}
+
 /* Inserts @limiter (transfer full) unless @name exists and !@replace.
  * Returns the limiter now registered under @name (borrowed), or NULL with
  * @error set. */
@@ -369,6 +388,12 @@ insert_limiter (PftLimiterRegistry *self,
   PftRateLimiter *old;
   gpointer old_key = NULL, old_value = NULL;
   gboolean changed = TRUE;
+
+  if (!check_name (name, error))
+    {
+      g_object_unref (limiter);
+      return NULL;
+    }
 
   g_mutex_lock (&self->mutex);
   old = g_hash_table_lookup (self->limiters, name);
@@ -443,11 +468,13 @@ pft_limiter_registry_register (PftLimiterRegistry  *self,
  * @name: the name to register the new limiter under
  * @max_concurrent: how many permits may be held at once (>= 1)
  * @max_per_window: how many admissions any @window may hold; 0 for no limit
- * @window: the window length in seconds (> 0), usually 60
+ * @window: the window length in seconds (1e-6 to 1e9), usually 60
  * @error: return location for a #GError
  *
  * Creates a limiter as [ctor@Pft.RateLimiter.new] does and registers it as
- * @name. Fails with %PFT_ERROR_EXISTS if @name is taken.
+ * @name. Fails with %PFT_ERROR_EXISTS if @name is taken, and with
+ * %PFT_ERROR_INVALID_ARGUMENT, naming the number, when @max_concurrent or
+ * @window is out of range or @name is not valid UTF-8.
  *
  * Returns: (transfer none) (nullable): the new limiter, owned by the
  *   registry: valid while it stays registered (take a reference if another
@@ -463,9 +490,12 @@ pft_limiter_registry_register_new (PftLimiterRegistry  *self,
 {
   g_return_val_if_fail (PFT_IS_LIMITER_REGISTRY (self), NULL);
   g_return_val_if_fail (name != NULL && *name != '\0', NULL);
-  g_return_val_if_fail (max_concurrent >= 1, NULL);
-  g_return_val_if_fail (window > 0, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  if (!_pft_limit_check_uint ("max-concurrent", max_concurrent, error) ||
+      !_pft_limit_check_window (window, error) ||
+      !check_name (name, error))
+    return NULL;
 
   return insert_limiter (self, name,
                          pft_rate_limiter_new (max_concurrent, max_per_window, window),
@@ -555,14 +585,19 @@ pft_limiter_registry_lookup (PftLimiterRegistry  *self,
  * @name: a limiter name
  * @max_concurrent: for a new limiter: permits held at once (>= 1)
  * @max_per_window: for a new limiter: admissions per window; 0 for no limit
- * @window: for a new limiter: the window length in seconds (> 0)
+ * @window: for a new limiter: the window length in seconds (1e-6 to 1e9)
  *
  * Returns the limiter registered as @name, registering a new one with the
  * given limits first if there is none. The limits are ignored when @name
  * exists: the existing limiter is returned unchanged. Any number of threads
  * may race on the same name: they all get the same object.
  *
- * Returns: (transfer full): the limiter registered as @name
+ * Numbers out of range, or a name that is not valid UTF-8, are programmer
+ * errors here (a critical that names them, %NULL, nothing registered),
+ * checked by the same rules as [method@Pft.LimiterRegistry.register_new],
+ * which reports them as errors.
+ *
+ * Returns: (transfer full) (nullable): the limiter registered as @name
  */
 PftRateLimiter *
 pft_limiter_registry_get_or_create (PftLimiterRegistry *self,
@@ -574,10 +609,21 @@ pft_limiter_registry_get_or_create (PftLimiterRegistry *self,
   PftRateLimiter *limiter;
   gboolean created = FALSE;
 
+  GError *error = NULL;
+
   g_return_val_if_fail (PFT_IS_LIMITER_REGISTRY (self), NULL);
   g_return_val_if_fail (name != NULL && *name != '\0', NULL);
-  g_return_val_if_fail (max_concurrent >= 1, NULL);
-  g_return_val_if_fail (window > 0, NULL);
+
+  /* Checked even when @name exists: a call that works only while someone
+   * else registered the name first is a bug waiting. */
+  if (!_pft_limit_check_uint ("max-concurrent", max_concurrent, &error) ||
+      !_pft_limit_check_window (window, &error) ||
+      !check_name (name, &error))
+    {
+      g_critical ("%s: %s", G_STRFUNC, error->message);
+      g_error_free (error);
+      return NULL;
+    }
 
   g_mutex_lock (&self->mutex);
   limiter = g_hash_table_lookup (self->limiters, name);
@@ -983,61 +1029,40 @@ get_value (GKeyFile   *keyfile,
   return value != NULL ? g_strstrip (value) : NULL;
 }
 
-/* The range a limiter property accepts, from its GParamSpec, so that the
- * file is checked against exactly what the limiter allows. */
-static void
-uint_range (const char *property,
-            guint64     fallback_min,
-            guint64     fallback_max,
-            guint64    *min,
-            guint64    *max)
-{
-  g_autoptr(GTypeClass) klass = g_type_class_ref (PFT_TYPE_RATE_LIMITER);
-  GParamSpec *pspec = g_object_class_find_property (G_OBJECT_CLASS (klass), property);
-
-  *min = fallback_min;
-  *max = fallback_max;
-  if (pspec != NULL && G_IS_PARAM_SPEC_UINT (pspec))
-    {
-      *min = MAX (fallback_min, G_PARAM_SPEC_UINT (pspec)->minimum);
-      *max = MIN (fallback_max, G_PARAM_SPEC_UINT (pspec)->maximum);
-    }
-  else if (pspec != NULL && G_IS_PARAM_SPEC_UINT64 (pspec))
-    {
-      *min = MAX (fallback_min, G_PARAM_SPEC_UINT64 (pspec)->minimum);
-      *max = MIN (fallback_max, G_PARAM_SPEC_UINT64 (pspec)->maximum);
-    }
-}
-
+/* Checked by the limiter's own rule for @key (the one its constructor,
+ * setters and the registry use), so that the file accepts exactly what
+ * the limiter allows. */
 static gboolean
 parse_unsigned (GKeyFile           *keyfile,
                 const LoadContext  *lc,
                 const char         *group,
                 const char         *key,
-                guint64             fallback_min,
-                guint64             fallback_max,
                 guint64            *out,
                 GError            **error)
 {
   g_autofree char *value = get_value (keyfile, group, key);
-  guint64 min, max;
+  g_autoptr(GError) range_error = NULL;
 
-  uint_range (key, fallback_min, fallback_max, &min, &max);
-
-  if (value == NULL ||
-      !g_ascii_string_to_unsigned (value, 10, min, max, out, NULL))
+  if (value == NULL || !g_ascii_string_to_unsigned (value, 10, 0, G_MAXUINT64, out, NULL))
     {
+      guint64 min = 0, max = G_MAXUINT64;
       /* Numbers pre-formatted: xgettext cannot see through
        * G_GUINT64_FORMAT. */
-      g_autofree char *min_s = g_strdup_printf ("%" G_GUINT64_FORMAT, min);
-      g_autofree char *max_s = g_strdup_printf ("%" G_GUINT64_FORMAT, max);
+      g_autofree char *min_s = NULL, *max_s = NULL;
 
+      _pft_limit_uint_range (key, &min, &max);
+      min_s = g_strdup_printf ("%" G_GUINT64_FORMAT, min);
+      max_s = g_strdup_printf ("%" G_GUINT64_FORMAT, max);
       set_parse_error (error, lc, group, key,
                        _("“%s” is not a whole number from %s to %s"),
                        value != NULL ? value : "", min_s, max_s);
       return FALSE;
     }
-
+  if (!_pft_limit_check_uint (key, *out, &range_error))
+    {
+      set_parse_error (error, lc, group, key, "%s", range_error->message);
+      return FALSE;
+    }
   return TRUE;
 }
 
@@ -1112,28 +1137,28 @@ parse_group (GKeyFile           *keyfile,
 
   if (g_key_file_has_key (keyfile, group, "max-concurrent", NULL))
     {
-      if (!parse_unsigned (keyfile, lc, group, "max-concurrent", 1, G_MAXUINT, &u, error))
+      if (!parse_unsigned (keyfile, lc, group, "max-concurrent", &u, error))
         goto fail;
       c->max_concurrent = (guint) u;
     }
 
   if (g_key_file_has_key (keyfile, group, "max-per-window", NULL))
     {
-      if (!parse_unsigned (keyfile, lc, group, "max-per-window", 0, G_MAXUINT, &u, error))
+      if (!parse_unsigned (keyfile, lc, group, "max-per-window", &u, error))
         goto fail;
       c->max_per_window = (guint) u;
     }
 
   if (g_key_file_has_key (keyfile, group, "max-cost-per-window", NULL))
     {
-      if (!parse_unsigned (keyfile, lc, group, "max-cost-per-window", 0, G_MAXUINT64, &u, error))
+      if (!parse_unsigned (keyfile, lc, group, "max-cost-per-window", &u, error))
         goto fail;
       c->max_cost_per_window = u;
     }
 
   if (g_key_file_has_key (keyfile, group, "burst", NULL))
     {
-      if (!parse_unsigned (keyfile, lc, group, "burst", 0, G_MAXUINT, &u, error))
+      if (!parse_unsigned (keyfile, lc, group, "burst", &u, error))
         goto fail;
       c->burst = (guint) u;
     }
@@ -1141,14 +1166,20 @@ parse_group (GKeyFile           *keyfile,
   if (g_key_file_has_key (keyfile, group, "window", NULL))
     {
       g_autofree char *value = get_value (keyfile, group, "window");
+      g_autoptr(GError) range_error = NULL;
       char *end = NULL;
       double w = value != NULL && *value != '\0' ? g_ascii_strtod (value, &end) : NAN;
 
-      if (end == NULL || *end != '\0' || !isfinite (w) || w <= 0)
+      if (end == NULL || *end != '\0')
         {
           set_parse_error (error, lc, group, "window",
-                           _("“%s” is not a number of seconds greater than 0"),
+                           _("“%s” is not a number of seconds"),
                            value != NULL ? value : "");
+          goto fail;
+        }
+      if (!_pft_limit_check_window (w, &range_error))
+        {
+          set_parse_error (error, lc, group, "window", "%s", range_error->message);
           goto fail;
         }
       c->window = w;
@@ -1215,9 +1246,18 @@ load_internal (PftLimiterRegistry  *self,
     {
       LimiterConfig *c;
 
+      g_autoptr(GError) name_error = NULL;
+
       if (groups[i][0] == '\0')
         {
           set_parse_error (error, lc, groups[i], NULL, _("a limiter name may not be empty"));
+          return FALSE;
+        }
+      if (!check_name (groups[i], &name_error))
+        {
+          g_autofree char *shown = g_utf8_make_valid (groups[i], -1);
+
+          set_parse_error (error, lc, shown, NULL, "%s", name_error->message);
           return FALSE;
         }
       c = parse_group (keyfile, lc, groups[i], error);

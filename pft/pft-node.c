@@ -13,6 +13,7 @@
 #include "pft.h"
 #include "pft-enums.h"
 #include "pft-dispatch-private.h"
+#include "pft-rate-limiter-private.h"
 
 /**
  * PftNode:
@@ -593,7 +594,10 @@ ensure_value (GValue *value)
  * ExecGroup, kept on the cancellable and connected to it once, not once
  * per item (a connect and a disconnect cost more than the rest of an
  * item). Cancelling reports CANCELLED at once for every exec still queued
- * or running; a worker that comes back later drops its result.
+ * or running, so that the run ends promptly; a worker that comes back
+ * later drops its result. An exec still running then is still a request
+ * at the provider: it keeps counting in its limiter's in-flight (a hold
+ * taken before the report gives the slot back) until it really returns.
  *
  * The pool starts with as many threads as processors, which is what
  * trivial execs want (a worker drains many queued items without sleeping).
@@ -627,8 +631,20 @@ struct _ThreadExec
   GValue           result;
   GError          *error;
   gint64           queued_at; /* monotonic, when pushed to the pool */
-  gint             done;      /* atomic: reported, or about to be */
+  PftRateLimiter  *limiter;   /* (owned) (nullable): of the attempt's slot */
+  guint64          entry;     /* the slot's window entry */
+  gint             state;     /* atomic, a ThreadExecState */
 };
+
+typedef enum
+{
+  TE_QUEUED,     /* not started */
+  TE_RUNNING,    /* in the exec */
+  TE_REPORTED,   /* reported, or about to be: by the worker, or by a
+                  * cancellation before the exec started */
+  TE_ORPHANED,   /* reported cancelled while the exec runs: the worker
+                  * gives back the limiter hold when it returns */
+} ThreadExecState;
 
 struct _ExecGroup
 {
@@ -677,9 +693,17 @@ thread_exec_unref (ThreadExec *te)
         g_value_unset (&te->result);
       g_clear_error (&te->error);
       g_clear_pointer (&te->group, exec_group_unref);
+      g_clear_object (&te->limiter);
       g_main_context_unref (te->context);
       g_free (te);
     }
+}
+
+static void
+thread_exec_report_cancelled (ThreadExec *te)
+{
+  te->error = _pft_error_new_cancelled ();
+  exec_batch_add (te);
 }
 
 /* Runs in the cancelling thread. */
@@ -687,16 +711,40 @@ static void
 exec_group_cancelled (GCancellable *cancellable,
                       ExecGroup    *group)
 {
+  g_autoptr(GPtrArray) pending = g_ptr_array_new ();
+
+  /* Collected first (each listed exec is alive: its worker unlinks it
+   * before letting go), handled outside the lock: the limiter's notify
+   * handlers are user code. */
   g_mutex_lock (&group->lock);
-  /* An exec may still be blocked in user code: report it now so that the
-   * run ends promptly; its worker drops the result when it comes back. */
   for (ThreadExec *te = group->pending; te != NULL; te = te->gnext)
-    if (g_atomic_int_compare_and_exchange (&te->done, 0, 1))
-      {
-        te->error = _pft_error_new_cancelled ();
-        exec_batch_add (te);
-      }
+    {
+      g_atomic_ref_count_inc (&te->ref_count);
+      g_ptr_array_add (pending, te);
+    }
   g_mutex_unlock (&group->lock);
+
+  for (guint i = 0; i < pending->len; i++)
+    {
+      ThreadExec *te = g_ptr_array_index (pending, i);
+
+      /* An exec may still be blocked in user code: report it now so that
+       * the run ends promptly; its worker drops the result when it comes
+       * back. A running one keeps its limiter's count until then: the
+       * hold is taken before the report lets the run give its slot back. */
+      if (g_atomic_int_compare_and_exchange (&te->state, TE_QUEUED, TE_REPORTED))
+        thread_exec_report_cancelled (te);
+      else if (g_atomic_int_get (&te->state) == TE_RUNNING)
+        {
+          if (te->limiter != NULL)
+            _pft_rate_limiter_hold (te->limiter);
+          if (g_atomic_int_compare_and_exchange (&te->state, TE_RUNNING, TE_ORPHANED))
+            thread_exec_report_cancelled (te);
+          else if (te->limiter != NULL)
+            _pft_rate_limiter_unhold (te->limiter);   /* it just returned */
+        }
+      thread_exec_unref (te);
+    }
 }
 
 static G_DEFINE_QUARK (pft-exec-group, exec_group)
@@ -886,9 +934,13 @@ exec_batch_add (ThreadExec *te)
   if (fresh != NULL)
     {
       /* The context is alive: @te holds it. The source cannot run before
-       * it is attached, and the context owns it afterwards. */
+       * it is attached, and the context owns it afterwards; but once
+       * attached it may run at once in the context's thread and drop @te,
+       * and the context with it: keep the context until the unref. */
+      g_main_context_ref (context);
       g_source_attach (fresh, context);
       g_source_unref (fresh);
+      g_main_context_unref (context);
     }
 }
 
@@ -924,16 +976,22 @@ thread_exec_run (ThreadExec *te)
   GError *error = NULL;
   gboolean won = FALSE;
 
-  if (!g_atomic_int_get (&te->done))
+  if (g_atomic_int_compare_and_exchange (&te->state, TE_QUEUED, TE_RUNNING))
     {
       PftNodeClass *klass = PFT_NODE_GET_CLASS (te->node);
 
+      /* The request starts now, in this thread: the window counts it
+       * from here, not from when its slot was granted. */
+      if (te->limiter != NULL)
+        _pft_rate_limiter_start (te->limiter, te->entry);
       if (klass->exec != NULL)
         klass->exec (te->node, te->ctx, &te->item, &result, &error);
-      /* Whoever flips @done first reports: the exec (through its
+      /* Whoever moves @state on first reports: the exec (through its
        * context's batch), or a cancellation that came first and did not
-       * wait for it. */
-      won = g_atomic_int_compare_and_exchange (&te->done, 0, 1);
+       * wait for it, and that took a hold on the limiter for us. */
+      won = g_atomic_int_compare_and_exchange (&te->state, TE_RUNNING, TE_REPORTED);
+      if (!won && te->limiter != NULL)
+        _pft_rate_limiter_unhold (te->limiter);
     }
   if (te->group != NULL)
     exec_group_unlink (te);
@@ -1335,6 +1393,8 @@ exec_default (PftNode      *self,
     {
       GValue result = G_VALUE_INIT;
 
+      if (call->limiter != NULL)
+        _pft_rate_limiter_start (call->limiter, call->entry);
       if (klass->exec != NULL)
         klass->exec (self, ctx, item, &result, &error);
       if (error != NULL && G_IS_VALUE (&result))
@@ -1362,6 +1422,10 @@ exec_default (PftNode      *self,
   te->context = g_main_context_ref (pft_context_get_main_context (ctx));
   te->node = g_object_ref (self);
   te->ctx = g_object_ref (ctx);
+  /* Kept by the exec's own record: the run (and its slot) may be gone
+   * before the worker comes back. */
+  te->limiter = call->limiter != NULL ? g_object_ref (call->limiter) : NULL;
+  te->entry = call->entry;
   /* The item belongs to the batch, which a cancelled run may free while
    * the exec still runs. */
   if (item != NULL && G_IS_VALUE (item))
@@ -1814,6 +1878,8 @@ _pft_node_start_exec (PftNode      *node,
       g_task_set_task_data (outer, g_new0 (gint, 1), g_free);
       inner = g_task_new (node, cancellable, exec_task_inner_cb, NULL);
       g_task_set_task_data (inner, g_object_ref (outer), g_object_unref);
+      if (call->limiter != NULL)
+        _pft_rate_limiter_start (call->limiter, call->entry);
       klass->exec_task (node, ctx, item, inner, &error);
       if (error != NULL)
         {
@@ -1837,7 +1903,10 @@ _pft_node_start_exec (PftNode      *node,
 
   /* The class's own exec_async may report through
    * pft_context_return_value() before it returns, instead of its
-   * callback: no GTask, no main-loop iteration. */
+   * callback: no GTask, no main-loop iteration. Its request starts when
+   * it is called. */
+  if (call->limiter != NULL)
+    _pft_rate_limiter_start (call->limiter, call->entry);
   if (call_exec_async (node, ctx, item, cancellable, exec_async_cb, call, &sr))
     call->done (call, &sr.value, sr.error);
 }

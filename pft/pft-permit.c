@@ -50,7 +50,7 @@ pft_permit_dispose (GObject *object)
   if (self->limiter != NULL)
     {
       if (g_atomic_int_compare_and_exchange (&self->released, FALSE, TRUE))
-        _pft_rate_limiter_release (self->limiter);
+        _pft_rate_limiter_release (self->limiter, self->entry);
       g_clear_object (&self->limiter);
     }
 
@@ -146,6 +146,15 @@ _pft_permit_new (PftRateLimiter *limiter,
   return self;
 }
 
+void
+_pft_permit_start (PftPermit *self)
+{
+  guint64 started = _pft_rate_limiter_start (self->limiter, self->entry);
+
+  if (started != PFT_ENTRY_NONE)
+    self->entry = started;
+}
+
 /**
  * pft_permit_release:
  * @self: a permit
@@ -162,7 +171,7 @@ pft_permit_release (PftPermit *self)
 
   if (self->limiter != NULL &&
       g_atomic_int_compare_and_exchange (&self->released, FALSE, TRUE))
-    _pft_rate_limiter_release (self->limiter);
+    _pft_rate_limiter_release (self->limiter, self->entry);
 }
 
 /**

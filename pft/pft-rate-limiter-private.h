@@ -26,6 +26,16 @@ G_BEGIN_DECLS
 /* Entry id of an admission that was not recorded (no window limit set). */
 #define PFT_ENTRY_NONE G_MAXUINT64
 
+/* Every backend marks the entry ids of requests that have not started
+ * with this bit, so that a release can tell without asking. */
+#define PFT_ENTRY_PENDING_BIT (G_GUINT64_CONSTANT (1) << 62)
+#define PFT_ENTRY_IS_PENDING(e) ((e) != PFT_ENTRY_NONE && ((e) & PFT_ENTRY_PENDING_BIT) != 0)
+
+/* The time of a window entry whose request has not started yet (it counts
+ * and does not expire), and a ready time that no timer waits for: the
+ * admission waits for a pending request to start. */
+#define PFT_TIME_PENDING (G_MAXINT64 / 2)
+
 typedef struct
 {
   guint           max_per_window;   /* requests per window, 0 = none */
@@ -45,16 +55,19 @@ typedef struct
                             const PftAdmissionLimits  *limits,
                             gint64                     now_us);
   /* May one request of @cost go at @now_us? If not, *@ready_at_us is the
-   * earliest time (> @now_us) at which it may, other admissions aside. */
+   * earliest time (> @now_us) at which it may, other admissions aside, or
+   * PFT_TIME_PENDING when that depends on a pending request starting. */
   gboolean (*decide)       (PftAdmissionBackend       *backend,
                             guint64                    cost,
                             gint64                     now_us,
                             gint64                    *ready_at_us);
-  /* Counts one request of @cost at @now_us; returns its entry id (for
-   * settle) or PFT_ENTRY_NONE. */
+  /* Counts one request of @cost admitted at @now_us, started then or,
+   * when @pending, at a later call of start; returns its entry id (for
+   * settle and start) or PFT_ENTRY_NONE. */
   guint64  (*record)       (PftAdmissionBackend       *backend,
                             guint64                    cost,
-                            gint64                     now_us);
+                            gint64                     now_us,
+                            gboolean                   pending);
   /* The request @entry really cost @new_cost, not @old_cost. Returns TRUE
    * when capacity was given back. */
   gboolean (*settle)       (PftAdmissionBackend       *backend,
@@ -62,10 +75,11 @@ typedef struct
                             guint64                    old_cost,
                             guint64                    new_cost,
                             gint64                     now_us);
-  /* The permit of @entry reached its holder at @now_us (an async callback
-   * runs, a blocked thread wakes): count the request from then, never
-   * from earlier. */
-  void     (*restamp)      (PftAdmissionBackend       *backend,
+  /* The request of pending @entry starts at @now_us (its exec is called,
+   * its permit reaches its holder): it counts from then. Returns the id
+   * the entry has from then on (for settle), or PFT_ENTRY_NONE when
+   * @entry was not pending (nothing happens then). */
+  guint64  (*start)        (PftAdmissionBackend       *backend,
                             guint64                    entry,
                             gint64                     now_us);
   /* Holds everything until @until_us; returns TRUE if that extended the
@@ -91,6 +105,24 @@ struct _PftAdmissionBackend
 PftAdmissionBackend *_pft_admission_backend_new_memory (const PftAdmissionLimits *limits);
 
 /* ------------------------------------------------------------------ */
+/* The numbers a user gives a limiter: one rule per limit, for every door.
+ * FALSE with PFT_ERROR_INVALID_ARGUMENT naming the key and the value. */
+
+#define PFT_WINDOW_MIN 1e-6
+#define PFT_WINDOW_MAX 1e9
+
+gboolean   _pft_limit_check_window      (double          window,
+                                         GError        **error);
+/* @key: "max-concurrent", "max-per-window", "max-cost-per-window" or
+ * "burst". */
+gboolean   _pft_limit_check_uint        (const char     *key,
+                                         guint64         value,
+                                         GError        **error);
+gboolean   _pft_limit_uint_range        (const char     *key,
+                                         guint64        *min,
+                                         guint64        *max);
+
+/* ------------------------------------------------------------------ */
 /* Limiter internals. */
 
 /* Replaces the clock (the system clock by default). Tests call it right
@@ -99,8 +131,10 @@ void       _pft_rate_limiter_set_clock   (PftRateLimiter *self,
                                           PftClock       *clock);
 PftClock  *_pft_rate_limiter_get_clock   (PftRateLimiter *self);
 
-/* Called by PftPermit. */
-void       _pft_rate_limiter_release     (PftRateLimiter *self);
+/* Called by PftPermit: gives back the concurrency slot; a request of
+ * @entry that never started counts from now. */
+void       _pft_rate_limiter_release     (PftRateLimiter *self,
+                                          guint64         entry);
 /* Sets *@cost to @new_cost under the limiter's lock and corrects the
  * window; returns TRUE if *@cost changed. */
 gboolean   _pft_rate_limiter_settle      (PftRateLimiter *self,
@@ -138,11 +172,29 @@ void       _pft_rate_limiter_acquire_slot_async (PftRateLimiter   *self,
                                                  PftSlotReadyFunc  callback,
                                                  gpointer          user_data);
 
-void       _pft_rate_limiter_release_slot (PftRateLimiter *self);
+void       _pft_rate_limiter_release_slot (PftRateLimiter *self,
+                                           guint64         entry);
+
+/* The request of a slot or permit (window entry @entry, or
+ * PFT_ENTRY_NONE) starts now: its exec is being called. Until then (or
+ * until its release) the entry counts and does not expire; from then on
+ * it counts for one window. Only the first call counts. Returns the id
+ * of the entry from then on (see the backend's start). */
+guint64    _pft_rate_limiter_start       (PftRateLimiter *self,
+                                          guint64         entry);
+
+/* An exec that is still running after its slot was given back (its run
+ * was cancelled): it keeps counting in in-flight, without a window entry,
+ * until _pft_rate_limiter_unhold(). Admits nothing and waits for nothing. */
+void       _pft_rate_limiter_hold        (PftRateLimiter *self);
+void       _pft_rate_limiter_unhold      (PftRateLimiter *self);
 
 /* Called by PftRateLimiter: a permit for an admission already counted. */
 PftPermit *_pft_permit_new               (PftRateLimiter *limiter,
                                           guint64         cost,
                                           guint64         entry);
+/* The permit reaches its holder: its request starts now. Before the
+ * permit is handed out only. */
+void       _pft_permit_start             (PftPermit      *self);
 
 G_END_DECLS

@@ -4,6 +4,7 @@
  */
 
 #include <math.h>
+#include <string.h>
 
 #include <glib/gi18n-lib.h>
 
@@ -16,31 +17,41 @@
 /* The in-memory admission backend (see the seam in
  * pft-rate-limiter-private.h).
  *
- * Sliding window: every admission is an entry (time, cost) in a ring, in
- * admission order, so times never decrease. An entry made at t counts for
- * [t, t + window): it expires once now >= t + window. A request may go when
- * the live entries plus itself stay within both limits; otherwise it may go
- * when enough of the oldest entries have expired, which gives the exact
- * time to arm the timer for. Entry ids are consecutive, so the entry of a
- * permit (for settle) is found by subtraction.
+ * The provider counts a request when it arrives, so an admission counts
+ * in the window from when its request starts (its exec is called, its
+ * permit reaches its holder), not from its grant. Between the two it is
+ * pending: it counts, and it cannot expire. Admission keeps the count,
+ * pending requests included, within the limit at every instant, so every
+ * request that started in the window ending at a start is still counted
+ * there: no window of that length ever holds more starts than the limit,
+ * however late a granted request starts.
  *
- * An entry counts from its grant, and again from when the permit reaches its
- * holder (restamp: an async callback runs, a blocked thread wakes), less a
- * millisecond of slack, because the request cannot be sent before that and
- * the provider counts from when it arrives. Restamping only moves an entry
- * later; to keep the ring sorted
- * without moving anything, an entry's effective time is the largest time of
- * itself and every entry before it (and of those already expired, `floor`).
- * Later entries thus count at least as long as earlier ones: conservative,
- * and exact for an outside observer of when requests start.
+ * Started requests are entries (time, cost) in a ring, in start order, so
+ * times never decrease; an entry made at t counts for [t, t + window): it
+ * expires once now >= t + window. A request may go when the live entries,
+ * the pending ones and itself stay within both limits; otherwise it may go
+ * when enough of the oldest entries have expired, which gives the exact
+ * time to arm the timer for (or none, when that needs a pending request to
+ * start first). Pending requests wait in a queue of their own, in grant
+ * order, and move to the ring when they start. Ids are consecutive in each
+ * (the pending ones marked with PENDING_ID), so both are found by
+ * subtraction.
  *
  * Smooth mode: GCRA (the virtual scheduling form). Requests are spaced by
  * T = window / max-per-window; tat is the theoretical arrival time of the
  * next one, and a request conforms when tat - tau <= now, with a tolerance
  * tau = (burst - 1) * T. The cost budget is paced the same way, with a
- * request of cost c advancing its own tat by c * window / max-cost. Entries
- * are recorded in the ring in this mode too, for window-count and settle.
+ * request of cost c advancing its own tat by c * window / max-cost. The
+ * exact window applies in this mode too, so that a burst never puts more
+ * than the limits into any window (a provider counting a sliding window
+ * refuses the excess, however well paced).
+ *
+ * Arithmetic saturates: cost sums are 128-bit, and computed times stop at
+ * TIME_FAR, far beyond any real deadline and far from overflow.
  */
+
+#define TIME_FAR   (G_MAXINT64 / 4)
+#define PENDING_ID PFT_ENTRY_PENDING_BIT
 
 typedef struct
 {
@@ -50,17 +61,73 @@ typedef struct
 
 typedef struct
 {
+  guint64  cost;
+  gboolean gone;     /* started (moved to the ring) */
+} Pending;
+
+/* A sum of 64-bit costs that cannot wrap. */
+typedef struct
+{
+  guint64 hi;
+  guint64 lo;
+} CostSum;
+
+static inline void
+cost_sum_add (CostSum *s,
+              guint64  c)
+{
+  s->lo += c;
+  if (s->lo < c)
+    s->hi++;
+}
+
+static inline void
+cost_sum_sub (CostSum *s,
+              guint64  c)
+{
+  if (s->lo < c)
+    s->hi--;
+  s->lo -= c;
+}
+
+/* Whether @s + @c <= @max. */
+static inline gboolean
+cost_sum_fits (const CostSum *s,
+               guint64        c,
+               guint64        max)
+{
+  return s->hi == 0 && s->lo <= max && c <= max - s->lo;
+}
+
+static inline guint64
+cost_sum_get (const CostSum *s)
+{
+  return s->hi != 0 ? G_MAXUINT64 : s->lo;
+}
+
+typedef struct
+{
   PftAdmissionBackend parent;
 
   PftAdmissionLimits  limits;
 
+  /* Started requests, in start order. */
   Entry              *ring;
   guint               cap;       /* a power of two, or 0 */
   guint               head;
   guint               len;
   guint64             head_id;   /* id of the entry at head */
-  guint64             cost_sum;  /* of the live entries */
-  gint64              floor;     /* largest time of the expired entries */
+
+  /* Pending requests, in grant order; started ones leave holes, dropped
+   * from the head. */
+  Pending            *pq;
+  guint               pq_cap;    /* a power of two, or 0 */
+  guint               pq_head;
+  guint               pq_len;
+  guint64             pq_head_id;
+  guint               n_pending;
+
+  CostSum             cost_sum;  /* of the live entries and the pending */
 
   gint64              tat_req;   /* smooth mode */
   gint64              tat_cost;  /* smooth mode */
@@ -75,6 +142,32 @@ ring_at (MemoryBackend *mb,
   return &mb->ring[(mb->head + i) & (mb->cap - 1)];
 }
 
+static inline Pending *
+pq_at (MemoryBackend *mb,
+       guint          i)
+{
+  return &mb->pq[(mb->pq_head + i) & (mb->pq_cap - 1)];
+}
+
+/* Grows a power-of-two ring of @size-byte elements, unwrapping it. */
+static gpointer
+ring_grow (gpointer  data,
+           gsize     size,
+           guint    *cap,
+           guint    *head,
+           guint     len)
+{
+  guint new_cap = *cap ? *cap * 2 : 16;
+  char *grown = g_malloc (new_cap * size);
+
+  for (guint i = 0; i < len; i++)
+    memcpy (grown + i * size, (char *) data + ((*head + i) & (*cap - 1)) * size, size);
+  g_free (data);
+  *cap = new_cap;
+  *head = 0;
+  return grown;
+}
+
 static void
 ring_expire (MemoryBackend *mb,
              gint64         now)
@@ -84,19 +177,19 @@ ring_expire (MemoryBackend *mb,
   while (mb->len > 0)
     {
       Entry *e = &mb->ring[mb->head];
-      gint64 eff = MAX (mb->floor, e->t);
 
-      if (eff + window > now)
+      if (e->t + window > now)
         break;
-      mb->floor = eff;
-      mb->cost_sum -= e->cost;
+      cost_sum_sub (&mb->cost_sum, e->cost);
       mb->head = (mb->head + 1) & (mb->cap - 1);
       mb->len--;
       mb->head_id++;
     }
 }
 
-static void
+/* Records a request started at @t (never before the last one: the times
+ * come from one monotonic clock, read under the limiter's lock). */
+static guint64
 ring_push (MemoryBackend *mb,
            gint64         t,
            guint64        cost)
@@ -104,22 +197,64 @@ ring_push (MemoryBackend *mb,
   Entry *e;
 
   if (mb->len == mb->cap)
-    {
-      guint new_cap = mb->cap ? mb->cap * 2 : 16;
-      Entry *ring = g_new (Entry, new_cap);
-
-      for (guint i = 0; i < mb->len; i++)
-        ring[i] = *ring_at (mb, i);
-      g_free (mb->ring);
-      mb->ring = ring;
-      mb->cap = new_cap;
-      mb->head = 0;
-    }
+    mb->ring = ring_grow (mb->ring, sizeof (Entry), &mb->cap, &mb->head, mb->len);
   e = ring_at (mb, mb->len);
   e->t = t;
   e->cost = cost;
   mb->len++;
-  mb->cost_sum += cost;
+  cost_sum_add (&mb->cost_sum, cost);
+  return mb->head_id + mb->len - 1;
+}
+
+static inline Entry *
+ring_find (MemoryBackend *mb,
+           guint64        entry)
+{
+  if (entry == PFT_ENTRY_NONE || (entry & PENDING_ID) != 0 ||
+      entry < mb->head_id || entry - mb->head_id >= mb->len)
+    return NULL;
+  return ring_at (mb, (guint) (entry - mb->head_id));
+}
+
+static guint64
+pq_push (MemoryBackend *mb,
+         guint64        cost)
+{
+  Pending *p;
+
+  if (mb->pq_len == mb->pq_cap)
+    mb->pq = ring_grow (mb->pq, sizeof (Pending), &mb->pq_cap, &mb->pq_head, mb->pq_len);
+  p = pq_at (mb, mb->pq_len);
+  p->cost = cost;
+  p->gone = FALSE;
+  mb->pq_len++;
+  mb->n_pending++;
+  cost_sum_add (&mb->cost_sum, cost);
+  return PENDING_ID | (mb->pq_head_id + mb->pq_len - 1);
+}
+
+static inline Pending *
+pq_find (MemoryBackend *mb,
+         guint64        entry)
+{
+  guint64 id;
+  Pending *p;
+
+  if (entry == PFT_ENTRY_NONE || (entry & PENDING_ID) == 0)
+    return NULL;
+  id = entry & ~PENDING_ID;
+  if (id < mb->pq_head_id || id - mb->pq_head_id >= mb->pq_len)
+    return NULL;
+  p = pq_at (mb, (guint) (id - mb->pq_head_id));
+  return p->gone ? NULL : p;
+}
+
+/* @a + @b for 0 <= @b <= TIME_FAR and @a <= TIME_FAR, at most TIME_FAR. */
+static inline gint64
+time_add (gint64 a,
+          gint64 b)
+{
+  return MIN (a + b, TIME_FAR);
 }
 
 static gint64
@@ -131,17 +266,72 @@ smooth_interval (const PftAdmissionLimits *limits)
 
 static gint64
 smooth_cost_span (const PftAdmissionLimits *limits,
-                  double                    cost)
+                  guint64                   cost)
 {
-  return (gint64) ceil (cost * (double) limits->window_us / (double) limits->max_cost);
+  double span = ceil ((double) cost * (double) limits->window_us / (double) limits->max_cost);
+
+  return span >= (double) TIME_FAR ? TIME_FAR : (gint64) span;
 }
 
 static gint64
 smooth_tolerance (const PftAdmissionLimits *limits)
 {
+  gint64 interval;
+
   if (limits->max_per_window == 0)
     return 0;
-  return (gint64) (limits->burst - 1) * smooth_interval (limits);
+  interval = smooth_interval (limits);
+  /* A burst of 2^32 - 1 spans more than the int64 range of microseconds:
+   * it means "no pacing", which TIME_FAR says without overflowing. */
+  if ((gint64) limits->burst - 1 > TIME_FAR / interval)
+    return TIME_FAR;
+  return ((gint64) limits->burst - 1) * interval;
+}
+
+/* The earliest time (>= @now) at which the window has room for one more
+ * request of @cost; PFT_TIME_PENDING when that waits for a pending request
+ * to start (pending requests never expire). */
+static gint64
+window_ready (MemoryBackend *mb,
+              guint64        cost,
+              gint64         now)
+{
+  const PftAdmissionLimits *limits = &mb->limits;
+  gint64 window = limits->window_us;
+  gint64 ready = now;
+  guint count;
+
+  ring_expire (mb, now);
+  count = mb->len + mb->n_pending;
+
+  if (limits->max_per_window > 0 && count >= limits->max_per_window)
+    {
+      /* The oldest count + 1 - max started ones must leave first. */
+      guint need = count + 1 - limits->max_per_window;
+
+      if (need > mb->len)
+        return PFT_TIME_PENDING;
+      ready = MAX (ready, ring_at (mb, need - 1)->t + window);
+    }
+
+  if (limits->max_cost > 0 && !cost_sum_fits (&mb->cost_sum, cost, limits->max_cost))
+    {
+      CostSum left = mb->cost_sum;
+      guint i;
+
+      /* Enough of the oldest must leave for @cost to fit (it always fits
+       * in an empty window: the caller checked cost <= max). */
+      for (i = 0; i < mb->len; i++)
+        {
+          cost_sum_sub (&left, ring_at (mb, i)->cost);
+          if (cost_sum_fits (&left, cost, limits->max_cost))
+            break;
+        }
+      if (i == mb->len)
+        return PFT_TIME_PENDING;
+      ready = MAX (ready, ring_at (mb, i)->t + window);
+    }
+  return ready;
 }
 
 static void
@@ -150,6 +340,7 @@ memory_free (PftAdmissionBackend *backend)
   MemoryBackend *mb = (MemoryBackend *) backend;
 
   g_free (mb->ring);
+  g_free (mb->pq);
   g_free (mb);
 }
 
@@ -167,12 +358,12 @@ memory_configure (PftAdmissionBackend      *backend,
 
   /* Switching to smooth pacing: go on from the last admission rather than
    * allowing a fresh burst. */
-  if (to_smooth && mb->len > 0)
+  if (to_smooth && (mb->len > 0 || mb->n_pending > 0))
     {
-      gint64 last = ring_at (mb, mb->len - 1)->t;
+      gint64 last = mb->n_pending > 0 ? now : ring_at (mb, mb->len - 1)->t;
 
       if (limits->max_per_window > 0)
-        mb->tat_req = MAX (mb->tat_req, last + smooth_interval (limits));
+        mb->tat_req = MAX (mb->tat_req, time_add (last, smooth_interval (limits)));
       if (limits->max_cost > 0)
         mb->tat_cost = MAX (mb->tat_cost, last);
     }
@@ -200,40 +391,9 @@ memory_decide (PftAdmissionBackend *backend,
       if (limits->max_cost > 0 && mb->tat_cost - tau > now)
         ready = MAX (ready, mb->tat_cost - tau);
     }
-  else
-    {
-      gint64 window = limits->window_us;
 
-      ring_expire (mb, now);
-
-      if (limits->max_per_window > 0 && mb->len >= limits->max_per_window)
-        {
-          /* The oldest len + 1 - max entries must leave first. */
-          guint need = mb->len + 1 - limits->max_per_window;
-          gint64 eff = mb->floor;
-
-          for (guint k = 0; k < need; k++)
-            eff = MAX (eff, ring_at (mb, k)->t);
-          ready = MAX (ready, eff + window);
-        }
-
-      if (limits->max_cost > 0 && mb->cost_sum + cost > limits->max_cost)
-        {
-          guint64 left = mb->cost_sum;
-          gint64 eff = mb->floor;
-
-          /* Enough of the oldest must leave for @cost to fit (it always
-           * fits in an empty window: the caller checked cost <= max). */
-          for (guint i = 0; i < mb->len; i++)
-            {
-              eff = MAX (eff, ring_at (mb, i)->t);
-              left -= ring_at (mb, i)->cost;
-              if (left + cost <= limits->max_cost)
-                break;
-            }
-          ready = MAX (ready, eff + window);
-        }
-    }
+  if (limits->max_per_window > 0 || limits->max_cost > 0)
+    ready = MAX (ready, window_ready (mb, cost, now));
 
   if (ready > now)
     {
@@ -246,11 +406,11 @@ memory_decide (PftAdmissionBackend *backend,
 static guint64
 memory_record (PftAdmissionBackend *backend,
                guint64              cost,
-               gint64               now)
+               gint64               now,
+               gboolean             pending)
 {
   MemoryBackend *mb = (MemoryBackend *) backend;
   const PftAdmissionLimits *limits = &mb->limits;
-  guint64 id;
 
   /* Without a window limit, nothing is kept: a limiter that only bounds
    * concurrency must not grow a window of a million entries. */
@@ -260,15 +420,15 @@ memory_record (PftAdmissionBackend *backend,
   if (limits->mode == PFT_LIMITER_MODE_SMOOTH)
     {
       if (limits->max_per_window > 0)
-        mb->tat_req = MAX (mb->tat_req, now) + smooth_interval (limits);
+        mb->tat_req = time_add (MAX (mb->tat_req, now), smooth_interval (limits));
       if (limits->max_cost > 0)
-        mb->tat_cost = MAX (mb->tat_cost, now) + smooth_cost_span (limits, (double) cost);
+        mb->tat_cost = time_add (MAX (mb->tat_cost, now), smooth_cost_span (limits, cost));
     }
 
+  if (pending)
+    return pq_push (mb, cost);
   ring_expire (mb, now);
-  id = mb->head_id + mb->len;
-  ring_push (mb, now, cost);
-  return id;
+  return ring_push (mb, now, cost);
 }
 
 static gboolean
@@ -280,43 +440,50 @@ memory_settle (PftAdmissionBackend *backend,
 {
   MemoryBackend *mb = (MemoryBackend *) backend;
   const PftAdmissionLimits *limits = &mb->limits;
+  Pending *p;
+  Entry *e;
 
   ring_expire (mb, now);
-  if (entry != PFT_ENTRY_NONE && entry >= mb->head_id && entry - mb->head_id < mb->len)
+  e = ring_find (mb, entry);
+  p = e == NULL ? pq_find (mb, entry) : NULL;
+  if (e != NULL || p != NULL)
     {
-      Entry *e = ring_at (mb, (guint) (entry - mb->head_id));
+      guint64 *cost = e != NULL ? &e->cost : &p->cost;
 
-      mb->cost_sum = mb->cost_sum - e->cost + new_cost;
-      e->cost = new_cost;
+      cost_sum_sub (&mb->cost_sum, *cost);
+      cost_sum_add (&mb->cost_sum, new_cost);
+      *cost = new_cost;
 
       if (limits->mode == PFT_LIMITER_MODE_SMOOTH && limits->max_cost > 0)
-        mb->tat_cost += smooth_cost_span (limits, (double) new_cost) -
-                        smooth_cost_span (limits, (double) old_cost);
+        mb->tat_cost = MIN (mb->tat_cost + smooth_cost_span (limits, new_cost) -
+                            smooth_cost_span (limits, old_cost), TIME_FAR);
     }
   return new_cost < old_cost;
 }
 
-/* How late a permit may reach its holder before its entry moves. Within
- * it, the grant time stands: an observer who stamps requests as they start
- * then sees each slot reused no sooner than window - RESTAMP_SLACK_US after
- * its previous request started, and without it every window's scheduling
- * latency would add up (a burst of a thousand callbacks takes a
- * millisecond or two to run; at 1000 per second that cost 0.15% of the
- * throughput). */
-#define RESTAMP_SLACK_US 1000
-
-static void
-memory_restamp (PftAdmissionBackend *backend,
-                guint64              entry,
-                gint64               now)
+static guint64
+memory_start (PftAdmissionBackend *backend,
+              guint64              entry,
+              gint64               now)
 {
   MemoryBackend *mb = (MemoryBackend *) backend;
+  Pending *p = pq_find (mb, entry);
+  guint64 cost;
 
-  if (entry != PFT_ENTRY_NONE && entry >= mb->head_id && entry - mb->head_id < mb->len)
+  if (p == NULL)
+    return PFT_ENTRY_NONE;
+  cost = p->cost;
+  p->gone = TRUE;
+  mb->n_pending--;
+  cost_sum_sub (&mb->cost_sum, cost);
+  while (mb->pq_len > 0 && pq_at (mb, 0)->gone)
     {
-      Entry *e = ring_at (mb, (guint) (entry - mb->head_id));
-      e->t = MAX (e->t, now - RESTAMP_SLACK_US);
+      mb->pq_head = (mb->pq_head + 1) & (mb->pq_cap - 1);
+      mb->pq_len--;
+      mb->pq_head_id++;
     }
+  ring_expire (mb, now);
+  return ring_push (mb, now, cost);
 }
 
 static gboolean
@@ -346,8 +513,8 @@ memory_usage (PftAdmissionBackend *backend,
   MemoryBackend *mb = (MemoryBackend *) backend;
 
   ring_expire (mb, now);
-  *count = mb->len;
-  *cost = mb->cost_sum;
+  *count = mb->len + mb->n_pending;
+  *cost = cost_sum_get (&mb->cost_sum);
 }
 
 static void
@@ -355,12 +522,13 @@ memory_reset (PftAdmissionBackend *backend)
 {
   MemoryBackend *mb = (MemoryBackend *) backend;
 
-  /* Expire everything: the ids of the dropped entries are never reused. */
+  /* Forget the started requests (their ids are never reused) and the
+   * pacing; pending ones are about to reach the provider, so they stay. */
+  for (guint i = 0; i < mb->len; i++)
+    cost_sum_sub (&mb->cost_sum, ring_at (mb, i)->cost);
   mb->head_id += mb->len;
   mb->head = 0;
   mb->len = 0;
-  mb->cost_sum = 0;
-  mb->floor = G_MININT64 / 2;
   mb->tat_req = G_MININT64 / 2;
   mb->tat_cost = G_MININT64 / 2;
   mb->paused_until = G_MININT64 / 2;
@@ -372,7 +540,7 @@ static const PftAdmissionBackendVTable memory_vtable = {
   .decide = memory_decide,
   .record = memory_record,
   .settle = memory_settle,
-  .restamp = memory_restamp,
+  .start = memory_start,
   .pause = memory_pause,
   .paused_until = memory_paused_until,
   .usage = memory_usage,
@@ -389,9 +557,112 @@ _pft_admission_backend_new_memory (const PftAdmissionLimits *limits)
   mb->tat_req = G_MININT64 / 2;
   mb->tat_cost = G_MININT64 / 2;
   mb->paused_until = G_MININT64 / 2;
-  mb->floor = G_MININT64 / 2;
   return &mb->parent;
 }
+
+/* ================================================================== */
+/* The numbers a user gives a limiter.
+ *
+ * One rule per limit, used by every door: the constructor and the setters
+ * (bad numbers there are programmer errors: a critical naming the key and
+ * the value, nothing changes), properties (GObject's own warning from the
+ * same bounds in the GParamSpecs, nothing changes),
+ * the registry (PFT_ERROR_INVALID_ARGUMENT) and the key-file loader
+ * (PFT_ERROR_PARSE with the file's line). The bounds match the
+ * properties' GParamSpecs. */
+
+typedef struct
+{
+  const char *key;
+  guint64     min;
+  guint64     max;
+} UintLimit;
+
+static const UintLimit uint_limits[] = {
+  { "max-concurrent",      1, G_MAXUINT },
+  { "max-per-window",      0, G_MAXUINT },
+  { "max-cost-per-window", 0, G_MAXUINT64 },
+  { "burst",               1, G_MAXUINT },
+};
+
+gboolean
+_pft_limit_uint_range (const char *key,
+                       guint64    *min,
+                       guint64    *max)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (uint_limits); i++)
+    if (g_str_equal (uint_limits[i].key, key))
+      {
+        *min = uint_limits[i].min;
+        *max = uint_limits[i].max;
+        return TRUE;
+      }
+  return FALSE;
+}
+
+gboolean
+_pft_limit_check_uint (const char  *key,
+                       guint64      value,
+                       GError     **error)
+{
+  guint64 min = 0, max = G_MAXUINT64;
+  g_autofree char *v = NULL, *min_s = NULL, *max_s = NULL;
+
+  if (!_pft_limit_uint_range (key, &min, &max))
+    g_return_val_if_reached (FALSE);
+  if (value >= min && value <= max)
+    return TRUE;
+
+  /* Numbers pre-formatted: xgettext cannot see through G_GUINT64_FORMAT. */
+  v = g_strdup_printf ("%" G_GUINT64_FORMAT, value);
+  min_s = g_strdup_printf ("%" G_GUINT64_FORMAT, min);
+  max_s = g_strdup_printf ("%" G_GUINT64_FORMAT, max);
+  g_set_error (error, PFT_ERROR, PFT_ERROR_INVALID_ARGUMENT,
+               /* Translators: "max-concurrent = 0 is out of range: ..." */
+               _("%s = %s is out of range: it must be a whole number from %s to %s"),
+               key, v, min_s, max_s);
+  return FALSE;
+}
+
+gboolean
+_pft_limit_check_window (double   window,
+                         GError **error)
+{
+  char v[G_ASCII_DTOSTR_BUF_SIZE], min_s[G_ASCII_DTOSTR_BUF_SIZE], max_s[G_ASCII_DTOSTR_BUF_SIZE];
+
+  /* Written so that NaN fails too. */
+  if (window >= PFT_WINDOW_MIN && window <= PFT_WINDOW_MAX)
+    return TRUE;
+
+  g_ascii_formatd (v, sizeof v, "%g", window);
+  g_ascii_formatd (min_s, sizeof min_s, "%g", PFT_WINDOW_MIN);
+  g_ascii_formatd (max_s, sizeof max_s, "%g", PFT_WINDOW_MAX);
+  g_set_error (error, PFT_ERROR, PFT_ERROR_INVALID_ARGUMENT,
+               _("window = %s is out of range: it must be a number of seconds from %s to %s"),
+               v, min_s, max_s);
+  return FALSE;
+}
+
+/* A bad number from C code: reported as g_return_if_fail() would, with
+ * the rule's own message. Consumes @error. */
+static gboolean
+limit_ok_or_critical (const char *func,
+                      GError     *error)
+{
+  if (error == NULL)
+    return TRUE;
+  g_critical ("%s: %s", func, error->message);
+  g_error_free (error);
+  return FALSE;
+}
+
+#define RETURN_IF_BAD_UINT(key, value) \
+  G_STMT_START { \
+    GError *limit_error_ = NULL; \
+    _pft_limit_check_uint ((key), (value), &limit_error_); \
+    if (!limit_ok_or_critical (G_STRFUNC, limit_error_)) \
+      return; \
+  } G_STMT_END
 
 /* ================================================================== */
 /* The limiter. */
@@ -410,6 +681,12 @@ _pft_admission_backend_new_memory (const PftAdmissionLimits *limits)
  * on a main context, with [method@Pft.RateLimiter.acquire] in a worker
  * thread, or with [method@Pft.RateLimiter.try_acquire] when waiting is not
  * an option, make the request, and release the permit.
+ *
+ * A request counts in the window from when its permit reaches its holder
+ * (for throttled nodes: from when the exec starts), not from the grant,
+ * and until then it counts without expiring, so that no window of the
+ * limiter's length ever sees more than the limit start, however late the
+ * holder gets to it.
  *
  * Admission is first come, first served: waiters are admitted strictly in
  * the order they asked, a costly one at the head holding back cheaper ones
@@ -570,7 +847,7 @@ waiter_unref (gpointer data)
   if (w->slot_ready != NULL)
     {
       if (w->slot_held)
-        _pft_rate_limiter_release (w->limiter);
+        _pft_rate_limiter_release (w->limiter, w->entry);
       g_clear_pointer (&w->context, g_main_context_unref);
       g_object_unref (w->limiter);
     }
@@ -680,16 +957,19 @@ held_for_probe_locked (PftRateLimiter *self)
   return self->half_open && self->probe_out;
 }
 
+/* @pending: the request starts later than now (when its permit reaches
+ * its holder, or its exec is called), see _pft_rate_limiter_start(). */
 static inline guint64
 admit_locked (PftRateLimiter *self,
               guint64         cost,
-              gint64          now)
+              gint64          now,
+              gboolean        pending)
 {
   if (self->half_open)
     self->probe_out = TRUE;
   self->in_flight++;
   self->total_admitted++;
-  return self->backend->vtable->record (self->backend, cost, now);
+  return self->backend->vtable->record (self->backend, cost, now, pending);
 }
 
 /* The one place where admission is decided: concurrency and the backend
@@ -697,6 +977,7 @@ admit_locked (PftRateLimiter *self,
 static gboolean
 try_admit_locked (PftRateLimiter *self,
                   guint64         cost,
+                  gboolean        pending,
                   guint64        *entry)
 {
   gint64 now, ready;
@@ -707,7 +988,7 @@ try_admit_locked (PftRateLimiter *self,
   now = now_locked (self);
   if (!self->backend->vtable->decide (self->backend, cost, now, &ready))
     return FALSE;
-  *entry = admit_locked (self, cost, now);
+  *entry = admit_locked (self, cost, now, pending);
   return TRUE;
 }
 
@@ -769,10 +1050,14 @@ process_locked (PftRateLimiter *self,
         break;
       if (!self->backend->vtable->decide (self->backend, w->cost, now, &ready))
         {
-          deadline = ready;
+          /* Waiting for a request to start needs no timer: its start
+           * comes back here. */
+          deadline = ready >= PFT_TIME_PENDING ? -1 : ready;
           break;
         }
-      w->entry = admit_locked (self, w->cost, now);
+      /* Counted from when the waiter gets it (a thread wakes, a callback
+       * runs) or, for a slot, from when its exec starts. */
+      w->entry = admit_locked (self, w->cost, now, TRUE);
       finish_waiter_locked (self, w, WAITER_GRANTED, done);
     }
   set_timer_locked (self, deadline);
@@ -813,7 +1098,7 @@ complete_slot_waiter (Waiter *w)
       if (w->slot_held)
         {
           w->slot_held = FALSE;
-          _pft_rate_limiter_release (self);
+          _pft_rate_limiter_release (self, w->entry);
         }
       g_clear_error (&w->error);
       w->slot_ready (w->slot_data, PFT_ENTRY_NONE, error);
@@ -823,13 +1108,8 @@ complete_slot_waiter (Waiter *w)
   switch (w->state)
     {
     case WAITER_GRANTED:
-      if (w->entry != PFT_ENTRY_NONE)
-        {
-          g_mutex_lock (&self->mutex);
-          self->backend->vtable->restamp (self->backend, w->entry, now_locked (self));
-          g_mutex_unlock (&self->mutex);
-        }
-      w->slot_held = FALSE;   /* handed over */
+      /* Handed over; its request starts when its holder calls the exec. */
+      w->slot_held = FALSE;
       entry = w->entry;
       break;
     case WAITER_FAILED:
@@ -867,15 +1147,8 @@ complete_waiter (Waiter *w)
   switch (w->state)
     {
     case WAITER_GRANTED:
-      if (w->entry != PFT_ENTRY_NONE)
-        {
-          PftRateLimiter *self = w->limiter;
-
-          /* The callback runs now: count the request from here. */
-          g_mutex_lock (&self->mutex);
-          self->backend->vtable->restamp (self->backend, w->entry, now_locked (self));
-          g_mutex_unlock (&self->mutex);
-        }
+      /* The callback runs now: count the request from here. */
+      _pft_permit_start (w->permit);
       g_task_return_pointer (w->task, g_steal_pointer (&w->permit), g_object_unref);
       break;
     case WAITER_FAILED:
@@ -938,8 +1211,13 @@ attach_batch (Batch        *batch,
   g_source_set_priority (source, G_PRIORITY_DEFAULT);
   g_source_set_static_name (source, "[pft] limiter admission");
   g_source_set_callback (source, complete_batch_cb, batch, batch_free);
+  /* Once attached, the batch may run in the context's thread at once and
+   * drop the waiters' references to the context, which its owner may then
+   * finalize: keep it alive until the source is unreferenced here. */
+  g_main_context_ref (context);
   g_source_attach (source, context);
   g_source_unref (source);
+  g_main_context_unref (context);
 }
 
 static void
@@ -1185,12 +1463,13 @@ pft_rate_limiter_class_init (PftRateLimiterClass *klass)
   /**
    * PftRateLimiter:window:
    *
-   * The length of the rate window, in seconds (more than 0; microsecond
-   * resolution). Changing it keeps the admissions already counted.
+   * The length of the rate window, in seconds, from 1e-6 (a microsecond,
+   * its resolution) to 1e9 (about 31 years). Changing it keeps the
+   * admissions already counted.
    */
   properties[PROP_WINDOW] =
     g_param_spec_double ("window", NULL, NULL,
-                         1e-6, G_MAXDOUBLE, DEFAULT_WINDOW, rw);
+                         PFT_WINDOW_MIN, PFT_WINDOW_MAX, DEFAULT_WINDOW, rw);
 
   /**
    * PftRateLimiter:max-cost-per-window:
@@ -1245,8 +1524,9 @@ pft_rate_limiter_class_init (PftRateLimiterClass *klass)
   /**
    * PftRateLimiter:window-count:
    *
-   * How many requests the current window holds: those admitted less than
-   * [property@Pft.RateLimiter:window] seconds ago (only live entries count).
+   * How many requests the current window holds: those that started less
+   * than [property@Pft.RateLimiter:window] seconds ago, and those granted
+   * that have not started yet (only live entries count).
    * Admissions are recorded while a window limit is set. Not notified:
    * it changes as time passes; read it when needed.
    */
@@ -1331,21 +1611,30 @@ pft_rate_limiter_init (PftRateLimiter *self)
  * @max_concurrent: how many permits may be held at once, at least 1
  * @max_per_window: how many requests may start in any window, or 0 for no
  *   limit
- * @window: the window length in seconds, more than 0 (60 for "per minute")
+ * @window: the window length in seconds, from 1e-6 to 1e9 (60 for "per
+ *   minute")
  *
  * Creates a limiter in sliding-window mode with no cost limit; set
  * [property@Pft.RateLimiter:max-cost-per-window] and
- * [property@Pft.RateLimiter:mode] for more.
+ * [property@Pft.RateLimiter:mode] for more. A number out of range is a
+ * programmer error (a critical that names it, and %NULL); numbers from
+ * users go through [method@Pft.LimiterRegistry.register_new] or a key
+ * file, which report them as errors.
  *
- * Returns: (transfer full): a new limiter
+ * Returns: (transfer full) (nullable): a new limiter, or %NULL when a
+ *   number is out of range
  */
 PftRateLimiter *
 pft_rate_limiter_new (guint  max_concurrent,
                       guint  max_per_window,
                       double window)
 {
-  g_return_val_if_fail (max_concurrent >= 1, NULL);
-  g_return_val_if_fail (window > 0 && isfinite (window), NULL);
+  GError *error = NULL;
+
+  if (_pft_limit_check_uint ("max-concurrent", max_concurrent, &error))
+    _pft_limit_check_window (window, &error);
+  if (!limit_ok_or_critical (G_STRFUNC, error))
+    return NULL;
 
   return g_object_new (PFT_TYPE_RATE_LIMITER,
                        "max-concurrent", max_concurrent,
@@ -1394,7 +1683,8 @@ pft_rate_limiter_try_acquire (PftRateLimiter  *self,
       g_propagate_error (error, cost_too_large_error (cost, max_cost));
       return NULL;
     }
-  if (!try_admit_locked (self, cost, &entry))
+  /* The caller has it now: the request counts from now. */
+  if (!try_admit_locked (self, cost, FALSE, &entry))
     {
       limiter_unlock (self, &snap, NULL);
       return NULL;
@@ -1452,7 +1742,7 @@ pft_rate_limiter_acquire_async (PftRateLimiter      *self,
       g_task_return_error (task, cost_too_large_error (cost, max_cost));
       return;
     }
-  if (try_admit_locked (self, cost, &entry))
+  if (try_admit_locked (self, cost, TRUE, &entry))
     {
       /* Completed like any granted waiter: in an idle on the caller's
        * context, which also counts the request from when it is delivered. */
@@ -1540,7 +1830,7 @@ pft_rate_limiter_acquire (PftRateLimiter  *self,
       g_propagate_error (error, cost_too_large_error (cost, max_cost));
       return NULL;
     }
-  if (try_admit_locked (self, cost, &entry))
+  if (try_admit_locked (self, cost, FALSE, &entry))
     {
       limiter_unlock (self, &snap, NULL);
       return _pft_permit_new (self, cost, entry);
@@ -1570,8 +1860,21 @@ pft_rate_limiter_acquire (PftRateLimiter  *self,
     }
   state = w->state;
   if (state == WAITER_GRANTED)
-    /* The thread runs again now: count the request from here. */
-    self->backend->vtable->restamp (self->backend, w->entry, now_locked (self));
+    {
+      /* The thread runs again now: count the request from here. */
+      guint64 started = self->backend->vtable->start (self->backend, w->entry, now_locked (self));
+
+      if (started != PFT_ENTRY_NONE)
+        w->entry = started;
+      if (started != PFT_ENTRY_NONE && self->waiters.head != NULL)
+        {
+          DoneList done = DONE_LIST_INIT (done);
+
+          process_locked (self, &done);
+          limiter_unlock (self, &snap, &done);
+          limiter_lock (self, &snap);
+        }
+    }
   limiter_unlock (self, &snap, NULL);
 
   if (w->cancel_id != 0)
@@ -1601,13 +1904,18 @@ pft_rate_limiter_acquire (PftRateLimiter  *self,
 /* Release, settle, pause */
 
 void
-_pft_rate_limiter_release (PftRateLimiter *self)
+_pft_rate_limiter_release (PftRateLimiter *self,
+                           guint64         entry)
 {
   DoneList done = DONE_LIST_INIT (done);
   Snapshot snap;
 
   limiter_lock (self, &snap);
   g_assert (self->in_flight > 0);
+  /* A request that never started (its run was cancelled first) counts
+   * from now: conservative, and its entry must not stay pending. */
+  if (PFT_ENTRY_IS_PENDING (entry))
+    self->backend->vtable->start (self->backend, entry, now_locked (self));
   self->in_flight--;
   if (held_for_probe_locked (self))
     {
@@ -1640,7 +1948,7 @@ _pft_rate_limiter_try_acquire_slot (PftRateLimiter  *self,
       g_propagate_error (error, cost_too_large_error (cost, max_cost));
       return FALSE;
     }
-  if (!try_admit_locked (self, cost, entry))
+  if (!try_admit_locked (self, cost, TRUE, entry))
     {
       limiter_unlock (self, &snap, NULL);
       return FALSE;
@@ -1697,7 +2005,7 @@ _pft_rate_limiter_acquire_slot_async (PftRateLimiter   *self,
       limiter_unlock (self, &snap, &done);
       return;
     }
-  if (try_admit_locked (self, cost, &entry))
+  if (try_admit_locked (self, cost, TRUE, &entry))
     {
       w->state = WAITER_GRANTED;
       w->entry = entry;
@@ -1711,9 +2019,55 @@ _pft_rate_limiter_acquire_slot_async (PftRateLimiter   *self,
 }
 
 void
-_pft_rate_limiter_release_slot (PftRateLimiter *self)
+_pft_rate_limiter_release_slot (PftRateLimiter *self,
+                                guint64         entry)
 {
-  _pft_rate_limiter_release (self);
+  _pft_rate_limiter_release (self, entry);
+}
+
+guint64
+_pft_rate_limiter_start (PftRateLimiter *self,
+                         guint64         entry)
+{
+  DoneList done = DONE_LIST_INIT (done);
+  Snapshot snap;
+  guint64 started;
+
+  if (!PFT_ENTRY_IS_PENDING (entry))
+    return PFT_ENTRY_NONE;
+  limiter_lock (self, &snap);
+  started = self->backend->vtable->start (self->backend, entry, now_locked (self));
+  /* A waiter held back by this pending entry had no timer: its deadline
+   * is known now. */
+  if (started != PFT_ENTRY_NONE && self->waiters.head != NULL)
+    process_locked (self, &done);
+  limiter_unlock (self, &snap, &done);
+  return started;
+}
+
+void
+_pft_rate_limiter_hold (PftRateLimiter *self)
+{
+  Snapshot snap;
+
+  limiter_lock (self, &snap);
+  self->in_flight++;
+  limiter_unlock (self, &snap, NULL);
+}
+
+void
+_pft_rate_limiter_unhold (PftRateLimiter *self)
+{
+  DoneList done = DONE_LIST_INIT (done);
+  Snapshot snap;
+
+  /* Not a probe's outcome: the exec it stands for was cancelled. */
+  limiter_lock (self, &snap);
+  g_assert (self->in_flight > 0);
+  self->in_flight--;
+  if (self->waiters.head != NULL)
+    process_locked (self, &done);
+  limiter_unlock (self, &snap, &done);
 }
 
 gboolean
@@ -1916,7 +2270,7 @@ pft_rate_limiter_set_max_concurrent (PftRateLimiter *self,
   gboolean changed;
 
   g_return_if_fail (PFT_IS_RATE_LIMITER (self));
-  g_return_if_fail (max_concurrent >= 1);
+  RETURN_IF_BAD_UINT ("max-concurrent", max_concurrent);
 
   limiter_lock (self, &snap);
   changed = self->max_concurrent != max_concurrent;
@@ -2005,7 +2359,7 @@ pft_rate_limiter_get_window (PftRateLimiter *self)
 /**
  * pft_rate_limiter_set_window:
  * @self: a limiter
- * @window: the window length in seconds, more than 0
+ * @window: the window length in seconds, from 1e-6 to 1e9
  *
  * Sets [property@Pft.RateLimiter:window]; takes effect at once and keeps
  * the requests already counted (they expire @window seconds after they
@@ -2020,10 +2374,14 @@ pft_rate_limiter_set_window (PftRateLimiter *self,
   gboolean changed;
   gint64 window_us;
 
-  g_return_if_fail (PFT_IS_RATE_LIMITER (self));
-  g_return_if_fail (window > 0 && isfinite (window));
+  GError *error = NULL;
 
-  window_us = MAX (1, (gint64) llround (MIN (window, 9.2e9) * G_USEC_PER_SEC));
+  g_return_if_fail (PFT_IS_RATE_LIMITER (self));
+  _pft_limit_check_window (window, &error);
+  if (!limit_ok_or_critical (G_STRFUNC, error))
+    return;
+
+  window_us = MAX (1, (gint64) llround (window * G_USEC_PER_SEC));
 
   limiter_lock (self, &snap);
   changed = self->window != window;
@@ -2197,7 +2555,7 @@ pft_rate_limiter_set_burst (PftRateLimiter *self,
   gboolean changed;
 
   g_return_if_fail (PFT_IS_RATE_LIMITER (self));
-  g_return_if_fail (burst >= 1);
+  RETURN_IF_BAD_UINT ("burst", burst);
 
   limiter_lock (self, &snap);
   changed = self->limits.burst != burst;
@@ -2261,12 +2619,9 @@ pft_rate_limiter_get_waiting (PftRateLimiter *self)
  * pft_rate_limiter_get_window_count:
  * @self: a limiter
  *
- * Gets the number of requests counted in the current window, the figure
- * compared with [property@Pft.RateLimiter:max-per-window].
- *
- * Returns: how many requests were admitted less than
- *   [property@Pft.RateLimiter:window] seconds ago (recorded while a window
- *   limit is set)
+ * Returns: how many requests started less than
+ *   [property@Pft.RateLimiter:window] seconds ago or were granted and have
+ *   not started yet (recorded while a window limit is set)
  */
 guint
 pft_rate_limiter_get_window_count (PftRateLimiter *self)

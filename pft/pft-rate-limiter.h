@@ -20,7 +20,8 @@ G_BEGIN_DECLS
  * @PFT_LIMITER_MODE_SMOOTH: GCRA pacing: admissions are spaced by
  *   window / limit seconds, with up to [property@Pft.RateLimiter:burst]
  *   admitted at once, because providers enforce "60 per minute" as about
- *   one a second
+ *   one a second; the exact window holds too, so no window ever gets more
+ *   than the limit, whatever the burst
  *
  * How a [class@Pft.RateLimiter] spreads its window limits over time.
  */

@@ -164,7 +164,8 @@ _pft_throttle_max_concurrent_changed (PftThrottle *throttle,
   if (throttle->adaptive != NULL)
     _pft_adaptive_set_max_concurrent (throttle->adaptive, max_concurrent);
   else
-    pft_rate_limiter_set_max_concurrent (throttle->own, MAX (max_concurrent, 1));
+    /* 0 is "no bound" for every batch node, not "one at a time". */
+    pft_rate_limiter_set_max_concurrent (throttle->own, max_concurrent != 0 ? max_concurrent : G_MAXUINT);
 }
 
 guint

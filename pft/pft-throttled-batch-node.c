@@ -9,7 +9,8 @@
  * PftThrottledBatchNode:
  *
  * A batch node whose items run under a [class@Pft.RateLimiter]: at most
- * [property@Pft.BatchNode:max-concurrent] at once and at most
+ * [property@Pft.BatchNode:max-concurrent] at once (0: no bound, as for
+ * every batch node) and at most
  * [property@Pft.ThrottledBatchNode:max-per-minute] started in any 60
  * seconds (the seed's `ThrottledParallelBatchNode`, defaults 5 and no
  * limit). Set [property@Pft.ThrottledBatchNode:limiter] to share a limiter

@@ -1501,7 +1501,7 @@ test_slot_cancel_after_grant (void)
 
   /* The release grants the waiter; the cancellation comes before its
    * callback could run. */
-  _pft_rate_limiter_release_slot (limiter);
+  _pft_rate_limiter_release_slot (limiter, entry);
   g_cancellable_cancel (cancellable);
   while (!r.called)
     g_main_context_iteration (context, TRUE);
@@ -1517,9 +1517,229 @@ test_slot_cancel_after_grant (void)
     g_main_context_iteration (context, TRUE);
   g_assert_no_error (r.error);
   g_assert_cmpuint (pft_rate_limiter_get_in_flight (limiter), ==, 1);
-  _pft_rate_limiter_release_slot (limiter);
+  _pft_rate_limiter_release_slot (limiter, r.entry);
   g_assert_cmpuint (pft_rate_limiter_get_in_flight (limiter), ==, 0);
   g_main_context_pop_thread_default (context);
+}
+
+
+/* ------------------------------------------------------------------ */
+/* Issue 8: measured where the provider sees it                        */
+
+/* Smooth mode with a burst never puts more than max-per-window into any
+ * window: 10 per second with a burst of 5, asked for as fast as it
+ * grants, over 5 s. */
+static void
+test_smooth_burst_keeps_window (void)
+{
+  PftClock *clock = fake_clock ();
+  g_autoptr(PftRateLimiter) limiter = fake_limiter (clock, 1000, 10, 1);
+  g_autoptr(GArray) stamps = g_array_new (FALSE, FALSE, sizeof (gint64));
+  guint best = 0, j = 0;
+
+  pft_rate_limiter_set_mode (limiter, PFT_LIMITER_MODE_SMOOTH);
+  pft_rate_limiter_set_burst (limiter, 5);
+
+  for (gint64 t = 0; t < 5 * SEC; t += SEC / 100)
+    {
+      PftPermit *permit;
+
+      while ((permit = pft_rate_limiter_try_acquire (limiter, 0, NULL)) != NULL)
+        {
+          gint64 now = _pft_clock_now_us (clock);
+
+          g_array_append_val (stamps, now);
+          g_object_unref (permit);
+        }
+      advance (clock, SEC / 100);
+    }
+  for (guint i = 0; i < stamps->len; i++)
+    {
+      gint64 t = g_array_index (stamps, gint64, i);
+
+      while (g_array_index (stamps, gint64, j) <= t - SEC)
+        j++;
+      best = MAX (best, i - j + 1);
+    }
+  g_assert_cmpuint (best, ==, 10);
+  /* The burst still goes at once: 5 in the first instant. */
+  g_assert_cmpint (g_array_index (stamps, gint64, 4), ==, g_array_index (stamps, gint64, 0));
+  /* And the pacing still applies after it: about 10 a second, not 10
+   * in a burst every second. */
+  g_assert_cmpuint (stamps->len, <=, 5 * 10 + 5);
+
+  g_clear_object (&limiter);
+  fake_clock_done (clock);
+}
+
+/* A burst so large that its tolerance overflows 64-bit microseconds
+ * (2^32 - 2 intervals of 3600 s) means "no pacing", not "a negative
+ * tolerance"; the window still holds. */
+static void
+test_smooth_huge_burst (void)
+{
+  PftClock *clock = fake_clock ();
+  g_autoptr(PftRateLimiter) limiter = fake_limiter (clock, 100, 2, 7200);
+  PftPermit *permits[3];
+
+  pft_rate_limiter_set_mode (limiter, PFT_LIMITER_MODE_SMOOTH);
+  pft_rate_limiter_set_burst (limiter, G_MAXUINT);
+  for (guint i = 0; i < 2; i++)
+    {
+      permits[i] = pft_rate_limiter_try_acquire (limiter, 0, NULL);
+      g_assert_nonnull (permits[i]);
+    }
+  permits[2] = pft_rate_limiter_try_acquire (limiter, 0, NULL);
+  g_assert_null (permits[2]);
+  for (guint i = 0; i < 2; i++)
+    g_object_unref (permits[i]);
+
+  g_clear_object (&limiter);
+  fake_clock_done (clock);
+}
+
+/* Costs near 2^64 neither wrap the window's sum nor slip past the
+ * limit. */
+static void
+test_cost_sum_saturates (void)
+{
+  PftClock *clock = fake_clock ();
+  g_autoptr(PftRateLimiter) limiter = fake_limiter (clock, 100, 0, 60);
+  g_autoptr(PftPermit) first = NULL;
+  g_autoptr(PftPermit) second = NULL;
+  g_autoptr(PftPermit) small = NULL;
+  g_autoptr(GError) error = NULL;
+  const guint64 half = G_GUINT64_CONSTANT (1) << 63;
+
+  pft_rate_limiter_set_max_cost_per_window (limiter, G_MAXUINT64);
+  first = pft_rate_limiter_try_acquire (limiter, half, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (first);
+  /* 2^63 + 2^63 is more than 2^64 - 1. */
+  second = pft_rate_limiter_try_acquire (limiter, half, &error);
+  g_assert_no_error (error);
+  g_assert_null (second);
+  g_assert_cmpuint (pft_rate_limiter_get_window_cost (limiter), ==, half);
+
+  /* A permit settled far above the limit: the window is full for good
+   * (until it expires), and its reported cost saturates. */
+  pft_rate_limiter_set_max_cost_per_window (limiter, 100);
+  pft_permit_settle (first, G_MAXUINT64);
+  small = pft_rate_limiter_try_acquire (limiter, 1, &error);
+  g_assert_no_error (error);
+  g_assert_null (small);
+  g_assert_cmpuint (pft_rate_limiter_get_window_cost (limiter), ==, G_MAXUINT64);
+  advance (clock, 60 * SEC);
+  small = pft_rate_limiter_try_acquire (limiter, 1, &error);
+  g_assert_nonnull (small);
+
+  g_clear_object (&first);
+  g_clear_object (&small);
+  g_clear_object (&limiter);
+  fake_clock_done (clock);
+}
+
+/* A slot's request counts from when its exec starts, however late:
+ * until then its entry counts and does not expire; a slot released
+ * without starting counts from its release. */
+static void
+test_entry_counts_from_start (void)
+{
+  PftClock *clock = fake_clock ();
+  g_autoptr(PftRateLimiter) limiter = fake_limiter (clock, 10, 1, 1);
+  guint64 entry, entry2;
+  GError *error = NULL;
+  Acq w = { 0 };
+
+  g_assert_true (_pft_rate_limiter_try_acquire_slot (limiter, 0, &entry, &error));
+  /* The exec has not started after two windows: nothing else may go. */
+  advance (clock, 2 * SEC);
+  g_assert_false (_pft_rate_limiter_try_acquire_slot (limiter, 0, &entry2, &error));
+  g_assert_no_error (error);
+  pft_rate_limiter_acquire_async (limiter, 0, NULL, acq_cb, &w);
+  drain ();
+  g_assert_false (w.done);
+  /* A waiter held by a request that has not started needs no timer. */
+  g_assert_cmpuint (_pft_fake_clock_get_n_armed (clock), ==, 0);
+
+  /* It starts now: it counts for one window from here, and the waiter
+   * goes exactly then. */
+  _pft_rate_limiter_start (limiter, entry);
+  advance (clock, SEC - 1);
+  g_assert_false (w.done);
+  advance (clock, 1);
+  g_assert_true (w.done);
+  g_assert_cmpint (w.at, ==, START_US + 3 * SEC);
+  /* Only the first start counts. */
+  _pft_rate_limiter_start (limiter, entry);
+  _pft_rate_limiter_release_slot (limiter, entry);
+  acq_clear (&w);
+
+  /* Released without starting (its run was cancelled first): counted
+   * from the release. */
+  advance (clock, SEC);
+  g_assert_true (_pft_rate_limiter_try_acquire_slot (limiter, 0, &entry, &error));
+  advance (clock, 5 * SEC);
+  _pft_rate_limiter_release_slot (limiter, entry);
+  advance (clock, SEC - 1);
+  g_assert_false (_pft_rate_limiter_try_acquire_slot (limiter, 0, &entry2, &error));
+  advance (clock, 1);
+  g_assert_true (_pft_rate_limiter_try_acquire_slot (limiter, 0, &entry2, &error));
+  _pft_rate_limiter_release_slot (limiter, entry2);
+  g_assert_no_error (error);
+
+  g_clear_object (&limiter);
+  fake_clock_done (clock);
+}
+
+
+/* A request that has not started holds only its own place: requests
+ * that started after it was granted expire on their own schedule. */
+static void
+test_pending_does_not_block_others (void)
+{
+  PftClock *clock = fake_clock ();
+  g_autoptr(PftRateLimiter) limiter = fake_limiter (clock, 10, 2, 1);
+  g_autoptr(PftPermit) b = NULL;
+  g_autoptr(PftPermit) c = NULL;
+  g_autoptr(PftPermit) d = NULL;
+  guint64 a;
+  GError *error = NULL;
+
+  g_assert_true (_pft_rate_limiter_try_acquire_slot (limiter, 0, &a, &error));
+  b = pft_rate_limiter_try_acquire (limiter, 0, NULL);
+  g_assert_nonnull (b);
+  g_assert_cmpuint (pft_rate_limiter_get_window_count (limiter), ==, 2);
+  advance (clock, SEC);
+  /* b left the window; a still counts. */
+  g_assert_cmpuint (pft_rate_limiter_get_window_count (limiter), ==, 1);
+  c = pft_rate_limiter_try_acquire (limiter, 0, NULL);
+  g_assert_nonnull (c);
+  d = pft_rate_limiter_try_acquire (limiter, 0, NULL);
+  g_assert_null (d);
+  _pft_rate_limiter_release_slot (limiter, a);
+  g_assert_no_error (error);
+
+  g_clear_object (&b);
+  g_clear_object (&c);
+  g_clear_object (&limiter);
+  fake_clock_done (clock);
+}
+
+/* An exec that outlives its run keeps counting in in-flight. */
+static void
+test_hold_counts_in_flight (void)
+{
+  g_autoptr(PftRateLimiter) limiter = pft_rate_limiter_new (1, 0, 1);
+  g_autoptr(PftPermit) permit = NULL;
+
+  _pft_rate_limiter_hold (limiter);
+  g_assert_cmpuint (pft_rate_limiter_get_in_flight (limiter), ==, 1);
+  g_assert_null (pft_rate_limiter_try_acquire (limiter, 0, NULL));
+  _pft_rate_limiter_unhold (limiter);
+  g_assert_cmpuint (pft_rate_limiter_get_in_flight (limiter), ==, 0);
+  permit = pft_rate_limiter_try_acquire (limiter, 0, NULL);
+  g_assert_nonnull (permit);
 }
 
 int
@@ -1535,6 +1755,12 @@ main (int   argc,
   g_test_add_func ("/pft/rate-limiter/cost-too-large", test_cost_too_large);
   g_test_add_func ("/pft/rate-limiter/exact-window-property", test_exact_window_property);
   g_test_add_func ("/pft/rate-limiter/smooth-spacing", test_smooth_spacing);
+  g_test_add_func ("/pft/rate-limiter/smooth-burst-keeps-window", test_smooth_burst_keeps_window);
+  g_test_add_func ("/pft/rate-limiter/smooth-huge-burst", test_smooth_huge_burst);
+  g_test_add_func ("/pft/rate-limiter/cost-sum-saturates", test_cost_sum_saturates);
+  g_test_add_func ("/pft/rate-limiter/entry-counts-from-start", test_entry_counts_from_start);
+  g_test_add_func ("/pft/rate-limiter/hold-counts-in-flight", test_hold_counts_in_flight);
+  g_test_add_func ("/pft/rate-limiter/pending-does-not-block-others", test_pending_does_not_block_others);
   g_test_add_func ("/pft/rate-limiter/fifo-mixed-costs", test_fifo_mixed_costs);
   g_test_add_func ("/pft/rate-limiter/cancel-middle", test_cancel_middle);
   g_test_add_func ("/pft/rate-limiter/cancel-head", test_cancel_head);

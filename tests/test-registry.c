@@ -670,7 +670,7 @@ static const BadFile bad_files[] = {
     { "“b”", "max-concurent", "max-concurrent", NULL } },
   { "[a]\nmax-per-window = ten\n", 2, { "“a”", "max-per-window", "ten", NULL } },
   { "[a]\nmax-concurrent = -1\n", 2, { "max-concurrent", "-1", NULL } },
-  { "[a]\nmax-concurrent = 0\n", 2, { "max-concurrent", "“0”", NULL } },
+  { "[a]\nmax-concurrent = 0\n", 2, { "max-concurrent = 0", "out of range", NULL } },
   { "[a]\nmax-concurrent = 2x\n", 2, { "2x", NULL } },
   { "[a]\nwindow = 0\n", 2, { "window", "seconds", NULL } },
   { "[a]\nwindow = 1s\n", 2, { "window", "1s", NULL } },

@@ -941,12 +941,161 @@ test_adaptive_knobs (void)
   g_assert_cmpuint (pft_rate_limiter_get_max_concurrent (pft_throttled_batch_flow_get_limiter (PFT_THROTTLED_BATCH_FLOW (flow))), ==, 7);
 }
 
+
+/* min-concurrent above max-concurrent, in either order: the ceiling is
+ * never passed, and a run fails at once, naming both, instead of running
+ * with knobs that contradict. */
+static void
+test_adaptive_min_above_max (void)
+{
+  for (guint order = 0; order < 2; order++)
+    {
+      SimApi api = { .duration_ms = 1 };
+      g_autoptr(PftNode) node = NULL;
+      g_autoptr(PftStore) store = pft_store_new ();
+      g_autoptr(GError) error = NULL;
+      g_autofree char *action = NULL;
+      PftRateLimiter *own;
+
+      sim_api_init (&api);
+      node = sim_adaptive_node_new (&api);
+      if (order == 0)
+        g_object_set (node, "max-concurrent", 20, "min-concurrent", 100, NULL);
+      else
+        g_object_set (node, "min-concurrent", 100, "max-concurrent", 20, NULL);
+      own = pft_throttled_batch_node_get_limiter (PFT_THROTTLED_BATCH_NODE (node));
+      g_assert_cmpuint (pft_batch_node_get_max_concurrent (PFT_BATCH_NODE (node)), ==, 20);
+      g_assert_cmpuint (pft_adaptive_node_get_current_concurrent (PFT_ADAPTIVE_NODE (node)), <=, 20);
+      g_assert_cmpuint (pft_rate_limiter_get_max_concurrent (own), <=, 20);
+
+      action = run_items (node, 3, store, &error);
+      g_assert_error (error, PFT_ERROR, PFT_ERROR_INVALID_ARGUMENT);
+      g_assert_nonnull (strstr (error->message, "min-concurrent = 100"));
+      g_assert_nonnull (strstr (error->message, "max-concurrent = 20"));
+      g_assert_cmpuint (api.calls, ==, 0);
+
+      /* Once consistent, it runs. */
+      g_clear_error (&error);
+      g_object_set (node, "min-concurrent", 2, NULL);
+      g_free (run_items (node, 3, store, &error));
+      g_assert_no_error (error);
+      sim_api_clear (&api);
+    }
+
+  /* The flow's controller, under its -flows names. */
+  {
+    g_autoptr(PftBatchFlow) flow = pft_adaptive_batch_flow_new (NULL);
+    g_autoptr(PftStore) store = pft_store_new ();
+    g_autoptr(GError) error = NULL;
+
+    g_object_set (flow, "min-concurrent-flows", 5, "max-concurrent-flows", 3, NULL);
+    g_assert_cmpuint (pft_adaptive_batch_flow_get_current_concurrent_flows (PFT_ADAPTIVE_BATCH_FLOW (flow)), <=, 3);
+    g_free (pft_node_run (PFT_NODE (flow), store, NULL, &error));
+    g_assert_error (error, PFT_ERROR, PFT_ERROR_INVALID_ARGUMENT);
+    g_assert_nonnull (strstr (error->message, "min-concurrent-flows = 5"));
+    g_assert_nonnull (strstr (error->message, "max-concurrent-flows = 3"));
+  }
+}
+
+
+/* The last item waits for a slot and its exec_async is done at once:
+ * starting it ends the batch inside the slot's callback, which must not
+ * touch the dispatcher afterwards (a use after free under valgrind and
+ * ASan). */
+#define TEST_TYPE_AT_ONCE_NODE (test_at_once_node_get_type ())
+G_DECLARE_FINAL_TYPE (TestAtOnceNode, test_at_once_node, TEST, AT_ONCE_NODE, PftThrottledBatchNode)
+struct _TestAtOnceNode { PftThrottledBatchNode parent_instance; };
+G_DEFINE_FINAL_TYPE (TestAtOnceNode, test_at_once_node, PFT_TYPE_THROTTLED_BATCH_NODE)
+
+static gboolean
+at_once_complete (gpointer data)
+{
+  g_task_return_pointer (data, NULL, NULL);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+at_once_exec_async (PftNode *node, PftContext *ctx, const GValue *item, GCancellable *cancellable,
+                    GAsyncReadyCallback callback, gpointer user_data)
+{
+  GTask *task;
+  GSource *source;
+
+  /* Item 0 holds the only slot a little; the others are done at once. */
+  if (g_value_get_int64 (item) != 0)
+    {
+      pft_context_return_value (ctx, item);
+      return;
+    }
+  task = g_task_new (node, cancellable, callback, user_data);
+  source = g_timeout_source_new (5);
+  g_source_set_callback (source, at_once_complete, task, g_object_unref);
+  g_source_attach (source, pft_context_get_main_context (ctx));
+  g_source_unref (source);
+}
+
+static void
+at_once_exec_finish (PftNode *node, GAsyncResult *result, GValue *value, GError **error)
+{
+  g_task_propagate_pointer (G_TASK (result), error);
+}
+
+static void
+test_at_once_node_class_init (TestAtOnceNodeClass *klass)
+{
+  PFT_NODE_CLASS (klass)->prep = items_prep;
+  PFT_NODE_CLASS (klass)->exec_async = at_once_exec_async;
+  PFT_NODE_CLASS (klass)->exec_finish = at_once_exec_finish;
+}
+
+static void test_at_once_node_init (TestAtOnceNode *self) { }
+
+/* max-concurrent 0 is "no bound" for a throttled node too, as for every
+ * batch node, not a silent "one at a time". */
+static void
+test_throttled_zero_is_unbounded (void)
+{
+  SimApi api = { .duration_ms = 5 };
+  SimProbe probe = { 0 };
+  g_autoptr(PftNode) node = NULL;
+  g_autoptr(PftStore) store = pft_store_new ();
+  g_autoptr(GError) error = NULL;
+
+  sim_api_init (&api);
+  node = sim_throttled_node_new (&api);
+  sim_node_set_probe (node, &probe);
+  pft_batch_node_set_max_concurrent (PFT_BATCH_NODE (node), 0);
+  g_assert_cmpuint (pft_rate_limiter_get_max_concurrent (pft_throttled_batch_node_get_limiter (PFT_THROTTLED_BATCH_NODE (node))),
+                    ==, G_MAXUINT);
+  g_free (run_items (node, 8, store, &error));
+  g_assert_no_error (error);
+  /* All eight calls (5 ms each, on the main context) overlapped. */
+  g_assert_cmpint (probe.max_in_flight, ==, 8);
+  sim_api_clear (&api);
+}
+
+static void
+test_throttled_last_item_at_once (void)
+{
+  g_autoptr(PftNode) node = g_object_new (TEST_TYPE_AT_ONCE_NODE, "max-concurrent", 1, NULL);
+  g_autoptr(PftStore) store = pft_store_new ();
+  g_autoptr(PftValues) items = ints (2);
+  g_autoptr(GError) error = NULL;
+
+  pft_store_set_values (store, "items", items);
+  g_free (pft_node_run (node, store, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (pft_throttled_batch_node_get_completed (PFT_THROTTLED_BATCH_NODE (node)), ==, 2);
+}
+
 int
 main (int argc, char *argv[])
 {
   g_test_init (&argc, &argv, NULL);
 
   g_test_add_func ("/pft/throttled/bound", test_throttled_bound);
+  g_test_add_func ("/pft/throttled/last-item-at-once", test_throttled_last_item_at_once);
+  g_test_add_func ("/pft/throttled/zero-is-unbounded", test_throttled_zero_is_unbounded);
   g_test_add_func ("/pft/throttled/live-resize", test_throttled_live_resize);
   g_test_add_func ("/pft/throttled/per-minute-fake-clock", test_throttled_per_minute_fake_clock);
   g_test_add_func ("/pft/throttled/nested-levels", test_throttled_nested_levels);
@@ -956,6 +1105,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/pft/adaptive/hidden-concurrency", test_adaptive_hidden_concurrency);
   g_test_add_func ("/pft/adaptive/hidden-rate", test_adaptive_hidden_rate);
   g_test_add_func ("/pft/adaptive/knobs", test_adaptive_knobs);
+  g_test_add_func ("/pft/adaptive/min-above-max", test_adaptive_min_above_max);
   g_test_add_func ("/pft/adaptive/probe-backoff", test_adaptive_probe_backoff);
   g_test_add_func ("/pft/adaptive/cascade-keeps-ceiling", test_adaptive_cascade_keeps_ceiling);
   g_test_add_func ("/pft/adaptive/notify-only-on-change", test_adaptive_notify_only_on_change);

@@ -287,6 +287,12 @@ class TestThrottledBatchNode(unittest.TestCase):
             node.run()
         self.assertIn('ValueError: no multiples of 3', cm.exception.message)
         self.assertGreaterEqual(node.props.failed, 1)
+        # A sibling still running in its worker thread when the batch
+        # failed keeps its permit until it really returns; then none is
+        # left.
+        deadline = time.monotonic() + 5
+        while node.props.limiter.get_in_flight() != 0 and time.monotonic() < deadline:
+            time.sleep(0.001)
         self.assertEqual(node.props.limiter.get_in_flight(), 0)
 
 
