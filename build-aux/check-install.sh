@@ -50,4 +50,46 @@ int main () {
 VALA
 valac --vapidir "$prefix/share/vala/vapi" --pkg pft-1 -o "$prefix/check-vala" "$prefix/check.vala"
 "$prefix/check-vala"
+
+# The HTTP layer (libpft-http-1), when it was built (-Dhttp, on by default).
+if pkg-config --exists pft-http-1; then
+  echo "== pkg-config --cflags --libs pft-http-1: $(pkg-config --cflags --libs pft-http-1)"
+  cat > "$prefix/check-http.c" <<'C'
+#include <pft-http.h>
+
+int
+main (void)
+{
+  g_autoptr(PftHttpMockServer) server = pft_http_mock_server_new ();
+  g_autoptr(GError) error = NULL;
+
+  if (!pft_http_mock_server_start_in_thread (server, &error))
+    g_error ("%s", error->message);
+  pft_http_mock_server_stop (server);
+  return 0;
+}
+C
+  cc -o "$prefix/check-http" "$prefix/check-http.c" $(pkg-config --cflags --libs pft-http-1)
+  "$prefix/check-http"
+  echo "== a C program built with pkg-config pft-http-1 runs"
+  [ -x "$prefix/bin/pft-mock-llm" ] && "$prefix/bin/pft-mock-llm" --help >/dev/null
+  echo "== pft-mock-llm is installed"
+  PYTHONPATH="$prefix/python" /usr/bin/python3 -c '
+import gi
+gi.require_version("PftHttp", "1")
+from gi.repository import PftHttp
+server = PftHttp.MockServer()
+print("== the PftHttp typelib loads from Python:", server.get_property("port"))
+'
+  gjs -c '
+const PftHttp = imports.gi.PftHttp;
+const server = new PftHttp.MockServer();
+print("== the PftHttp typelib loads from GJS:", server.port);
+'
+  [ -f "$prefix/share/vala/vapi/pft-http-1.vapi" ]
+  echo "== pft-http-1.vapi is installed"
+elif [ "$(meson introspect "$build" --buildoptions | python3 -c 'import json,sys; print([o["value"] for o in json.load(sys.stdin) if o["name"]=="http"][0])')" = enabled ]; then
+  echo "pft-http-1 was enabled but is not installed" >&2
+  exit 1
+fi
 echo "== install check passed"
