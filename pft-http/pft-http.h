@@ -12,5 +12,6 @@
 #define PFT_HTTP_INSIDE
 # include "pft-http-version-macros.h"
 # include "pft-http-enums.h"
+# include "pft-http-mock-stats.h"
 # include "pft-http-mock-server.h"
 #undef PFT_HTTP_INSIDE
