@@ -1267,21 +1267,23 @@ pft_http_mock_server_get_stats (PftHttpMockServer *self)
  * [method@PftHttp.MockServer.reset_stats]. Safe from any thread at any
  * time; requests still in flight have a `finished` of 0.
  *
- * Returns: (transfer full) (element-type PftHttpMockRecord): the records
+ * Returns: (transfer full) (element-type PftHttpMockRecord): the records;
+ *   free with `g_list_free_full (records, (GDestroyNotify) pft_http_mock_record_free)`
  *
  * Since: 0.1
  */
-GPtrArray *
+GList *
 pft_http_mock_server_get_records (PftHttpMockServer *self)
 {
-  GPtrArray *records;
+  GList *records = NULL;
 
   g_return_val_if_fail (PFT_HTTP_IS_MOCK_SERVER (self), NULL);
 
+  /* A GList, not a GPtrArray: PyGObject frees the elements of a
+   * transfer-full GPtrArray that has a free function, after wrapping them. */
   g_mutex_lock (&self->mutex);
-  records = g_ptr_array_new_full (self->records->len, (GDestroyNotify) pft_http_mock_record_free);
-  for (guint i = 0; i < self->records->len; i++)
-    g_ptr_array_add (records, pft_http_mock_record_copy (&g_array_index (self->records, PftHttpMockRecord, i)));
+  for (guint i = self->records->len; i > 0; i--)
+    records = g_list_prepend (records, pft_http_mock_record_copy (&g_array_index (self->records, PftHttpMockRecord, i - 1)));
   g_mutex_unlock (&self->mutex);
   return records;
 }

@@ -182,6 +182,24 @@ json_int_at (JsonNode   *root,
   return json_node_get_int (json_array_get_element (array, 0));
 }
 
+/* The server's records as an array, for indexing. */
+typedef GPtrArray Records;
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (Records, g_ptr_array_unref)
+
+static Records *
+get_records (PftHttpMockServer *server,
+             guint             *n_records)
+{
+  GList *list = pft_http_mock_server_get_records (server);
+  Records *records = g_ptr_array_new_with_free_func ((GDestroyNotify) pft_http_mock_record_free);
+
+  for (GList *l = list; l != NULL; l = l->next)
+    g_ptr_array_add (records, l->data);
+  g_list_free (list);
+  *n_records = records->len;
+  return records;
+}
+
 /* --- start, stop, endpoints -------------------------------------------- */
 
 static void
@@ -335,7 +353,8 @@ test_mock_window_limit (void)
   g_autoptr(PftHttpMockServer) server = start_server ("max-requests", 3, "window", 60.0, NULL);
   g_autoptr(SoupSession) session = new_session ();
   g_autoptr(PftHttpMockStats) stats = NULL;
-  g_autoptr(GPtrArray) records = NULL;
+  g_autoptr(Records) records = NULL;
+  guint n_records;
 
   for (int i = 0; i < 3; i++)
     {
@@ -379,9 +398,9 @@ test_mock_window_limit (void)
   g_assert_cmpuint (stats->max_in_window, ==, 6);
   g_assert_cmpuint (stats->in_flight, ==, 0);
 
-  records = pft_http_mock_server_get_records (server);
-  g_assert_cmpuint (records->len, ==, 6);
-  for (guint i = 0; i < records->len; i++)
+  records = get_records (server, &n_records);
+  g_assert_cmpuint (n_records, ==, 6);
+  for (guint i = 0; i < n_records; i++)
     {
       PftHttpMockRecord *r = records->pdata[i];
 
@@ -571,7 +590,8 @@ test_mock_latency (void)
 {
   g_autoptr(PftHttpMockServer) server = start_server ("latency-min", 0.05, "latency-max", 0.15, "seed", 3, NULL);
   g_autoptr(SoupSession) session = new_session ();
-  g_autoptr(GPtrArray) records = NULL;
+  g_autoptr(Records) records = NULL;
+  guint n_records;
   AsyncCall calls[8] = { { 0, }, };
   guint pending = 0;
   gint64 shortest = G_MAXINT64, longest = 0;
@@ -586,9 +606,9 @@ test_mock_latency (void)
     }
 
   /* No answer before its latency; the latencies differ (drawn). */
-  records = pft_http_mock_server_get_records (server);
-  g_assert_cmpuint (records->len, ==, G_N_ELEMENTS (calls));
-  for (guint i = 0; i < records->len; i++)
+  records = get_records (server, &n_records);
+  g_assert_cmpuint (n_records, ==, G_N_ELEMENTS (calls));
+  for (guint i = 0; i < n_records; i++)
     {
       PftHttpMockRecord *r = records->pdata[i];
 
@@ -683,7 +703,8 @@ test_mock_faults (void)
   g_autoptr(GArray) same = send_sequence (again, n);
   g_autoptr(GArray) different = send_sequence (other, n);
   g_autoptr(PftHttpMockStats) stats = pft_http_mock_server_get_stats (server);
-  g_autoptr(GPtrArray) records = pft_http_mock_server_get_records (server);
+  guint n_records;
+  g_autoptr(Records) records = get_records (server, &n_records);
   guint errors = count_status (statuses, 500), drops = count_status (statuses, 0);
 
   /* Shares near what was asked: 10% drops, 20% of the rest 500s (binomial,
@@ -713,14 +734,15 @@ test_mock_slow (void)
   g_autoptr(PftHttpMockServer) server = start_server ("slow-rate", 0.5, "slow-latency", 0.1, "seed", 1, NULL);
   g_autoptr(GArray) statuses = send_sequence (server, 20);
   g_autoptr(PftHttpMockStats) stats = pft_http_mock_server_get_stats (server);
-  g_autoptr(GPtrArray) records = pft_http_mock_server_get_records (server);
+  guint n_records;
+  g_autoptr(Records) records = get_records (server, &n_records);
   guint waited = 0;
 
   g_assert_cmpuint (count_status (statuses, 200), ==, 20);
   g_assert_cmpuint (stats->slow, >=, 3);
   g_assert_cmpuint (stats->slow, <=, 17);
   /* The slow ones, and only those that waited can be slow. */
-  for (guint i = 0; i < records->len; i++)
+  for (guint i = 0; i < n_records; i++)
     {
       PftHttpMockRecord *r = records->pdata[i];
 
@@ -841,7 +863,8 @@ test_mock_stats_and_live_limits (void)
   g_autoptr(PftHttpMockStats) before = NULL;
   g_autoptr(PftHttpMockStats) after = NULL;
   g_autoptr(GArray) arrivals = NULL;
-  g_autoptr(GPtrArray) records = NULL;
+  g_autoptr(Records) records = NULL;
+  guint n_records;
   g_autofree char *text = NULL;
 
   for (int i = 0; i < 5; i++)
@@ -875,7 +898,7 @@ test_mock_stats_and_live_limits (void)
   g_assert_true (strstr (text, "max_in_window: 7\n") != NULL);
 
   arrivals = pft_http_mock_server_get_arrivals (server);
-  records = pft_http_mock_server_get_records (server);
+  records = get_records (server, &n_records);
   g_assert_cmpuint (arrivals->len, ==, 7);
   for (guint i = 0; i < arrivals->len; i++)
     {
