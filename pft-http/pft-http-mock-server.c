@@ -547,7 +547,8 @@ pft_http_mock_server_listen (PftHttpMockServer  *self,
   g_autoptr(GInetAddress) loopback = NULL;
   g_autoptr(GSocketAddress) address = NULL;
   g_autoptr(SoupServer) server = NULL;
-  GSList *uris;
+  g_autoptr(GSocketAddress) local = NULL;
+  GSList *listeners;
 
   g_assert (PFT_HTTP_IS_MOCK_SERVER (self));
 
@@ -559,10 +560,15 @@ pft_http_mock_server_listen (PftHttpMockServer  *self,
   if (!soup_server_listen (server, address, 0, error))
     return FALSE;
 
-  uris = soup_server_get_uris (server);
-  g_assert (uris != NULL);
-  self->port = g_uri_get_port (uris->data);
-  g_slist_free_full (uris, (GDestroyNotify) g_uri_unref);
+  /* The port from the listening socket: soup_server_get_uris() leaks the
+   * address it caches in libsoup < 3.4 (upstream c07ff61f). */
+  listeners = soup_server_get_listeners (server);
+  g_assert (listeners != NULL);
+  local = g_socket_get_local_address (listeners->data, error);
+  g_slist_free (listeners);
+  if (local == NULL)
+    return FALSE;
+  self->port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (local));
 
   self->server = g_steal_pointer (&server);
   return TRUE;
