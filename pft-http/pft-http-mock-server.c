@@ -137,7 +137,7 @@ pft_http_mock_server_respond_error (SoupServerMessage *msg,
                                     guint              status,
                                     const char        *message)
 {
-  pft_http_mock_server_respond (msg, status, pft_http_mock_error_body (api, status, message));
+  pft_http_mock_server_respond (msg, status, pft_http_mock_error_body (api, status, NULL, message));
 }
 
 /* Closes a record and counts its outcome. Called with the mutex held. */
@@ -464,7 +464,10 @@ pft_http_mock_server_handle (SoupServer        *server,
       response_headers = soup_server_message_get_response_headers (msg);
       pft_http_mock_set_rate_headers (response_headers, style, &state);
       pft_http_mock_set_retry_after (response_headers, wait);
-      pft_http_mock_server_respond_error (msg, api, PFT_HTTP_MOCK_STATUS_TOO_MANY_REQUESTS, message);
+      pft_http_mock_server_respond (msg, PFT_HTTP_MOCK_STATUS_TOO_MANY_REQUESTS,
+                                    pft_http_mock_error_body (api, PFT_HTTP_MOCK_STATUS_TOO_MANY_REQUESTS,
+                                                              g_str_equal (limited, "tokens") ? "tokens" : "requests",
+                                                              message));
       pft_http_mock_server_finish (self, generation, record, PFT_HTTP_MOCK_STATUS_TOO_MANY_REQUESTS, retry_after_ms);
       return;
     }
@@ -524,7 +527,7 @@ pft_http_mock_server_handle (SoupServer        *server,
       if (status == SOUP_STATUS_OK)
         pending->body = pft_http_mock_reply_body (api, id, &request, reply, completion_tokens, truncated);
       else if (status != 0)
-        pending->body = pft_http_mock_error_body (api, status, "The server had an error while processing your request (injected fault)");
+        pending->body = pft_http_mock_error_body (api, status, NULL, "The server had an error while processing your request (injected fault)");
       pending->disconnected_id = g_signal_connect (msg, "disconnected",
                                                    G_CALLBACK (pft_http_mock_server_pending_disconnected),
                                                    pending);
@@ -533,7 +536,7 @@ pft_http_mock_server_handle (SoupServer        *server,
       pending->source = g_timeout_source_new ((guint) ((latency + 999) / 1000));
       g_source_set_callback (pending->source, pft_http_mock_server_pending_fire, pending, NULL);
       g_source_set_static_name (pending->source, "[pft-http] mock latency");
-      g_source_attach (pending->source, g_main_context_get_thread_default ());
+      g_source_attach (pending->source, self->context);
       g_queue_push_tail (&self->pending, pending);
     }
   pft_http_mock_request_clear (&request);

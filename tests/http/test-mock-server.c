@@ -475,6 +475,7 @@ test_mock_token_limit (void)
   g_assert_cmpint (header_int (second, "x-ratelimit-remaining-tokens"), ==, 41 - 4 * cost);
   g_assert_cmpint (header_int (second, "retry-after-ms"), >=, 1);
   g_assert_true (strstr (json_string_at (second->json, "$.error.message"), "tokens") != NULL);
+  g_assert_cmpstr (json_string_at (second->json, "$.error.type"), ==, "tokens");
 
   /* A smaller one that fits in the 5 tokens left is admitted: 4 for an
    * empty prompt, 1 for a reply cut to max_tokens. */
@@ -767,6 +768,7 @@ test_mock_bad_requests (void)
     { "/v1/chat/completions", "{\"model\": \"m\", \"max_tokens\": 0, \"messages\": [{\"role\": \"user\", \"content\": \"x\"}]}", "'max_tokens'" },
     { "/v1/chat/completions", "{\"model\": \"m\", \"stream\": true, \"messages\": [{\"role\": \"user\", \"content\": \"x\"}]}", "'stream'" },
     { "/v1/chat/completions", "", "no body" },
+    { "/v1/chat/completions", "{\"model\": \"m\", \"messages\": [{\"role\": \"user\", \"content\": \"\xf0\"}]}", "not valid UTF-8" },
     { "/v1/messages", "{\"model\": \"m\", \"messages\": [{\"role\": \"user\", \"content\": \"x\"}]}", "'max_tokens' is required" },
     { "/v1/messages", "{\"model\": \"m\", \"max_tokens\": 5, \"messages\": [{\"role\": \"system\", \"content\": \"x\"}]}", "'messages[0].role'" },
     { "/v1/messages", "{\"model\": \"m\", \"max_tokens\": 5, \"messages\": [{\"role\": \"user\"}]}", "'messages[0].content' is required" },
