@@ -56,4 +56,67 @@ valac --vapidir "$prefix/share/vala/vapi" --pkg pft-1 -o "$prefix/check-vala" "$
 "$prefix/check-vala"
 echo "== the README's code blocks run against the installed prefix"
 PYTHONPATH="$pythonpath" /usr/bin/python3 tests/snippets/run-snippets.py --prefix "$prefix" README.md
+
+# The HTTP layer (libpft-http-1), when it was built (-Dhttp, on by default).
+if pkg-config --exists pft-http-1; then
+  echo "== pkg-config --cflags --libs pft-http-1: $(pkg-config --cflags --libs pft-http-1)"
+  cat > "$prefix/check-http.c" <<'C'
+#include <pft-http.h>
+
+int
+main (void)
+{
+  g_autoptr(PftHttpMockServer) server = pft_http_mock_server_new ();
+  g_autoptr(GError) error = NULL;
+
+  if (!pft_http_mock_server_start_in_thread (server, &error))
+    g_error ("%s", error->message);
+  pft_http_mock_server_stop (server);
+  return 0;
+}
+C
+  cc -o "$prefix/check-http" "$prefix/check-http.c" $(pkg-config --cflags --libs pft-http-1)
+  "$prefix/check-http"
+  echo "== a C program built with pkg-config pft-http-1 runs"
+  [ -x "$prefix/bin/pft-mock-llm" ] && "$prefix/bin/pft-mock-llm" --help >/dev/null
+  echo "== pft-mock-llm is installed"
+  PYTHONPATH="$pythonpath" /usr/bin/python3 -c '
+import gi, json, urllib.request
+gi.require_version("PftHttp", "1")
+from gi.repository import PftHttp
+server = PftHttp.MockServer(max_requests=5)
+server.start_in_thread()
+body = json.dumps({"model": "m", "messages": [{"role": "user", "content": "hi"}]}).encode()
+with urllib.request.urlopen(server.get_uri() + "/v1/chat/completions", body) as r:
+    reply = json.load(r)
+    assert r.headers["x-ratelimit-remaining-requests"] == "4", r.headers
+assert reply["choices"][0]["message"]["content"] == "echo: hi", reply
+stats = server.get_stats()
+assert (stats.requests, stats.accepted) == (1, 1), stats.to_string()
+server.stop()
+print("== the PftHttp typelib works from Python: a request to the mock answered")
+'
+  gjs -c '
+const PftHttp = imports.gi.PftHttp;
+const server = new PftHttp.MockServer({max_requests: 5});
+server.start_in_thread();
+if (!server.get_uri().startsWith("http://127.0.0.1:") || server.get_stats().requests !== 0)
+    throw new Error("unexpected mock state");
+print("== the PftHttp typelib works from GJS: the mock listens on port", server.port);
+server.stop();
+'
+  cat > "$prefix/check-http.vala" <<'VALA'
+int main () {
+    var server = new PftHttp.MockServer ();
+    server.max_requests = 60;
+    print ("== the pft-http-1 VAPI compiles: %s %u\n", server.get_type ().name (), server.max_requests);
+    return 0;
+}
+VALA
+  valac --vapidir "$prefix/share/vala/vapi" --pkg pft-http-1 -o "$prefix/check-http-vala" "$prefix/check-http.vala"
+  "$prefix/check-http-vala"
+elif [ "$(meson introspect "$build" --buildoptions | python3 -c 'import json,sys; print([o["value"] for o in json.load(sys.stdin) if o["name"]=="http"][0])')" = enabled ]; then
+  echo "pft-http-1 was enabled but is not installed" >&2
+  exit 1
+fi
 echo "== install check passed"
