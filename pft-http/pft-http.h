@@ -13,4 +13,8 @@
 # include "pft-http-version-macros.h"
 # include "pft-http-enums.h"
 # include "pft-http-mock-server.h"
+# include "pft-http-error.h"
+# include "pft-http-rate-headers.h"
+# include "pft-http-chat-reply.h"
+# include "pft-http-chat-client.h"
 #undef PFT_HTTP_INSIDE
