@@ -1371,13 +1371,18 @@ pft_http_chat_client_complete_sent_cb (GObject      *source,
     {
       PftRateLimiter *limiter = pft_permit_get_limiter (data->permit);
 
-      pft_http_rate_headers_apply (headers, limiter);
+      /* The retry-after of a 429 pauses through report_error below. */
+      _pft_http_rate_headers_apply_requests (headers, limiter, error == NULL ||
+                                             !g_error_matches (error, PFT_ERROR, PFT_ERROR_RATE_LIMITED));
+      pft_http_rate_headers_apply_tokens (headers, limiter);
       if (reply != NULL && pft_http_chat_reply_has_usage (reply))
         pft_permit_settle (data->permit, pft_http_chat_reply_get_input_tokens (reply) +
                                          pft_http_chat_reply_get_output_tokens (reply));
       else if (error != NULL && pft_http_error_get_status (error) != 0)
         pft_permit_settle (data->permit, 0);   /* refused: no tokens used */
-      if (error != NULL)
+      /* Only a 429 is a rate limit: Pft's default test would also take a
+       * "429" in the port of the URL of any other error. */
+      if (g_error_matches (error, PFT_ERROR, PFT_ERROR_RATE_LIMITED))
         pft_rate_limiter_report_error (limiter, error);
       pft_permit_release (data->permit);
     }

@@ -12,6 +12,11 @@ G_BEGIN_DECLS
 /* pft-http-rate-headers.c */
 gboolean          _pft_http_parse_go_duration (const char *text,
                                                double     *out);
+/* As pft_http_rate_headers_apply_requests(), leaving the retry-after to
+ * whoever reports the 429 to the limiter when !@honour_retry_after. */
+PftHttpRateAction _pft_http_rate_headers_apply_requests (PftHttpRateHeaders *self,
+                                                         PftRateLimiter     *limiter,
+                                                         gboolean            honour_retry_after);
 
 /* pft-http-error.c */
 GError           *_pft_http_error_new_status  (PftHttpError  code,

@@ -1075,14 +1075,22 @@ PftHttpRateAction
 pft_http_rate_headers_apply_requests (PftHttpRateHeaders *self,
                                       PftRateLimiter     *limiter)
 {
+  g_return_val_if_fail (PFT_HTTP_IS_RATE_HEADERS (self), PFT_HTTP_RATE_ACTION_NONE);
+  g_return_val_if_fail (PFT_IS_RATE_LIMITER (limiter), PFT_HTTP_RATE_ACTION_NONE);
+
+  return _pft_http_rate_headers_apply_requests (self, limiter, TRUE);
+}
+
+PftHttpRateAction
+_pft_http_rate_headers_apply_requests (PftHttpRateHeaders *self,
+                                       PftRateLimiter     *limiter,
+                                       gboolean            honour_retry_after)
+{
   PftHttpRateAction done = PFT_HTTP_RATE_ACTION_NONE;
   gint64 limit;
   double retry_after;
 
-  g_return_val_if_fail (PFT_HTTP_IS_RATE_HEADERS (self), PFT_HTTP_RATE_ACTION_NONE);
-  g_return_val_if_fail (PFT_IS_RATE_LIMITER (limiter), PFT_HTTP_RATE_ACTION_NONE);
-
-  retry_after = pft_http_rate_headers_get_retry_after (self);
+  retry_after = honour_retry_after ? pft_http_rate_headers_get_retry_after (self) : -1;
   if (retry_after > 0)
     {
       double before = pft_rate_limiter_get_paused_for (limiter);

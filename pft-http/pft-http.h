@@ -17,4 +17,5 @@
 # include "pft-http-rate-headers.h"
 # include "pft-http-chat-reply.h"
 # include "pft-http-chat-client.h"
+# include "pft-http-chat-node.h"
 #undef PFT_HTTP_INSIDE
