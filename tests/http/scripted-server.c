@@ -1,0 +1,293 @@
+/* scripted-server.c: a tiny SoupServer for the client's tests
+ *
+ * SPDX-License-Identifier: MIT
+ */
+
+#include <string.h>
+
+#include "scripted-server.h"
+
+struct _ScriptedServer
+{
+  SoupServer         *server;
+  guint               port;
+  guint               requests;
+  guint               in_flight;
+  guint               failures;
+  double              delay;
+  SoupMessageHeaders *last_headers;
+  JsonNode           *last_body;
+  char               *last_path;
+};
+
+static void
+scripted_reply (SoupServerMessage *msg,
+                guint              status,
+                const char        *body)
+{
+  soup_server_message_set_status (msg, status, NULL);
+  soup_server_message_set_response (msg, "application/json", SOUP_MEMORY_COPY, body, strlen (body));
+}
+
+/* An OpenAI or Anthropic reply whose text echoes the last user message. */
+static char *
+scripted_chat_reply (JsonObject *body,
+                     gboolean    anthropic)
+{
+  JsonArray *messages = json_object_get_array_member (body, "messages");
+  guint n = json_array_get_length (messages);
+  JsonObject *last = json_array_get_object_element (messages, n - 1);
+  g_autoptr(JsonBuilder) b = json_builder_new ();
+  g_autoptr(JsonNode) root = NULL;
+  g_autofree char *text = g_strdup_printf ("echo: %s", json_object_get_string_member (last, "content"));
+
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "model");
+  json_builder_add_string_value (b, json_object_get_string_member (body, "model"));
+  if (anthropic)
+    {
+      json_builder_set_member_name (b, "content");
+      json_builder_begin_array (b);
+      json_builder_begin_object (b);
+      json_builder_set_member_name (b, "type");
+      json_builder_add_string_value (b, "text");
+      json_builder_set_member_name (b, "text");
+      json_builder_add_string_value (b, text);
+      json_builder_end_object (b);
+      json_builder_end_array (b);
+      json_builder_set_member_name (b, "stop_reason");
+      json_builder_add_string_value (b, "end_turn");
+      json_builder_set_member_name (b, "usage");
+      json_builder_begin_object (b);
+      json_builder_set_member_name (b, "input_tokens");
+      json_builder_add_int_value (b, 11);
+      json_builder_set_member_name (b, "output_tokens");
+      json_builder_add_int_value (b, 7);
+      json_builder_end_object (b);
+    }
+  else
+    {
+      json_builder_set_member_name (b, "choices");
+      json_builder_begin_array (b);
+      json_builder_begin_object (b);
+      json_builder_set_member_name (b, "message");
+      json_builder_begin_object (b);
+      json_builder_set_member_name (b, "role");
+      json_builder_add_string_value (b, "assistant");
+      json_builder_set_member_name (b, "content");
+      json_builder_add_string_value (b, text);
+      json_builder_end_object (b);
+      json_builder_set_member_name (b, "finish_reason");
+      json_builder_add_string_value (b, "stop");
+      json_builder_end_object (b);
+      json_builder_end_array (b);
+      json_builder_set_member_name (b, "usage");
+      json_builder_begin_object (b);
+      json_builder_set_member_name (b, "prompt_tokens");
+      json_builder_add_int_value (b, 11);
+      json_builder_set_member_name (b, "completion_tokens");
+      json_builder_add_int_value (b, 7);
+      json_builder_end_object (b);
+    }
+  json_builder_end_object (b);
+  root = json_builder_get_root (b);
+  return json_to_string (root, FALSE);
+}
+
+typedef struct
+{
+  ScriptedServer    *self;
+  SoupServerMessage *msg;
+  char              *body;
+} Delayed;
+
+static gboolean
+scripted_delayed_cb (gpointer user_data)
+{
+  Delayed *d = user_data;
+
+  scripted_reply (d->msg, 200, d->body);
+  soup_server_message_unpause (d->msg);
+  d->self->in_flight--;
+  g_object_unref (d->msg);
+  g_free (d->body);
+  g_free (d);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+scripted_handler (SoupServer        *server,
+                  SoupServerMessage *msg,
+                  const char        *path,
+                  GHashTable        *query,
+                  gpointer           user_data)
+{
+  ScriptedServer *self = user_data;
+  g_auto(GStrv) parts = g_strsplit (path + 1, "/", 2);
+  const char *mode = parts[0] != NULL ? parts[0] : "";
+  SoupMessageBody *request = soup_server_message_get_request_body (msg);
+  SoupMessageHeaders *response_headers = soup_server_message_get_response_headers (msg);
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autofree char *reply = NULL;
+  JsonObject *body = NULL;
+  gboolean anthropic = g_str_has_suffix (path, "/v1/messages");
+
+  self->requests++;
+  g_free (self->last_path);
+  self->last_path = g_strdup (path);
+  g_clear_pointer (&self->last_headers, soup_message_headers_unref);
+  self->last_headers = soup_message_headers_ref (soup_server_message_get_request_headers (msg));
+  g_clear_pointer (&self->last_body, json_node_unref);
+  if (json_parser_load_from_data (parser, request->data, request->length, NULL))
+    {
+      self->last_body = json_node_ref (json_parser_get_root (parser));
+      body = json_node_get_object (self->last_body);
+    }
+
+  if ((strcmp (mode, "flaky") == 0 || strcmp (mode, "flakydrop") == 0) && self->failures > 0)
+    {
+      self->failures--;
+      if (strcmp (mode, "flakydrop") == 0)
+        {
+          /* A dropped connection: no answer at all. */
+          g_autoptr(GIOStream) stream = soup_server_message_steal_connection (msg);
+          g_io_stream_close (stream, NULL, NULL);
+          return;
+        }
+      scripted_reply (msg, 503, "{\"error\":{\"message\":\"The server is overloaded\",\"type\":\"server_error\"}}");
+      return;
+    }
+  if (strcmp (mode, "ok") == 0 || strcmp (mode, "flaky") == 0 || strcmp (mode, "flakydrop") == 0 ||
+      strcmp (mode, "limits") == 0)
+    {
+      reply = scripted_chat_reply (body, anthropic);
+      if (strcmp (mode, "limits") == 0)
+        {
+          soup_message_headers_replace (response_headers, "x-ratelimit-limit-requests", "30");
+          soup_message_headers_replace (response_headers, "x-ratelimit-remaining-requests", "0");
+          soup_message_headers_replace (response_headers, "x-ratelimit-reset-requests", "5s");
+        }
+      scripted_reply (msg, 200, reply);
+    }
+  else if (strcmp (mode, "slow") == 0)
+    {
+      Delayed *d = g_new0 (Delayed, 1);
+
+      d->self = self;
+      d->msg = g_object_ref (msg);
+      d->body = scripted_chat_reply (body, anthropic);
+      self->in_flight++;
+      soup_server_message_pause (msg);
+      g_timeout_add ((guint) (self->delay * 1000), scripted_delayed_cb, d);
+    }
+  else if (strcmp (mode, "notjson") == 0)
+    {
+      soup_server_message_set_status (msg, 200, NULL);
+      soup_server_message_set_response (msg, "text/html", SOUP_MEMORY_STATIC, "<html>hello</html>", 18);
+    }
+  else if (strcmp (mode, "nochoices") == 0)
+    scripted_reply (msg, 200, "{\"id\":\"x\",\"object\":\"chat.completion\"}");
+  else if (strcmp (mode, "status500") == 0)
+    scripted_reply (msg, 500, "{\"error\":{\"message\":\"The model crashed\",\"type\":\"server_error\"}}");
+  else if (strcmp (mode, "status400") == 0)
+    scripted_reply (msg, 400, "{\"type\":\"error\",\"error\":{\"type\":\"invalid_request_error\",\"message\":\"max_tokens is too large\"}}");
+  else if (strcmp (mode, "echokey") == 0)
+    {
+      /* As OpenAI does for a bad key: the message quotes it. */
+      const char *auth = soup_message_headers_get_one (soup_server_message_get_request_headers (msg), "Authorization");
+      g_autofree char *err = g_strdup_printf ("{\"error\":{\"message\":\"Incorrect API key provided: %s\"}}",
+                                              auth != NULL && strlen (auth) > 7 ? auth + 7 : "");
+      scripted_reply (msg, 401, err);
+    }
+  else if (strcmp (mode, "ratelimited") == 0)
+    {
+      soup_message_headers_replace (response_headers, "retry-after", "2");
+      soup_message_headers_replace (response_headers, "retry-after-ms", "1500");
+      soup_message_headers_replace (response_headers, "x-ratelimit-limit-requests", "20");
+      soup_message_headers_replace (response_headers, "x-ratelimit-remaining-requests", "0");
+      scripted_reply (msg, 429, "{\"error\":{\"message\":\"Rate limit reached for requests\",\"type\":\"requests\"}}");
+    }
+  else
+    scripted_reply (msg, 404, "{\"error\":{\"message\":\"no such mode\"}}");
+}
+
+ScriptedServer *
+scripted_server_new (void)
+{
+  ScriptedServer *self = g_new0 (ScriptedServer, 1);
+  g_autoptr(GError) error = NULL;
+  GSList *uris;
+
+  self->server = soup_server_new (NULL, NULL);
+  soup_server_add_handler (self->server, NULL, scripted_handler, self, NULL);
+  soup_server_listen_local (self->server, 0, SOUP_SERVER_LISTEN_IPV4_ONLY, &error);
+  g_assert_no_error (error);
+  uris = soup_server_get_uris (self->server);
+  self->port = g_uri_get_port (uris->data);
+  g_slist_free_full (uris, (GDestroyNotify) g_uri_unref);
+  self->delay = 0.5;
+  return self;
+}
+
+void
+scripted_server_free (ScriptedServer *self)
+{
+  soup_server_disconnect (self->server);
+  g_object_unref (self->server);
+  g_clear_pointer (&self->last_headers, soup_message_headers_unref);
+  g_clear_pointer (&self->last_body, json_node_unref);
+  g_free (self->last_path);
+  g_free (self);
+}
+
+char *
+scripted_server_base_url (ScriptedServer *self,
+                          const char     *mode)
+{
+  return g_strdup_printf ("http://127.0.0.1:%u/%s", self->port, mode);
+}
+
+guint
+scripted_server_get_requests (ScriptedServer *self)
+{
+  return self->requests;
+}
+
+guint
+scripted_server_get_in_flight (ScriptedServer *self)
+{
+  return self->in_flight;
+}
+
+const char *
+scripted_server_last_header (ScriptedServer *self,
+                             const char     *name)
+{
+  return self->last_headers != NULL ? soup_message_headers_get_one (self->last_headers, name) : NULL;
+}
+
+JsonObject *
+scripted_server_last_body (ScriptedServer *self)
+{
+  return self->last_body != NULL ? json_node_get_object (self->last_body) : NULL;
+}
+
+const char *
+scripted_server_last_path (ScriptedServer *self)
+{
+  return self->last_path;
+}
+
+void
+scripted_server_set_failures (ScriptedServer *self,
+                              guint           n)
+{
+  self->failures = n;
+}
+
+void
+scripted_server_set_delay (ScriptedServer *self,
+                           double          seconds)
+{
+  self->delay = seconds;
+}
