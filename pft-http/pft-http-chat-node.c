@@ -168,6 +168,16 @@ pft_http_chat_node_set_property (GObject      *object,
     }
 }
 
+static void
+pft_http_chat_node_constructed (GObject *object)
+{
+  G_OBJECT_CLASS (pft_http_chat_node_parent_class)->constructed (object);
+
+  /* A batch of API calls keeps going past one failed item. Properties
+   * given to g_object_new() are set after this, so they still win. */
+  pft_throttled_batch_node_set_continue_on_error (PFT_THROTTLED_BATCH_NODE (object), TRUE);
+}
+
 /* ------------------------------------------------------------------ */
 /* prep and post: the store                                             */
 
@@ -552,6 +562,7 @@ pft_http_chat_node_class_init (PftHttpChatNodeClass *klass)
   const GParamFlags rw = G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS;
   const GParamFlags ro = G_PARAM_READABLE | G_PARAM_STATIC_STRINGS;
 
+  object_class->constructed = pft_http_chat_node_constructed;
   object_class->finalize = pft_http_chat_node_finalize;
   object_class->get_property = pft_http_chat_node_get_property;
   object_class->set_property = pft_http_chat_node_set_property;
@@ -681,9 +692,8 @@ pft_http_chat_node_init (PftHttpChatNode *self)
   priv->input_key = g_strdup (DEFAULT_INPUT_KEY);
   priv->output_key = g_strdup (DEFAULT_OUTPUT_KEY);
   priv->provider_window = PFT_HTTP_RATE_HEADERS_DEFAULT_WINDOW;
-  /* A batch of API calls keeps going past one failed item. */
-  pft_throttled_batch_node_set_continue_on_error (PFT_THROTTLED_BATCH_NODE (self), TRUE);
 }
+
 
 /**
  * pft_http_chat_node_new:

@@ -7,13 +7,19 @@
 
 #include "scripted-server.h"
 
+/* The server runs in a thread of its own, on its own main context, so
+ * that a client iterating only a private context (a sync run) is served. */
 struct _ScriptedServer
 {
+  GMutex              mutex;
+  GThread            *thread;
+  GMainContext       *context;
+  GMainLoop          *loop;
   SoupServer         *server;
   guint               port;
   guint               requests;
-  guint               in_flight;
-  guint               failures;
+  gint                in_flight;
+  gint                failures;
   double              delay;
   SoupMessageHeaders *last_headers;
   JsonNode           *last_body;
@@ -108,7 +114,7 @@ scripted_delayed_cb (gpointer user_data)
 
   scripted_reply (d->msg, 200, d->body);
   soup_server_message_unpause (d->msg);
-  d->self->in_flight--;
+  g_atomic_int_add (&d->self->in_flight, -1);
   g_object_unref (d->msg);
   g_free (d->body);
   g_free (d);
@@ -132,6 +138,7 @@ scripted_handler (SoupServer        *server,
   JsonObject *body = NULL;
   gboolean anthropic = g_str_has_suffix (path, "/v1/messages");
 
+  g_mutex_lock (&self->mutex);
   self->requests++;
   g_free (self->last_path);
   self->last_path = g_strdup (path);
@@ -143,10 +150,12 @@ scripted_handler (SoupServer        *server,
       self->last_body = json_node_ref (json_parser_get_root (parser));
       body = json_node_get_object (self->last_body);
     }
+  g_mutex_unlock (&self->mutex);
 
-  if ((strcmp (mode, "flaky") == 0 || strcmp (mode, "flakydrop") == 0) && self->failures > 0)
+  if ((strcmp (mode, "flaky") == 0 || strcmp (mode, "flakydrop") == 0) &&
+      g_atomic_int_get (&self->failures) > 0)
     {
-      self->failures--;
+      g_atomic_int_add (&self->failures, -1);
       if (strcmp (mode, "flakydrop") == 0)
         {
           /* A dropped connection: no answer at all. */
@@ -176,7 +185,7 @@ scripted_handler (SoupServer        *server,
       d->self = self;
       d->msg = g_object_ref (msg);
       d->body = scripted_chat_reply (body, anthropic);
-      self->in_flight++;
+      g_atomic_int_inc (&self->in_flight);
       soup_server_message_pause (msg);
       g_timeout_add ((guint) (self->delay * 1000), scripted_delayed_cb, d);
     }
@@ -211,32 +220,80 @@ scripted_handler (SoupServer        *server,
     scripted_reply (msg, 404, "{\"error\":{\"message\":\"no such mode\"}}");
 }
 
-ScriptedServer *
-scripted_server_new (void)
+static gboolean
+scripted_server_quit (gpointer data)
 {
-  ScriptedServer *self = g_new0 (ScriptedServer, 1);
+  ScriptedServer *self = data;
+
+  soup_server_disconnect (self->server);
+  g_clear_object (&self->server);
+  g_main_loop_quit (self->loop);
+  return G_SOURCE_REMOVE;
+}
+
+static gpointer
+scripted_server_thread (gpointer data)
+{
+  ScriptedServer *self = data;
   g_autoptr(GError) error = NULL;
   GSList *uris;
 
+  g_main_context_push_thread_default (self->context);
   self->server = soup_server_new (NULL, NULL);
   soup_server_add_handler (self->server, NULL, scripted_handler, self, NULL);
   soup_server_listen_local (self->server, 0, SOUP_SERVER_LISTEN_IPV4_ONLY, &error);
   g_assert_no_error (error);
   uris = soup_server_get_uris (self->server);
+  g_mutex_lock (&self->mutex);
   self->port = g_uri_get_port (uris->data);
+  g_mutex_unlock (&self->mutex);
   g_slist_free_full (uris, (GDestroyNotify) g_uri_unref);
+  g_main_loop_run (self->loop);
+  /* Let delayed answers and closing connections finish. */
+  while (g_main_context_iteration (self->context, FALSE))
+    ;
+  g_main_context_pop_thread_default (self->context);
+  return NULL;
+}
+
+ScriptedServer *
+scripted_server_new (void)
+{
+  ScriptedServer *self = g_new0 (ScriptedServer, 1);
+
+  g_mutex_init (&self->mutex);
   self->delay = 0.5;
+  self->context = g_main_context_new ();
+  self->loop = g_main_loop_new (self->context, FALSE);
+  self->thread = g_thread_new ("scripted-server", scripted_server_thread, self);
+  for (;;)
+    {
+      guint port;
+      g_mutex_lock (&self->mutex);
+      port = self->port;
+      g_mutex_unlock (&self->mutex);
+      if (port != 0)
+        break;
+      g_usleep (1000);
+    }
   return self;
 }
 
 void
 scripted_server_free (ScriptedServer *self)
 {
-  soup_server_disconnect (self->server);
-  g_object_unref (self->server);
+  GSource *source = g_idle_source_new ();
+
+  g_source_set_callback (source, scripted_server_quit, self, NULL);
+  g_source_attach (source, self->context);
+  g_source_unref (source);
+  g_thread_join (self->thread);
+  g_main_loop_unref (self->loop);
+  g_main_context_unref (self->context);
   g_clear_pointer (&self->last_headers, soup_message_headers_unref);
   g_clear_pointer (&self->last_body, json_node_unref);
   g_free (self->last_path);
+  g_mutex_clear (&self->mutex);
   g_free (self);
 }
 
@@ -250,13 +307,18 @@ scripted_server_base_url (ScriptedServer *self,
 guint
 scripted_server_get_requests (ScriptedServer *self)
 {
-  return self->requests;
+  guint n;
+
+  g_mutex_lock (&self->mutex);
+  n = self->requests;
+  g_mutex_unlock (&self->mutex);
+  return n;
 }
 
 guint
 scripted_server_get_in_flight (ScriptedServer *self)
 {
-  return self->in_flight;
+  return g_atomic_int_get (&self->in_flight);
 }
 
 const char *
@@ -282,12 +344,14 @@ void
 scripted_server_set_failures (ScriptedServer *self,
                               guint           n)
 {
-  self->failures = n;
+  g_atomic_int_set (&self->failures, n);
 }
 
 void
 scripted_server_set_delay (ScriptedServer *self,
                            double          seconds)
 {
+  g_mutex_lock (&self->mutex);
   self->delay = seconds;
+  g_mutex_unlock (&self->mutex);
 }
