@@ -12,6 +12,7 @@
 #include <gio/gio.h>
 
 #include "pft-http-version-macros.h"
+#include "pft-http-mock-stats.h"
 
 G_BEGIN_DECLS
 
@@ -61,5 +62,23 @@ PFT_HTTP_AVAILABLE_IN_ALL
 guint              pft_http_mock_server_get_port        (PftHttpMockServer  *self);
 PFT_HTTP_AVAILABLE_IN_ALL
 char              *pft_http_mock_server_get_uri         (PftHttpMockServer  *self);
+PFT_HTTP_AVAILABLE_IN_ALL
+void               pft_http_mock_server_set_limits      (PftHttpMockServer  *self,
+                                                         guint               max_requests,
+                                                         double              window,
+                                                         guint               max_tokens,
+                                                         guint               max_concurrency);
+PFT_HTTP_AVAILABLE_IN_ALL
+void               pft_http_mock_server_set_latency     (PftHttpMockServer  *self,
+                                                         double              latency_min,
+                                                         double              latency_max);
+PFT_HTTP_AVAILABLE_IN_ALL
+PftHttpMockStats  *pft_http_mock_server_get_stats       (PftHttpMockServer  *self);
+PFT_HTTP_AVAILABLE_IN_ALL
+GPtrArray         *pft_http_mock_server_get_records     (PftHttpMockServer  *self);
+PFT_HTTP_AVAILABLE_IN_ALL
+GArray            *pft_http_mock_server_get_arrivals    (PftHttpMockServer  *self);
+PFT_HTTP_AVAILABLE_IN_ALL
+void               pft_http_mock_server_reset_stats     (PftHttpMockServer  *self);
 
 G_END_DECLS

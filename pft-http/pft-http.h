@@ -12,6 +12,7 @@
 #define PFT_HTTP_INSIDE
 # include "pft-http-version-macros.h"
 # include "pft-http-enums.h"
+# include "pft-http-mock-stats.h"
 # include "pft-http-mock-server.h"
 # include "pft-http-error.h"
 # include "pft-http-rate-headers.h"
