@@ -245,7 +245,7 @@ pft_http_chat_client_class_init (PftHttpChatClientClass *klass)
    * Since: 0.1
    */
   properties[PROP_PROVIDER] =
-    g_param_spec_enum ("provider", NULL, NULL, PFT_TYPE_HTTP_PROVIDER, PFT_HTTP_PROVIDER_OPENAI,
+    g_param_spec_enum ("provider", NULL, NULL, PFT_HTTP_TYPE_PROVIDER, PFT_HTTP_PROVIDER_OPENAI,
                        G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
   /**
    * PftHttpChatClient:base-url:

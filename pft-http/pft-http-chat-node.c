@@ -678,7 +678,7 @@ pft_http_chat_node_class_init (PftHttpChatNodeClass *klass)
   signals[SIGNAL_RATE_HEADERS] =
     g_signal_new ("rate-headers", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
                   NULL, NULL, NULL, G_TYPE_NONE, 2,
-                  PFT_HTTP_TYPE_RATE_HEADERS, PFT_TYPE_HTTP_RATE_ACTION);
+                  PFT_HTTP_TYPE_RATE_HEADERS, PFT_HTTP_TYPE_RATE_ACTION);
 }
 
 static void

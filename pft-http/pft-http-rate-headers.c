@@ -1103,6 +1103,7 @@ _pft_http_rate_headers_apply_requests (PftHttpRateHeaders *self,
   if (limit > 0)
     {
       guint current, target, wanted;
+      double limiter_window, provider_window;
       Ceiling *c;
 
       g_mutex_lock (&ceiling_mutex);
@@ -1113,8 +1114,23 @@ _pft_http_rate_headers_apply_requests (PftHttpRateHeaders *self,
           c->has_requests = TRUE;
           c->configured_requests = current;
         }
-      target = convert_limit (limit, pft_http_rate_headers_get_window (self),
-                              pft_rate_limiter_get_window (limiter), G_MAXUINT);
+      limiter_window = pft_rate_limiter_get_window (limiter);
+      provider_window = pft_http_rate_headers_get_window (self);
+      /* The provider counts a request when it arrives, a moment after the
+       * limiter admitted it, and that moment varies: a limiter counting
+       * exactly the provider's window lets a request arrive a hair before
+       * the provider's oldest one expires, and it is refused. A limiter
+       * window within the margin of the provider's is widened to it, and
+       * counts as the provider's for the conversion. */
+      if (limiter_window >= provider_window - 1e-9 &&
+          limiter_window < provider_window + PFT_HTTP_RATE_HEADERS_ARRIVAL_MARGIN - 1e-9)
+        {
+          pft_rate_limiter_set_window (limiter, provider_window + PFT_HTTP_RATE_HEADERS_ARRIVAL_MARGIN);
+          done |= PFT_HTTP_RATE_ACTION_WIDENED_WINDOW;
+        }
+      if (fabs (limiter_window - provider_window) <= PFT_HTTP_RATE_HEADERS_ARRIVAL_MARGIN + 1e-9)
+        limiter_window = provider_window;
+      target = convert_limit (limit, provider_window, limiter_window, G_MAXUINT);
       wanted = calibrate (target, current, c->configured_requests);
       if (wanted != current)
         {

@@ -37,6 +37,16 @@ G_BEGIN_DECLS
 #define PFT_HTTP_RATE_HEADERS_DEFAULT_WINDOW 60.0
 
 /**
+ * PFT_HTTP_RATE_HEADERS_ARRIVAL_MARGIN:
+ *
+ * Seconds (0.02) added to a limiter's window when it counts exactly the
+ * provider's window (see [method@PftHttp.RateHeaders.apply_requests]): the
+ * provider counts a request when it arrives, and arrival lags admission by
+ * a varying few milliseconds.
+ */
+#define PFT_HTTP_RATE_HEADERS_ARRIVAL_MARGIN 0.02
+
+/**
  * PftHttpRateAction:
  * @PFT_HTTP_RATE_ACTION_NONE: nothing changed
  * @PFT_HTTP_RATE_ACTION_PAUSED: the limiter was paused until the
@@ -49,6 +59,8 @@ G_BEGIN_DECLS
  *   to the provider's token limit
  * @PFT_HTTP_RATE_ACTION_RAISED_TOKENS: `max-cost-per-window` went back up
  *   towards the configured ceiling
+ * @PFT_HTTP_RATE_ACTION_WIDENED_WINDOW: the limiter's window, equal to the
+ *   provider's, was widened by [const@PftHttp.RATE_HEADERS_ARRIVAL_MARGIN]
  *
  * What [method@PftHttp.RateHeaders.apply] did to a limiter.
  *
@@ -61,6 +73,7 @@ typedef enum /*< flags >*/ {
   PFT_HTTP_RATE_ACTION_RAISED_REQUESTS  = 1 << 2,
   PFT_HTTP_RATE_ACTION_LOWERED_TOKENS   = 1 << 3,
   PFT_HTTP_RATE_ACTION_RAISED_TOKENS    = 1 << 4,
+  PFT_HTTP_RATE_ACTION_WIDENED_WINDOW   = 1 << 5,
 } PftHttpRateAction;
 
 #define PFT_HTTP_TYPE_RATE_HEADERS (pft_http_rate_headers_get_type ())

@@ -257,7 +257,11 @@ test_apply_lowers_never_raises_above_configured (void)
   g_autoptr(PftHttpRateHeaders) higher = headers_of ("x-ratelimit-limit-requests", "500", NULL);
   g_autoptr(PftHttpRateHeaders) middle = headers_of ("x-ratelimit-limit-requests", "90", NULL);
 
-  g_assert_cmpint (pft_http_rate_headers_apply (lower, limiter), ==, PFT_HTTP_RATE_ACTION_LOWERED_REQUESTS);
+  /* The limiter counts the provider's window (60 s): widened by the
+   * arrival margin the first time. */
+  g_assert_cmpint (pft_http_rate_headers_apply (lower, limiter), ==,
+                   PFT_HTTP_RATE_ACTION_LOWERED_REQUESTS | PFT_HTTP_RATE_ACTION_WIDENED_WINDOW);
+  g_assert_cmpfloat_with_epsilon (pft_rate_limiter_get_window (limiter), 60 + PFT_HTTP_RATE_HEADERS_ARRIVAL_MARGIN, 1e-9);
   g_assert_cmpuint (pft_rate_limiter_get_max_per_window (limiter), ==, 60);
   g_assert_cmpuint (pft_http_rate_headers_get_configured_max_per_window (limiter), ==, 120);
 
@@ -302,6 +306,26 @@ test_apply_converts_windows (void)
     g_assert_cmpfloat (pft_http_rate_headers_get_window (h), ==, 10);
     g_assert_false (pft_http_rate_headers_get_window_stated (h));
   }
+}
+
+static void
+test_apply_arrival_margin (void)
+{
+  g_autoptr(PftRateLimiter) same = pft_rate_limiter_new (4, 60, 1.0);
+  g_autoptr(PftRateLimiter) longer = pft_rate_limiter_new (4, 60, 2.0);
+  g_autoptr(PftHttpRateHeaders) h = headers_of ("RateLimit-Policy", "60;w=1",
+                                                "RateLimit-Remaining", "30", NULL);
+
+  /* Same window as the provider: widened, and the limit is the provider's
+   * count, not 60 x 1.02. */
+  g_assert_cmpint (pft_http_rate_headers_apply (h, same), ==, PFT_HTTP_RATE_ACTION_WIDENED_WINDOW);
+  g_assert_cmpfloat_with_epsilon (pft_rate_limiter_get_window (same), 1.02, 1e-9);
+  g_assert_cmpuint (pft_rate_limiter_get_max_per_window (same), ==, 60);
+  g_assert_cmpint (pft_http_rate_headers_apply (h, same), ==, PFT_HTTP_RATE_ACTION_NONE);
+  g_assert_cmpfloat_with_epsilon (pft_rate_limiter_get_window (same), 1.02, 1e-9);
+  /* A window of its own is left alone. */
+  g_assert_cmpint (pft_http_rate_headers_apply (h, longer), ==, PFT_HTTP_RATE_ACTION_NONE);
+  g_assert_cmpfloat (pft_rate_limiter_get_window (longer), ==, 2.0);
 }
 
 static void
@@ -381,6 +405,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/pft-http/rate-headers/apply/calibrate", test_apply_lowers_never_raises_above_configured);
   g_test_add_func ("/pft-http/rate-headers/apply/windows", test_apply_converts_windows);
   g_test_add_func ("/pft-http/rate-headers/apply/tokens", test_apply_tokens);
+  g_test_add_func ("/pft-http/rate-headers/apply/arrival-margin", test_apply_arrival_margin);
   g_test_add_func ("/pft-http/rate-headers/apply/pauses", test_apply_pauses);
 
   return g_test_run ();

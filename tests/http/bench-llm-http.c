@@ -1,0 +1,142 @@
+/* bench-llm-http.c: the chat node against the loopback mock API
+ *
+ *   llm_http.*             the node configured with the mock's true limits
+ *   llm_http_calibrated.*  configured 2x too high, learning from the headers
+ *   llm_http.overhead_us_per_request  no limits, no latency: the client's cost
+ *
+ * Utilization = ideal / measured, the ideal being requests / rate (the
+ * limit allows `rate` per second); 429s are counted by the mock, on its
+ * own clock. Prints `key: value` lines; asserts nothing.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+
+#include <stdio.h>
+
+#include <pft-http.h>
+
+#define REQUESTS 600
+#define LIMIT    60
+#define WINDOW   1.0
+#define LATENCY  0.020
+
+typedef struct
+{
+  double  elapsed;
+  guint64 requests;
+  guint64 rate_limited;
+  guint64 answered;
+  guint   max_in_window;
+} Outcome;
+
+static PftStore *
+prompts_store (guint n)
+{
+  PftStore *store = pft_store_new ();
+  g_autoptr(PftValues) prompts = pft_values_new_sized (n);
+
+  for (guint i = 0; i < n; i++)
+    {
+      g_autofree char *p = g_strdup_printf ("Translate to French: sentence number %u.", i);
+      pft_values_append_string (prompts, p);
+    }
+  pft_store_set_values (store, "prompts", prompts);
+  return store;
+}
+
+static Outcome
+run_scenario (guint  mock_limit,
+              double latency,
+              guint  configured_limit,
+              guint  concurrency,
+              guint  n)
+{
+  g_autoptr(PftHttpMockServer) mock = pft_http_mock_server_new ();
+  g_autoptr(PftHttpChatClient) client = NULL;
+  g_autoptr(PftRateLimiter) limiter = NULL;
+  g_autoptr(PftNode) node = NULL;
+  g_autoptr(PftStore) store = prompts_store (n);
+  g_autoptr(PftValues) replies = NULL;
+  g_autoptr(PftHttpMockStats) stats = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *uri = NULL;
+  g_autofree char *base = NULL;
+  g_autofree char *action = NULL;
+  Outcome out = { 0 };
+  gint64 start;
+
+  g_object_set (mock,
+                "max-requests", mock_limit,
+                "window", WINDOW,
+                "latency-min", latency,
+                "latency-max", latency,
+                "header-style", PFT_HTTP_MOCK_HEADER_STYLE_OPENAI,
+                NULL);
+  if (!pft_http_mock_server_start_in_thread (mock, &error))
+    g_error ("mock: %s", error->message);
+  uri = pft_http_mock_server_get_uri (mock);
+  base = g_strconcat (uri, "/v1", NULL);
+  client = pft_http_chat_client_new (PFT_HTTP_PROVIDER_OPENAI, base, "bench-model");
+  pft_http_chat_client_set_max_tokens (client, 32);
+
+  limiter = pft_rate_limiter_new (concurrency, configured_limit, WINDOW);
+  node = pft_http_chat_node_new (client);
+  g_object_set (node,
+                "limiter", limiter,
+                "max-concurrent", concurrency,
+                "initial-concurrent", concurrency,
+                /* The mock counts per second; OpenAI's headers do not say. */
+                "provider-window", WINDOW,
+                "max-retries", 3,
+                NULL);
+
+  start = g_get_monotonic_time ();
+  action = pft_node_run (node, store, NULL, &error);
+  out.elapsed = (g_get_monotonic_time () - start) / 1e6;
+  if (error != NULL)
+    g_error ("run: %s", error->message);
+
+  replies = pft_store_dup_values (store, "replies");
+  for (guint i = 0; i < pft_values_get_length (replies); i++)
+    if (pft_values_get_error (replies, i) == NULL)
+      out.answered++;
+  stats = pft_http_mock_server_get_stats (mock);
+  out.requests = stats->requests;
+  out.rate_limited = stats->rate_limited;
+  out.max_in_window = stats->max_in_window;
+  pft_http_mock_server_stop (mock);
+  return out;
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  Outcome truth, calibrated, overhead;
+  double ideal = REQUESTS / (LIMIT / WINDOW);
+  guint n_overhead = 2000;
+
+  g_unsetenv ("OPENAI_API_KEY");
+
+  truth = run_scenario (LIMIT, LATENCY, LIMIT, 8, REQUESTS);
+  printf ("llm_http.utilization: %.3f\n", ideal / truth.elapsed);
+  printf ("llm_http.rate_limited: %" G_GUINT64_FORMAT "\n", truth.rate_limited);
+  printf ("llm_http.answered: %" G_GUINT64_FORMAT "\n", truth.answered);
+  printf ("llm_http.max_in_window: %u\n", truth.max_in_window);
+  printf ("llm_http.elapsed_s: %.3f\n", truth.elapsed);
+  fflush (stdout);
+
+  calibrated = run_scenario (LIMIT, LATENCY, 2 * LIMIT, 8, REQUESTS);
+  printf ("llm_http_calibrated.utilization: %.3f\n", ideal / calibrated.elapsed);
+  printf ("llm_http_calibrated.rate_limited_share: %.4f\n",
+          calibrated.requests > 0 ? (double) calibrated.rate_limited / calibrated.requests : 0.0);
+  printf ("llm_http_calibrated.rate_limited: %" G_GUINT64_FORMAT "\n", calibrated.rate_limited);
+  printf ("llm_http_calibrated.answered: %" G_GUINT64_FORMAT "\n", calibrated.answered);
+  printf ("llm_http_calibrated.elapsed_s: %.3f\n", calibrated.elapsed);
+  fflush (stdout);
+
+  overhead = run_scenario (0, 0, 0, 16, n_overhead);
+  printf ("llm_http.overhead_us_per_request: %.1f\n", 1e6 * overhead.elapsed / n_overhead);
+  printf ("llm_http.overhead_answered: %" G_GUINT64_FORMAT "\n", overhead.answered);
+  return 0;
+}
