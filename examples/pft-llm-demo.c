@@ -379,9 +379,9 @@ main (int   argc,
              pft_http_chat_node_get_retries (PFT_HTTP_CHAT_NODE (demo.node)));
     g_print ("  latency       p50 %.0f ms, p95 %.0f ms\n",
              1000 * percentile (latencies, 0.50), 1000 * percentile (latencies, 0.95));
-    g_print ("  limiter       %u per %gs after calibration (configured %u), concurrency %u (ceiling %u)\n",
-             pft_rate_limiter_get_max_per_window (limiter), window,
-             pft_http_rate_headers_get_configured_max_per_window (limiter),
+    g_print ("  limiter       %u per %gs after calibration (configured %u per %gs), concurrency %u (ceiling %u)\n",
+             pft_rate_limiter_get_max_per_window (limiter), pft_rate_limiter_get_window (limiter),
+             pft_http_rate_headers_get_configured_max_per_window (limiter), window,
              pft_adaptive_node_get_current_concurrent (PFT_ADAPTIVE_NODE (demo.node)), concurrency);
     if (mock != NULL)
       {
