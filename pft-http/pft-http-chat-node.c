@@ -61,6 +61,7 @@ typedef struct
   char              *input_key;
   char              *output_key;
   double             provider_window;
+  double             arrival_margin;
 
   GMutex             mutex;
   guint64            requests_sent;
@@ -77,6 +78,7 @@ enum {
   PROP_INPUT_KEY,
   PROP_OUTPUT_KEY,
   PROP_PROVIDER_WINDOW,
+  PROP_ARRIVAL_MARGIN,
   PROP_REQUESTS_SENT,
   PROP_RATE_LIMITED_REPLIES,
   PROP_RETRIES,
@@ -142,6 +144,7 @@ pft_http_chat_node_get_property (GObject    *object,
     case PROP_INPUT_KEY: g_value_set_string (value, priv->input_key); break;
     case PROP_OUTPUT_KEY: g_value_set_string (value, priv->output_key); break;
     case PROP_PROVIDER_WINDOW: g_value_set_double (value, priv->provider_window); break;
+    case PROP_ARRIVAL_MARGIN: g_value_set_double (value, priv->arrival_margin); break;
     case PROP_REQUESTS_SENT: g_value_set_uint64 (value, pft_http_chat_node_get_requests_sent (self)); break;
     case PROP_RATE_LIMITED_REPLIES: g_value_set_uint64 (value, pft_http_chat_node_get_rate_limited_replies (self)); break;
     case PROP_RETRIES: g_value_set_uint64 (value, pft_http_chat_node_get_retries (self)); break;
@@ -164,6 +167,17 @@ pft_http_chat_node_set_property (GObject      *object,
     case PROP_INPUT_KEY: pft_http_chat_node_set_input_key (self, g_value_get_string (value)); break;
     case PROP_OUTPUT_KEY: pft_http_chat_node_set_output_key (self, g_value_get_string (value)); break;
     case PROP_PROVIDER_WINDOW: pft_http_chat_node_set_provider_window (self, g_value_get_double (value)); break;
+    case PROP_ARRIVAL_MARGIN:
+      {
+        PftHttpChatNodePrivate *priv = pft_http_chat_node_get_instance_private (self);
+
+        if (priv->arrival_margin != g_value_get_double (value))
+          {
+            priv->arrival_margin = g_value_get_double (value);
+            g_object_notify_by_pspec (object, pspec);
+          }
+      }
+      break;
     default: G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
 }
@@ -381,6 +395,7 @@ pft_http_chat_node_apply_headers (PftHttpChatNode    *self,
     return;
   if (!pft_http_rate_headers_get_window_stated (headers))
     pft_http_rate_headers_set_default_window (headers, priv->provider_window);
+  pft_http_rate_headers_set_arrival_margin (headers, priv->arrival_margin);
   actions = _pft_http_rate_headers_apply_requests (headers, limiter, !rate_limited);
   if (priv->token_limiter != NULL)
     actions |= pft_http_rate_headers_apply_tokens (headers, priv->token_limiter);
@@ -632,6 +647,20 @@ pft_http_chat_node_class_init (PftHttpChatNodeClass *klass)
     g_param_spec_double ("provider-window", NULL, NULL, 1e-3, G_MAXDOUBLE,
                          PFT_HTTP_RATE_HEADERS_DEFAULT_WINDOW, rw);
   /**
+   * PftHttpChatNode:arrival-margin:
+   *
+   * Seconds by which the node's limiter window is widened when it equals
+   * the provider's (see [method@PftHttp.RateHeaders.set_arrival_margin]):
+   * the provider counts requests when they arrive, a varying moment after
+   * the limiter admitted them. 0 leaves the window alone.
+   *
+   * Since: 0.1
+   */
+  properties[PROP_ARRIVAL_MARGIN] =
+    g_param_spec_double ("arrival-margin", NULL, NULL, 0, 3600,
+                         PFT_HTTP_RATE_HEADERS_ARRIVAL_MARGIN,
+                         G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  /**
    * PftHttpChatNode:requests-sent:
    *
    * Requests sent since the node was made or
@@ -692,6 +721,7 @@ pft_http_chat_node_init (PftHttpChatNode *self)
   priv->input_key = g_strdup (DEFAULT_INPUT_KEY);
   priv->output_key = g_strdup (DEFAULT_OUTPUT_KEY);
   priv->provider_window = PFT_HTTP_RATE_HEADERS_DEFAULT_WINDOW;
+  priv->arrival_margin = PFT_HTTP_RATE_HEADERS_ARRIVAL_MARGIN;
 }
 
 

@@ -80,6 +80,7 @@ struct _PftHttpRateHeaders
   Quota    tokens[N_SRC];
   double   window;           /* stated by the provider, or -1 */
   double   default_window;
+  double   arrival_margin;
   guint    n_understood;
 };
 
@@ -110,6 +111,7 @@ pft_http_rate_headers_init (PftHttpRateHeaders *self)
   self->retry_after_ms = -1;
   self->window = -1;
   self->default_window = PFT_HTTP_RATE_HEADERS_DEFAULT_WINDOW;
+  self->arrival_margin = PFT_HTTP_RATE_HEADERS_ARRIVAL_MARGIN;
   for (guint i = 0; i < N_SRC; i++)
     {
       quota_clear (&self->requests[i]);
@@ -846,6 +848,45 @@ pft_http_rate_headers_set_default_window (PftHttpRateHeaders *self,
   self->default_window = window;
 }
 
+/**
+ * pft_http_rate_headers_get_arrival_margin:
+ * @self: a #PftHttpRateHeaders
+ *
+ * Returns: the margin, in seconds, by which
+ *   [method@PftHttp.RateHeaders.apply_requests] widens a limiter window
+ *   that equals the provider's
+ *
+ * Since: 0.1
+ */
+double
+pft_http_rate_headers_get_arrival_margin (PftHttpRateHeaders *self)
+{
+  g_return_val_if_fail (PFT_HTTP_IS_RATE_HEADERS (self), 0);
+  return self->arrival_margin;
+}
+
+/**
+ * pft_http_rate_headers_set_arrival_margin:
+ * @self: a #PftHttpRateHeaders
+ * @margin: seconds, 0 or more; 0 leaves windows alone
+ *
+ * Sets the margin by which [method@PftHttp.RateHeaders.apply_requests]
+ * widens a limiter window that equals the provider's (default
+ * [const@PftHttp.RATE_HEADERS_ARRIVAL_MARGIN]). Make it larger than the
+ * spread of the delay between admitting a request and its arrival at the
+ * provider: a few milliseconds on a quiet network, more on a loaded host.
+ *
+ * Since: 0.1
+ */
+void
+pft_http_rate_headers_set_arrival_margin (PftHttpRateHeaders *self,
+                                          double              margin)
+{
+  g_return_if_fail (PFT_HTTP_IS_RATE_HEADERS (self));
+  g_return_if_fail (margin >= 0 && isfinite (margin));
+  self->arrival_margin = margin;
+}
+
 static void
 append_quota (GString    *s,
               const char *what,
@@ -1034,13 +1075,24 @@ calibrate (guint64 target,
 static PftHttpRateAction
 pft_http_rate_headers_pause_for (PftRateLimiter *limiter,
                                  gint64          remaining,
-                                 double          reset)
+                                 double          reset,
+                                 gboolean        requests)
 {
   /* No capacity left at the provider: hold admissions until its reset,
-   * before the next call gets a 429. */
+   * before the next call gets a 429. Unless the limiter's own window is
+   * full too: it holds admissions itself until its oldest entry expires,
+   * which is no sooner than the provider's (its window is at least the
+   * provider's), and a pause would make the next request go alone (the
+   * limiter's half-open probe), serialising a batch that runs at its
+   * limit. */
   if (remaining == 0 && reset > 0)
     {
-      double before = pft_rate_limiter_get_paused_for (limiter);
+      double before;
+
+      if (requests && pft_rate_limiter_get_max_per_window (limiter) > 0 &&
+          pft_rate_limiter_get_window_count (limiter) >= pft_rate_limiter_get_max_per_window (limiter))
+        return PFT_HTTP_RATE_ACTION_NONE;
+      before = pft_rate_limiter_get_paused_for (limiter);
       pft_rate_limiter_pause (limiter, reset);
       if (reset > before)
         return PFT_HTTP_RATE_ACTION_PAUSED;
@@ -1122,13 +1174,13 @@ _pft_http_rate_headers_apply_requests (PftHttpRateHeaders *self,
        * the provider's oldest one expires, and it is refused. A limiter
        * window within the margin of the provider's is widened to it, and
        * counts as the provider's for the conversion. */
-      if (limiter_window >= provider_window - 1e-9 &&
-          limiter_window < provider_window + PFT_HTTP_RATE_HEADERS_ARRIVAL_MARGIN - 1e-9)
+      if (self->arrival_margin > 0 && limiter_window >= provider_window - 1e-9 &&
+          limiter_window < provider_window + self->arrival_margin - 1e-9)
         {
-          pft_rate_limiter_set_window (limiter, provider_window + PFT_HTTP_RATE_HEADERS_ARRIVAL_MARGIN);
+          pft_rate_limiter_set_window (limiter, provider_window + self->arrival_margin);
           done |= PFT_HTTP_RATE_ACTION_WIDENED_WINDOW;
         }
-      if (fabs (limiter_window - provider_window) <= PFT_HTTP_RATE_HEADERS_ARRIVAL_MARGIN + 1e-9)
+      if (fabs (limiter_window - provider_window) <= self->arrival_margin + 1e-9)
         limiter_window = provider_window;
       target = convert_limit (limit, provider_window, limiter_window, G_MAXUINT);
       wanted = calibrate (target, current, c->configured_requests);
@@ -1143,7 +1195,7 @@ _pft_http_rate_headers_apply_requests (PftHttpRateHeaders *self,
     }
 
   done |= pft_http_rate_headers_pause_for (limiter, pft_http_rate_headers_get_request_remaining (self),
-                                           pft_http_rate_headers_get_request_reset (self));
+                                           pft_http_rate_headers_get_request_reset (self), TRUE);
   return done;
 }
 
@@ -1199,7 +1251,7 @@ pft_http_rate_headers_apply_tokens (PftHttpRateHeaders *self,
     }
 
   done |= pft_http_rate_headers_pause_for (limiter, pft_http_rate_headers_get_token_remaining (self),
-                                           pft_http_rate_headers_get_token_reset (self));
+                                           pft_http_rate_headers_get_token_reset (self), FALSE);
   return done;
 }
 

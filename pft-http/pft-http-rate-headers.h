@@ -39,8 +39,8 @@ G_BEGIN_DECLS
 /**
  * PFT_HTTP_RATE_HEADERS_ARRIVAL_MARGIN:
  *
- * Seconds (0.02) added to a limiter's window when it counts exactly the
- * provider's window (see [method@PftHttp.RateHeaders.apply_requests]): the
+ * The default margin, in seconds (0.02), added to a limiter's window when
+ * it counts exactly the provider's window (see [method@PftHttp.RateHeaders.apply_requests]): the
  * provider counts a request when it arrives, and arrival lags admission by
  * a varying few milliseconds.
  */
@@ -119,6 +119,11 @@ gboolean            pft_http_rate_headers_get_window_stated (PftHttpRateHeaders 
 PFT_HTTP_AVAILABLE_IN_ALL
 void                pft_http_rate_headers_set_default_window (PftHttpRateHeaders *self,
                                                              double              window);
+PFT_HTTP_AVAILABLE_IN_ALL
+double              pft_http_rate_headers_get_arrival_margin (PftHttpRateHeaders *self);
+PFT_HTTP_AVAILABLE_IN_ALL
+void                pft_http_rate_headers_set_arrival_margin (PftHttpRateHeaders *self,
+                                                             double              margin);
 PFT_HTTP_AVAILABLE_IN_ALL
 char               *pft_http_rate_headers_to_string         (PftHttpRateHeaders *self);
 

@@ -103,8 +103,12 @@ test_true_limits (gconstpointer data)
   g_autoptr(PftStore) store = store_with_prompts (40);
   g_autoptr(PftHttpMockStats) stats = NULL;
   g_autoptr(GError) error = NULL;
-  g_autofree char *action = pft_node_run (node, store, NULL, &error);
+  g_autofree char *action = NULL;
 
+  /* Generous: this machine is shared, and arrival at the mock can lag
+   * admission by tens of milliseconds under load. */
+  g_object_set (node, "arrival-margin", 0.1, NULL);
+  action = pft_node_run (node, store, NULL, &error);
   g_assert_no_error (error);
   check_all_answered (store, 40);
   stats = pft_http_mock_server_get_stats (mock);

@@ -326,6 +326,21 @@ test_apply_arrival_margin (void)
   /* A window of its own is left alone. */
   g_assert_cmpint (pft_http_rate_headers_apply (h, longer), ==, PFT_HTTP_RATE_ACTION_NONE);
   g_assert_cmpfloat (pft_rate_limiter_get_window (longer), ==, 2.0);
+
+  /* The margin is a setting; 0 turns the widening off. */
+  {
+    g_autoptr(PftRateLimiter) a = pft_rate_limiter_new (4, 60, 1.0);
+    g_autoptr(PftRateLimiter) b = pft_rate_limiter_new (4, 60, 1.0);
+
+    pft_http_rate_headers_set_arrival_margin (h, 0);
+    g_assert_cmpint (pft_http_rate_headers_apply (h, a), ==, PFT_HTTP_RATE_ACTION_NONE);
+    g_assert_cmpfloat (pft_rate_limiter_get_window (a), ==, 1.0);
+    pft_http_rate_headers_set_arrival_margin (h, 0.1);
+    g_assert_cmpfloat (pft_http_rate_headers_get_arrival_margin (h), ==, 0.1);
+    g_assert_cmpint (pft_http_rate_headers_apply (h, b), ==, PFT_HTTP_RATE_ACTION_WIDENED_WINDOW);
+    g_assert_cmpfloat_with_epsilon (pft_rate_limiter_get_window (b), 1.1, 1e-9);
+    g_assert_cmpuint (pft_rate_limiter_get_max_per_window (b), ==, 60);
+  }
 }
 
 static void
@@ -373,6 +388,23 @@ test_apply_pauses (void)
   g_assert_cmpfloat (pft_rate_limiter_get_paused_for (limiter), >, 44);
 }
 
+/* A limiter whose own window is full holds the next call anyway: no
+ * pause (which would make the next call go alone, as a probe). */
+static void
+test_apply_no_pause_when_full (void)
+{
+  g_autoptr(PftRateLimiter) full = pft_rate_limiter_new (4, 2, 60.0);
+  g_autoptr(PftHttpRateHeaders) exhausted = headers_of ("x-ratelimit-remaining-requests", "0",
+                                                        "x-ratelimit-reset-requests", "30s", NULL);
+  g_autoptr(PftPermit) p1 = pft_rate_limiter_try_acquire (full, 0, NULL);
+  g_autoptr(PftPermit) p2 = pft_rate_limiter_try_acquire (full, 0, NULL);
+
+  g_assert_nonnull (p1);
+  g_assert_nonnull (p2);
+  g_assert_cmpint (pft_http_rate_headers_apply (exhausted, full), ==, PFT_HTTP_RATE_ACTION_NONE);
+  g_assert_cmpfloat (pft_rate_limiter_get_paused_for (full), ==, 0);
+}
+
 static void
 test_go_duration (void)
 {
@@ -407,6 +439,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/pft-http/rate-headers/apply/tokens", test_apply_tokens);
   g_test_add_func ("/pft-http/rate-headers/apply/arrival-margin", test_apply_arrival_margin);
   g_test_add_func ("/pft-http/rate-headers/apply/pauses", test_apply_pauses);
+  g_test_add_func ("/pft-http/rate-headers/apply/no-pause-when-full", test_apply_no_pause_when_full);
 
   return g_test_run ();
 }
