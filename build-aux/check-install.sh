@@ -75,19 +75,40 @@ C
   [ -x "$prefix/bin/pft-mock-llm" ] && "$prefix/bin/pft-mock-llm" --help >/dev/null
   echo "== pft-mock-llm is installed"
   PYTHONPATH="$prefix/python" /usr/bin/python3 -c '
-import gi
+import gi, json, urllib.request
 gi.require_version("PftHttp", "1")
 from gi.repository import PftHttp
-server = PftHttp.MockServer()
-print("== the PftHttp typelib loads from Python:", server.get_property("port"))
+server = PftHttp.MockServer(max_requests=5)
+server.start_in_thread()
+body = json.dumps({"model": "m", "messages": [{"role": "user", "content": "hi"}]}).encode()
+with urllib.request.urlopen(server.get_uri() + "/v1/chat/completions", body) as r:
+    reply = json.load(r)
+    assert r.headers["x-ratelimit-remaining-requests"] == "4", r.headers
+assert reply["choices"][0]["message"]["content"] == "echo: hi", reply
+stats = server.get_stats()
+assert (stats.requests, stats.accepted) == (1, 1), stats.to_string()
+server.stop()
+print("== the PftHttp typelib works from Python: a request to the mock answered")
 '
   gjs -c '
 const PftHttp = imports.gi.PftHttp;
-const server = new PftHttp.MockServer();
-print("== the PftHttp typelib loads from GJS:", server.port);
+const server = new PftHttp.MockServer({max_requests: 5});
+server.start_in_thread();
+if (!server.get_uri().startsWith("http://127.0.0.1:") || server.get_stats().requests !== 0)
+    throw new Error("unexpected mock state");
+server.stop();
+print("== the PftHttp typelib works from GJS: the mock started on port", server.port);
 '
-  [ -f "$prefix/share/vala/vapi/pft-http-1.vapi" ]
-  echo "== pft-http-1.vapi is installed"
+  cat > "$prefix/check-http.vala" <<'VALA'
+int main () {
+    var server = new PftHttp.MockServer ();
+    server.max_requests = 60;
+    print ("== the pft-http-1 VAPI compiles: %s %u\n", server.get_type ().name (), server.max_requests);
+    return 0;
+}
+VALA
+  valac --vapidir "$prefix/share/vala/vapi" --pkg pft-http-1 -o "$prefix/check-http-vala" "$prefix/check-http.vala"
+  "$prefix/check-http-vala"
 elif [ "$(meson introspect "$build" --buildoptions | python3 -c 'import json,sys; print([o["value"] for o in json.load(sys.stdin) if o["name"]=="http"][0])')" = enabled ]; then
   echo "pft-http-1 was enabled but is not installed" >&2
   exit 1

@@ -59,6 +59,7 @@ char    *pft_http_mock_reply_body            (PftHttpMockApi       api,
                                               gboolean             truncated);
 char    *pft_http_mock_error_body            (PftHttpMockApi       api,
                                               guint                status,
+                                              const char          *limit,
                                               const char          *message);
 char    *pft_http_mock_format_go_duration    (gint64               usec);
 char    *pft_http_mock_format_rfc3339        (gint64               real_usec);

@@ -134,6 +134,9 @@ pft_http_mock_request_parse (PftHttpMockApi       api,
 
   if (body == NULL || length == 0)
     return pft_http_mock_protocol_fail (error, "the request has no body: a JSON object is expected");
+  /* Token counts and cuts walk the texts as UTF-8. */
+  if (!g_utf8_validate (body, length, NULL))
+    return pft_http_mock_protocol_fail (error, "the body is not valid UTF-8");
   if (!json_parser_load_from_data (parser, body, length, &json_error))
     return pft_http_mock_protocol_fail (error, "the body is not valid JSON: %s", json_error->message);
   root = json_parser_get_root (parser);
@@ -341,10 +344,12 @@ pft_http_mock_reply_body (PftHttpMockApi            api,
 }
 
 /* The provider's error object: OpenAI's {"error": {message, type, code}},
- * Anthropic's {"type": "error", "error": {type, message}}. */
+ * Anthropic's {"type": "error", "error": {type, message}}. For a 429,
+ * @limit ("requests", "tokens") is OpenAI's type. */
 char *
 pft_http_mock_error_body (PftHttpMockApi  api,
                           guint           status,
+                          const char     *limit,
                           const char     *message)
 {
   g_autoptr(JsonBuilder) builder = json_builder_new_immutable ();
@@ -358,7 +363,7 @@ pft_http_mock_error_body (PftHttpMockApi  api,
       code = "invalid_api_key";
       break;
     case PFT_HTTP_MOCK_STATUS_TOO_MANY_REQUESTS:
-      type = api == PFT_HTTP_MOCK_API_OPENAI ? "requests" : "rate_limit_error";
+      type = api == PFT_HTTP_MOCK_API_OPENAI ? (limit != NULL ? limit : "requests") : "rate_limit_error";
       code = "rate_limit_exceeded";
       break;
     case SOUP_STATUS_NOT_FOUND:

@@ -137,7 +137,7 @@ pft_http_mock_server_respond_error (SoupServerMessage *msg,
                                     guint              status,
                                     const char        *message)
 {
-  pft_http_mock_server_respond (msg, status, pft_http_mock_error_body (api, status, message));
+  pft_http_mock_server_respond (msg, status, pft_http_mock_error_body (api, status, NULL, message));
 }
 
 /* Closes a record and counts its outcome. Called with the mutex held. */
@@ -464,7 +464,10 @@ pft_http_mock_server_handle (SoupServer        *server,
       response_headers = soup_server_message_get_response_headers (msg);
       pft_http_mock_set_rate_headers (response_headers, style, &state);
       pft_http_mock_set_retry_after (response_headers, wait);
-      pft_http_mock_server_respond_error (msg, api, PFT_HTTP_MOCK_STATUS_TOO_MANY_REQUESTS, message);
+      pft_http_mock_server_respond (msg, PFT_HTTP_MOCK_STATUS_TOO_MANY_REQUESTS,
+                                    pft_http_mock_error_body (api, PFT_HTTP_MOCK_STATUS_TOO_MANY_REQUESTS,
+                                                              g_str_equal (limited, "tokens") ? "tokens" : "requests",
+                                                              message));
       pft_http_mock_server_finish (self, generation, record, PFT_HTTP_MOCK_STATUS_TOO_MANY_REQUESTS, retry_after_ms);
       return;
     }
@@ -524,7 +527,7 @@ pft_http_mock_server_handle (SoupServer        *server,
       if (status == SOUP_STATUS_OK)
         pending->body = pft_http_mock_reply_body (api, id, &request, reply, completion_tokens, truncated);
       else if (status != 0)
-        pending->body = pft_http_mock_error_body (api, status, "The server had an error while processing your request (injected fault)");
+        pending->body = pft_http_mock_error_body (api, status, NULL, "The server had an error while processing your request (injected fault)");
       pending->disconnected_id = g_signal_connect (msg, "disconnected",
                                                    G_CALLBACK (pft_http_mock_server_pending_disconnected),
                                                    pending);
@@ -533,7 +536,7 @@ pft_http_mock_server_handle (SoupServer        *server,
       pending->source = g_timeout_source_new ((guint) ((latency + 999) / 1000));
       g_source_set_callback (pending->source, pft_http_mock_server_pending_fire, pending, NULL);
       g_source_set_static_name (pending->source, "[pft-http] mock latency");
-      g_source_attach (pending->source, g_main_context_get_thread_default ());
+      g_source_attach (pending->source, self->context);
       g_queue_push_tail (&self->pending, pending);
     }
   pft_http_mock_request_clear (&request);
@@ -547,7 +550,8 @@ pft_http_mock_server_listen (PftHttpMockServer  *self,
   g_autoptr(GInetAddress) loopback = NULL;
   g_autoptr(GSocketAddress) address = NULL;
   g_autoptr(SoupServer) server = NULL;
-  GSList *uris;
+  g_autoptr(GSocketAddress) local = NULL;
+  GSList *listeners;
 
   g_assert (PFT_HTTP_IS_MOCK_SERVER (self));
 
@@ -559,10 +563,15 @@ pft_http_mock_server_listen (PftHttpMockServer  *self,
   if (!soup_server_listen (server, address, 0, error))
     return FALSE;
 
-  uris = soup_server_get_uris (server);
-  g_assert (uris != NULL);
-  self->port = g_uri_get_port (uris->data);
-  g_slist_free_full (uris, (GDestroyNotify) g_uri_unref);
+  /* The port from the listening socket: soup_server_get_uris() leaks the
+   * address it caches in libsoup < 3.4 (upstream c07ff61f). */
+  listeners = soup_server_get_listeners (server);
+  g_assert (listeners != NULL);
+  local = g_socket_get_local_address (listeners->data, error);
+  g_slist_free (listeners);
+  if (local == NULL)
+    return FALSE;
+  self->port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (local));
 
   self->server = g_steal_pointer (&server);
   return TRUE;
@@ -1267,21 +1276,23 @@ pft_http_mock_server_get_stats (PftHttpMockServer *self)
  * [method@PftHttp.MockServer.reset_stats]. Safe from any thread at any
  * time; requests still in flight have a `finished` of 0.
  *
- * Returns: (transfer full) (element-type PftHttpMockRecord): the records
+ * Returns: (transfer full) (element-type PftHttpMockRecord): the records;
+ *   free with `g_list_free_full (records, (GDestroyNotify) pft_http_mock_record_free)`
  *
  * Since: 0.1
  */
-GPtrArray *
+GList *
 pft_http_mock_server_get_records (PftHttpMockServer *self)
 {
-  GPtrArray *records;
+  GList *records = NULL;
 
   g_return_val_if_fail (PFT_HTTP_IS_MOCK_SERVER (self), NULL);
 
+  /* A GList, not a GPtrArray: PyGObject frees the elements of a
+   * transfer-full GPtrArray that has a free function, after wrapping them. */
   g_mutex_lock (&self->mutex);
-  records = g_ptr_array_new_full (self->records->len, (GDestroyNotify) pft_http_mock_record_free);
-  for (guint i = 0; i < self->records->len; i++)
-    g_ptr_array_add (records, pft_http_mock_record_copy (&g_array_index (self->records, PftHttpMockRecord, i)));
+  for (guint i = self->records->len; i > 0; i--)
+    records = g_list_prepend (records, pft_http_mock_record_copy (&g_array_index (self->records, PftHttpMockRecord, i - 1)));
   g_mutex_unlock (&self->mutex);
   return records;
 }

@@ -75,7 +75,7 @@ void               pft_http_mock_server_set_latency     (PftHttpMockServer  *sel
 PFT_HTTP_AVAILABLE_IN_ALL
 PftHttpMockStats  *pft_http_mock_server_get_stats       (PftHttpMockServer  *self);
 PFT_HTTP_AVAILABLE_IN_ALL
-GPtrArray         *pft_http_mock_server_get_records     (PftHttpMockServer  *self);
+GList             *pft_http_mock_server_get_records     (PftHttpMockServer  *self);
 PFT_HTTP_AVAILABLE_IN_ALL
 GArray            *pft_http_mock_server_get_arrivals    (PftHttpMockServer  *self);
 PFT_HTTP_AVAILABLE_IN_ALL
