@@ -1254,6 +1254,7 @@ _pft_http_chat_client_send_async (PftHttpChatClient   *self,
   g_autoptr(GTask) task = NULL;
   g_autoptr(SoupSession) session = NULL;
   g_autoptr(JsonNode) body = NULL;
+  g_autoptr(GBytes) request_body = NULL;
   g_autoptr(GError) error = NULL;
   g_autofree char *json = NULL;
   g_autofree char *url = NULL;
@@ -1285,8 +1286,8 @@ _pft_http_chat_client_send_async (PftHttpChatClient   *self,
   body = pft_http_chat_client_build_body (self, messages);
   json = json_to_string (body, FALSE);
   len = strlen (json);
-  soup_message_set_request_body_from_bytes (data->msg, "application/json",
-                                            g_bytes_new_take (g_steal_pointer (&json), len));
+  request_body = g_bytes_new_take (g_steal_pointer (&json), len);
+  soup_message_set_request_body_from_bytes (data->msg, "application/json", request_body);
   request_headers = soup_message_get_request_headers (data->msg);
   if (self->provider == PFT_HTTP_PROVIDER_ANTHROPIC)
     {
