@@ -236,18 +236,26 @@ scripted_server_thread (gpointer data)
 {
   ScriptedServer *self = data;
   g_autoptr(GError) error = NULL;
-  GSList *uris;
+
+  g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr(GSocketAddress) address = g_inet_socket_address_new (loopback, 0);
+  g_autoptr(GSocketAddress) local = NULL;
+  GSList *listeners;
 
   g_main_context_push_thread_default (self->context);
   self->server = soup_server_new (NULL, NULL);
   soup_server_add_handler (self->server, NULL, scripted_handler, self, NULL);
-  soup_server_listen_local (self->server, 0, SOUP_SERVER_LISTEN_IPV4_ONLY, &error);
+  soup_server_listen (self->server, address, 0, &error);
   g_assert_no_error (error);
-  uris = soup_server_get_uris (self->server);
+  /* Not soup_server_get_uris() nor listen_local(): libsoup < 3.4 leaks
+   * the addresses they cache. */
+  listeners = soup_server_get_listeners (self->server);
+  local = g_socket_get_local_address (listeners->data, &error);
+  g_slist_free (listeners);
+  g_assert_no_error (error);
   g_mutex_lock (&self->mutex);
-  self->port = g_uri_get_port (uris->data);
+  self->port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (local));
   g_mutex_unlock (&self->mutex);
-  g_slist_free_full (uris, (GDestroyNotify) g_uri_unref);
   g_main_loop_run (self->loop);
   /* Let delayed answers and closing connections finish. */
   while (g_main_context_iteration (self->context, FALSE))
