@@ -136,6 +136,10 @@ main (int   argc,
 
   g_unsetenv ("OPENAI_API_KEY");
 
+  /* `bench-llm-http overhead`: only the last scenario (for profilers). */
+  if (argc > 1 && g_str_equal (argv[1], "overhead"))
+    goto overhead;
+
   truth = run_scenario (LIMIT, LATENCY, LIMIT, 8, REQUESTS);
   printf ("llm_http.utilization: %.3f\n", ideal / truth.elapsed);
   printf ("llm_http.utilization_strict: %.3f\n", ideal_strict / truth.elapsed);
@@ -155,6 +159,7 @@ main (int   argc,
   printf ("llm_http_calibrated.elapsed_s: %.3f\n", calibrated.elapsed);
   fflush (stdout);
 
+overhead:
   overhead = run_scenario (0, 0, 0, 16, n_overhead);
   /* The client's own cost: CPU time of the thread it runs on, per request
    * (the mock's work is on its own thread). Wall time includes the mock. */
