@@ -444,7 +444,7 @@ pft_http_chat_node_sent_cb (GObject      *source,
   pft_http_chat_node_handle_reply (self, data->ctx, &data->item, reply, result, &error);
   if (error == NULL && !G_IS_VALUE (result))
     g_set_error (&error, PFT_ERROR, PFT_ERROR_FAILED,
-                 "%s.handle_reply() set no result", G_OBJECT_TYPE_NAME (self));
+                 "%s.handle_reply() set no result (did it raise an exception?)", G_OBJECT_TYPE_NAME (self));
   if (error != NULL)
     {
       result_value_free (result);
@@ -512,7 +512,7 @@ pft_http_chat_node_exec_async (PftNode             *node,
   pft_http_chat_node_build_messages (self, ctx, item, &messages, &error);
   if (error == NULL && !G_IS_VALUE (&messages))
     g_set_error (&error, PFT_ERROR, PFT_ERROR_FAILED,
-                 "%s.build_messages() set no messages", G_OBJECT_TYPE_NAME (self));
+                 "%s.build_messages() set no messages (did it raise an exception?)", G_OBJECT_TYPE_NAME (self));
   if (error == NULL)
     data->messages = _pft_http_chat_client_build_messages (priv->client, &messages, &error);
   if (error != NULL)
