@@ -96,8 +96,8 @@ const server = new PftHttp.MockServer({max_requests: 5});
 server.start_in_thread();
 if (!server.get_uri().startsWith("http://127.0.0.1:") || server.get_stats().requests !== 0)
     throw new Error("unexpected mock state");
+print("== the PftHttp typelib works from GJS: the mock listens on port", server.port);
 server.stop();
-print("== the PftHttp typelib works from GJS: the mock started on port", server.port);
 '
   cat > "$prefix/check-http.vala" <<'VALA'
 int main () {

@@ -5,7 +5,9 @@
 
 #include "pft-http-mock-server.h"
 
+#include <errno.h>
 #include <libsoup/soup.h>
+#include <sys/socket.h>
 
 #include "pft-http-enums.h"
 #include "pft-http-mock-protocol-private.h"
@@ -48,6 +50,7 @@ typedef struct
   PftHttpMockServer *self;
   SoupServerMessage *msg;
   GSource *source;
+  GSource *watch;           /* the client's socket, to see it go away */
   gulong disconnected_id;
   guint record;
   guint generation;
@@ -225,6 +228,11 @@ pft_http_mock_server_pending_free (PftHttpMockPending *pending)
       g_source_destroy (pending->source);
       g_source_unref (pending->source);
     }
+  if (pending->watch != NULL)
+    {
+      g_source_destroy (pending->watch);
+      g_source_unref (pending->watch);
+    }
   g_object_unref (pending->msg);
   g_free (pending->body);
   g_free (pending);
@@ -266,6 +274,45 @@ pft_http_mock_server_pending_disconnected (SoupServerMessage  *msg,
 {
   pft_http_mock_server_complete (pending->self, pending->generation, pending->record, pending->status, TRUE);
   pft_http_mock_server_pending_free (pending);
+}
+
+/* The client's socket became readable while its request waits: either it
+ * closed the connection (it gave up: the request is cancelled now, not
+ * answered to nobody when the latency ends) or it sent more (nothing to
+ * watch any more). libsoup does not read a connection whose message is
+ * paused, so it would not notice. */
+static gboolean
+pft_http_mock_server_pending_watch (GSocket      *socket,
+                                    GIOCondition  condition,
+                                    gpointer      data)
+{
+  PftHttpMockPending *pending = data;
+  char byte;
+  gssize n;
+
+  /* A peek that never blocks, whatever the GSocket's blocking property. */
+  n = recv (g_socket_get_fd (socket), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+    return G_SOURCE_CONTINUE;
+  if (n > 0)
+    {
+      g_clear_pointer (&pending->watch, g_source_unref);
+      return G_SOURCE_REMOVE;
+    }
+
+  g_signal_handler_disconnect (pending->msg, pending->disconnected_id);
+  pending->disconnected_id = 0;
+  {
+    g_autoptr(GIOStream) stream = soup_server_message_steal_connection (pending->msg);
+
+    if (stream != NULL)
+      g_io_stream_close (stream, NULL, NULL);
+  }
+  pft_http_mock_server_complete (pending->self, pending->generation, pending->record, pending->status, TRUE);
+  /* Returning REMOVE destroys the source: pending_free must not. */
+  g_clear_pointer (&pending->watch, g_source_unref);
+  pft_http_mock_server_pending_free (pending);
+  return G_SOURCE_REMOVE;
 }
 
 /* Microseconds until the first pending request is answered, which frees
@@ -537,6 +584,15 @@ pft_http_mock_server_handle (SoupServer        *server,
       g_source_set_callback (pending->source, pft_http_mock_server_pending_fire, pending, NULL);
       g_source_set_static_name (pending->source, "[pft-http] mock latency");
       g_source_attach (pending->source, self->context);
+      if (soup_server_message_get_socket (msg) != NULL)
+        {
+          pending->watch = g_socket_create_source (soup_server_message_get_socket (msg),
+                                                   G_IO_IN | G_IO_HUP | G_IO_ERR, NULL);
+          g_source_set_callback (pending->watch, (GSourceFunc) (void (*) (void)) pft_http_mock_server_pending_watch,
+                                 pending, NULL);
+          g_source_set_static_name (pending->watch, "[pft-http] mock client watch");
+          g_source_attach (pending->watch, self->context);
+        }
       g_queue_push_tail (&self->pending, pending);
     }
   pft_http_mock_request_clear (&request);

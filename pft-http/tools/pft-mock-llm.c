@@ -97,7 +97,8 @@ pft_mock_llm_configure (PftHttpMockServer  *server,
   GEnumValue *style;
   double window = 60.0, latency_min = 0, latency_max = 0, slow_latency = 1.0;
 
-  style = g_enum_get_value_by_nick (styles, o->style);
+  /* GOption replaces a string without freeing it: no allocated default. */
+  style = g_enum_get_value_by_nick (styles, o->style != NULL ? o->style : "auto");
   g_type_class_unref (styles);
   if (style == NULL)
     {
@@ -174,7 +175,7 @@ int
 main (int   argc,
       char *argv[])
 {
-  PftMockLlmOptions o = { .style = g_strdup ("auto") };
+  PftMockLlmOptions o = { 0, };
   g_autoptr(PftHttpMockServer) server = NULL;
   g_autoptr(PftHttpMockStats) stats = NULL;
   g_autoptr(GMainLoop) loop = NULL;

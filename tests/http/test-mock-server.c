@@ -785,7 +785,8 @@ test_mock_bad_requests (void)
       g_autoptr(Reply) reply = post (session, server, cases[i].path, cases[i].body);
       const char *message = json_string_at (reply->json, "$.error.message");
 
-      g_test_message ("%s %s -> %u %s", cases[i].path, cases[i].body, reply->status, message);
+      /* Not the body: one of them is not UTF-8, and TAP output must be. */
+      g_test_message ("case %u: %s -> %u %s", i, cases[i].path, reply->status, message);
       g_assert_cmpuint (reply->status, ==, 400);
       g_assert_cmpstr (json_string_at (reply->json, "$.error.type"), ==, "invalid_request_error");
       g_assert_true (strstr (message, cases[i].complaint) != NULL);
@@ -1004,6 +1005,54 @@ test_mock_stop_in_flight (void)
   g_assert_cmpuint (stats->accepted, ==, 0);
 }
 
+/* A client that gives up while its request waits: the server sees the
+ * connection close, counts the request as cancelled and holds nothing in
+ * flight, long before the latency would have ended. */
+static void
+test_mock_client_cancels (void)
+{
+  g_autoptr(PftHttpMockServer) server = start_server ("latency-min", 60.0, NULL);
+  g_autoptr(SoupSession) session = new_session ();
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr(SoupMessage) msg = new_message (server, "POST", "/v1/chat/completions", OPENAI_BODY ("x"), NULL);
+  g_autoptr(PftHttpMockStats) stats = NULL;
+  g_autoptr(Records) records = NULL;
+  AsyncCall call = { 0, };
+  guint pending = 1, n_records;
+
+  call.pending = &pending;
+  soup_session_send_and_read_async (session, msg, G_PRIORITY_DEFAULT, cancellable, async_call_done, &call);
+  for (;;)
+    {
+      g_autoptr(PftHttpMockStats) now = pft_http_mock_server_get_stats (server);
+
+      if (now->in_flight == 1)
+        break;
+      g_main_context_iteration (NULL, FALSE);
+      g_usleep (1000);
+    }
+  g_cancellable_cancel (cancellable);
+  wait_for (&pending);
+  g_assert_error (call.reply->error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  reply_free (call.reply);
+
+  /* Within the 60 s latency, whatever the machine's load. */
+  for (;;)
+    {
+      g_clear_pointer (&stats, pft_http_mock_stats_free);
+      stats = pft_http_mock_server_get_stats (server);
+      if (stats->in_flight == 0)
+        break;
+      g_usleep (1000);
+    }
+  g_assert_cmpuint (stats->cancelled, ==, 1);
+  g_assert_cmpuint (stats->accepted, ==, 0);
+  records = get_records (server, &n_records);
+  g_assert_cmpuint (n_records, ==, 1);
+  g_assert_cmpuint (((PftHttpMockRecord *) records->pdata[0])->status, ==, 0);
+  g_assert_cmpint (((PftHttpMockRecord *) records->pdata[0])->finished, >, 0);
+}
+
 /* --- the formats and the window, unit by unit ------------------------- */
 
 static void
@@ -1108,6 +1157,7 @@ main (int   argc,
   g_test_add_func ("/pft-http/mock/stats-and-live-limits", test_mock_stats_and_live_limits);
   g_test_add_func ("/pft-http/mock/caller-context", test_mock_caller_context);
   g_test_add_func ("/pft-http/mock/stop-in-flight", test_mock_stop_in_flight);
+  g_test_add_func ("/pft-http/mock/client-cancels", test_mock_client_cancels);
   g_test_add_func ("/pft-http/mock/go-duration", test_mock_go_duration);
   g_test_add_func ("/pft-http/mock/rfc3339", test_mock_rfc3339);
   g_test_add_func ("/pft-http/mock/window-math", test_mock_window_math);
