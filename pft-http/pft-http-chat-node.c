@@ -58,6 +58,7 @@ typedef struct
 {
   PftHttpChatClient *client;
   PftRateLimiter    *token_limiter;
+  gboolean           own_token_limiter;   /* made by the node, not set by the user */
   char              *input_key;
   char              *output_key;
   double             provider_window;
@@ -398,7 +399,15 @@ pft_http_chat_node_apply_headers (PftHttpChatNode    *self,
   pft_http_rate_headers_set_arrival_margin (headers, priv->arrival_margin);
   actions = _pft_http_rate_headers_apply_requests (headers, limiter, !rate_limited);
   if (priv->token_limiter != NULL)
-    actions |= pft_http_rate_headers_apply_tokens (headers, priv->token_limiter);
+    {
+      /* The node's own token limiter counts over the provider's window:
+       * converted to a longer window, a token limit would let a burst
+       * through that the provider refuses. */
+      if (priv->own_token_limiter && pft_http_rate_headers_get_token_limit (headers) > 0 &&
+          pft_rate_limiter_get_window (priv->token_limiter) != pft_http_rate_headers_get_window (headers))
+        pft_rate_limiter_set_window (priv->token_limiter, pft_http_rate_headers_get_window (headers));
+      actions |= pft_http_rate_headers_apply_tokens (headers, priv->token_limiter);
+    }
   g_signal_emit (self, signals[SIGNAL_RATE_HEADERS], 0, headers, actions);
 }
 
@@ -606,8 +615,8 @@ pft_http_chat_node_class_init (PftHttpChatNodeClass *klass)
    * PftHttpChatNode:token-limiter:
    *
    * The limiter whose `max-cost-per-window` counts tokens; by default one
-   * of the node's own with no token limit and a 60 s window, which the
-   * provider's token headers calibrate. Share one between nodes that use
+   * of the node's own with no token limit, which the provider's token
+   * headers calibrate (and whose window they set to the provider's). Share one between nodes that use
    * the same key. %NULL turns token accounting off.
    *
    * Since: 0.1
@@ -718,6 +727,7 @@ pft_http_chat_node_init (PftHttpChatNode *self)
   g_mutex_init (&priv->mutex);
   priv->client = pft_http_chat_client_new (PFT_HTTP_PROVIDER_OPENAI, NULL, NULL);
   priv->token_limiter = pft_rate_limiter_new (G_MAXUINT, 0, 60.0);
+  priv->own_token_limiter = TRUE;
   priv->input_key = g_strdup (DEFAULT_INPUT_KEY);
   priv->output_key = g_strdup (DEFAULT_OUTPUT_KEY);
   priv->provider_window = PFT_HTTP_RATE_HEADERS_DEFAULT_WINDOW;
@@ -826,7 +836,10 @@ pft_http_chat_node_set_token_limiter (PftHttpChatNode *self,
   g_return_if_fail (limiter == NULL || PFT_IS_RATE_LIMITER (limiter));
   priv = pft_http_chat_node_get_instance_private (self);
   if (g_set_object (&priv->token_limiter, limiter))
-    g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_TOKEN_LIMITER]);
+    {
+      priv->own_token_limiter = FALSE;
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_TOKEN_LIMITER]);
+    }
 }
 
 static gboolean

@@ -175,6 +175,9 @@ scripted_handler (SoupServer        *server,
           soup_message_headers_replace (response_headers, "x-ratelimit-limit-requests", "30");
           soup_message_headers_replace (response_headers, "x-ratelimit-remaining-requests", "0");
           soup_message_headers_replace (response_headers, "x-ratelimit-reset-requests", "5s");
+          soup_message_headers_replace (response_headers, "x-ratelimit-limit-tokens", "5000");
+          soup_message_headers_replace (response_headers, "x-ratelimit-remaining-tokens", "4000");
+          soup_message_headers_replace (response_headers, "x-ratelimit-reset-tokens", "12s");
         }
       scripted_reply (msg, 200, reply);
     }

@@ -183,6 +183,34 @@ test_retry_after_honoured (void)
   pft_http_mock_server_stop (mock);
 }
 
+/* The mock limits tokens only; the node learns the token limit from the
+ * headers and paces its requests by their estimated cost. */
+static void
+test_token_limit (void)
+{
+  g_autoptr(PftHttpMockServer) mock = mock_new (0, 0.5, 0, 0.005, PFT_HTTP_MOCK_HEADER_STYLE_OPENAI);
+  g_autoptr(PftNode) node = node_for (mock, PFT_HTTP_PROVIDER_OPENAI, 4, 0, 0.5);
+  g_autoptr(PftStore) store = store_with_prompts (60);
+  g_autoptr(PftHttpMockStats) stats = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *action = NULL;
+  PftRateLimiter *tokens = pft_http_chat_node_get_token_limiter (PFT_HTTP_CHAT_NODE (node));
+
+  g_object_set (mock, "max-tokens", 300, NULL);
+  action = pft_node_run (node, store, NULL, &error);
+  g_assert_no_error (error);
+  check_all_answered (store, 60);
+  g_assert_cmpuint (pft_rate_limiter_get_max_cost_per_window (tokens), ==, 300);
+  g_assert_cmpfloat (pft_rate_limiter_get_window (tokens), ==, 0.5);
+  stats = pft_http_mock_server_get_stats (mock);
+  g_test_message ("%" G_GUINT64_FORMAT " of %" G_GUINT64_FORMAT " requests refused",
+                  stats->rate_limited, stats->requests);
+  /* 60 requests of ~20 tokens need 4 windows of 300: most of them waited
+   * for tokens instead of being refused. */
+  g_assert_cmpfloat ((double) stats->rate_limited / stats->requests, <=, 0.15);
+  pft_http_mock_server_stop (mock);
+}
+
 static void
 test_faults_lose_nothing (void)
 {
@@ -306,6 +334,7 @@ main (int argc, char *argv[])
   g_test_add_data_func ("/pft-http/mock/calibration/anthropic", GINT_TO_POINTER (PFT_HTTP_PROVIDER_ANTHROPIC), test_calibration);
   g_test_add_func ("/pft-http/mock/retry-after", test_retry_after_honoured);
   g_test_add_func ("/pft-http/mock/faults", test_faults_lose_nothing);
+  g_test_add_func ("/pft-http/mock/token-limit", test_token_limit);
   g_test_add_func ("/pft-http/mock/retries-exhausted", test_retries_exhausted);
   g_test_add_func ("/pft-http/mock/cancel", test_cancel_leaves_nothing_in_flight);
 

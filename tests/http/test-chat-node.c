@@ -386,6 +386,9 @@ test_headers_calibrate (void)
   g_assert_cmpfloat (pft_rate_limiter_get_paused_for (limiter), >, 3);
   g_assert_cmpuint (seen[0], ==, 1);
   g_assert_cmpuint (seen[1], ==, 1);
+  /* The token limit went to the token limiter (per minute, as its window). */
+  g_assert_cmpuint (pft_rate_limiter_get_max_cost_per_window (pft_http_chat_node_get_token_limiter (PFT_HTTP_CHAT_NODE (node))), ==, 5000);
+  g_assert_cmpuint (pft_rate_limiter_get_max_cost_per_window (limiter), ==, 0);
 }
 
 /* ------------------------------------------------------------------ */
