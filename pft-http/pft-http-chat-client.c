@@ -40,6 +40,10 @@
  * [method@PftHttp.ChatClient.to_string] (a provider message that quotes it
  * has it replaced by `[REDACTED]`).
  *
+ * One client may send from several threads at once (libsoup 3.2 allows
+ * sending on one session from any thread that has a thread-default main
+ * context); its settings are meant to be set before the first request.
+ *
  * Since: 0.1
  */
 
@@ -1005,6 +1009,10 @@ pft_http_chat_client_get_session (PftHttpChatClient *self)
     self->session = g_object_new (SOUP_TYPE_SESSION,
                                   "max-conns", MAX_CONNS,
                                   "max-conns-per-host", MAX_CONNS,
+                                  /* Not libsoup's 60 s I/O timeout: a long
+                                   * answer can take longer; the client's
+                                   * own timeout bounds the whole request. */
+                                  "timeout", 0,
                                   "user-agent", "pft-http",
                                   NULL);
   session = g_object_ref (self->session);
