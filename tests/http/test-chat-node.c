@@ -347,6 +347,36 @@ test_cancel_mid_batch (void)
   g_assert_cmpuint (pft_rate_limiter_get_in_flight (pft_http_chat_node_get_token_limiter (PFT_HTTP_CHAT_NODE (node))), ==, 0);
 }
 
+/* One client, two nodes, two threads: each run on its own main context. */
+static gpointer
+run_in_thread (gpointer data)
+{
+  PftNode *node = data;
+  g_autoptr(PftStore) store = store_with_prompts (25);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *action = pft_node_run (node, store, NULL, &error);
+
+  g_assert_no_error (error);
+  check_echo_replies (store, 25);
+  return NULL;
+}
+
+static void
+test_threads_share_client (void)
+{
+  g_autoptr(ScriptedServer) server = scripted_server_new ();
+  g_autofree char *url = scripted_server_base_url (server, "ok");
+  g_autoptr(PftHttpChatClient) client = pft_http_chat_client_new (PFT_HTTP_PROVIDER_OPENAI, url, "m");
+  g_autoptr(PftNode) a = pft_http_chat_node_new (client);
+  g_autoptr(PftNode) b = pft_http_chat_node_new (client);
+  GThread *ta = g_thread_new ("a", run_in_thread, a);
+  GThread *tb = g_thread_new ("b", run_in_thread, b);
+
+  g_thread_join (ta);
+  g_thread_join (tb);
+  g_assert_cmpuint (scripted_server_get_requests (server), ==, 50);
+}
+
 /* ------------------------------------------------------------------ */
 /* Headers                                                              */
 
@@ -514,6 +544,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/pft-http/chat-node/bad-config", test_bad_config_fails_at_once);
   g_test_add_func ("/pft-http/chat-node/refused", test_refused_port);
   g_test_add_func ("/pft-http/chat-node/cancel", test_cancel_mid_batch);
+  g_test_add_func ("/pft-http/chat-node/threads", test_threads_share_client);
   g_test_add_func ("/pft-http/chat-node/headers", test_headers_calibrate);
   g_test_add_func ("/pft-http/chat-node/secret", test_secret_key_nowhere);
 
