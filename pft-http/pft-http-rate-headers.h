@@ -39,12 +39,12 @@ G_BEGIN_DECLS
 /**
  * PFT_HTTP_RATE_HEADERS_ARRIVAL_MARGIN:
  *
- * The default margin, in seconds (0.02), added to a limiter's window when
+ * The default margin, in seconds (0.05), added to a limiter's window when
  * it counts exactly the provider's window (see [method@PftHttp.RateHeaders.apply_requests]): the
  * provider counts a request when it arrives, and arrival lags admission by
  * a varying few milliseconds.
  */
-#define PFT_HTTP_RATE_HEADERS_ARRIVAL_MARGIN 0.02
+#define PFT_HTTP_RATE_HEADERS_ARRIVAL_MARGIN 0.05
 
 /**
  * PftHttpRateAction:

@@ -102,6 +102,9 @@ run_scenario (guint  mock_limit,
                 "provider-window", WINDOW,
                 "max-retries", 3,
                 NULL);
+  /* PFT_BENCH_ARRIVAL_MARGIN: try another margin than the node's default. */
+  if (g_getenv ("PFT_BENCH_ARRIVAL_MARGIN") != NULL)
+    g_object_set (node, "arrival-margin", g_ascii_strtod (g_getenv ("PFT_BENCH_ARRIVAL_MARGIN"), NULL), NULL);
 
   out.cpu = thread_cpu_seconds ();
   start = g_get_monotonic_time ();
@@ -115,6 +118,18 @@ run_scenario (guint  mock_limit,
   for (guint i = 0; i < pft_values_get_length (replies); i++)
     if (pft_values_get_error (replies, i) == NULL)
       out.answered++;
+  if (g_getenv ("PFT_BENCH_DUMP") != NULL)
+    {
+      GList *records = pft_http_mock_server_get_records (mock);
+      gint64 t0 = records != NULL ? ((PftHttpMockRecord *) records->data)->arrival : 0;
+
+      for (GList *l = records; l != NULL; l = l->next)
+        {
+          PftHttpMockRecord *r = l->data;
+          fprintf (stderr, "%.4f %u\n", (r->arrival - t0) / 1e6, r->status);
+        }
+      g_list_free_full (records, (GDestroyNotify) pft_http_mock_record_free);
+    }
   stats = pft_http_mock_server_get_stats (mock);
   out.requests = stats->requests;
   out.rate_limited = stats->rate_limited;

@@ -317,12 +317,12 @@ test_apply_arrival_margin (void)
                                                 "RateLimit-Remaining", "30", NULL);
 
   /* Same window as the provider: widened, and the limit is the provider's
-   * count, not 60 x 1.02. */
+   * count, not 60 x 1.05. */
   g_assert_cmpint (pft_http_rate_headers_apply (h, same), ==, PFT_HTTP_RATE_ACTION_WIDENED_WINDOW);
-  g_assert_cmpfloat_with_epsilon (pft_rate_limiter_get_window (same), 1.02, 1e-9);
+  g_assert_cmpfloat_with_epsilon (pft_rate_limiter_get_window (same), 1.05, 1e-9);
   g_assert_cmpuint (pft_rate_limiter_get_max_per_window (same), ==, 60);
   g_assert_cmpint (pft_http_rate_headers_apply (h, same), ==, PFT_HTTP_RATE_ACTION_NONE);
-  g_assert_cmpfloat_with_epsilon (pft_rate_limiter_get_window (same), 1.02, 1e-9);
+  g_assert_cmpfloat_with_epsilon (pft_rate_limiter_get_window (same), 1.05, 1e-9);
   /* A window of its own is left alone. */
   g_assert_cmpint (pft_http_rate_headers_apply (h, longer), ==, PFT_HTTP_RATE_ACTION_NONE);
   g_assert_cmpfloat (pft_rate_limiter_get_window (longer), ==, 2.0);
