@@ -67,6 +67,12 @@ test_openai (void)
   pft_http_chat_client_set_system_prompt (client, "Be brief.");
   pft_http_chat_client_set_max_tokens (client, 64);
   pft_http_chat_client_set_temperature (client, 0.5);
+  /* "Be brief." + "Hello": 14 characters / 4 rounded up, 4 a message,
+   * and the whole max-tokens for the answer. */
+  {
+    g_autoptr(GVariant) prompt = g_variant_ref_sink (g_variant_new_string ("Hello"));
+    g_assert_cmpuint (pft_http_chat_client_estimate_tokens (client, prompt), ==, 4 + 2 * 4 + 64);
+  }
   reply = complete (client, "Hello", NULL, &error);
   g_assert_no_error (error);
   g_assert_cmpstr (pft_http_chat_reply_get_text (reply), ==, "echo: Hello");
