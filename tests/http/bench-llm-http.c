@@ -138,6 +138,77 @@ run_scenario (guint  mock_limit,
   return out;
 }
 
+/* The baseline: the same requests with bare libsoup, 16 in flight, the
+ * body built once and the reply not parsed. */
+typedef struct
+{
+  SoupSession *session;
+  char        *url;
+  GBytes      *body;
+  guint        to_start;
+  guint        in_flight;
+} Bare;
+
+static void bare_start (Bare *bare);
+
+static void
+bare_done_cb (GObject      *source,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  Bare *bare = user_data;
+  g_autoptr(GBytes) reply = soup_session_send_and_read_finish (SOUP_SESSION (source), result, NULL);
+
+  g_assert (reply != NULL);
+  bare->in_flight--;
+  if (bare->to_start > 0)
+    bare_start (bare);
+}
+
+static void
+bare_start (Bare *bare)
+{
+  g_autoptr(SoupMessage) msg = soup_message_new (SOUP_METHOD_POST, bare->url);
+
+  soup_message_set_request_body_from_bytes (msg, "application/json", bare->body);
+  bare->to_start--;
+  bare->in_flight++;
+  soup_session_send_and_read_async (bare->session, msg, G_PRIORITY_DEFAULT, NULL, bare_done_cb, bare);
+}
+
+static double
+run_bare (guint n)
+{
+  g_autoptr(PftHttpMockServer) mock = pft_http_mock_server_new ();
+  g_autoptr(GError) error = NULL;
+  g_autofree char *uri = NULL;
+  static const char body[] = "{\"model\":\"bench-model\",\"max_tokens\":32,\"messages\":"
+                             "[{\"role\":\"user\",\"content\":\"Translate to French: a sentence.\"}]}";
+  Bare bare = { 0 };
+  double cpu;
+
+  if (!pft_http_mock_server_start_in_thread (mock, &error))
+    g_error ("mock: %s", error->message);
+  uri = pft_http_mock_server_get_uri (mock);
+  bare.url = g_strconcat (uri, "/v1/chat/completions", NULL);
+  bare.session = g_object_new (SOUP_TYPE_SESSION, "max-conns", 256, "max-conns-per-host", 256, NULL);
+  bare.body = g_bytes_new_static (body, sizeof body - 1);
+  bare.to_start = n;
+
+  cpu = thread_cpu_seconds ();
+  for (guint i = 0; i < 16 && bare.to_start > 0; i++)
+    bare_start (&bare);
+  while (bare.in_flight > 0 || bare.to_start > 0)
+    g_main_context_iteration (NULL, TRUE);
+  cpu = thread_cpu_seconds () - cpu;
+
+  g_object_unref (bare.session);
+  g_bytes_unref (bare.body);
+  g_free (bare.url);
+  pft_http_mock_server_stop (mock);
+  return cpu;
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -181,5 +252,11 @@ overhead:
   printf ("llm_http.overhead_us_per_request: %.1f\n", 1e6 * overhead.cpu / n_overhead);
   printf ("llm_http.overhead_wall_us_per_request: %.1f\n", 1e6 * overhead.elapsed / n_overhead);
   printf ("llm_http.overhead_answered: %" G_GUINT64_FORMAT "\n", overhead.answered);
+  {
+    double bare = run_bare (n_overhead);
+
+    printf ("llm_http.bare_soup_us_per_request: %.1f\n", 1e6 * bare / n_overhead);
+    printf ("llm_http.overhead_vs_bare_soup: %.2f\n", overhead.cpu / bare);
+  }
   return 0;
 }
