@@ -78,6 +78,9 @@ C
   cc -o "$prefix/check-http" "$prefix/check-http.c" $(pkg-config --cflags --libs pft-http-1)
   "$prefix/check-http"
   echo "== a C program built with pkg-config pft-http-1 runs"
+  cc -o "$prefix/pft-llm-demo" examples/pft-llm-demo.c $(pkg-config --cflags --libs pft-http-1) -lm
+  "$prefix/pft-llm-demo" --items 20 --quiet >/dev/null
+  echo "== the LLM demo built with pkg-config pft-http-1 runs its chat node against the mock"
   [ -x "$prefix/bin/pft-mock-llm" ] && "$prefix/bin/pft-mock-llm" --help >/dev/null
   echo "== pft-mock-llm is installed"
   PYTHONPATH="$pythonpath" /usr/bin/python3 -c '

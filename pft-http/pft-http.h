@@ -14,4 +14,9 @@
 # include "pft-http-enums.h"
 # include "pft-http-mock-stats.h"
 # include "pft-http-mock-server.h"
+# include "pft-http-error.h"
+# include "pft-http-rate-headers.h"
+# include "pft-http-chat-reply.h"
+# include "pft-http-chat-client.h"
+# include "pft-http-chat-node.h"
 #undef PFT_HTTP_INSIDE

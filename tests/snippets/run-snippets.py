@@ -94,13 +94,18 @@ def command_for(block, workdir, args):
     with open(src, 'w', encoding='utf-8') as f:
         f.write(block.code)
     exe = os.path.join(workdir, 'snippet')
+    # Blocks that use the HTTP layer also get libpft-http-1.
+    http = 'pft-http.h' in block.code or 'PftHttp' in block.code
     if block.lang == 'c':
-        flags = subprocess.run(['pkg-config', '--cflags', '--libs', 'pft-1'], check=True,
-                               capture_output=True, text=True).stdout.split()
+        flags = subprocess.run(['pkg-config', '--cflags', '--libs', 'pft-http-1' if http else 'pft-1'],
+                               check=True, capture_output=True, text=True).stdout.split()
         return [args.cc, '-Wall', '-Werror', '-o', exe, src] + flags, [exe]
     if block.lang == 'vala':
-        return ([args.valac, '--vapidir', args.vapidir,
-                 '--pkg', 'pft-1', '--pkg', 'gio-2.0', '-o', exe, src], [exe])
+        pkgs = ['--pkg', 'pft-1', '--pkg', 'gio-2.0']
+        if http:
+            pkgs += ['--pkg', 'pft-http-1', '--pkg', 'libsoup-3.0', '--pkg', 'json-glib-1.0']
+        vapidirs = [a for d in args.vapidirs for a in ('--vapidir', d)]
+        return [args.valac] + vapidirs + pkgs + ['-o', exe, src], [exe]
     if block.lang == 'python':
         return None, [args.python, src]
     return None, [args.gjs, '-m', src]
@@ -140,11 +145,12 @@ def prepend(env, name, *dirs):
 def setup_uninstalled(env, args):
     """The build tree, as the binding suites use it."""
     pft_dir = os.path.join(args.build_root, 'pft')
+    http_dir = os.path.join(args.build_root, 'pft-http')
     prepend(env, 'PKG_CONFIG_PATH', os.path.join(args.build_root, 'meson-uninstalled'))
-    env['GI_TYPELIB_PATH'] = pft_dir
-    prepend(env, 'LD_LIBRARY_PATH', pft_dir)
+    env['GI_TYPELIB_PATH'] = os.pathsep.join([pft_dir, http_dir])
+    prepend(env, 'LD_LIBRARY_PATH', pft_dir, http_dir)
     env['PYTHONPATH'] = os.path.join(args.source_root, 'pft', 'python')
-    args.vapidir = pft_dir
+    args.vapidirs = [pft_dir, http_dir]
 
 
 def find_under(prefix, suffix):
@@ -166,7 +172,7 @@ def setup_installed(env, args):
     prepend(env, 'GI_TYPELIB_PATH', os.path.join(libdir, 'girepository-1.0'))
     overrides = find_under(args.prefix, '/gi/overrides/Pft.py')
     prepend(env, 'PYTHONPATH', os.path.dirname(os.path.dirname(overrides)))
-    args.vapidir = os.path.join(args.prefix, 'share', 'vala', 'vapi')
+    args.vapidirs = [os.path.join(args.prefix, 'share', 'vala', 'vapi')]
     for name in ('PKG_CONFIG_PATH', 'LD_LIBRARY_PATH', 'GI_TYPELIB_PATH', 'PYTHONPATH'):
         print('# %s=%s' % (name, env[name]))
 
