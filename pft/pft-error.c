@@ -101,11 +101,26 @@ pft_error_new_rate_limited (double      retry_after,
   return error;
 }
 
+/* "429" as a number of its own: not a part of a port, an id or a decimal. */
+static gboolean
+message_mentions_429 (const char *lower)
+{
+  for (const char *p = strstr (lower, "429"); p != NULL; p = strstr (p + 1, "429"))
+    {
+      gboolean before = p > lower && (g_ascii_isdigit (p[-1]) || p[-1] == '.');
+      gboolean after = g_ascii_isdigit (p[3]) || (p[3] == '.' && g_ascii_isdigit (p[4]));
+
+      if (!before && !after)
+        return TRUE;
+    }
+  return FALSE;
+}
+
 static gboolean
 message_mentions_rate_limit (const char *message)
 {
   static const char * const needles[] = {
-    "429", "rate limit", "rate_limit", "ratelimit", "too many requests",
+    "rate limit", "rate_limit", "ratelimit", "too many requests",
     "quota exceeded", "throttl",
   };
   g_autofree char *lower = NULL;
@@ -116,6 +131,8 @@ message_mentions_rate_limit (const char *message)
   /* strerror (EDQUOT) is a full disk, not a provider's quota. */
   if (strstr (lower, "disk quota") != NULL)
     return FALSE;
+  if (message_mentions_429 (lower))
+    return TRUE;
   for (guint i = 0; i < G_N_ELEMENTS (needles); i++)
     if (strstr (lower, needles[i]) != NULL)
       return TRUE;

@@ -68,6 +68,13 @@ test_error_gio_messages (void)
   /* A full disk is no provider's quota. */
   assert_rate_limit (G_IO_ERROR, G_IO_ERROR_NO_SPACE, "Disk quota exceeded", FALSE);
   assert_rate_limit (G_FILE_ERROR, G_FILE_ERROR_FAILED, "Disk quota exceeded", FALSE);
+  /* 429 counts as a number of its own, not inside a port, an id or a decimal. */
+  assert_rate_limit (G_IO_ERROR, G_IO_ERROR_CONNECTION_REFUSED,
+                     "Could not connect to 127.0.0.1:42913: Connection refused", FALSE);
+  assert_rate_limit (G_IO_ERROR, G_IO_ERROR_FAILED, "request 14290 failed", FALSE);
+  assert_rate_limit (G_IO_ERROR, G_IO_ERROR_FAILED, "took 1.429 s", FALSE);
+  assert_rate_limit (G_IO_ERROR, G_IO_ERROR_FAILED, "status 429", TRUE);
+  assert_rate_limit (G_IO_ERROR, G_IO_ERROR_FAILED, "(429) slow down", TRUE);
 }
 
 int
