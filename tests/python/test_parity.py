@@ -67,6 +67,10 @@ class TestRateLimitDetection(unittest.TestCase):
         self.assertTrue(is_rl(Pft.error_new_rate_limited(1.0, None, None)))
         self.assertFalse(is_rl(ValueError('bad input')))
         self.assertFalse(is_rl(OSError(errno.EDQUOT, 'Disk quota exceeded')))
+        # 429 inside a port or an id is no status.
+        self.assertFalse(is_rl(ConnectionRefusedError('connect to 127.0.0.1:42913 refused')))
+        self.assertFalse(is_rl(ValueError('row 14290 is bad')))
+        self.assertTrue(is_rl(Exception('Error code: 429 - slow down')))
 
     def test_retry_after(self):
         ra = Pft.retry_after_of

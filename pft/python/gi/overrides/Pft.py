@@ -97,6 +97,7 @@ What this override changes, and why:
 See docs/python.md for the whole reference.
 """
 
+import re
 import sys
 import functools
 import traceback
@@ -410,8 +411,10 @@ _pin = _ThreadStatePin()
 # What the original (pocketflow-throttled) takes for a rate limit: the
 # exception's message or type name mentions one of these. How openai's
 # RateLimitError and httpx's 429s reach it.
-_RATE_LIMIT_WORDS = ('429', 'rate limit', 'rate_limit', 'ratelimit',
+_RATE_LIMIT_WORDS = ('rate limit', 'rate_limit', 'ratelimit',
                      'too many requests', 'quota')
+# 429 as a number of its own, not inside a port (127.0.0.1:42913) or an id.
+_STATUS_429 = re.compile(r'(?<![\d.])429(?!\d|\.\d)')
 _RATE_LIMIT_TYPE_WORDS = ('ratelimit', 'rate_limit', 'toomanyrequests', 'quota')
 
 
@@ -432,7 +435,8 @@ def is_rate_limit_exception(exc):
     if 'disk quota' in message:
         return False
     name = type(exc).__name__.lower()
-    return (any(w in message for w in _RATE_LIMIT_WORDS) or
+    return (_STATUS_429.search(message) is not None or
+            any(w in message for w in _RATE_LIMIT_WORDS) or
             any(w in name for w in _RATE_LIMIT_TYPE_WORDS))
 
 
