@@ -30,6 +30,8 @@ typedef struct
   PftAdaptive     *adaptive;           /* nullable */
   PftThrottle     *throttle;           /* nullable: stats and progress */
   GObject         *owner;              /* the node or flow the throttle belongs to */
+  double           timeout;            /* seconds per exec attempt, 0 = none */
+  PftClock        *clock;              /* times @timeout */
 } PftRunPolicy;
 
 PftRunPolicy *_pft_run_policy_new   (PftNode      *node);
@@ -111,6 +113,11 @@ struct _PftExecCall
 {
   PftNode         *node;   /* set by _pft_node_start_exec() */
   PftExecDoneFunc  done;
+  /* Set by the caller: report G_IO_ERROR_CANCELLED as soon as the
+   * cancellable is cancelled, whatever the exec's shape, rather than wait
+   * for an exec_async or exec_task that ignores it (a thread exec always
+   * reports at once). Used for attempts with a timeout. */
+  gboolean         report_cancel_at_once;
 };
 
 /* From pft-node.c: start one exec attempt in the node's shape. */

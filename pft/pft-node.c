@@ -12,6 +12,8 @@
 #include "pft.h"
 #include "pft-enums.h"
 #include "pft-dispatch-private.h"
+#include "pft-clock-private.h"
+#include "pft-hang-watch-private.h"
 
 /**
  * PftNode:
@@ -50,6 +52,8 @@ typedef struct
   PftThreadPolicy  thread_policy;
   GVariant        *params;
   GHashTable      *successors;   /* action -> PftNode (ref) */
+  double           timeout;      /* seconds per exec attempt, 0 = none */
+  PftClock        *clock;        /* nullable: the system clock (tests inject a fake one) */
 } PftNodePrivate;
 
 G_DEFINE_TYPE_WITH_PRIVATE (PftNode, pft_node, G_TYPE_OBJECT)
@@ -61,6 +65,7 @@ enum {
   PROP_WAIT,
   PROP_THREAD_POLICY,
   PROP_PARAMS,
+  PROP_TIMEOUT,
   N_PROPS
 };
 
@@ -97,6 +102,7 @@ pft_node_finalize (GObject *object)
   g_free (priv->name);
   g_clear_pointer (&priv->params, g_variant_unref);
   g_hash_table_unref (priv->successors);
+  g_clear_pointer (&priv->clock, _pft_clock_unref);
 
   G_OBJECT_CLASS (pft_node_parent_class)->finalize (object);
 }
@@ -127,6 +133,9 @@ pft_node_get_property (GObject    *object,
     case PROP_PARAMS:
       g_value_set_variant (value, priv->params);
       break;
+    case PROP_TIMEOUT:
+      g_value_set_double (value, priv->timeout);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -156,6 +165,9 @@ pft_node_set_property (GObject      *object,
       break;
     case PROP_PARAMS:
       pft_node_set_params (self, g_value_get_variant (value));
+      break;
+    case PROP_TIMEOUT:
+      pft_node_set_timeout (self, g_value_get_double (value));
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -229,6 +241,27 @@ pft_node_class_init (PftNodeClass *klass)
    * over these: outer params win, and reach the node through
    * [property@Pft.Context:params].
    */
+  /**
+   * PftNode:timeout:
+   *
+   * Seconds one exec attempt may take, 0 for no limit. An attempt still
+   * running then fails with %G_IO_ERROR_TIMED_OUT and is retried per
+   * [property@Pft.Node:max-retries] like any failure; its
+   * [property@Pft.Context:cancellable] is cancelled, so an exec that
+   * honours it stops. The engine stops waiting for it whatever its shape
+   * ([vfunc@Pft.Node.exec] in a worker thread, [vfunc@Pft.Node.exec_async],
+   * [vfunc@Pft.Node.exec_task]); an exec that ignores the cancellable
+   * keeps running, and its result is dropped. A synchronous exec on the
+   * main context cannot be interrupted: it is judged when it returns.
+   *
+   * The safety net for an exec waiting on something that never comes, such
+   * as a timer attached to a main context nobody iterates (see
+   * [method@Pft.Node.run]). Applies to the execs of this node (each item
+   * of a batch node), not to the walks of a flow.
+   */
+  properties[PROP_TIMEOUT] =
+    g_param_spec_double ("timeout", NULL, NULL, 0, G_MAXDOUBLE, 0,
+                         G_PARAM_READWRITE | G_PARAM_CONSTRUCT | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
   properties[PROP_PARAMS] =
     g_param_spec_variant ("params", NULL, NULL, G_VARIANT_TYPE_VARDICT, NULL,
                           G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
@@ -369,6 +402,66 @@ pft_node_set_wait (PftNode *self,
       priv->wait = wait;
       g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_WAIT]);
     }
+}
+
+/**
+ * pft_node_get_timeout:
+ * @self: a #PftNode
+ *
+ * Gets how long one exec attempt may take.
+ *
+ * Returns: seconds, 0 for no limit
+ */
+double
+pft_node_get_timeout (PftNode *self)
+{
+  PftNodePrivate *priv = pft_node_get_instance_private (self);
+
+  g_return_val_if_fail (PFT_IS_NODE (self), 0);
+
+  return priv->timeout;
+}
+
+/**
+ * pft_node_set_timeout:
+ * @self: a #PftNode
+ * @timeout: seconds, finite and not negative; 0 for no limit
+ *
+ * Sets how long one exec attempt may take; see [property@Pft.Node:timeout].
+ */
+void
+pft_node_set_timeout (PftNode *self,
+                      double   timeout)
+{
+  PftNodePrivate *priv = pft_node_get_instance_private (self);
+
+  g_return_if_fail (PFT_IS_NODE (self));
+  g_return_if_fail (timeout >= 0 && isfinite (timeout));
+
+  if (priv->timeout != timeout)
+    {
+      priv->timeout = timeout;
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_TIMEOUT]);
+    }
+}
+
+PftClock *
+_pft_node_get_clock (PftNode *self)
+{
+  PftNodePrivate *priv = pft_node_get_instance_private (self);
+
+  return priv->clock != NULL ? priv->clock : _pft_clock_get_system ();
+}
+
+void
+_pft_node_set_clock (PftNode  *self,
+                     PftClock *clock)
+{
+  PftNodePrivate *priv = pft_node_get_instance_private (self);
+
+  g_clear_pointer (&priv->clock, _pft_clock_unref);
+  if (clock != NULL)
+    priv->clock = _pft_clock_ref (clock);
 }
 
 /**
@@ -1659,6 +1752,156 @@ exec_async_cb (GObject      *source,
   call->done (call, &value, error);
 }
 
+/* Reporting a cancelled attempt at once (PftExecCall.report_cancel_at_once,
+ * set for an attempt with a timeout). A thread exec already reports when
+ * its cancellable is cancelled (ExecGroup); these make an exec_task or a
+ * class's exec_async that ignores the cancellable report then too. The
+ * report is made from a GCancellable source on the run's main context,
+ * never from inside g_cancellable_cancel(), which may run in the clock's
+ * timer thread. */
+static GSource *
+cancel_watch_new (PftContext             *ctx,
+                  GCancellable           *cancellable,
+                  GCancellableSourceFunc  func,
+                  gpointer                data,
+                  GDestroyNotify          notify)
+{
+  GSource *source = g_cancellable_source_new (cancellable);
+
+  g_source_set_static_name (source, "[pft] attempt cancelled");
+  g_source_set_callback (source, (GSourceFunc) G_CALLBACK (func), data, notify);
+  g_source_attach (source, pft_context_get_main_context (ctx));
+  return source;
+}
+
+static void
+cancel_watch_destroy (gpointer source)
+{
+  g_source_destroy (source);
+  g_source_unref (source);
+}
+
+/* exec_task: completes the engine's task (not the user's) as cancelled;
+ * the user's task, completed later, is then ignored. @outer is kept alive
+ * by the user's task, and this source goes when @outer does. */
+static gboolean
+exec_task_cancelled_cb (GCancellable *cancellable,
+                        gpointer      data)
+{
+  GTask *outer = data;
+  gint *returned = g_task_get_task_data (outer);
+
+  if (g_atomic_int_compare_and_exchange (returned, 0, 1))
+    g_task_return_new_error (outer, G_IO_ERROR, G_IO_ERROR_CANCELLED, "%s",
+                             _("Operation was cancelled"));
+  return G_SOURCE_REMOVE;
+}
+
+/* A class's exec_async: its callback and the cancel watch race for the
+ * report; each holds a reference. */
+typedef struct
+{
+  gatomicrefcount  ref_count;
+  gint             reported;   /* atomic */
+  PftExecCall     *call;       /* valid until reported */
+  PftNode         *node;
+  GSource         *watch;      /* nullable, the watch's own reference */
+} AsyncReport;
+
+static void
+async_report_unref (gpointer data)
+{
+  AsyncReport *ar = data;
+
+  if (g_atomic_ref_count_dec (&ar->ref_count))
+    {
+      g_object_unref (ar->node);
+      g_free (ar);
+    }
+}
+
+static gboolean
+async_report_cancelled_cb (GCancellable *cancellable,
+                           gpointer      data)
+{
+  AsyncReport *ar = data;
+
+  if (g_atomic_int_compare_and_exchange (&ar->reported, 0, 1))
+    {
+      PftExecCall *call = ar->call;
+
+      ar->call = NULL;
+      report_error (call, g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CANCELLED,
+                                               _("Operation was cancelled")));
+    }
+  return G_SOURCE_REMOVE;
+}
+
+static void
+async_report_cb (GObject      *source,
+                 GAsyncResult *result,
+                 gpointer      user_data)
+{
+  AsyncReport *ar = user_data;
+  GValue value = G_VALUE_INIT;
+  GError *error = NULL;
+
+  /* Finished either way, as GIO expects of a started operation. */
+  PFT_NODE_GET_CLASS (ar->node)->exec_finish (ar->node, result, &value, &error);
+  if (g_atomic_int_compare_and_exchange (&ar->reported, 0, 1))
+    {
+      PftExecCall *call = ar->call;
+
+      ar->call = NULL;
+      if (ar->watch != NULL)
+        g_source_destroy (ar->watch);
+      if (error != NULL && G_IS_VALUE (&value))
+        g_value_unset (&value);
+      call->done (call, &value, error);
+    }
+  else
+    {
+      if (G_IS_VALUE (&value))
+        g_value_unset (&value);
+      g_clear_error (&error);
+    }
+  async_report_unref (ar);
+}
+
+static void
+start_exec_async_reporting_cancel (PftNode      *node,
+                                   PftContext   *ctx,
+                                   const GValue *item,
+                                   GCancellable *cancellable,
+                                   PftExecCall  *call)
+{
+  AsyncReport *ar = g_new0 (AsyncReport, 1);
+  PftSyncReturn sr;
+
+  g_atomic_ref_count_init (&ar->ref_count);   /* this function's */
+  g_atomic_ref_count_inc (&ar->ref_count);    /* the callback's */
+  ar->call = call;
+  ar->node = g_object_ref (node);
+  if (call_exec_async (node, ctx, item, cancellable, async_report_cb, ar, &sr))
+    {
+      /* Returned at once: the callback will not be called. */
+      ar->reported = 1;
+      async_report_unref (ar);
+      async_report_unref (ar);
+      call->done (call, &sr.value, sr.error);
+      return;
+    }
+  if (!g_atomic_int_get (&ar->reported))
+    {
+      /* Reports happen on this thread only, so nothing reports before
+       * the watch is in place. */
+      g_atomic_ref_count_inc (&ar->ref_count);   /* the watch's */
+      ar->watch = cancel_watch_new (ctx, cancellable, async_report_cancelled_cb, ar, async_report_unref);
+      g_source_unref (ar->watch);   /* its context keeps it until destroyed */
+    }
+  async_report_unref (ar);
+}
+
 void
 _pft_node_start_exec (PftNode      *node,
                       PftContext   *ctx,
@@ -1684,6 +1927,10 @@ _pft_node_start_exec (PftNode      *node,
       g_task_set_task_data (outer, g_new0 (gint, 1), g_free);
       inner = g_task_new (node, cancellable, exec_task_inner_cb, NULL);
       g_task_set_task_data (inner, g_object_ref (outer), g_object_unref);
+      if (call->report_cancel_at_once && cancellable != NULL)
+        g_object_set_data_full (G_OBJECT (outer), "pft-cancel-watch",
+                                cancel_watch_new (ctx, cancellable, exec_task_cancelled_cb, outer, NULL),
+                                cancel_watch_destroy);
       klass->exec_task (node, ctx, item, inner, &error);
       if (error != NULL)
         {
@@ -1702,6 +1949,12 @@ _pft_node_start_exec (PftNode      *node,
   if (klass->exec_async == pft_node_real_exec_async)
     {
       exec_default (node, ctx, item, cancellable, call);
+      return;
+    }
+
+  if (call->report_cancel_at_once && cancellable != NULL)
+    {
+      start_exec_async_reporting_cancel (node, ctx, item, cancellable, call);
       return;
     }
 
@@ -1927,7 +2180,11 @@ sync_run_cb (GObject      *source,
  * from any thread, including from inside another run. Sources that user
  * code adds must go on `GLib.MainContext.ref_thread_default()` (or
  * [method@Pft.Context.get_main_context]): the global default context is
- * not iterated meanwhile.
+ * not iterated meanwhile, so a timer there (Vala's `Timeout.add`, GJS's
+ * `setTimeout`, g_timeout_add()) never fires. When an exec has waited a
+ * few seconds while such a source, added during the run, is due and
+ * nobody iterates the global default context, a warning names the node;
+ * [property@Pft.Node:timeout] fails such an attempt instead of waiting.
  *
  * Returns: (transfer full): the action, as [method@Pft.Node.run_finish]
  */
@@ -1939,6 +2196,7 @@ pft_node_run (PftNode       *self,
 {
   g_autoptr(GMainContext) context = NULL;
   GAsyncResult *result = NULL;
+  PftHangWatch *watch;
   char *action;
 
   g_return_val_if_fail (PFT_IS_NODE (self), NULL);
@@ -1947,9 +2205,11 @@ pft_node_run (PftNode       *self,
 
   context = g_main_context_new ();
   g_main_context_push_thread_default (context);
+  watch = _pft_hang_watch_begin (self, context);
   pft_node_run_async (self, store, cancellable, sync_run_cb, &result);
   while (result == NULL)
-    g_main_context_iteration (context, TRUE);
+    _pft_hang_watch_iterated (watch, g_main_context_iteration (context, TRUE));
+  _pft_hang_watch_end (watch);
   action = pft_node_run_finish (self, result, error);
   g_object_unref (result);
   g_main_context_pop_thread_default (context);

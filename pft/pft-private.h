@@ -34,6 +34,11 @@ PftContext *_pft_context_new_for_item (PftContext   *parent,
                                        GCancellable *cancellable);
 void        _pft_context_set_attempt  (PftContext   *self,
                                        guint         attempt);
+/* A copy of @parent (index and attempt included) with its own
+ * @cancellable: the context of one attempt that can be cancelled alone
+ * (see PftNode:timeout). */
+PftContext *_pft_context_new_for_attempt (PftContext   *parent,
+                                       GCancellable *cancellable);
 
 /* A cancellable sleep on the thread-default main context, with a
  * microsecond deadline. Completes with G_IO_ERROR_CANCELLED when cancelled. */
