@@ -113,6 +113,21 @@ runTests({
         assertEqual(e.message, 'a GLib.Error');
     },
 
+    timeoutEndsSetTimeoutTrap() {
+        // setTimeout attaches to the global default context, which a sync
+        // run() does not iterate: without a timeout this run never ends.
+        const Trapped = GObject.registerClass(class extends Pft.Node {
+            vfunc_exec_task(ctx, item, task) {
+                this.attempts = (this.attempts ?? 0) + 1;
+                setTimeout(() => task.return_value(1), 0);
+            }
+        });
+        const node = new Trapped({timeout: 0.2, max_retries: 2});
+        const e = assertThrows(() => node.run(new Pft.Store(), null));
+        assert(e.matches(Gio.IOErrorEnum, Gio.IOErrorEnum.TIMED_OUT), String(e));
+        assertEqual(node.attempts, 2, 'a timed-out attempt is retried');
+    },
+
     otherTasksUntouched() {
         // Only the tasks Pft hands to exec_task are converted: GIO's own
         // behaviour (a TypeError) stays for every other task.

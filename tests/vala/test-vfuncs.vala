@@ -148,10 +148,39 @@ void test_exec_task () {
     assert_cmpint ((int) store.get_int ("task", -1), CompareOperator.EQ, 42);
 }
 
+/* The trap: Timeout.add attaches to the global default context, which the
+ * synchronous run() does not iterate. Only the timeout ends this run. */
+class Trapped : Pft.Node {
+    public int attempts = 0;
+
+    public override async Value exec_async (Pft.Context ctx, Value item, Cancellable? cancellable) throws GLib.Error {
+        attempts++;
+        Timeout.add (0, exec_async.callback);
+        yield;
+        return "never";
+    }
+}
+
+void test_timeout_ends_trap () {
+    var node = new Trapped ();
+    node.timeout = 0.2;
+    node.max_retries = 2;
+    try {
+        node.run (new Pft.Store (), null);
+        assert_not_reached ();
+    } catch (GLib.Error e) {
+        assert_true (e is IOError.TIMED_OUT);
+    }
+    assert_cmpint (node.attempts, CompareOperator.EQ, 2);
+    /* The abandoned attempts resume once the default context runs. */
+    while (MainContext.default ().iteration (false)) { }
+}
+
 int main (string[] args) {
     Test.init (ref args);
     Test.add_func ("/pft/vala/vfuncs/sync-fallback-post", test_sync_fallback_post);
     Test.add_func ("/pft/vala/vfuncs/exec-async-post", test_exec_async_post);
     Test.add_func ("/pft/vala/vfuncs/exec-task", test_exec_task);
+    Test.add_func ("/pft/vala/vfuncs/timeout-ends-trap", test_timeout_ends_trap);
     return Test.run ();
 }
