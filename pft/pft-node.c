@@ -1756,37 +1756,88 @@ exec_async_cb (GObject      *source,
  * set for an attempt with a timeout). A thread exec already reports when
  * its cancellable is cancelled (ExecGroup); these make an exec_task or a
  * class's exec_async that ignores the cancellable report then too. The
- * report is made from a GCancellable source on the run's main context,
- * never from inside g_cancellable_cancel(), which may run in the clock's
- * timer thread. */
-static GSource *
-cancel_watch_new (PftContext             *ctx,
-                  GCancellable           *cancellable,
-                  GCancellableSourceFunc  func,
-                  gpointer                data,
-                  GDestroyNotify          notify)
+ * report is made from an idle on the run's main context, never from
+ * inside g_cancellable_cancel(), which may run in the clock's timer
+ * thread.
+ *
+ * Not a GCancellableSource: in GLib 2.74 one whose last reference goes
+ * while another thread is still inside g_cancellable_cancel() is leaked.
+ * Not disconnected either (that deadlocks when done from a "cancelled"
+ * handler of the same emission): the handler stays until the attempt's
+ * cancellable goes, and does nothing once the attempt was reported. */
+typedef struct
 {
-  GSource *source = g_cancellable_source_new (cancellable);
+  gatomicrefcount  ref_count;
+  GMainContext    *context;
+  GSourceFunc      func;      /* called once on @context if cancelled */
+  gpointer         data;
+  GDestroyNotify   notify;
+} CancelWatch;
 
-  g_source_set_static_name (source, "[pft] attempt cancelled");
-  g_source_set_callback (source, (GSourceFunc) G_CALLBACK (func), data, notify);
-  g_source_attach (source, pft_context_get_main_context (ctx));
-  return source;
+static CancelWatch *
+cancel_watch_ref (CancelWatch *watch)
+{
+  g_atomic_ref_count_inc (&watch->ref_count);
+  return watch;
 }
 
 static void
-cancel_watch_destroy (gpointer source)
+cancel_watch_unref (gpointer data)
 {
-  g_source_destroy (source);
-  g_source_unref (source);
+  CancelWatch *watch = data;
+
+  if (g_atomic_ref_count_dec (&watch->ref_count))
+    {
+      watch->notify (watch->data);
+      g_main_context_unref (watch->context);
+      g_free (watch);
+    }
+}
+
+static gboolean
+cancel_watch_dispatch (gpointer data)
+{
+  CancelWatch *watch = data;
+
+  return watch->func (watch->data);
+}
+
+/* In the cancelling thread. */
+static void
+cancel_watch_cancelled (GCancellable *cancellable,
+                        CancelWatch  *watch)
+{
+  GSource *idle = g_idle_source_new ();
+
+  g_source_set_priority (idle, G_PRIORITY_DEFAULT);
+  g_source_set_static_name (idle, "[pft] attempt cancelled");
+  g_source_set_callback (idle, cancel_watch_dispatch, cancel_watch_ref (watch), cancel_watch_unref);
+  g_source_attach (idle, watch->context);
+  g_source_unref (idle);
+}
+
+static void
+cancel_watch_connect (PftContext     *ctx,
+                      GCancellable   *cancellable,
+                      GSourceFunc     func,
+                      gpointer        data,
+                      GDestroyNotify  notify)
+{
+  CancelWatch *watch = g_new0 (CancelWatch, 1);
+
+  g_atomic_ref_count_init (&watch->ref_count);
+  watch->context = g_main_context_ref (pft_context_get_main_context (ctx));
+  watch->func = func;
+  watch->data = data;
+  watch->notify = notify;
+  /* Calls the handler at once if already cancelled. */
+  g_cancellable_connect (cancellable, G_CALLBACK (cancel_watch_cancelled), watch, cancel_watch_unref);
 }
 
 /* exec_task: completes the engine's task (not the user's) as cancelled;
- * the user's task, completed later, is then ignored. @outer is kept alive
- * by the user's task, and this source goes when @outer does. */
+ * the user's task, completed later, is then ignored. */
 static gboolean
-exec_task_cancelled_cb (GCancellable *cancellable,
-                        gpointer      data)
+exec_task_cancelled_cb (gpointer data)
 {
   GTask *outer = data;
   gint *returned = g_task_get_task_data (outer);
@@ -1805,8 +1856,14 @@ typedef struct
   gint             reported;   /* atomic */
   PftExecCall     *call;       /* valid until reported */
   PftNode         *node;
-  GSource         *watch;      /* nullable, the watch's own reference */
 } AsyncReport;
+
+static AsyncReport *
+async_report_ref (AsyncReport *ar)
+{
+  g_atomic_ref_count_inc (&ar->ref_count);
+  return ar;
+}
 
 static void
 async_report_unref (gpointer data)
@@ -1821,8 +1878,7 @@ async_report_unref (gpointer data)
 }
 
 static gboolean
-async_report_cancelled_cb (GCancellable *cancellable,
-                           gpointer      data)
+async_report_cancelled_cb (gpointer data)
 {
   AsyncReport *ar = data;
 
@@ -1853,8 +1909,6 @@ async_report_cb (GObject      *source,
       PftExecCall *call = ar->call;
 
       ar->call = NULL;
-      if (ar->watch != NULL)
-        g_source_destroy (ar->watch);
       if (error != NULL && G_IS_VALUE (&value))
         g_value_unset (&value);
       call->done (call, &value, error);
@@ -1878,28 +1932,29 @@ start_exec_async_reporting_cancel (PftNode      *node,
   AsyncReport *ar = g_new0 (AsyncReport, 1);
   PftSyncReturn sr;
 
-  g_atomic_ref_count_init (&ar->ref_count);   /* this function's */
-  g_atomic_ref_count_inc (&ar->ref_count);    /* the callback's */
+  g_atomic_ref_count_init (&ar->ref_count);   /* the callback's */
   ar->call = call;
   ar->node = g_object_ref (node);
+  /* Before the call: a report through the callback or the watch comes
+   * from a later main-loop iteration, never from inside it. */
+  cancel_watch_connect (ctx, cancellable, async_report_cancelled_cb, async_report_ref (ar),
+                        async_report_unref);
   if (call_exec_async (node, ctx, item, cancellable, async_report_cb, ar, &sr))
     {
       /* Returned at once: the callback will not be called. */
-      ar->reported = 1;
+      if (g_atomic_int_compare_and_exchange (&ar->reported, 0, 1))
+        {
+          ar->call = NULL;
+          call->done (call, &sr.value, sr.error);
+        }
+      else
+        {
+          if (G_IS_VALUE (&sr.value))
+            g_value_unset (&sr.value);
+          g_clear_error (&sr.error);
+        }
       async_report_unref (ar);
-      async_report_unref (ar);
-      call->done (call, &sr.value, sr.error);
-      return;
     }
-  if (!g_atomic_int_get (&ar->reported))
-    {
-      /* Reports happen on this thread only, so nothing reports before
-       * the watch is in place. */
-      g_atomic_ref_count_inc (&ar->ref_count);   /* the watch's */
-      ar->watch = cancel_watch_new (ctx, cancellable, async_report_cancelled_cb, ar, async_report_unref);
-      g_source_unref (ar->watch);   /* its context keeps it until destroyed */
-    }
-  async_report_unref (ar);
 }
 
 void
@@ -1928,9 +1983,8 @@ _pft_node_start_exec (PftNode      *node,
       inner = g_task_new (node, cancellable, exec_task_inner_cb, NULL);
       g_task_set_task_data (inner, g_object_ref (outer), g_object_unref);
       if (call->report_cancel_at_once && cancellable != NULL)
-        g_object_set_data_full (G_OBJECT (outer), "pft-cancel-watch",
-                                cancel_watch_new (ctx, cancellable, exec_task_cancelled_cb, outer, NULL),
-                                cancel_watch_destroy);
+        cancel_watch_connect (ctx, cancellable, exec_task_cancelled_cb, g_object_ref (outer),
+                              g_object_unref);
       klass->exec_task (node, ctx, item, inner, &error);
       if (error != NULL)
         {
