@@ -4,8 +4,6 @@
  * SPDX-License-Identifier: MIT
  */
 
-#include <glib/gi18n-lib.h>
-
 #include "pft.h"
 #include "pft-hang-watch-private.h"
 
