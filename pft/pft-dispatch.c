@@ -365,8 +365,12 @@ attempt_timeout_finish (ItemRun *run,
   AttemptTimeout *at = g_steal_pointer (&run->timeout);
 
   _pft_clock_timer_free (at->timer);
+  /* Not g_cancellable_disconnect(): this may run inside the emission of
+   * the run's "cancelled" (a user's handler completing the exec at once),
+   * where it would wait for itself. A handler still running elsewhere only
+   * cancels a cancellable nobody uses any more, which it holds. */
   if (at->parent_id != 0)
-    g_cancellable_disconnect (at->parent, at->parent_id);
+    g_signal_handler_disconnect (at->parent, at->parent_id);
   /* The timer fired, and the run itself goes on: a failure of this
    * attempt, not a cancellation of the run. A result that came first
    * stands. */

@@ -553,6 +553,105 @@ test_timeout_batch_items (void)
   _pft_clock_unref (clock);
 }
 
+/* An exec_async that reports from a "cancelled" handler of its
+ * cancellable, calling back at once (GTask itself would defer, not every
+ * implementation does): the report then comes inside the emission of the
+ * run's "cancelled", and the attempt's bookkeeping must not wait for that
+ * emission to end (g_cancellable_disconnect() would: it is the caller). */
+#define EAGER_TYPE_NODE (eager_node_get_type ())
+G_DECLARE_FINAL_TYPE (EagerNode, eager_node, EAGER, NODE, PftNode)
+
+struct _EagerNode
+{
+  PftNode              parent_instance;
+  gint                 started;
+  GAsyncReadyCallback  callback;
+  gpointer             user_data;
+};
+
+G_DEFINE_FINAL_TYPE (EagerNode, eager_node, PFT_TYPE_NODE)
+
+static void
+eager_cancelled (GCancellable *cancellable,
+                 EagerNode    *self)
+{
+  GTask *result = g_task_new (self, NULL, NULL, NULL);
+
+  g_task_return_new_error (result, G_IO_ERROR, G_IO_ERROR_CANCELLED, "stopped");
+  self->callback (G_OBJECT (self), G_ASYNC_RESULT (result), self->user_data);
+  g_object_unref (result);
+}
+
+static void
+eager_node_exec_async (PftNode             *node,
+                       PftContext          *ctx,
+                       const GValue        *item,
+                       GCancellable        *cancellable,
+                       GAsyncReadyCallback  callback,
+                       gpointer             user_data)
+{
+  EagerNode *self = EAGER_NODE (node);
+
+  self->started++;
+  self->callback = callback;
+  self->user_data = user_data;
+  g_cancellable_connect (cancellable, G_CALLBACK (eager_cancelled), self, NULL);
+}
+
+static void
+eager_node_exec_finish (PftNode       *node,
+                        GAsyncResult  *result,
+                        GValue        *value,
+                        GError       **error)
+{
+  g_task_propagate_boolean (G_TASK (result), error);
+}
+
+static void
+eager_node_class_init (EagerNodeClass *klass)
+{
+  PFT_NODE_CLASS (klass)->exec_async = eager_node_exec_async;
+  PFT_NODE_CLASS (klass)->exec_finish = eager_node_exec_finish;
+}
+
+static void
+eager_node_init (EagerNode *self)
+{
+}
+
+static gboolean
+cancel_cb (gpointer data)
+{
+  g_cancellable_cancel (data);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+test_timeout_cancel_inside_emission (void)
+{
+  PftClock *clock = _pft_fake_clock_new (START_US);
+  g_autoptr(PftStore) store = pft_store_new ();
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr(GError) error = NULL;
+  EagerNode *node = g_object_new (EAGER_TYPE_NODE, "timeout", 5.0, NULL);
+  GSource *idle;
+  Run r;
+
+  _pft_node_set_clock (PFT_NODE (node), clock);
+  run_start (&r, PFT_NODE (node), store, cancellable);
+  g_assert_cmpint (node->started, ==, 1);
+  idle = g_idle_source_new ();
+  g_source_set_callback (idle, cancel_cb, cancellable, NULL);
+  g_source_attach (idle, r.context);
+  g_source_unref (idle);
+  g_assert_null (run_finish (&r, PFT_NODE (node), &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+
+  run_clear (&r);
+  g_object_unref (node);
+  _pft_clock_unref (clock);
+}
+
 static void
 test_timeout_property (void)
 {
@@ -579,6 +678,7 @@ main (int   argc,
   g_test_add_func ("/timeout/retried", test_timeout_retried);
   g_test_add_func ("/timeout/cancel-and-success", test_timeout_cancel_and_success);
   g_test_add_func ("/timeout/batch-items", test_timeout_batch_items);
+  g_test_add_func ("/timeout/cancel-inside-emission", test_timeout_cancel_inside_emission);
   g_test_add_func ("/timeout/property", test_timeout_property);
 
   return g_test_run ();
