@@ -1755,84 +1755,8 @@ exec_async_cb (GObject      *source,
 /* Reporting a cancelled attempt at once (PftExecCall.report_cancel_at_once,
  * set for an attempt with a timeout). A thread exec already reports when
  * its cancellable is cancelled (ExecGroup); these make an exec_task or a
- * class's exec_async that ignores the cancellable report then too. The
- * report is made from an idle on the run's main context, never from
- * inside g_cancellable_cancel(), which may run in the clock's timer
- * thread.
- *
- * Not a GCancellableSource: in GLib 2.74 one whose last reference goes
- * while another thread is still inside g_cancellable_cancel() is leaked.
- * Not disconnected either (that deadlocks when done from a "cancelled"
- * handler of the same emission): the handler stays until the attempt's
- * cancellable goes, and does nothing once the attempt was reported. */
-typedef struct
-{
-  gatomicrefcount  ref_count;
-  GMainContext    *context;
-  GSourceFunc      func;      /* called once on @context if cancelled */
-  gpointer         data;
-  GDestroyNotify   notify;
-} CancelWatch;
-
-static CancelWatch *
-cancel_watch_ref (CancelWatch *watch)
-{
-  g_atomic_ref_count_inc (&watch->ref_count);
-  return watch;
-}
-
-static void
-cancel_watch_unref (gpointer data)
-{
-  CancelWatch *watch = data;
-
-  if (g_atomic_ref_count_dec (&watch->ref_count))
-    {
-      watch->notify (watch->data);
-      g_main_context_unref (watch->context);
-      g_free (watch);
-    }
-}
-
-static gboolean
-cancel_watch_dispatch (gpointer data)
-{
-  CancelWatch *watch = data;
-
-  return watch->func (watch->data);
-}
-
-/* In the cancelling thread. */
-static void
-cancel_watch_cancelled (GCancellable *cancellable,
-                        CancelWatch  *watch)
-{
-  GSource *idle = g_idle_source_new ();
-
-  g_source_set_priority (idle, G_PRIORITY_DEFAULT);
-  g_source_set_static_name (idle, "[pft] attempt cancelled");
-  g_source_set_callback (idle, cancel_watch_dispatch, cancel_watch_ref (watch), cancel_watch_unref);
-  g_source_attach (idle, watch->context);
-  g_source_unref (idle);
-}
-
-static void
-cancel_watch_connect (PftContext     *ctx,
-                      GCancellable   *cancellable,
-                      GSourceFunc     func,
-                      gpointer        data,
-                      GDestroyNotify  notify)
-{
-  CancelWatch *watch = g_new0 (CancelWatch, 1);
-
-  g_atomic_ref_count_init (&watch->ref_count);
-  watch->context = g_main_context_ref (pft_context_get_main_context (ctx));
-  watch->func = func;
-  watch->data = data;
-  watch->notify = notify;
-  /* Calls the handler at once if already cancelled. */
-  g_cancellable_connect (cancellable, G_CALLBACK (cancel_watch_cancelled), watch, cancel_watch_unref);
-}
+ * class's exec_async that ignores the cancellable report then too, from
+ * the run's main context (_pft_cancel_watch_connect()). */
 
 /* exec_task: completes the engine's task (not the user's) as cancelled;
  * the user's task, completed later, is then ignored. */
@@ -1937,8 +1861,8 @@ start_exec_async_reporting_cancel (PftNode      *node,
   ar->node = g_object_ref (node);
   /* Before the call: a report through the callback or the watch comes
    * from a later main-loop iteration, never from inside it. */
-  cancel_watch_connect (ctx, cancellable, async_report_cancelled_cb, async_report_ref (ar),
-                        async_report_unref);
+  _pft_cancel_watch_connect (pft_context_get_main_context (ctx), cancellable,
+                             async_report_cancelled_cb, async_report_ref (ar), async_report_unref);
   if (call_exec_async (node, ctx, item, cancellable, async_report_cb, ar, &sr))
     {
       /* Returned at once: the callback will not be called. */
@@ -1983,8 +1907,8 @@ _pft_node_start_exec (PftNode      *node,
       inner = g_task_new (node, cancellable, exec_task_inner_cb, NULL);
       g_task_set_task_data (inner, g_object_ref (outer), g_object_unref);
       if (call->report_cancel_at_once && cancellable != NULL)
-        cancel_watch_connect (ctx, cancellable, exec_task_cancelled_cb, g_object_ref (outer),
-                              g_object_unref);
+        _pft_cancel_watch_connect (pft_context_get_main_context (ctx), cancellable,
+                                   exec_task_cancelled_cb, g_object_ref (outer), g_object_unref);
       klass->exec_task (node, ctx, item, inner, &error);
       if (error != NULL)
         {

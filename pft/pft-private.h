@@ -49,4 +49,13 @@ void        _pft_sleep_async          (double        seconds,
 gboolean    _pft_sleep_finish         (GAsyncResult *result,
                                        GError      **error);
 
+/* Calls @func (@data) once, from an idle on @context, when @cancellable
+ * is cancelled (at once if it already is); @notify frees @data when the
+ * cancellable goes. See pft-cancel-watch.c. */
+void        _pft_cancel_watch_connect (GMainContext  *context,
+                                       GCancellable  *cancellable,
+                                       GSourceFunc    func,
+                                       gpointer       data,
+                                       GDestroyNotify notify);
+
 G_END_DECLS
