@@ -12,6 +12,7 @@
 
 #include "pft-clock-private.h"
 #include "pft-node-private.h"
+#include "pft-rate-limiter-private.h"
 #include "test-util.h"
 
 #define START_US (1000 * G_USEC_PER_SEC)
@@ -652,6 +653,340 @@ test_timeout_cancel_inside_emission (void)
   _pft_clock_unref (clock);
 }
 
+/* ------------------------------------------------------------------ */
+/* A timed-out attempt keeps its permit until its exec returns          */
+
+/* A throttled batch of two items under a limiter of one concurrent and
+ * two per 10 s, on the fake clock. The first attempt of item 0 ignores
+ * its cancellable and runs on past its timeout; everything else returns
+ * at once. The execs stamp their start and end (on the fake clock, which
+ * the test advances: the observer outside the limiter). */
+typedef struct
+{
+  gint64 start;
+  gint64 end;        /* -1 while running */
+  gint64 item;
+  guint  attempt;
+} Stamp;
+
+#define HELD_TYPE_BATCH (held_batch_get_type ())
+G_DECLARE_FINAL_TYPE (HeldBatch, held_batch, HELD, BATCH, PftThrottledBatchNode)
+
+struct _HeldBatch
+{
+  PftThrottledBatchNode  parent_instance;
+  Shape                  shape;
+  PftClock              *clock;
+  GMutex                 lock;
+  GCond                  cond;
+  gboolean               release;   /* under @lock: the blocked thread exec returns */
+  GArray                *stamps;    /* Stamp, under @lock */
+  gint                   running;   /* under @lock */
+  gint                   max_running;
+  GTask                 *pending;   /* the async or task shape's held attempt */
+  guint                  pending_stamp;
+};
+
+G_DEFINE_FINAL_TYPE (HeldBatch, held_batch, PFT_TYPE_THROTTLED_BATCH_NODE)
+
+/* Returns the stamp's index; TRUE in @hold for item 0's first attempt. */
+static guint
+held_batch_enter (HeldBatch    *self,
+                  PftContext   *ctx,
+                  const GValue *item,
+                  gboolean     *hold)
+{
+  Stamp st = { _pft_clock_now_us (self->clock), -1, g_value_get_int64 (item),
+               pft_context_get_attempt (ctx) };
+  guint index;
+
+  g_mutex_lock (&self->lock);
+  index = self->stamps->len;
+  g_array_append_val (self->stamps, st);
+  self->running++;
+  self->max_running = MAX (self->max_running, self->running);
+  g_cond_broadcast (&self->cond);
+  g_mutex_unlock (&self->lock);
+  *hold = st.item == 0 && st.attempt == 1;
+  return index;
+}
+
+static void
+held_batch_leave (HeldBatch *self,
+                  guint      index)
+{
+  g_mutex_lock (&self->lock);
+  g_array_index (self->stamps, Stamp, index).end = _pft_clock_now_us (self->clock);
+  self->running--;
+  g_cond_broadcast (&self->cond);
+  g_mutex_unlock (&self->lock);
+}
+
+static void
+held_batch_prep (PftNode    *node,
+                 PftContext *ctx,
+                 GValue     *result,
+                 GError    **error)
+{
+  PftValues *items = pft_values_new ();
+
+  pft_values_append_int (items, 0);
+  pft_values_append_int (items, 1);
+  g_value_init (result, PFT_TYPE_VALUES);
+  g_value_take_object (result, items);
+}
+
+static void
+held_batch_exec (PftNode      *node,
+                 PftContext   *ctx,
+                 const GValue *item,
+                 GValue       *result,
+                 GError      **error)
+{
+  HeldBatch *self = HELD_BATCH (node);
+  gboolean hold;
+  guint index = held_batch_enter (self, ctx, item, &hold);
+
+  if (hold)
+    {
+      /* A blocking call that ignores the cancellable. */
+      g_mutex_lock (&self->lock);
+      while (!self->release)
+        g_cond_wait (&self->cond, &self->lock);
+      g_mutex_unlock (&self->lock);
+    }
+  g_value_init (result, G_TYPE_UINT);
+  g_value_set_uint (result, pft_context_get_attempt (ctx));
+  held_batch_leave (self, index);
+}
+
+static void
+held_batch_exec_async (PftNode             *node,
+                       PftContext          *ctx,
+                       const GValue        *item,
+                       GCancellable        *cancellable,
+                       GAsyncReadyCallback  callback,
+                       gpointer             user_data)
+{
+  HeldBatch *self = HELD_BATCH (node);
+  GTask *task = g_task_new (node, NULL, callback, user_data);
+  gboolean hold;
+  guint index = held_batch_enter (self, ctx, item, &hold);
+
+  if (hold)
+    {
+      /* Completed by the test, long after the timeout. */
+      self->pending = task;
+      self->pending_stamp = index;
+      return;
+    }
+  held_batch_leave (self, index);
+  g_task_return_int (task, pft_context_get_attempt (ctx));
+  g_object_unref (task);
+}
+
+static void
+held_batch_exec_finish (PftNode       *node,
+                        GAsyncResult  *result,
+                        GValue        *value,
+                        GError       **error)
+{
+  gssize attempt = g_task_propagate_int (G_TASK (result), error);
+
+  g_value_init (value, G_TYPE_UINT);
+  g_value_set_uint (value, (guint) attempt);
+}
+
+static void
+held_batch_exec_task (PftNode      *node,
+                      PftContext   *ctx,
+                      const GValue *item,
+                      GTask        *task,
+                      GError      **error)
+{
+  HeldBatch *self = HELD_BATCH (node);
+  gboolean hold;
+  guint index = held_batch_enter (self, ctx, item, &hold);
+  GValue v = G_VALUE_INIT;
+
+  if (hold)
+    {
+      self->pending = g_object_ref (task);
+      self->pending_stamp = index;
+      return;
+    }
+  held_batch_leave (self, index);
+  g_value_init (&v, G_TYPE_UINT);
+  g_value_set_uint (&v, pft_context_get_attempt (ctx));
+  g_task_return_value (task, &v);
+  g_value_unset (&v);
+}
+
+static void
+held_batch_finalize (GObject *object)
+{
+  HeldBatch *self = HELD_BATCH (object);
+
+  g_array_unref (self->stamps);
+  g_mutex_clear (&self->lock);
+  g_cond_clear (&self->cond);
+  G_OBJECT_CLASS (held_batch_parent_class)->finalize (object);
+}
+
+static void
+held_batch_class_init (HeldBatchClass *klass)
+{
+  G_OBJECT_CLASS (klass)->finalize = held_batch_finalize;
+  PFT_NODE_CLASS (klass)->prep = held_batch_prep;
+}
+
+static void
+held_batch_init (HeldBatch *self)
+{
+  g_mutex_init (&self->lock);
+  g_cond_init (&self->cond);
+  self->stamps = g_array_new (FALSE, FALSE, sizeof (Stamp));
+}
+
+static HeldBatch *
+held_batch_new (Shape           shape,
+                PftClock       *clock,
+                PftRateLimiter *limiter)
+{
+  PftNodeClass *klass = g_type_class_ref (HELD_TYPE_BATCH);
+  PftNodeClass *parent = g_type_class_peek (PFT_TYPE_THROTTLED_BATCH_NODE);
+  HeldBatch *self;
+
+  /* One class, three shapes, as HangNode: the engine reads the class at
+   * each exec. */
+  klass->exec = shape == SHAPE_THREAD ? held_batch_exec : NULL;
+  klass->exec_async = shape == SHAPE_ASYNC ? held_batch_exec_async : parent->exec_async;
+  klass->exec_finish = shape == SHAPE_ASYNC ? held_batch_exec_finish : parent->exec_finish;
+  klass->exec_task = shape == SHAPE_TASK ? held_batch_exec_task : NULL;
+  g_type_class_unref (klass);
+
+  self = g_object_new (HELD_TYPE_BATCH, "name", "held", "timeout", 1.0, "max-retries", 2,
+                       "thread-policy", PFT_THREAD_POLICY_THREAD, NULL);
+  self->shape = shape;
+  self->clock = clock;
+  _pft_node_set_clock (PFT_NODE (self), clock);
+  pft_throttled_batch_node_set_limiter (PFT_THROTTLED_BATCH_NODE (self), limiter);
+  return self;
+}
+
+/* The held attempt returns now (on the fake clock's time). */
+static void
+held_batch_release (HeldBatch *self)
+{
+  if (self->shape == SHAPE_THREAD)
+    {
+      g_mutex_lock (&self->lock);
+      self->release = TRUE;
+      g_cond_broadcast (&self->cond);
+      g_mutex_unlock (&self->lock);
+      return;
+    }
+
+  held_batch_leave (self, self->pending_stamp);
+  if (self->shape == SHAPE_ASYNC)
+    g_task_return_int (self->pending, 1);
+  else
+    {
+      GValue v = G_VALUE_INIT;
+
+      g_value_init (&v, G_TYPE_UINT);
+      g_value_set_uint (&v, 1);
+      g_task_return_value (self->pending, &v);
+      g_value_unset (&v);
+    }
+  g_clear_object (&self->pending);
+}
+
+static guint
+held_batch_n_stamps (HeldBatch *self)
+{
+  guint n;
+
+  g_mutex_lock (&self->lock);
+  n = self->stamps->len;
+  g_mutex_unlock (&self->lock);
+  return n;
+}
+
+static void
+test_timeout_keeps_permit (void)
+{
+  for (guint s = 0; s < G_N_ELEMENTS (all_shapes); s++)
+    {
+      PftClock *clock = _pft_fake_clock_new (START_US);
+      g_autoptr(PftRateLimiter) limiter = pft_rate_limiter_new (1, 2, 10);
+      g_autoptr(PftStore) store = pft_store_new ();
+      g_autoptr(GError) error = NULL;
+      HeldBatch *node;
+      Stamp *st;
+      Run r;
+
+      g_test_message ("shape %u", s);
+      _pft_rate_limiter_set_clock (limiter, clock);
+      node = held_batch_new (all_shapes[s], clock, limiter);
+      run_start (&r, PFT_NODE (node), store, NULL);
+      while (held_batch_n_stamps (node) < 1)
+        g_main_context_iteration (r.context, FALSE);
+
+      /* The first attempt times out at 1 s and is reported at once (the
+       * retry is queued at the limiter), but its exec goes on: it still
+       * counts, so nothing else starts. */
+      _pft_fake_clock_advance (clock, G_USEC_PER_SEC);
+      while (g_main_context_iteration (r.context, FALSE))
+        ;
+      g_assert_null (r.result);
+      g_assert_cmpuint (held_batch_n_stamps (node), ==, 1);
+      g_assert_cmpuint (pft_rate_limiter_get_in_flight (limiter), ==, 1);
+      g_assert_cmpuint (pft_rate_limiter_get_waiting (limiter), ==, 2);
+
+      /* At 3 s it returns: the next request goes, and fills the window
+       * (2 per 10 s); the third waits for the first request's entry to
+       * leave the window, 10 s after the first exec started (not after
+       * its timeout, nor after its return). */
+      _pft_fake_clock_advance (clock, 2 * G_USEC_PER_SEC);
+      held_batch_release (node);
+      while (held_batch_n_stamps (node) < 2 || pft_rate_limiter_get_in_flight (limiter) != 0)
+        g_main_context_iteration (r.context, FALSE);
+      while (g_main_context_iteration (r.context, FALSE))
+        ;
+      g_assert_cmpuint (held_batch_n_stamps (node), ==, 2);
+      g_assert_cmpint (_pft_fake_clock_get_next_deadline (clock), ==, START_US + 10 * G_USEC_PER_SEC);
+
+      _pft_fake_clock_advance (clock, 7 * G_USEC_PER_SEC);
+      g_free (run_finish (&r, PFT_NODE (node), &error));
+      g_assert_no_error (error);
+
+      /* Seen by the execs: three starts, one at a time, the retry of
+       * item 0 among them, and the held attempt from 0 s to 3 s. */
+      g_assert_cmpuint (node->stamps->len, ==, 3);
+      g_assert_cmpint (node->max_running, ==, 1);
+      st = &g_array_index (node->stamps, Stamp, 0);
+      g_assert_cmpint (st->item, ==, 0);
+      g_assert_cmpuint (st->attempt, ==, 1);
+      g_assert_cmpint (st->start, ==, START_US);
+      g_assert_cmpint (st->end, ==, START_US + 3 * G_USEC_PER_SEC);
+      st = &g_array_index (node->stamps, Stamp, 1);
+      g_assert_cmpint (st->start, ==, START_US + 3 * G_USEC_PER_SEC);
+      st = &g_array_index (node->stamps, Stamp, 2);
+      g_assert_cmpint (st->start, ==, START_US + 10 * G_USEC_PER_SEC);
+      g_assert_true ((g_array_index (node->stamps, Stamp, 1).item == 0 &&
+                      g_array_index (node->stamps, Stamp, 1).attempt == 2) ||
+                     (g_array_index (node->stamps, Stamp, 2).item == 0 &&
+                      g_array_index (node->stamps, Stamp, 2).attempt == 2));
+      g_assert_cmpuint (pft_rate_limiter_get_in_flight (limiter), ==, 0);
+      g_assert_cmpuint (pft_rate_limiter_get_waiting (limiter), ==, 0);
+
+      run_clear (&r);
+      g_object_unref (node);
+      _pft_clock_unref (clock);
+    }
+}
+
 static void
 test_timeout_property (void)
 {
@@ -679,6 +1014,7 @@ main (int   argc,
   g_test_add_func ("/timeout/cancel-and-success", test_timeout_cancel_and_success);
   g_test_add_func ("/timeout/batch-items", test_timeout_batch_items);
   g_test_add_func ("/timeout/cancel-inside-emission", test_timeout_cancel_inside_emission);
+  g_test_add_func ("/timeout/keeps-permit", test_timeout_keeps_permit);
   g_test_add_func ("/timeout/property", test_timeout_property);
 
   return g_test_run ();
