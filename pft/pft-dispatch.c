@@ -90,6 +90,7 @@ struct _ItemRun
   guint            rate_limited;     /* attempts that were rate limited and retried */
   guint64          epoch;            /* adaptive epoch when the permit was granted */
   AttemptTimeout  *timeout;          /* nullable: the running attempt's, see below */
+  gboolean         timed_out;        /* the last attempt ended by its timeout */
   PftItemDoneFunc  done;
   gpointer         done_data;
   /* (nullable): a batch's pool, where @ctx and the run go back when done.
@@ -202,7 +203,9 @@ item_attempt_ended (ItemRun      *run,
           _pft_adaptive_success (policy->adaptive, in_flight, run->epoch);
         }
     }
-  else if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) &&
+  /* The engine's own timeout is not the provider's answer: never a rate
+   * limit, whatever the node's name in its message says. */
+  else if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) && !run->timed_out &&
            pft_node_is_rate_limit (run->node, error))
     {
       rate_limited = TRUE;
@@ -340,6 +343,8 @@ attempt_timeout_start (ItemRun *run)
 {
   AttemptTimeout *at = g_new0 (AttemptTimeout, 1);
   PftClock *clock = run->policy->clock;
+  gint64 now;
+  double span;
 
   at->cancellable = g_cancellable_new ();
   if (run->cancellable != NULL)
@@ -351,8 +356,12 @@ attempt_timeout_start (ItemRun *run)
     }
   at->ctx = _pft_context_new_for_attempt (run->ctx, at->cancellable);
   at->timer = _pft_clock_timer_new (clock, G_OBJECT (at->cancellable), attempt_timeout_fired);
-  _pft_clock_timer_set_deadline (at->timer, _pft_clock_now_us (clock) +
-                                 (gint64) (run->policy->timeout * G_USEC_PER_SEC));
+  now = _pft_clock_now_us (clock);
+  span = run->policy->timeout * G_USEC_PER_SEC;
+  /* A timeout beyond any clock's range (the property allows up to
+   * G_MAXDOUBLE) never fires, rather than overflow into the past. */
+  if (span < (double) (G_MAXINT64 / 2 - now))
+    _pft_clock_timer_set_deadline (at->timer, now + (gint64) span);
   return at;
 }
 
@@ -379,6 +388,7 @@ attempt_timeout_finish (ItemRun *run,
       !g_cancellable_is_cancelled (run->cancellable))
     {
       g_error_free (error);
+      run->timed_out = TRUE;
       error = g_error_new (G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
                            _("%s: exec attempt %d timed out after %g s"),
                            pft_node_get_name (run->node), run->attempt, run->policy->timeout);
@@ -402,6 +412,7 @@ item_exec_done (PftExecCall *call,
   /* Cancelled becomes timed out here, before the attempt is accounted:
    * the slot goes back whatever the error, and an exec still running
    * holds the limiter's count by itself (see _pft_node_start_exec()). */
+  run->timed_out = FALSE;
   if (run->timeout != NULL)
     error = attempt_timeout_finish (run, error);
   rate_limited = item_attempt_ended (run, error);

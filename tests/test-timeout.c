@@ -683,13 +683,14 @@ struct _HeldBatch
   GArray                *stamps;    /* Stamp, under @lock */
   gint                   running;   /* under @lock */
   gint                   max_running;
+  gboolean               held;      /* the first exec of item 0 was held */
   GTask                 *pending;   /* the async or task shape's held attempt */
   guint                  pending_stamp;
 };
 
 G_DEFINE_FINAL_TYPE (HeldBatch, held_batch, PFT_TYPE_THROTTLED_BATCH_NODE)
 
-/* Returns the stamp's index; TRUE in @hold for item 0's first attempt. */
+/* Returns the stamp's index; TRUE in @hold for item 0's first exec. */
 static guint
 held_batch_enter (HeldBatch    *self,
                   PftContext   *ctx,
@@ -705,9 +706,10 @@ held_batch_enter (HeldBatch    *self,
   g_array_append_val (self->stamps, st);
   self->running++;
   self->max_running = MAX (self->max_running, self->running);
+  *hold = st.item == 0 && !self->held;
+  self->held = self->held || *hold;
   g_cond_broadcast (&self->cond);
   g_mutex_unlock (&self->lock);
-  *hold = st.item == 0 && st.attempt == 1;
   return index;
 }
 
@@ -987,6 +989,93 @@ test_timeout_keeps_permit (void)
     }
 }
 
+/* The engine's own timeout is not a rate limit, even when the node's
+ * name, which its message carries, reads like one: the shared limiter is
+ * not told (no pause, no "rate-limited" for everyone), and the retry
+ * counts against max-retries. */
+static void
+rate_limited_cb (PftRateLimiter *limiter,
+                 double          retry_after,
+                 gpointer        user_data)
+{
+  (*(guint *) user_data)++;
+}
+
+static void
+test_timeout_not_rate_limit (void)
+{
+  PftClock *clock = _pft_fake_clock_new (START_US);
+  g_autoptr(PftRateLimiter) limiter = pft_rate_limiter_new (1, 0, 10);
+  g_autoptr(PftStore) store = pft_store_new ();
+  g_autoptr(GError) error = NULL;
+  HeldBatch *node;
+  guint rate_limited = 0;
+  Run r;
+
+  _pft_rate_limiter_set_clock (limiter, clock);
+  g_signal_connect (limiter, "rate-limited", G_CALLBACK (rate_limited_cb), &rate_limited);
+  node = held_batch_new (SHAPE_ASYNC, clock, limiter);
+  pft_node_set_name (PFT_NODE (node), "rate limit gateway");
+  g_object_set (node, "max-retries", 1, "continue-on-error", TRUE, NULL);
+  run_start (&r, PFT_NODE (node), store, NULL);
+  while (held_batch_n_stamps (node) < 1)
+    g_main_context_iteration (r.context, FALSE);
+  _pft_fake_clock_advance (clock, G_USEC_PER_SEC);
+  while (g_main_context_iteration (r.context, FALSE))
+    ;
+  held_batch_release (node);
+  g_free (run_finish (&r, PFT_NODE (node), &error));
+  g_assert_no_error (error);
+
+  g_assert_cmpuint (rate_limited, ==, 0);
+  g_assert_cmpuint (pft_rate_limiter_get_total_pauses (limiter), ==, 0);
+  /* One attempt only for item 0 (max-retries 1): no rate-limit retry. */
+  g_assert_cmpuint (node->stamps->len, ==, 2);
+
+  run_clear (&r);
+  g_object_unref (node);
+  _pft_clock_unref (clock);
+}
+
+/* A timeout beyond the clock's range never fires, rather than wrap
+ * around into the past (UBSan sees the overflow this used to be). */
+static void
+test_timeout_huge (void)
+{
+  const double huge[] = { 9.2233e12, 1e300, G_MAXDOUBLE };
+
+  for (guint i = 0; i < G_N_ELEMENTS (huge); i++)
+    {
+      PftClock *clock = _pft_fake_clock_new (START_US);
+      g_autoptr(PftStore) store = pft_store_new ();
+      g_autoptr(GError) error = NULL;
+      g_autofree char *action = NULL;
+      PftNode *node;
+      Hang h;
+      Run r;
+
+      hang_init (&h, SHAPE_ASYNC, 1u << 1);
+      node = hang_node_new (&h, clock, huge[i], 1);
+      run_start (&r, node, store, NULL);
+      run_wait_started (&r, &h, 1);
+      _pft_fake_clock_advance (clock, 1000 * G_USEC_PER_SEC);
+      while (g_main_context_iteration (r.context, FALSE))
+        ;
+      g_assert_null (r.result);
+
+      /* The exec's own result, late as it is, is the attempt's. */
+      g_task_return_pointer (h.pending->pdata[0], g_strdup ("done 1"), g_free);
+      g_ptr_array_set_size (h.pending, 0);
+      action = run_finish (&r, node, &error);
+      g_assert_no_error (error);
+
+      hang_clear (&h, r.context);
+      run_clear (&r);
+      g_object_unref (node);
+      _pft_clock_unref (clock);
+    }
+}
+
 static void
 test_timeout_property (void)
 {
@@ -1015,6 +1104,8 @@ main (int   argc,
   g_test_add_func ("/timeout/batch-items", test_timeout_batch_items);
   g_test_add_func ("/timeout/cancel-inside-emission", test_timeout_cancel_inside_emission);
   g_test_add_func ("/timeout/keeps-permit", test_timeout_keeps_permit);
+  g_test_add_func ("/timeout/not-a-rate-limit", test_timeout_not_rate_limit);
+  g_test_add_func ("/timeout/huge", test_timeout_huge);
   g_test_add_func ("/timeout/property", test_timeout_property);
 
   return g_test_run ();
