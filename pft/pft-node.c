@@ -253,8 +253,10 @@ pft_node_class_init (PftNodeClass *klass)
    * honours it stops. The engine stops waiting for it whatever its shape
    * ([vfunc@Pft.Node.exec] in a worker thread, [vfunc@Pft.Node.exec_async],
    * [vfunc@Pft.Node.exec_task]); an exec that ignores the cancellable
-   * keeps running, and its result is dropped. A synchronous exec on the
-   * main context cannot be interrupted: it is judged when it returns.
+   * keeps running, and its result is dropped; under a limiter it keeps
+   * its permit counted until it really returns, as after a cancelled run.
+   * A synchronous exec on the main context cannot be interrupted: it is
+   * judged when it returns.
    *
    * The safety net for an exec waiting on something that never comes, such
    * as a timer attached to a main context nobody iterates (see
