@@ -1042,7 +1042,7 @@ test_timeout_not_rate_limit (void)
 static void
 test_timeout_huge (void)
 {
-  const double huge[] = { 9.2233e12, 1e300, G_MAXDOUBLE };
+  const double huge[] = { 9.223372036e12, 1e300, G_MAXDOUBLE };
 
   for (guint i = 0; i < G_N_ELEMENTS (huge); i++)
     {
