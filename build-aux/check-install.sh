@@ -44,6 +44,22 @@ gjs -c '
 const Pft = imports.gi.Pft;
 print("== the typelib loads from GJS:", Pft.get_version_string());
 '
+# The GJS override, from <prefix>/share/gjs-1.0 (on GJS's default path
+# for the /usr and /usr/local prefixes): a plain Error fails the exec.
+GJS_PATH="$prefix/share/gjs-1.0" gjs -c '
+const {GObject, Pft} = imports.gi;
+const N = GObject.registerClass(class extends Pft.Node {
+    vfunc_exec_task(ctx, item, task) { task.return_error(new RangeError("plain")); }
+});
+try {
+    new N().run(new Pft.Store(), null);
+    throw new Error("the run did not fail");
+} catch (e) {
+    if (!(e instanceof RangeError))
+        throw e;
+}
+print("== the GJS override loads: a JavaScript Error fails the exec");
+'
 cat > "$prefix/check.vala" <<'VALA'
 int main () {
     var node = new Pft.ThrottledBatchNode (3, 60);

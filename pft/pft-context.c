@@ -203,6 +203,16 @@ _pft_context_new_for_item (PftContext   *parent,
   return self;
 }
 
+PftContext *
+_pft_context_new_for_attempt (PftContext   *parent,
+                              GCancellable *cancellable)
+{
+  PftContext *self = _pft_context_new_for_item (parent, parent->index, cancellable);
+
+  self->attempt = parent->attempt;
+  return self;
+}
+
 /* Whether @self, an item context, may serve another item of the same
  * batch once its item is done: only the caller holds it (one reference)
  * and nobody attached anything to it (no qdata: no weak reference, toggle

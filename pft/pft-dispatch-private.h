@@ -30,6 +30,8 @@ typedef struct
   PftAdaptive     *adaptive;           /* nullable */
   PftThrottle     *throttle;           /* nullable: stats and progress */
   GObject         *owner;              /* the node or flow the throttle belongs to */
+  double           timeout;            /* seconds per exec attempt, 0 = none */
+  PftClock        *clock;              /* times @timeout */
 } PftRunPolicy;
 
 PftRunPolicy *_pft_run_policy_new   (PftNode      *node);
@@ -107,8 +109,10 @@ void     _pft_dispatch_item_done (gpointer  user_data,
  * @limiter (nullable, borrowed) is the limiter whose slot serves the
  * attempt, with the slot's window entry @entry: the exec machinery calls
  * _pft_rate_limiter_start() right before the exec starts, and an exec
- * still running when @done reports it cancelled keeps counting in the
- * limiter (_pft_rate_limiter_hold()) until it really returns. */
+ * still running when @done reports it cancelled (its run was cancelled,
+ * or its attempt timed out) keeps counting in the limiter
+ * (_pft_rate_limiter_hold()) until it really returns. The caller gives
+ * its slot back when @done is called, whatever the error. */
 typedef struct _PftExecCall PftExecCall;
 typedef void (*PftExecDoneFunc) (PftExecCall *call,
                                  GValue      *value,
@@ -119,6 +123,12 @@ struct _PftExecCall
   PftExecDoneFunc  done;
   PftRateLimiter  *limiter;
   guint64          entry;
+  /* Set by the caller: report G_IO_ERROR_CANCELLED as soon as the
+   * cancellable is cancelled, whatever the exec's shape, rather than wait
+   * for an exec_async or exec_task that ignores it (a thread exec always
+   * reports at once). Used for attempts with a timeout. An exec reported
+   * early keeps its @limiter's count until it really returns, as above. */
+  gboolean         report_cancel_at_once;
 };
 
 /* From pft-node.c: start one exec attempt in the node's shape. */

@@ -9,6 +9,7 @@
 
 #include "pft-dispatch-private.h"
 #include "pft-rate-limiter-private.h"
+#include "pft-hang-watch-private.h"
 
 /* ------------------------------------------------------------------ */
 /* Run policy                                                           */
@@ -22,6 +23,8 @@ _pft_run_policy_new (PftNode *node)
   g_atomic_ref_count_init (&policy->ref_count);
   policy->max_retries = pft_node_get_max_retries (node);
   policy->wait = pft_node_get_wait (node);
+  policy->timeout = pft_node_get_timeout (node);
+  policy->clock = _pft_clock_ref (_pft_node_get_clock (node));
   if (PFT_IS_BATCH_NODE (node))
     policy->max_concurrent = pft_batch_node_get_max_concurrent (PFT_BATCH_NODE (node));
   else if (PFT_IS_BATCH_FLOW (node))
@@ -50,6 +53,7 @@ _pft_run_policy_unref (PftRunPolicy *policy)
     {
       g_clear_object (&policy->limiter);
       g_clear_object (&policy->owner);
+      _pft_clock_unref (policy->clock);
       g_free (policy);
     }
 }
@@ -58,6 +62,7 @@ _pft_run_policy_unref (PftRunPolicy *policy)
 /* One item: attempts, permits, waits, rate limits, fallback            */
 
 typedef struct _ItemRun ItemRun;
+typedef struct _AttemptTimeout AttemptTimeout;
 
 /* What the items of one batch recycle: an item's context and its ItemRun
  * serve the next item, so that an item costs no allocation. */
@@ -84,6 +89,8 @@ struct _ItemRun
   int              attempt;          /* attempts that count against max-retries */
   guint            rate_limited;     /* attempts that were rate limited and retried */
   guint64          epoch;            /* adaptive epoch when the permit was granted */
+  AttemptTimeout  *timeout;          /* nullable: the running attempt's, see below */
+  gboolean         timed_out;        /* the last attempt ended by its timeout */
   PftItemDoneFunc  done;
   gpointer         done_data;
   /* (nullable): a batch's pool, where @ctx and the run go back when done.
@@ -196,7 +203,9 @@ item_attempt_ended (ItemRun      *run,
           _pft_adaptive_success (policy->adaptive, in_flight, run->epoch);
         }
     }
-  else if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) &&
+  /* The engine's own timeout is not the provider's answer: never a rate
+   * limit, whatever the node's name in its message says. */
+  else if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) && !run->timed_out &&
            pft_node_is_rate_limit (run->node, error))
     {
       rate_limited = TRUE;
@@ -291,13 +300,122 @@ item_attempt_done (ItemRun  *run,
   item_finish (run, NULL, error);
 }
 
+/* ------------------------------------------------------------------ */
+/* Per-attempt timeout (PftNode:timeout)                                */
+
+/* An attempt with a timeout runs with a cancellable (and a context
+ * carrying it) of its own, a child of the run's. When the node's clock
+ * reaches the deadline, the timer cancels it: the attempt then ends
+ * through the same path as a cancelled run's (the exec layer reports it
+ * cancelled at once, whatever the exec's shape, and drops the exec's late
+ * result), and item_exec_done() turns that cancellation into
+ * G_IO_ERROR_TIMED_OUT, an ordinary failure that is retried. Whatever
+ * the cancellation path does about an exec still running (its permit)
+ * applies to a timed-out attempt as well. */
+struct _AttemptTimeout
+{
+  GCancellable  *cancellable;   /* the attempt's; the timer's target */
+  GCancellable  *parent;        /* nullable: the run's */
+  gulong         parent_id;
+  PftContext    *ctx;           /* the attempt's */
+  PftClockTimer *timer;
+};
+
+static G_DEFINE_QUARK (pft-attempt-timed-out, attempt_timed_out)
+
+/* In the clock's timer thread (or the fake clock's caller). */
+static void
+attempt_timeout_fired (GObject *target)
+{
+  g_object_set_qdata (target, attempt_timed_out_quark (), GINT_TO_POINTER (1));
+  g_cancellable_cancel (G_CANCELLABLE (target));
+}
+
+static void
+attempt_parent_cancelled (GCancellable *parent,
+                          GCancellable *attempt)
+{
+  g_cancellable_cancel (attempt);
+}
+
+static AttemptTimeout *
+attempt_timeout_start (ItemRun *run)
+{
+  AttemptTimeout *at = g_new0 (AttemptTimeout, 1);
+  PftClock *clock = run->policy->clock;
+  gint64 now;
+  double span;
+
+  at->cancellable = g_cancellable_new ();
+  if (run->cancellable != NULL)
+    {
+      at->parent = g_object_ref (run->cancellable);
+      /* Runs the handler at once if the run is already cancelled. */
+      at->parent_id = g_cancellable_connect (run->cancellable, G_CALLBACK (attempt_parent_cancelled),
+                                             g_object_ref (at->cancellable), g_object_unref);
+    }
+  at->ctx = _pft_context_new_for_attempt (run->ctx, at->cancellable);
+  at->timer = _pft_clock_timer_new (clock, G_OBJECT (at->cancellable), attempt_timeout_fired);
+  now = _pft_clock_now_us (clock);
+  span = run->policy->timeout * G_USEC_PER_SEC;
+  /* A timeout beyond any clock's range (the property allows up to
+   * G_MAXDOUBLE) never fires, rather than overflow into the past. */
+  if (span < (double) (G_MAXINT64 / 2 - now))
+    _pft_clock_timer_set_deadline (at->timer, now + (gint64) span);
+  return at;
+}
+
+/* The attempt was reported with @error (transfer full, nullable): returns
+ * the error it stands for. */
+static GError *
+attempt_timeout_finish (ItemRun *run,
+                        GError  *error)
+{
+  AttemptTimeout *at = g_steal_pointer (&run->timeout);
+
+  _pft_clock_timer_free (at->timer);
+  /* Not g_cancellable_disconnect(): this may run inside the emission of
+   * the run's "cancelled" (a user's handler completing the exec at once),
+   * where it would wait for itself. A handler still running elsewhere only
+   * cancels a cancellable nobody uses any more, which it holds. */
+  if (at->parent_id != 0)
+    g_signal_handler_disconnect (at->parent, at->parent_id);
+  /* The timer fired, and the run itself goes on: a failure of this
+   * attempt, not a cancellation of the run. A result that came first
+   * stands. */
+  if (error != NULL && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) &&
+      g_object_get_qdata (G_OBJECT (at->cancellable), attempt_timed_out_quark ()) != NULL &&
+      !g_cancellable_is_cancelled (run->cancellable))
+    {
+      g_error_free (error);
+      run->timed_out = TRUE;
+      error = g_error_new (G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
+                           _("%s: exec attempt %d timed out after %g s"),
+                           pft_node_get_name (run->node), run->attempt, run->policy->timeout);
+    }
+  g_clear_object (&at->parent);
+  g_object_unref (at->ctx);
+  g_object_unref (at->cancellable);
+  g_free (at);
+  return error;
+}
+
 static void
 item_exec_done (PftExecCall *call,
                 GValue      *value,
                 GError      *error)
 {
   ItemRun *run = (ItemRun *) call;
-  gboolean rate_limited = item_attempt_ended (run, error);
+  gboolean rate_limited;
+
+  _pft_hang_watch_exec_ended (run->node, run->ctx);
+  /* Cancelled becomes timed out here, before the attempt is accounted:
+   * the slot goes back whatever the error, and an exec still running
+   * holds the limiter's count by itself (see _pft_node_start_exec()). */
+  run->timed_out = FALSE;
+  if (run->timeout != NULL)
+    error = attempt_timeout_finish (run, error);
+  rate_limited = item_attempt_ended (run, error);
 
   if (error != NULL && G_IS_VALUE (value))
     g_value_unset (value);
@@ -336,8 +454,19 @@ item_start_job (ItemRun *run)
     {
       _pft_context_set_attempt (run->ctx, run->attempt);
       run->call.done = item_exec_done;
+      /* For every attempt, timed or not: a timed-out exec still running
+       * keeps its slot counted through the same path as a cancelled one. */
       run->call.limiter = run->holds_slot ? run->policy->limiter : NULL;
       run->call.entry = run->entry;
+      _pft_hang_watch_exec_started (run->node, run->ctx);
+      if (run->policy->timeout > 0)
+        {
+          run->timeout = attempt_timeout_start (run);
+          run->call.report_cancel_at_once = TRUE;
+          _pft_node_start_exec (run->node, run->timeout->ctx, run->item, run->timeout->cancellable,
+                                &run->call);
+          return;
+        }
       _pft_node_start_exec (run->node, run->ctx, run->item, run->cancellable, &run->call);
     }
   else

@@ -271,3 +271,45 @@ pft_task_return_rate_limited (GTask      *task,
 
   g_task_return_error (task, pft_error_new_rate_limited (retry_after, source, message));
 }
+
+/* GJS's own names for its error codes (GjsJSError, gjs/error-types.h),
+ * in code order: a JS error's name picks the code. */
+static const char * const pft_js_error_names[] = {
+  "Error", "EvalError", "InternalError", "RangeError", "ReferenceError",
+  "StopIteration", "SyntaxError", "TypeError", "URIError",
+};
+
+/**
+ * pft_task_return_js_error:
+ * @task: a #GTask
+ * @name: (nullable): the JavaScript error's `name` (`"TypeError"`), or
+ *   %NULL for `"Error"`
+ * @message: the JavaScript error's `message`
+ *
+ * Completes @task with the #GError that GJS makes of a JavaScript error
+ * thrown from a vfunc: domain `gjs-js-error-quark`, the code GJS gives
+ * @name (`Error` for a name it does not know), @message as is. Back in
+ * JavaScript that error is an instance of the original class again.
+ *
+ * GJS cannot pass a JavaScript `Error` where a #GError is expected, and
+ * cannot build a `GLib.Error` in GJS's own domain either; Pft's GJS
+ * override calls this from `task.return_error(e)` when @e is not a
+ * `GLib.Error`, so that an `exec_task` completing its task with a plain
+ * `Error` fails the attempt instead of throwing and never completing it.
+ */
+void
+pft_task_return_js_error (GTask      *task,
+                          const char *name,
+                          const char *message)
+{
+  int code = 0;
+
+  g_return_if_fail (G_IS_TASK (task));
+  g_return_if_fail (message != NULL);
+
+  for (guint i = 0; name != NULL && i < G_N_ELEMENTS (pft_js_error_names); i++)
+    if (strcmp (name, pft_js_error_names[i]) == 0)
+      code = i;
+  g_task_return_error (task, g_error_new_literal (g_quark_from_static_string ("gjs-js-error-quark"),
+                                                  code, message));
+}

@@ -72,5 +72,9 @@ void      pft_task_return_rate_limited (GTask        *task,
                                         double        retry_after,
                                         const char   *source,
                                         const char   *message);
+PFT_AVAILABLE_IN_ALL
+void      pft_task_return_js_error     (GTask        *task,
+                                        const char   *name,
+                                        const char   *message);
 
 G_END_DECLS

@@ -6,6 +6,7 @@
 #pragma once
 
 #include "pft-private.h"
+#include "pft-clock-private.h"
 
 G_BEGIN_DECLS
 
@@ -59,6 +60,12 @@ char    *_pft_flow_walk_finish      (PftFlow      *flow,
                                      GError      **error);
 
 gboolean _pft_node_type_is_gjs      (GType         type);
+
+/* The clock of the node's exec timeouts and of run()'s hang watch: the
+ * system clock unless a test injected a fake one (transfer none). */
+PftClock *_pft_node_get_clock       (PftNode      *node);
+void      _pft_node_set_clock       (PftNode      *node,
+                                     PftClock     *clock);
 
 G_END_DECLS
 

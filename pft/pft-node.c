@@ -14,6 +14,8 @@
 #include "pft-enums.h"
 #include "pft-dispatch-private.h"
 #include "pft-rate-limiter-private.h"
+#include "pft-clock-private.h"
+#include "pft-hang-watch-private.h"
 
 /**
  * PftNode:
@@ -52,6 +54,8 @@ typedef struct
   PftThreadPolicy  thread_policy;
   GVariant        *params;
   GHashTable      *successors;   /* action -> PftNode (ref) */
+  double           timeout;      /* seconds per exec attempt, 0 = none */
+  PftClock        *clock;        /* nullable: the system clock (tests inject a fake one) */
 } PftNodePrivate;
 
 G_DEFINE_TYPE_WITH_PRIVATE (PftNode, pft_node, G_TYPE_OBJECT)
@@ -63,6 +67,7 @@ enum {
   PROP_WAIT,
   PROP_THREAD_POLICY,
   PROP_PARAMS,
+  PROP_TIMEOUT,
   N_PROPS
 };
 
@@ -99,6 +104,7 @@ pft_node_finalize (GObject *object)
   g_free (priv->name);
   g_clear_pointer (&priv->params, g_variant_unref);
   g_hash_table_unref (priv->successors);
+  g_clear_pointer (&priv->clock, _pft_clock_unref);
 
   G_OBJECT_CLASS (pft_node_parent_class)->finalize (object);
 }
@@ -129,6 +135,9 @@ pft_node_get_property (GObject    *object,
     case PROP_PARAMS:
       g_value_set_variant (value, priv->params);
       break;
+    case PROP_TIMEOUT:
+      g_value_set_double (value, priv->timeout);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -158,6 +167,9 @@ pft_node_set_property (GObject      *object,
       break;
     case PROP_PARAMS:
       pft_node_set_params (self, g_value_get_variant (value));
+      break;
+    case PROP_TIMEOUT:
+      pft_node_set_timeout (self, g_value_get_double (value));
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -231,6 +243,29 @@ pft_node_class_init (PftNodeClass *klass)
    * over these: outer params win, and reach the node through
    * [property@Pft.Context:params].
    */
+  /**
+   * PftNode:timeout:
+   *
+   * Seconds one exec attempt may take, 0 for no limit. An attempt still
+   * running then fails with %G_IO_ERROR_TIMED_OUT and is retried per
+   * [property@Pft.Node:max-retries] like any failure; its
+   * [property@Pft.Context:cancellable] is cancelled, so an exec that
+   * honours it stops. The engine stops waiting for it whatever its shape
+   * ([vfunc@Pft.Node.exec] in a worker thread, [vfunc@Pft.Node.exec_async],
+   * [vfunc@Pft.Node.exec_task]); an exec that ignores the cancellable
+   * keeps running, and its result is dropped; under a limiter it keeps
+   * its permit counted until it really returns, as after a cancelled run.
+   * A synchronous exec on the main context cannot be interrupted: it is
+   * judged when it returns.
+   *
+   * The safety net for an exec waiting on something that never comes, such
+   * as a timer attached to a main context nobody iterates (see
+   * [method@Pft.Node.run]). Applies to the execs of this node (each item
+   * of a batch node), not to the walks of a flow.
+   */
+  properties[PROP_TIMEOUT] =
+    g_param_spec_double ("timeout", NULL, NULL, 0, G_MAXDOUBLE, 0,
+                         G_PARAM_READWRITE | G_PARAM_CONSTRUCT | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
   properties[PROP_PARAMS] =
     g_param_spec_variant ("params", NULL, NULL, G_VARIANT_TYPE_VARDICT, NULL,
                           G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
@@ -371,6 +406,66 @@ pft_node_set_wait (PftNode *self,
       priv->wait = wait;
       g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_WAIT]);
     }
+}
+
+/**
+ * pft_node_get_timeout:
+ * @self: a #PftNode
+ *
+ * Gets how long one exec attempt may take.
+ *
+ * Returns: seconds, 0 for no limit
+ */
+double
+pft_node_get_timeout (PftNode *self)
+{
+  PftNodePrivate *priv = pft_node_get_instance_private (self);
+
+  g_return_val_if_fail (PFT_IS_NODE (self), 0);
+
+  return priv->timeout;
+}
+
+/**
+ * pft_node_set_timeout:
+ * @self: a #PftNode
+ * @timeout: seconds, finite and not negative; 0 for no limit
+ *
+ * Sets how long one exec attempt may take; see [property@Pft.Node:timeout].
+ */
+void
+pft_node_set_timeout (PftNode *self,
+                      double   timeout)
+{
+  PftNodePrivate *priv = pft_node_get_instance_private (self);
+
+  g_return_if_fail (PFT_IS_NODE (self));
+  g_return_if_fail (timeout >= 0 && isfinite (timeout));
+
+  if (priv->timeout != timeout)
+    {
+      priv->timeout = timeout;
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_TIMEOUT]);
+    }
+}
+
+PftClock *
+_pft_node_get_clock (PftNode *self)
+{
+  PftNodePrivate *priv = pft_node_get_instance_private (self);
+
+  return priv->clock != NULL ? priv->clock : _pft_clock_get_system ();
+}
+
+void
+_pft_node_set_clock (PftNode  *self,
+                     PftClock *clock)
+{
+  PftNodePrivate *priv = pft_node_get_instance_private (self);
+
+  g_clear_pointer (&priv->clock, _pft_clock_unref);
+  if (clock != NULL)
+    priv->clock = _pft_clock_ref (clock);
 }
 
 /**
@@ -1807,6 +1902,63 @@ pft_node_is_rate_limit (PftNode      *self,
 /* ------------------------------------------------------------------ */
 /* Starting one exec in the node's shape                                */
 
+/* An exec reported before it returned keeps its limiter's count until it
+ * returns (PftExecCall.limiter): the early report takes a hold first,
+ * and whatever then tells that the exec returned gives it back. The
+ * states of such a report, moved on atomically: */
+enum
+{
+  EXEC_REPORT_PENDING,   /* nobody reported yet */
+  EXEC_REPORT_DONE,      /* reported; nothing held */
+  EXEC_REPORT_HOLDING,   /* reported cancelled while the exec runs, with a hold */
+};
+
+/* Reports early (@report with @data) unless the exec did first. The hold
+ * is taken before the report lets the run give its slot back. */
+static void
+exec_report_cancelled_early (gint           *state,
+                             PftRateLimiter *limiter,
+                             void          (*report) (gpointer data),
+                             gpointer        data)
+{
+  if (limiter != NULL)
+    _pft_rate_limiter_hold (limiter);
+  if (g_atomic_int_compare_and_exchange (state, EXEC_REPORT_PENDING,
+                                         limiter != NULL ? EXEC_REPORT_HOLDING : EXEC_REPORT_DONE))
+    report (data);
+  else if (limiter != NULL)
+    _pft_rate_limiter_unhold (limiter);
+}
+
+/* The exec returned. TRUE if it reports; otherwise its outcome is
+ * dropped, and the hold of an early report, if any, goes. */
+static gboolean
+exec_report_returned (gint           *state,
+                      PftRateLimiter *limiter)
+{
+  if (g_atomic_int_compare_and_exchange (state, EXEC_REPORT_PENDING, EXEC_REPORT_DONE))
+    return TRUE;
+  if (g_atomic_int_compare_and_exchange (state, EXEC_REPORT_HOLDING, EXEC_REPORT_DONE))
+    _pft_rate_limiter_unhold (limiter);
+  return FALSE;
+}
+
+/* The engine's task around exec_task: its task data. */
+typedef struct
+{
+  gint            state;     /* atomic, EXEC_REPORT_* */
+  PftRateLimiter *limiter;   /* (owned) (nullable): outlives the run's slot */
+} ExecTaskData;
+
+static void
+exec_task_data_free (gpointer data)
+{
+  ExecTaskData *etd = data;
+
+  g_clear_object (&etd->limiter);
+  g_free (etd);
+}
+
 /* The task handed to exec_task holds a reference on the engine's task as
  * its task data, so that the reference goes when the user's task does,
  * whether or not it was ever completed. */
@@ -1816,12 +1968,12 @@ exec_task_inner_cb (GObject      *source,
                     gpointer      user_data)
 {
   GTask *outer = g_task_get_task_data (G_TASK (result));
-  gint *returned = g_task_get_task_data (outer);
+  ExecTaskData *etd = g_task_get_task_data (outer);
   GValue value = G_VALUE_INIT;
   GError *error = NULL;
 
   g_task_propagate_value (G_TASK (result), &value, &error);
-  if (g_atomic_int_compare_and_exchange (returned, 0, 1))
+  if (exec_report_returned (&etd->state, etd->limiter))
     {
       if (error != NULL)
         g_task_return_error (outer, g_steal_pointer (&error));
@@ -1853,6 +2005,143 @@ exec_async_cb (GObject      *source,
   call->done (call, &value, error);
 }
 
+/* Reporting a cancelled attempt at once (PftExecCall.report_cancel_at_once,
+ * set for an attempt with a timeout). A thread exec already reports when
+ * its cancellable is cancelled (ExecGroup); these make an exec_task or a
+ * class's exec_async that ignores the cancellable report then too, from
+ * the run's main context (_pft_cancel_watch_connect()). */
+
+static void
+exec_task_return_cancelled (gpointer data)
+{
+  g_task_return_error (G_TASK (data), _pft_error_new_cancelled ());
+}
+
+/* exec_task: completes the engine's task (not the user's) as cancelled;
+ * the user's task, completed later, is then ignored. */
+static gboolean
+exec_task_cancelled_cb (gpointer data)
+{
+  GTask *outer = data;
+  ExecTaskData *etd = g_task_get_task_data (outer);
+
+  exec_report_cancelled_early (&etd->state, etd->limiter, exec_task_return_cancelled, outer);
+  return G_SOURCE_REMOVE;
+}
+
+/* A class's exec_async: its callback and the cancel watch race for the
+ * report; each holds a reference. */
+typedef struct
+{
+  gatomicrefcount  ref_count;
+  gint             state;      /* atomic, EXEC_REPORT_* */
+  PftExecCall     *call;       /* valid until reported */
+  PftNode         *node;
+  PftRateLimiter  *limiter;    /* (owned) (nullable): outlives the run's slot */
+} AsyncReport;
+
+static AsyncReport *
+async_report_ref (AsyncReport *ar)
+{
+  g_atomic_ref_count_inc (&ar->ref_count);
+  return ar;
+}
+
+static void
+async_report_unref (gpointer data)
+{
+  AsyncReport *ar = data;
+
+  if (g_atomic_ref_count_dec (&ar->ref_count))
+    {
+      g_object_unref (ar->node);
+      g_clear_object (&ar->limiter);
+      g_free (ar);
+    }
+}
+
+static void
+async_report_cancelled (gpointer data)
+{
+  AsyncReport *ar = data;
+  PftExecCall *call = g_steal_pointer (&ar->call);
+
+  report_error (call, _pft_error_new_cancelled ());
+}
+
+static gboolean
+async_report_cancelled_cb (gpointer data)
+{
+  AsyncReport *ar = data;
+
+  exec_report_cancelled_early (&ar->state, ar->limiter, async_report_cancelled, ar);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+async_report_cb (GObject      *source,
+                 GAsyncResult *result,
+                 gpointer      user_data)
+{
+  AsyncReport *ar = user_data;
+  GValue value = G_VALUE_INIT;
+  GError *error = NULL;
+
+  /* Finished either way, as GIO expects of a started operation. */
+  PFT_NODE_GET_CLASS (ar->node)->exec_finish (ar->node, result, &value, &error);
+  if (exec_report_returned (&ar->state, ar->limiter))
+    {
+      PftExecCall *call = g_steal_pointer (&ar->call);
+
+      if (error != NULL && G_IS_VALUE (&value))
+        g_value_unset (&value);
+      call->done (call, &value, error);
+    }
+  else
+    {
+      if (G_IS_VALUE (&value))
+        g_value_unset (&value);
+      g_clear_error (&error);
+    }
+  async_report_unref (ar);
+}
+
+static void
+start_exec_async_reporting_cancel (PftNode      *node,
+                                   PftContext   *ctx,
+                                   const GValue *item,
+                                   GCancellable *cancellable,
+                                   PftExecCall  *call)
+{
+  AsyncReport *ar = g_new0 (AsyncReport, 1);
+  PftSyncReturn sr;
+
+  g_atomic_ref_count_init (&ar->ref_count);   /* the callback's */
+  ar->call = call;
+  ar->node = g_object_ref (node);
+  ar->limiter = call->limiter != NULL ? g_object_ref (call->limiter) : NULL;
+  /* Before the call: a report through the callback or the watch comes
+   * from a later main-loop iteration, never from inside it. */
+  _pft_cancel_watch_connect (pft_context_get_main_context (ctx), cancellable,
+                             async_report_cancelled_cb, async_report_ref (ar), async_report_unref);
+  if (call_exec_async (node, ctx, item, cancellable, async_report_cb, ar, &sr))
+    {
+      /* Returned at once: the callback will not be called. */
+      if (exec_report_returned (&ar->state, ar->limiter))
+        {
+          ar->call = NULL;
+          call->done (call, &sr.value, sr.error);
+        }
+      else
+        {
+          if (G_IS_VALUE (&sr.value))
+            g_value_unset (&sr.value);
+          g_clear_error (&sr.error);
+        }
+      async_report_unref (ar);
+    }
+}
+
 void
 _pft_node_start_exec (PftNode      *node,
                       PftContext   *ctx,
@@ -1871,21 +2160,26 @@ _pft_node_start_exec (PftNode      *node,
        * an error thrown by the vfunc completes @outer directly, so that an
        * exception in JS can never leave the attempt hanging. */
       GTask *outer = g_task_new (node, cancellable, exec_async_cb, call);
+      ExecTaskData *etd = g_new0 (ExecTaskData, 1);
       GTask *inner;
       GError *error = NULL;
 
       g_task_set_source_tag (outer, _pft_node_start_exec);
-      g_task_set_task_data (outer, g_new0 (gint, 1), g_free);
+      etd->limiter = call->limiter != NULL ? g_object_ref (call->limiter) : NULL;
+      g_task_set_task_data (outer, etd, exec_task_data_free);
       inner = g_task_new (node, cancellable, exec_task_inner_cb, NULL);
       g_task_set_task_data (inner, g_object_ref (outer), g_object_unref);
       if (call->limiter != NULL)
         _pft_rate_limiter_start (call->limiter, call->entry);
+      if (call->report_cancel_at_once && cancellable != NULL)
+        _pft_cancel_watch_connect (pft_context_get_main_context (ctx), cancellable,
+                                   exec_task_cancelled_cb, g_object_ref (outer), g_object_unref);
       klass->exec_task (node, ctx, item, inner, &error);
+      /* A vfunc that threw has returned, whether or not it completes its
+       * task later. */
       if (error != NULL)
         {
-          gint *returned = g_task_get_task_data (outer);
-
-          if (g_atomic_int_compare_and_exchange (returned, 0, 1))
+          if (exec_report_returned (&etd->state, etd->limiter))
             g_task_return_error (outer, error);
           else
             g_error_free (error);
@@ -1904,9 +2198,16 @@ _pft_node_start_exec (PftNode      *node,
   /* The class's own exec_async may report through
    * pft_context_return_value() before it returns, instead of its
    * callback: no GTask, no main-loop iteration. Its request starts when
-   * it is called. */
+   * it is called, in either shape of the report. */
   if (call->limiter != NULL)
     _pft_rate_limiter_start (call->limiter, call->entry);
+
+  if (call->report_cancel_at_once && cancellable != NULL)
+    {
+      start_exec_async_reporting_cancel (node, ctx, item, cancellable, call);
+      return;
+    }
+
   if (call_exec_async (node, ctx, item, cancellable, exec_async_cb, call, &sr))
     call->done (call, &sr.value, sr.error);
 }
@@ -2126,7 +2427,11 @@ sync_run_cb (GObject      *source,
  * from any thread, including from inside another run. Sources that user
  * code adds must go on `GLib.MainContext.ref_thread_default()` (or
  * [method@Pft.Context.get_main_context]): the global default context is
- * not iterated meanwhile.
+ * not iterated meanwhile, so a timer there (Vala's `Timeout.add`, GJS's
+ * `setTimeout`, g_timeout_add()) never fires. When an exec has waited a
+ * few seconds while such a source, added during the run, is due and
+ * nobody iterates the global default context, a warning names the node;
+ * [property@Pft.Node:timeout] fails such an attempt instead of waiting.
  *
  * Returns: (transfer full): the action, as [method@Pft.Node.run_finish]
  */
@@ -2138,6 +2443,7 @@ pft_node_run (PftNode       *self,
 {
   g_autoptr(GMainContext) context = NULL;
   GAsyncResult *result = NULL;
+  PftHangWatch *watch;
   char *action;
 
   g_return_val_if_fail (PFT_IS_NODE (self), NULL);
@@ -2146,9 +2452,11 @@ pft_node_run (PftNode       *self,
 
   context = g_main_context_new ();
   g_main_context_push_thread_default (context);
+  watch = _pft_hang_watch_begin (self, context);
   pft_node_run_async (self, store, cancellable, sync_run_cb, &result);
   while (result == NULL)
-    g_main_context_iteration (context, TRUE);
+    _pft_hang_watch_iterated (watch, g_main_context_iteration (context, TRUE));
+  _pft_hang_watch_end (watch);
   action = pft_node_run_finish (self, result, error);
   g_object_unref (result);
   g_main_context_pop_thread_default (context);

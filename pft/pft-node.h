@@ -117,6 +117,11 @@ PFT_AVAILABLE_IN_ALL
 void            pft_node_set_wait          (PftNode         *self,
                                             double           wait);
 PFT_AVAILABLE_IN_ALL
+double          pft_node_get_timeout       (PftNode         *self);
+PFT_AVAILABLE_IN_ALL
+void            pft_node_set_timeout       (PftNode         *self,
+                                            double           timeout);
+PFT_AVAILABLE_IN_ALL
 PftThreadPolicy pft_node_get_thread_policy (PftNode         *self);
 PFT_AVAILABLE_IN_ALL
 void            pft_node_set_thread_policy (PftNode         *self,

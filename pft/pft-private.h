@@ -37,6 +37,11 @@ PftContext *_pft_context_new_for_item (PftContext   *parent,
                                        GCancellable *cancellable);
 void        _pft_context_set_attempt  (PftContext   *self,
                                        guint         attempt);
+/* A copy of @parent (index and attempt included) with its own
+ * @cancellable: the context of one attempt that can be cancelled alone
+ * (see PftNode:timeout). */
+PftContext *_pft_context_new_for_attempt (PftContext   *parent,
+                                       GCancellable *cancellable);
 
 /* A cancellable sleep on the thread-default main context, with a
  * microsecond deadline. Completes with G_IO_ERROR_CANCELLED when cancelled. */
@@ -46,5 +51,14 @@ void        _pft_sleep_async          (double        seconds,
                                        gpointer      user_data);
 gboolean    _pft_sleep_finish         (GAsyncResult *result,
                                        GError      **error);
+
+/* Calls @func (@data) once, from an idle on @context, when @cancellable
+ * is cancelled (at once if it already is); @notify frees @data when the
+ * cancellable goes. See pft-cancel-watch.c. */
+void        _pft_cancel_watch_connect (GMainContext  *context,
+                                       GCancellable  *cancellable,
+                                       GSourceFunc    func,
+                                       gpointer       data,
+                                       GDestroyNotify notify);
 
 G_END_DECLS

@@ -72,7 +72,10 @@ class Words : Pft.BatchNode {
 }
 
 class Report : Pft.Node {
-    public string label { get; construct; }
+    /* Not `{ get; construct; }`: valac 0.56 emits a setter for a string
+     * auto-property that discards a const (a valac bug, not Pft's). */
+    private string _label;
+    public string label { get { return _label; } construct { _label = value; } }
 
     public Report (string label) {
         Object (label: label);
