@@ -214,7 +214,7 @@ pft_adaptive_batch_flow_get_total_successes (PftAdaptiveBatchFlow *self)
 {
   g_return_val_if_fail (PFT_IS_ADAPTIVE_BATCH_FLOW (self), 0);
 
-  return _pft_adaptive_get_uint64 (ADAPTIVE (self), PFT_ADAPTIVE_PROP_TOTAL_SUCCESSES);
+  return _pft_adaptive_get_total_successes (ADAPTIVE (self));
 }
 
 /**
@@ -230,7 +230,26 @@ pft_adaptive_batch_flow_get_total_rate_limits (PftAdaptiveBatchFlow *self)
 {
   g_return_val_if_fail (PFT_IS_ADAPTIVE_BATCH_FLOW (self), 0);
 
-  return _pft_adaptive_get_uint64 (ADAPTIVE (self), PFT_ADAPTIVE_PROP_TOTAL_RATE_LIMITS);
+  return _pft_adaptive_get_total_rate_limits (ADAPTIVE (self));
+}
+
+/**
+ * pft_adaptive_batch_flow_get_consecutive_successes:
+ * @self: a #PftAdaptiveBatchFlow
+ *
+ * Counts successful walks since the last rate limit or growth step, the
+ * figure compared with [property@Pft.AdaptiveBatchFlow:recovery-threshold].
+ *
+ * Returns: the count
+ *
+ * Since: 0.1
+ */
+guint
+pft_adaptive_batch_flow_get_consecutive_successes (PftAdaptiveBatchFlow *self)
+{
+  g_return_val_if_fail (PFT_IS_ADAPTIVE_BATCH_FLOW (self), 0);
+
+  return _pft_adaptive_get_consecutive_successes (ADAPTIVE (self));
 }
 
 /**

@@ -53,6 +53,8 @@ guint64       pft_adaptive_batch_flow_get_total_successes      (PftAdaptiveBatch
 PFT_AVAILABLE_IN_ALL
 guint64       pft_adaptive_batch_flow_get_total_rate_limits    (PftAdaptiveBatchFlow *self);
 PFT_AVAILABLE_IN_ALL
+guint         pft_adaptive_batch_flow_get_consecutive_successes (PftAdaptiveBatchFlow *self);
+PFT_AVAILABLE_IN_ALL
 void          pft_adaptive_batch_flow_reset                    (PftAdaptiveBatchFlow *self);
 
 G_END_DECLS

@@ -227,7 +227,7 @@ pft_adaptive_node_get_total_successes (PftAdaptiveNode *self)
 {
   g_return_val_if_fail (PFT_IS_ADAPTIVE_NODE (self), 0);
 
-  return _pft_adaptive_get_uint64 (ADAPTIVE (self), PFT_ADAPTIVE_PROP_TOTAL_SUCCESSES);
+  return _pft_adaptive_get_total_successes (ADAPTIVE (self));
 }
 
 /**
@@ -243,7 +243,7 @@ pft_adaptive_node_get_total_rate_limits (PftAdaptiveNode *self)
 {
   g_return_val_if_fail (PFT_IS_ADAPTIVE_NODE (self), 0);
 
-  return _pft_adaptive_get_uint64 (ADAPTIVE (self), PFT_ADAPTIVE_PROP_TOTAL_RATE_LIMITS);
+  return _pft_adaptive_get_total_rate_limits (ADAPTIVE (self));
 }
 
 /**
@@ -257,13 +257,9 @@ pft_adaptive_node_get_total_rate_limits (PftAdaptiveNode *self)
 guint
 pft_adaptive_node_get_consecutive_successes (PftAdaptiveNode *self)
 {
-  g_auto(GValue) v = G_VALUE_INIT;
-
   g_return_val_if_fail (PFT_IS_ADAPTIVE_NODE (self), 0);
 
-  g_value_init (&v, G_TYPE_UINT);
-  _pft_adaptive_get_property (ADAPTIVE (self), PFT_ADAPTIVE_PROP_CONSECUTIVE_SUCCESSES, &v);
-  return g_value_get_uint (&v);
+  return _pft_adaptive_get_consecutive_successes (ADAPTIVE (self));
 }
 
 /**

@@ -228,6 +228,44 @@ pft_throttled_batch_flow_new (PftNode *start,
 }
 
 /**
+ * pft_throttled_batch_flow_get_max_flows_per_minute:
+ * @self: a #PftThrottledBatchFlow
+ *
+ * Gets the per-minute limit of the flow's own limiter,
+ * [property@Pft.ThrottledBatchFlow:max-flows-per-minute].
+ *
+ * Returns: walks started in any 60 seconds, 0 for no limit
+ *
+ * Since: 0.1
+ */
+guint
+pft_throttled_batch_flow_get_max_flows_per_minute (PftThrottledBatchFlow *self)
+{
+  g_return_val_if_fail (PFT_IS_THROTTLED_BATCH_FLOW (self), 0);
+
+  return _pft_throttle_get_max_per_minute (THROTTLE (self));
+}
+
+/**
+ * pft_throttled_batch_flow_set_max_flows_per_minute:
+ * @self: a #PftThrottledBatchFlow
+ * @max_flows_per_minute: walks started in any 60 seconds, 0 for no limit
+ *
+ * Sets the per-minute limit of the flow's own limiter; a run under way
+ * obeys it at once, and the walks of the last minute still count.
+ *
+ * Since: 0.1
+ */
+void
+pft_throttled_batch_flow_set_max_flows_per_minute (PftThrottledBatchFlow *self,
+                                                   guint                  max_flows_per_minute)
+{
+  g_return_if_fail (PFT_IS_THROTTLED_BATCH_FLOW (self));
+
+  _pft_throttle_set_max_per_minute (THROTTLE (self), max_flows_per_minute);
+}
+
+/**
  * pft_throttled_batch_flow_get_limiter:
  * @self: a #PftThrottledBatchFlow
  *
@@ -302,6 +340,42 @@ pft_throttled_batch_flow_apply_preset (PftThrottledBatchFlow  *self,
   g_return_val_if_fail (name != NULL, FALSE);
 
   return _pft_throttle_apply_preset (THROTTLE (self), name, error);
+}
+
+/**
+ * pft_throttled_batch_flow_get_continue_on_error:
+ * @self: a #PftThrottledBatchFlow
+ *
+ * Gets whether a failed walk lets the batch go on.
+ *
+ * Returns: the setting
+ *
+ * Since: 0.1
+ */
+gboolean
+pft_throttled_batch_flow_get_continue_on_error (PftThrottledBatchFlow *self)
+{
+  g_return_val_if_fail (PFT_IS_THROTTLED_BATCH_FLOW (self), FALSE);
+
+  return _pft_throttle_get_continue_on_error (THROTTLE (self));
+}
+
+/**
+ * pft_throttled_batch_flow_set_continue_on_error:
+ * @self: a #PftThrottledBatchFlow
+ * @continue_on_error: whether a failed walk lets the batch go on
+ *
+ * Sets the error policy; see [property@Pft.ThrottledBatchFlow:continue-on-error].
+ *
+ * Since: 0.1
+ */
+void
+pft_throttled_batch_flow_set_continue_on_error (PftThrottledBatchFlow *self,
+                                                gboolean               continue_on_error)
+{
+  g_return_if_fail (PFT_IS_THROTTLED_BATCH_FLOW (self));
+
+  _pft_throttle_set_continue_on_error (THROTTLE (self), continue_on_error);
 }
 
 /**

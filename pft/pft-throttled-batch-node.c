@@ -337,13 +337,9 @@ pft_throttled_batch_node_apply_preset (PftThrottledBatchNode  *self,
 gboolean
 pft_throttled_batch_node_get_continue_on_error (PftThrottledBatchNode *self)
 {
-  g_auto(GValue) v = G_VALUE_INIT;
-
   g_return_val_if_fail (PFT_IS_THROTTLED_BATCH_NODE (self), FALSE);
 
-  g_value_init (&v, G_TYPE_BOOLEAN);
-  _pft_throttle_get_property (THROTTLE (self), PFT_THROTTLE_PROP_CONTINUE_ON_ERROR, &v);
-  return g_value_get_boolean (&v);
+  return _pft_throttle_get_continue_on_error (THROTTLE (self));
 }
 
 /**
@@ -359,7 +355,7 @@ pft_throttled_batch_node_set_continue_on_error (PftThrottledBatchNode *self,
 {
   g_return_if_fail (PFT_IS_THROTTLED_BATCH_NODE (self));
 
-  g_object_set (self, "continue-on-error", continue_on_error, NULL);
+  _pft_throttle_set_continue_on_error (THROTTLE (self), continue_on_error);
 }
 
 /**

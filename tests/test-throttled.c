@@ -687,6 +687,73 @@ test_defect8_batch_results_not_action (void)
   g_assert_cmpuint (pft_throttled_batch_flow_get_completed (PFT_THROTTLED_BATCH_FLOW (sets)), ==, 6);
 }
 
+/* An adaptive batch flow over the same param sets. */
+#define TEST_TYPE_ADAPTIVE_SETS (test_adaptive_sets_get_type ())
+G_DECLARE_FINAL_TYPE (TestAdaptiveSets, test_adaptive_sets, TEST, ADAPTIVE_SETS, PftAdaptiveBatchFlow)
+struct _TestAdaptiveSets { PftAdaptiveBatchFlow parent_instance; };
+G_DEFINE_FINAL_TYPE (TestAdaptiveSets, test_adaptive_sets, PFT_TYPE_ADAPTIVE_BATCH_FLOW)
+
+static void test_adaptive_sets_class_init (TestAdaptiveSetsClass *klass) { PFT_NODE_CLASS (klass)->prep = sets_prep; }
+static void test_adaptive_sets_init (TestAdaptiveSets *self) { }
+
+/* The flow's accessors are the node's, under the flow's names: each reads
+ * and writes its property (one notify per change) and configures the
+ * flow's own limiter. */
+static void
+test_throttled_flow_accessors (void)
+{
+  TestBehaviour leaf_b = { 0 };
+  g_autoptr(PftNode) leaf = test_node_new (&leaf_b);
+  g_autoptr(TestSets) sets = g_object_new (TEST_TYPE_SETS, "start", leaf, NULL);
+  g_autoptr(TestAdaptiveSets) adaptive = NULL;
+  g_autoptr(PftStore) store = pft_store_new ();
+  g_autoptr(GError) error = NULL;
+  g_autofree char *action = NULL;
+  PftThrottledBatchFlow *flow = PFT_THROTTLED_BATCH_FLOW (sets);
+  guint per_minute_notifies = 0, continue_notifies = 0, consecutive_notifies = 0;
+  guint value = 0;
+  gboolean flag = FALSE;
+
+  g_signal_connect (sets, "notify::max-flows-per-minute", G_CALLBACK (count_notify), &per_minute_notifies);
+  g_signal_connect (sets, "notify::continue-on-error", G_CALLBACK (count_notify), &continue_notifies);
+
+  g_assert_cmpuint (pft_throttled_batch_flow_get_max_flows_per_minute (flow), ==, 0);
+  pft_throttled_batch_flow_set_max_flows_per_minute (flow, 30);
+  pft_throttled_batch_flow_set_max_flows_per_minute (flow, 30);
+  g_assert_cmpuint (per_minute_notifies, ==, 1);
+  g_assert_cmpuint (pft_throttled_batch_flow_get_max_flows_per_minute (flow), ==, 30);
+  g_object_get (sets, "max-flows-per-minute", &value, NULL);
+  g_assert_cmpuint (value, ==, 30);
+  g_assert_cmpuint (pft_rate_limiter_get_max_per_window (pft_throttled_batch_flow_get_limiter (flow)), ==, 30);
+  g_object_set (sets, "max-flows-per-minute", 12, NULL);
+  g_assert_cmpuint (pft_throttled_batch_flow_get_max_flows_per_minute (flow), ==, 12);
+
+  g_assert_false (pft_throttled_batch_flow_get_continue_on_error (flow));
+  pft_throttled_batch_flow_set_continue_on_error (flow, TRUE);
+  pft_throttled_batch_flow_set_continue_on_error (flow, TRUE);
+  g_assert_cmpuint (continue_notifies, ==, 1);
+  g_assert_true (pft_throttled_batch_flow_get_continue_on_error (flow));
+  g_object_get (sets, "continue-on-error", &flag, NULL);
+  g_assert_true (flag);
+  g_object_set (sets, "continue-on-error", FALSE, NULL);
+  g_assert_false (pft_throttled_batch_flow_get_continue_on_error (flow));
+  g_assert_cmpuint (continue_notifies, ==, 2);
+
+  /* consecutive-successes: 3 walks succeed, below the threshold of 10. */
+  adaptive = g_object_new (TEST_TYPE_ADAPTIVE_SETS, "start", leaf, NULL);
+  g_signal_connect (adaptive, "notify::consecutive-successes", G_CALLBACK (count_notify), &consecutive_notifies);
+  g_assert_cmpuint (pft_adaptive_batch_flow_get_consecutive_successes (PFT_ADAPTIVE_BATCH_FLOW (adaptive)), ==, 0);
+  pft_store_set_int (store, "n", 3);
+  action = pft_node_run (PFT_NODE (adaptive), store, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (pft_adaptive_batch_flow_get_consecutive_successes (PFT_ADAPTIVE_BATCH_FLOW (adaptive)), ==, 3);
+  g_assert_cmpuint (consecutive_notifies, ==, 3);
+  g_object_get (adaptive, "consecutive-successes", &value, NULL);
+  g_assert_cmpuint (value, ==, 3);
+  pft_adaptive_batch_flow_reset (PFT_ADAPTIVE_BATCH_FLOW (adaptive));
+  g_assert_cmpuint (pft_adaptive_batch_flow_get_consecutive_successes (PFT_ADAPTIVE_BATCH_FLOW (adaptive)), ==, 0);
+}
+
 /* ---- nesting: both levels hold ---- */
 
 static void
@@ -1102,6 +1169,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/pft/throttled/error-policy", test_throttled_error_policy);
   g_test_add_func ("/pft/throttled/cancel-releases-permits", test_throttled_cancel_releases_permits);
   g_test_add_func ("/pft/throttled/presets-and-registry", test_throttled_presets_and_registry);
+  g_test_add_func ("/pft/throttled/flow-accessors", test_throttled_flow_accessors);
   g_test_add_func ("/pft/adaptive/hidden-concurrency", test_adaptive_hidden_concurrency);
   g_test_add_func ("/pft/adaptive/hidden-rate", test_adaptive_hidden_rate);
   g_test_add_func ("/pft/adaptive/knobs", test_adaptive_knobs);
