@@ -31,11 +31,6 @@
  * preset with `g_object_new (PFT_TYPE_PRESET, "name", ..., NULL)`.
  */
 
-G_DEFINE_ENUM_TYPE (PftPresetKind, pft_preset_kind,
-  G_DEFINE_ENUM_VALUE (PFT_PRESET_KIND_NODE, "node"),
-  G_DEFINE_ENUM_VALUE (PFT_PRESET_KIND_FLOW, "flow"),
-  G_DEFINE_ENUM_VALUE (PFT_PRESET_KIND_ADAPTIVE_FLOW, "adaptive-flow"))
-
 /* The window every preset's per-minute figure refers to, in seconds. */
 #define PRESET_WINDOW 60.0
 

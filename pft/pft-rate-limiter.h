@@ -39,9 +39,6 @@ PFT_AVAILABLE_IN_ALL
 PftRateLimiter *pft_rate_limiter_new              (guint            max_concurrent,
                                                    guint            max_per_window,
                                                    double           window);
-PFT_AVAILABLE_IN_ALL
-PftRateLimiter *pft_rate_limiter_new_for_preset   (const char      *preset,
-                                                   GError         **error);
 
 PFT_AVAILABLE_IN_ALL
 void            pft_rate_limiter_acquire_async    (PftRateLimiter  *self,
