@@ -29,6 +29,8 @@ G_DECLARE_DERIVABLE_TYPE (PftAdaptiveBatchFlow, pft_adaptive_batch_flow, PFT, AD
  * @default_recovery_factor: the multiplier on recovery (1.2)
  *
  * The class of [class@Pft.AdaptiveBatchFlow].
+ *
+ * Since: 0.1
  */
 struct _PftAdaptiveBatchFlowClass
 {

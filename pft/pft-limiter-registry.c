@@ -90,6 +90,8 @@
  * the thread that created the registry while no other thread iterates the
  * context, shows in the model at once; any other change shows at the
  * context's next iteration.
+ *
+ * Since: 0.1
  */
 
 struct _PftLimiterRegistry
@@ -163,6 +165,8 @@ pft_limiter_registry_init (PftLimiterRegistry *self)
  * model belongs to the calling thread's thread-default main context.
  *
  * Returns: (transfer full): a new [class@Pft.LimiterRegistry]
+ *
+ * Since: 0.1
  */
 PftLimiterRegistry *
 pft_limiter_registry_new (void)
@@ -179,6 +183,8 @@ pft_limiter_registry_new (void)
  *
  * Returns: (transfer none): the default [class@Pft.LimiterRegistry]; it
  *   lives as long as the process
+ *
+ * Since: 0.1
  */
 PftLimiterRegistry *
 pft_limiter_registry_get_default (void)
@@ -348,6 +354,8 @@ schedule_sync (PftLimiterRegistry *self)
  *
  * Returns: (transfer none): a [iface@Gio.ListModel] of
  *   [class@Pft.RateLimiter]
+ *
+ * Since: 0.1
  */
 GListModel *
 pft_limiter_registry_get_model (PftLimiterRegistry *self)
@@ -446,6 +454,8 @@ insert_limiter (PftLimiterRegistry *self,
  * the limiter's properties or reload a configuration file instead).
  *
  * Returns: %TRUE if @limiter is now registered as @name
+ *
+ * Since: 0.1
  */
 gboolean
 pft_limiter_registry_register (PftLimiterRegistry  *self,
@@ -479,6 +489,8 @@ pft_limiter_registry_register (PftLimiterRegistry  *self,
  * Returns: (transfer none) (nullable): the new limiter, owned by the
  *   registry: valid while it stays registered (take a reference if another
  *   thread may remove it), or %NULL on error
+ *
+ * Since: 0.1
  */
 PftRateLimiter *
 pft_limiter_registry_register_new (PftLimiterRegistry  *self,
@@ -517,6 +529,8 @@ pft_limiter_registry_register_new (PftLimiterRegistry  *self,
  * Returns: (transfer none) (nullable): the new limiter, owned by the
  *   registry as for [method@Pft.LimiterRegistry.register_new], or %NULL on
  *   error
+ *
+ * Since: 0.1
  */
 PftRateLimiter *
 pft_limiter_registry_register_preset (PftLimiterRegistry  *self,
@@ -550,6 +564,8 @@ pft_limiter_registry_register_preset (PftLimiterRegistry  *self,
  * Returns: (transfer full): the limiter, or %NULL with @error set to
  *   %PFT_ERROR_NOT_FOUND, whose message names @name and says how to
  *   register it
+ *
+ * Since: 0.1
  */
 PftRateLimiter *
 pft_limiter_registry_lookup (PftLimiterRegistry  *self,
@@ -598,6 +614,8 @@ pft_limiter_registry_lookup (PftLimiterRegistry  *self,
  * which reports them as errors.
  *
  * Returns: (transfer full) (nullable): the limiter registered as @name
+ *
+ * Since: 0.1
  */
 PftRateLimiter *
 pft_limiter_registry_get_or_create (PftLimiterRegistry *self,
@@ -651,6 +669,8 @@ pft_limiter_registry_get_or_create (PftLimiterRegistry *self,
  * using it; only the name is gone.
  *
  * Returns: %TRUE if there was such a limiter
+ *
+ * Since: 0.1
  */
 gboolean
 pft_limiter_registry_remove (PftLimiterRegistry *self,
@@ -681,6 +701,8 @@ pft_limiter_registry_remove (PftLimiterRegistry *self,
  * @self: a [class@Pft.LimiterRegistry]
  *
  * Unregisters every limiter (the seed's `LimiterRegistry.reset()`).
+ *
+ * Since: 0.1
  */
 void
 pft_limiter_registry_clear (PftLimiterRegistry *self)
@@ -713,6 +735,8 @@ pft_limiter_registry_clear (PftLimiterRegistry *self)
  * one (unlike [method@Pft.LimiterRegistry.get_or_create]).
  *
  * Returns: whether a limiter is registered as @name
+ *
+ * Since: 0.1
  */
 gboolean
 pft_limiter_registry_contains (PftLimiterRegistry *self,
@@ -745,6 +769,8 @@ compare_strings (gconstpointer a,
  *
  * Returns: (transfer full) (array zero-terminated=1): a %NULL-terminated
  *   array; free with g_strfreev()
+ *
+ * Since: 0.1
  */
 char **
 pft_limiter_registry_dup_names (PftLimiterRegistry *self)
@@ -775,6 +801,8 @@ pft_limiter_registry_dup_names (PftLimiterRegistry *self)
  *
  * Returns: (transfer full) (nullable): the name, or %NULL if @limiter is
  *   not registered
+ *
+ * Since: 0.1
  */
 char *
 pft_limiter_registry_dup_name_of (PftLimiterRegistry *self,
@@ -871,6 +899,8 @@ limiter_stats (PftRateLimiter *limiter)
  *
  * Returns: (transfer full): the statistics, or %NULL with @error set to
  *   %PFT_ERROR_NOT_FOUND
+ *
+ * Since: 0.1
  */
 GVariant *
 pft_limiter_registry_get_stats (PftLimiterRegistry  *self,
@@ -900,6 +930,8 @@ pft_limiter_registry_get_stats (PftLimiterRegistry  *self,
  * (`a{sa{sv}}`).
  *
  * Returns: (transfer full): the statistics
+ *
+ * Since: 0.1
  */
 GVariant *
 pft_limiter_registry_get_all_stats (PftLimiterRegistry *self)
@@ -1324,6 +1356,8 @@ load_internal (PftLimiterRegistry  *self,
  * prefer [method@Pft.LimiterRegistry.load_from_file].
  *
  * Returns: %TRUE on success; %FALSE with @error set to %PFT_ERROR_PARSE
+ *
+ * Since: 0.1
  */
 gboolean
 pft_limiter_registry_load_keyfile (PftLimiterRegistry  *self,
@@ -1452,6 +1486,8 @@ load_data (PftLimiterRegistry  *self,
  * errors give the line as `line N`.
  *
  * Returns: %TRUE on success; %FALSE with @error set to %PFT_ERROR_PARSE
+ *
+ * Since: 0.1
  */
 gboolean
 pft_limiter_registry_load_from_data (PftLimiterRegistry  *self,
@@ -1479,6 +1515,8 @@ pft_limiter_registry_load_from_data (PftLimiterRegistry  *self,
  * or a #GFileError if the file cannot be read.
  *
  * Returns: %TRUE on success, %FALSE with @error set
+ *
+ * Since: 0.1
  */
 gboolean
 pft_limiter_registry_load_from_file (PftLimiterRegistry  *self,

@@ -24,6 +24,8 @@ G_BEGIN_DECLS
  *   of [class@Pft.Preset] are meaningful only for this kind
  *
  * What a [class@Pft.Preset] is meant to configure.
+ *
+ * Since: 0.1
  */
 typedef enum {
   PFT_PRESET_KIND_NODE,

@@ -24,6 +24,8 @@ G_BEGIN_DECLS
  *   than the limit, whatever the burst
  *
  * How a [class@Pft.RateLimiter] spreads its window limits over time.
+ *
+ * Since: 0.1
  */
 typedef enum {
   PFT_LIMITER_MODE_SLIDING_WINDOW,

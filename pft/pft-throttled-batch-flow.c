@@ -24,6 +24,8 @@
  * Completed and failed walks are counted either way; with
  * [property@Pft.ThrottledBatchFlow:continue-on-error] the batch goes on
  * past failures.
+ *
+ * Since: 0.1
  */
 
 /**
@@ -31,50 +33,68 @@
  *
  * Walks in flight at once: the same value as
  * [property@Pft.BatchFlow:max-concurrent], under the seed's name.
+ *
+ * Since: 0.1
  */
 /**
  * PftThrottledBatchFlow:max-flows-per-minute:
  *
  * Walks started in any 60 seconds, 0 for no limit. Configures the flow's
  * own limiter; ignored while a shared limiter is set.
+ *
+ * Since: 0.1
  */
 /**
  * PftThrottledBatchFlow:limiter:
  *
  * The limiter the walks run under: the flow's own unless a shared one
  * was set. Setting %NULL goes back to its own.
+ *
+ * Since: 0.1
  */
 /**
  * PftThrottledBatchFlow:continue-on-error:
  *
  * Whether a failed walk lets the batch go on (its result is then its
  * #GError) rather than cancel it.
+ *
+ * Since: 0.1
  */
 /**
  * PftThrottledBatchFlow:rate-limit-retries:
  *
  * How many times one walk runs again after rate-limit errors (10).
+ *
+ * Since: 0.1
  */
 /**
  * PftThrottledBatchFlow:token-cost:
  *
  * The cost each walk takes from the limiter's
  * [property@Pft.RateLimiter:max-cost-per-window], 0 for requests only.
+ *
+ * Since: 0.1
  */
 /**
  * PftThrottledBatchFlow:completed:
  *
  * Walks that succeeded, over all runs since the last reset.
+ *
+ * Since: 0.1
  */
 /**
  * PftThrottledBatchFlow:failed:
  *
  * Walks that failed, over all runs since the last reset.
+ *
+ * Since: 0.1
  */
 /**
  * PftThrottledBatchFlow:total:
  *
  * Param sets of all batches started since the last reset.
+ *
+ * Since: 0.1
  */
 /**
  * PftThrottledBatchFlow::item-done:
@@ -83,6 +103,8 @@
  * @error: (nullable): why its walk failed, or %NULL when it succeeded
  *
  * Emitted on the run's main context when a walk is done for good.
+ *
+ * Since: 0.1
  */
 
 typedef struct
@@ -211,6 +233,8 @@ pft_throttled_batch_flow_init (PftThrottledBatchFlow *self)
  * returns no param sets, so it is meant to be subclassed.
  *
  * Returns: (transfer full): a new #PftThrottledBatchFlow
+ *
+ * Since: 0.1
  */
 PftBatchFlow *
 pft_throttled_batch_flow_new (PftNode *start,
@@ -273,6 +297,8 @@ pft_throttled_batch_flow_set_max_flows_per_minute (PftThrottledBatchFlow *self,
  *
  * Returns: (transfer none): the shared limiter if one was set, else the
  *   flow's own
+ *
+ * Since: 0.1
  */
 PftRateLimiter *
 pft_throttled_batch_flow_get_limiter (PftThrottledBatchFlow *self)
@@ -288,6 +314,8 @@ pft_throttled_batch_flow_get_limiter (PftThrottledBatchFlow *self)
  * @limiter: (nullable): a limiter to share, or %NULL for the flow's own
  *
  * Runs the walks under @limiter.
+ *
+ * Since: 0.1
  */
 void
 pft_throttled_batch_flow_set_limiter (PftThrottledBatchFlow *self,
@@ -308,6 +336,8 @@ pft_throttled_batch_flow_set_limiter (PftThrottledBatchFlow *self,
  * Runs the walks under the registry's limiter @name.
  *
  * Returns: %TRUE on success; %FALSE with [error@Pft.Error.NOT_FOUND]
+ *
+ * Since: 0.1
  */
 gboolean
 pft_throttled_batch_flow_use_registry_limiter (PftThrottledBatchFlow  *self,
@@ -330,6 +360,8 @@ pft_throttled_batch_flow_use_registry_limiter (PftThrottledBatchFlow  *self,
  * adaptive flow, its adaptive knobs) from a preset.
  *
  * Returns: %TRUE on success; %FALSE with [error@Pft.Error.NOT_FOUND]
+ *
+ * Since: 0.1
  */
 gboolean
 pft_throttled_batch_flow_apply_preset (PftThrottledBatchFlow  *self,
@@ -385,6 +417,8 @@ pft_throttled_batch_flow_set_continue_on_error (PftThrottledBatchFlow *self,
  * Counts the walks that succeeded since the last reset.
  *
  * Returns: the count
+ *
+ * Since: 0.1
  */
 guint64
 pft_throttled_batch_flow_get_completed (PftThrottledBatchFlow *self)
@@ -401,6 +435,8 @@ pft_throttled_batch_flow_get_completed (PftThrottledBatchFlow *self)
  * Counts the walks that failed since the last reset.
  *
  * Returns: the count
+ *
+ * Since: 0.1
  */
 guint64
 pft_throttled_batch_flow_get_failed (PftThrottledBatchFlow *self)
@@ -417,6 +453,8 @@ pft_throttled_batch_flow_get_failed (PftThrottledBatchFlow *self)
  * Counts the param sets of the batches started since the last reset.
  *
  * Returns: the count
+ *
+ * Since: 0.1
  */
 guint64
 pft_throttled_batch_flow_get_total (PftThrottledBatchFlow *self)
@@ -431,6 +469,8 @@ pft_throttled_batch_flow_get_total (PftThrottledBatchFlow *self)
  * @self: a #PftThrottledBatchFlow
  *
  * Sets completed, failed and total back to 0.
+ *
+ * Since: 0.1
  */
 void
 pft_throttled_batch_flow_reset_stats (PftThrottledBatchFlow *self)

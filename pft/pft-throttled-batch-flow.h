@@ -27,6 +27,8 @@ G_DECLARE_DERIVABLE_TYPE (PftThrottledBatchFlow, pft_throttled_batch_flow, PFT, 
  *   new instances start with (0, no limit)
  *
  * The class of [class@Pft.ThrottledBatchFlow].
+ *
+ * Since: 0.1
  */
 struct _PftThrottledBatchFlowClass
 {
