@@ -2691,6 +2691,9 @@ pft_rate_limiter_get_waiting (PftRateLimiter *self)
  * pft_rate_limiter_get_window_count:
  * @self: a limiter
  *
+ * Gets the number of requests counted in the current window, the figure
+ * compared with [property@Pft.RateLimiter:max-per-window].
+ *
  * Returns: how many requests started less than
  *   [property@Pft.RateLimiter:window] seconds ago or were granted and have
  *   not started yet (recorded while a window limit is set)
