@@ -830,72 +830,17 @@ pft_limiter_registry_dup_name_of (PftLimiterRegistry *self,
 /* -------------------------------------------------------------------- */
 /* Statistics                                                            */
 
-static const char *
-mode_nick (PftLimiterMode mode)
-{
-  g_autoptr(GEnumClass) klass = g_type_class_ref (PFT_TYPE_LIMITER_MODE);
-  GEnumValue *v = g_enum_get_value (klass, mode);
-
-  /* Nicks live in static storage of the registered type. */
-  return v != NULL ? v->value_nick : "unknown";
-}
-
-static GVariant *
-limiter_stats (PftRateLimiter *limiter)
-{
-  GVariantBuilder b;
-
-  g_variant_builder_init (&b, G_VARIANT_TYPE_VARDICT);
-  g_variant_builder_add (&b, "{sv}", "max_concurrent",
-                         g_variant_new_uint32 (pft_rate_limiter_get_max_concurrent (limiter)));
-  g_variant_builder_add (&b, "{sv}", "max_per_window",
-                         g_variant_new_uint32 (pft_rate_limiter_get_max_per_window (limiter)));
-  g_variant_builder_add (&b, "{sv}", "window",
-                         g_variant_new_double (pft_rate_limiter_get_window (limiter)));
-  g_variant_builder_add (&b, "{sv}", "max_cost_per_window",
-                         g_variant_new_uint64 (pft_rate_limiter_get_max_cost_per_window (limiter)));
-  g_variant_builder_add (&b, "{sv}", "mode",
-                         g_variant_new_string (mode_nick (pft_rate_limiter_get_mode (limiter))));
-  g_variant_builder_add (&b, "{sv}", "burst",
-                         g_variant_new_uint32 (pft_rate_limiter_get_burst (limiter)));
-  g_variant_builder_add (&b, "{sv}", "in_flight",
-                         g_variant_new_uint32 (pft_rate_limiter_get_in_flight (limiter)));
-  g_variant_builder_add (&b, "{sv}", "waiting",
-                         g_variant_new_uint32 (pft_rate_limiter_get_waiting (limiter)));
-  g_variant_builder_add (&b, "{sv}", "window_count",
-                         g_variant_new_uint32 (pft_rate_limiter_get_window_count (limiter)));
-  g_variant_builder_add (&b, "{sv}", "window_cost",
-                         g_variant_new_uint64 (pft_rate_limiter_get_window_cost (limiter)));
-  g_variant_builder_add (&b, "{sv}", "total_admitted",
-                         g_variant_new_uint64 (pft_rate_limiter_get_total_admitted (limiter)));
-  g_variant_builder_add (&b, "{sv}", "total_pauses",
-                         g_variant_new_uint64 (pft_rate_limiter_get_total_pauses (limiter)));
-  g_variant_builder_add (&b, "{sv}", "paused_for",
-                         g_variant_new_double (pft_rate_limiter_get_paused_for (limiter)));
-
-  return g_variant_builder_end (&b);
-}
-
 /**
  * pft_limiter_registry_get_stats:
  * @self: a [class@Pft.LimiterRegistry]
  * @name: a limiter name
  * @error: return location for a #GError
  *
- * A snapshot of a limiter's limits and use, as a dictionary (`a{sv}`):
- *
- * - `max_concurrent` (`u`), `max_per_window` (`u`, 0 = none),
- *   `window` (`d`, seconds), `max_cost_per_window` (`t`, 0 = none),
- *   `mode` (`s`: `sliding-window` or `smooth`), `burst` (`u`)
- * - `in_flight` (`u`): permits held now; `waiting` (`u`): queued acquires
- * - `window_count` (`u`) and `window_cost` (`t`): admissions and cost in
- *   the current window, counting only entries that have not expired (the
- *   seed counted expired timestamps too)
- * - `total_admitted` (`t`), `total_pauses` (`t`), `paused_for`
- *   (`d`, seconds of pause left)
- *
- * Each value is read separately, so under concurrent use the snapshot is
- * not atomic across keys.
+ * A snapshot of a limiter's limits and use, taken at one instant under
+ * the limiter's lock: the dictionary (`a{sv}`)
+ * [method@Pft.RateLimiter.dup_stats] returns, whose documentation lists
+ * the keys and their units. `window_count` and `window_cost` count only
+ * entries that have not expired (the seed counted expired timestamps too).
  *
  * Returns: (transfer full): the statistics, or %NULL with @error set to
  *   %PFT_ERROR_NOT_FOUND
@@ -917,7 +862,7 @@ pft_limiter_registry_get_stats (PftLimiterRegistry  *self,
   if (limiter == NULL)
     return NULL;
 
-  return g_variant_ref_sink (limiter_stats (limiter));
+  return pft_rate_limiter_dup_stats (limiter);
 }
 
 /**
@@ -960,7 +905,9 @@ pft_limiter_registry_get_all_stats (PftLimiterRegistry *self)
   for (guint i = 0; i < snap->len; i++)
     {
       Snapshot *s = &g_array_index (snap, Snapshot, i);
-      g_variant_builder_add (&b, "{s@a{sv}}", s->name, limiter_stats (s->limiter));
+      g_autoptr(GVariant) stats = pft_rate_limiter_dup_stats (s->limiter);
+
+      g_variant_builder_add (&b, "{s@a{sv}}", s->name, stats);
     }
 
   return g_variant_ref_sink (g_variant_builder_end (&b));

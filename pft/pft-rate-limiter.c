@@ -2813,6 +2813,91 @@ pft_rate_limiter_get_paused_for (PftRateLimiter *self)
 }
 
 /**
+ * pft_rate_limiter_dup_stats:
+ * @self: a limiter
+ *
+ * Takes a snapshot of the limiter's limits and use, all read at one
+ * instant under the limiter's lock (the separate getters may each see a
+ * different moment), as a dictionary (`a{sv}`) with these keys:
+ *
+ * - `max_concurrent` (`u`): [property@Pft.RateLimiter:max-concurrent]
+ * - `max_per_window` (`u`): [property@Pft.RateLimiter:max-per-window],
+ *   0 for no limit
+ * - `window` (`d`): [property@Pft.RateLimiter:window], in seconds
+ * - `max_cost_per_window` (`t`):
+ *   [property@Pft.RateLimiter:max-cost-per-window], 0 for no limit
+ * - `mode` (`s`): the nick of [property@Pft.RateLimiter:mode],
+ *   `sliding-window` or `smooth`
+ * - `burst` (`u`): [property@Pft.RateLimiter:burst]
+ * - `in_flight` (`u`): permits held now
+ * - `waiting` (`u`): acquires queued now
+ * - `window_count` (`u`) and `window_cost` (`t`): the requests and the
+ *   cost counted in the current window, as
+ *   [method@Pft.RateLimiter.get_window_count] and
+ *   [method@Pft.RateLimiter.get_window_cost] give them
+ * - `total_admitted` (`t`): permits granted since the limiter was created
+ * - `total_pauses` (`t`): pauses started or extended by retry-afters
+ * - `paused_for` (`d`): seconds left in the current pause, 0 when not
+ *   paused
+ *
+ * Keys may be added in later versions; none will be removed.
+ *
+ * Returns: (transfer full): the statistics, a non-floating `a{sv}`
+ *
+ * Since: 0.1
+ */
+GVariant *
+pft_rate_limiter_dup_stats (PftRateLimiter *self)
+{
+  g_autoptr(GEnumClass) mode_class = NULL;
+  GEnumValue *mode_value;
+  GVariantBuilder b;
+  PftAdmissionLimits limits;
+  guint max_concurrent, in_flight, waiting, window_count;
+  guint64 window_cost, total_admitted, total_pauses;
+  gint64 now, paused;
+  double window;
+
+  g_return_val_if_fail (PFT_IS_RATE_LIMITER (self), NULL);
+
+  g_mutex_lock (&self->mutex);
+  now = now_locked (self);
+  limits = self->limits;
+  max_concurrent = self->max_concurrent;
+  window = self->window;
+  in_flight = self->in_flight;
+  waiting = self->waiters.length;
+  self->backend->vtable->usage (self->backend, now, &window_count, &window_cost);
+  total_admitted = self->total_admitted;
+  total_pauses = self->total_pauses;
+  paused = self->backend->vtable->paused_until (self->backend) - now;
+  g_mutex_unlock (&self->mutex);
+
+  /* Nicks live in the static storage of the registered type. */
+  mode_class = g_type_class_ref (PFT_TYPE_LIMITER_MODE);
+  mode_value = g_enum_get_value (mode_class, limits.mode);
+
+  g_variant_builder_init (&b, G_VARIANT_TYPE_VARDICT);
+  g_variant_builder_add (&b, "{sv}", "max_concurrent", g_variant_new_uint32 (max_concurrent));
+  g_variant_builder_add (&b, "{sv}", "max_per_window", g_variant_new_uint32 (limits.max_per_window));
+  g_variant_builder_add (&b, "{sv}", "window", g_variant_new_double (window));
+  g_variant_builder_add (&b, "{sv}", "max_cost_per_window", g_variant_new_uint64 (limits.max_cost));
+  g_variant_builder_add (&b, "{sv}", "mode",
+                         g_variant_new_string (mode_value != NULL ? mode_value->value_nick : "unknown"));
+  g_variant_builder_add (&b, "{sv}", "burst", g_variant_new_uint32 (limits.burst));
+  g_variant_builder_add (&b, "{sv}", "in_flight", g_variant_new_uint32 (in_flight));
+  g_variant_builder_add (&b, "{sv}", "waiting", g_variant_new_uint32 (waiting));
+  g_variant_builder_add (&b, "{sv}", "window_count", g_variant_new_uint32 (window_count));
+  g_variant_builder_add (&b, "{sv}", "window_cost", g_variant_new_uint64 (window_cost));
+  g_variant_builder_add (&b, "{sv}", "total_admitted", g_variant_new_uint64 (total_admitted));
+  g_variant_builder_add (&b, "{sv}", "total_pauses", g_variant_new_uint64 (total_pauses));
+  g_variant_builder_add (&b, "{sv}", "paused_for",
+                         g_variant_new_double (paused > 0 ? (double) paused / G_USEC_PER_SEC : 0.0));
+
+  return g_variant_ref_sink (g_variant_builder_end (&b));
+}
+
+/**
  * pft_rate_limiter_to_string:
  * @self: a limiter
  *

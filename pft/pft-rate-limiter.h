@@ -117,6 +117,8 @@ guint64         pft_rate_limiter_get_total_pauses        (PftRateLimiter *self);
 PFT_AVAILABLE_IN_ALL
 double          pft_rate_limiter_get_paused_for          (PftRateLimiter *self);
 PFT_AVAILABLE_IN_ALL
+GVariant       *pft_rate_limiter_dup_stats               (PftRateLimiter *self);
+PFT_AVAILABLE_IN_ALL
 char           *pft_rate_limiter_to_string               (PftRateLimiter *self);
 
 G_END_DECLS
