@@ -24,6 +24,8 @@ G_BEGIN_DECLS
  * [class@PftHttp.RateHeaders] believes; a longer one is treated as
  * malformed and ignored, so that a garbled header cannot stop a batch
  * for weeks.
+ *
+ * Since: 0.1
  */
 #define PFT_HTTP_RATE_HEADERS_MAX_WAIT 86400.0
 
@@ -33,6 +35,8 @@ G_BEGIN_DECLS
  * The window, in seconds, that limits without a stated window count
  * over: 60, since OpenAI and Anthropic publish their limits per minute
  * (RPM, TPM). An IETF `RateLimit-Policy` field with `w=` states the window.
+ *
+ * Since: 0.1
  */
 #define PFT_HTTP_RATE_HEADERS_DEFAULT_WINDOW 60.0
 
@@ -43,6 +47,8 @@ G_BEGIN_DECLS
  * it counts exactly the provider's window (see [method@PftHttp.RateHeaders.apply_requests]): the
  * provider counts a request when it arrives, and arrival lags admission by
  * a varying few milliseconds.
+ *
+ * Since: 0.1
  */
 #define PFT_HTTP_RATE_HEADERS_ARRIVAL_MARGIN 0.05
 

@@ -14,12 +14,16 @@
  * (for example from an inner [class@Pft.AdaptiveNode] with
  * [property@Pft.AdaptiveNode:propagate-rate-limit]) back the flow off and
  * run again after the pause; successful walks make it recover.
+ *
+ * Since: 0.1
  */
 
 /**
  * PftAdaptiveBatchFlow:initial-concurrent-flows:
  *
  * The walk concurrency to start at (and to go back to on reset).
+ *
+ * Since: 0.1
  */
 /**
  * PftAdaptiveBatchFlow:min-concurrent-flows:
@@ -28,21 +32,29 @@
  * [property@Pft.ThrottledBatchFlow:max-concurrent-flows]: a run then fails at once with
  * [error@Pft.Error.INVALID_ARGUMENT] naming both (whatever order they were
  * set in; until then the ceiling wins).
+ *
+ * Since: 0.1
  */
 /**
  * PftAdaptiveBatchFlow:backoff-factor:
  *
  * The multiplier applied to the concurrency on a rate limit, in [0, 1].
+ *
+ * Since: 0.1
  */
 /**
  * PftAdaptiveBatchFlow:recovery-threshold:
  *
  * Consecutive successful walks before the concurrency grows.
+ *
+ * Since: 0.1
  */
 /**
  * PftAdaptiveBatchFlow:recovery-factor:
  *
  * The multiplier applied on recovery (>= 1); growth is at least one.
+ *
+ * Since: 0.1
  */
 /**
  * PftAdaptiveBatchFlow:propagate-rate-limit:
@@ -50,26 +62,36 @@
  * Whether a rate-limited walk fails at once with
  * [error@Pft.Error.RATE_LIMITED] instead of running again, so that an
  * enclosing adaptive flow adapts too.
+ *
+ * Since: 0.1
  */
 /**
  * PftAdaptiveBatchFlow:current-concurrent-flows:
  *
  * The walk concurrency in force now.
+ *
+ * Since: 0.1
  */
 /**
  * PftAdaptiveBatchFlow:total-successes:
  *
  * Successful walks since the last reset.
+ *
+ * Since: 0.1
  */
 /**
  * PftAdaptiveBatchFlow:total-rate-limits:
  *
  * Rate-limited walks since the last reset.
+ *
+ * Since: 0.1
  */
 /**
  * PftAdaptiveBatchFlow:consecutive-successes:
  *
  * Successful walks since the last rate limit or growth step.
+ *
+ * Since: 0.1
  */
 
 typedef struct
@@ -176,6 +198,8 @@ pft_adaptive_batch_flow_init (PftAdaptiveBatchFlow *self)
  * default prep returns no param sets, so it is meant to be subclassed.
  *
  * Returns: (transfer full): a new #PftAdaptiveBatchFlow
+ *
+ * Since: 0.1
  */
 PftBatchFlow *
 pft_adaptive_batch_flow_new (PftNode *start)
@@ -192,6 +216,8 @@ pft_adaptive_batch_flow_new (PftNode *start)
  * Gets the walk concurrency in force now.
  *
  * Returns: the concurrency
+ *
+ * Since: 0.1
  */
 guint
 pft_adaptive_batch_flow_get_current_concurrent_flows (PftAdaptiveBatchFlow *self)
@@ -208,13 +234,15 @@ pft_adaptive_batch_flow_get_current_concurrent_flows (PftAdaptiveBatchFlow *self
  * Counts successful walks since the last reset.
  *
  * Returns: the count
+ *
+ * Since: 0.1
  */
 guint64
 pft_adaptive_batch_flow_get_total_successes (PftAdaptiveBatchFlow *self)
 {
   g_return_val_if_fail (PFT_IS_ADAPTIVE_BATCH_FLOW (self), 0);
 
-  return _pft_adaptive_get_uint64 (ADAPTIVE (self), PFT_ADAPTIVE_PROP_TOTAL_SUCCESSES);
+  return _pft_adaptive_get_total_successes (ADAPTIVE (self));
 }
 
 /**
@@ -224,13 +252,34 @@ pft_adaptive_batch_flow_get_total_successes (PftAdaptiveBatchFlow *self)
  * Counts rate-limited walks since the last reset.
  *
  * Returns: the count
+ *
+ * Since: 0.1
  */
 guint64
 pft_adaptive_batch_flow_get_total_rate_limits (PftAdaptiveBatchFlow *self)
 {
   g_return_val_if_fail (PFT_IS_ADAPTIVE_BATCH_FLOW (self), 0);
 
-  return _pft_adaptive_get_uint64 (ADAPTIVE (self), PFT_ADAPTIVE_PROP_TOTAL_RATE_LIMITS);
+  return _pft_adaptive_get_total_rate_limits (ADAPTIVE (self));
+}
+
+/**
+ * pft_adaptive_batch_flow_get_consecutive_successes:
+ * @self: a #PftAdaptiveBatchFlow
+ *
+ * Counts successful walks since the last rate limit or growth step, the
+ * figure compared with [property@Pft.AdaptiveBatchFlow:recovery-threshold].
+ *
+ * Returns: the count
+ *
+ * Since: 0.1
+ */
+guint
+pft_adaptive_batch_flow_get_consecutive_successes (PftAdaptiveBatchFlow *self)
+{
+  g_return_val_if_fail (PFT_IS_ADAPTIVE_BATCH_FLOW (self), 0);
+
+  return _pft_adaptive_get_consecutive_successes (ADAPTIVE (self));
 }
 
 /**
@@ -239,6 +288,8 @@ pft_adaptive_batch_flow_get_total_rate_limits (PftAdaptiveBatchFlow *self)
  *
  * Forgets what was learnt: the concurrency goes back to
  * initial-concurrent, the counters to 0.
+ *
+ * Since: 0.1
  */
 void
 pft_adaptive_batch_flow_reset (PftAdaptiveBatchFlow *self)

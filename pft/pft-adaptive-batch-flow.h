@@ -29,6 +29,8 @@ G_DECLARE_DERIVABLE_TYPE (PftAdaptiveBatchFlow, pft_adaptive_batch_flow, PFT, AD
  * @default_recovery_factor: the multiplier on recovery (1.2)
  *
  * The class of [class@Pft.AdaptiveBatchFlow].
+ *
+ * Since: 0.1
  */
 struct _PftAdaptiveBatchFlowClass
 {
@@ -52,6 +54,8 @@ PFT_AVAILABLE_IN_ALL
 guint64       pft_adaptive_batch_flow_get_total_successes      (PftAdaptiveBatchFlow *self);
 PFT_AVAILABLE_IN_ALL
 guint64       pft_adaptive_batch_flow_get_total_rate_limits    (PftAdaptiveBatchFlow *self);
+PFT_AVAILABLE_IN_ALL
+guint         pft_adaptive_batch_flow_get_consecutive_successes (PftAdaptiveBatchFlow *self);
 PFT_AVAILABLE_IN_ALL
 void          pft_adaptive_batch_flow_reset                    (PftAdaptiveBatchFlow *self);
 

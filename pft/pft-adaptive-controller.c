@@ -505,12 +505,34 @@ _pft_adaptive_set_property (PftAdaptive  *a,
 }
 
 guint64
-_pft_adaptive_get_uint64 (PftAdaptive *a,
-                          guint        offset)
+_pft_adaptive_get_total_successes (PftAdaptive *a)
 {
-  g_auto(GValue) v = G_VALUE_INIT;
+  guint64 ret;
 
-  g_value_init (&v, G_TYPE_UINT64);
-  _pft_adaptive_get_property (a, offset, &v);
-  return g_value_get_uint64 (&v);
+  g_mutex_lock (&a->mutex);
+  ret = a->total_successes;
+  g_mutex_unlock (&a->mutex);
+  return ret;
+}
+
+guint64
+_pft_adaptive_get_total_rate_limits (PftAdaptive *a)
+{
+  guint64 ret;
+
+  g_mutex_lock (&a->mutex);
+  ret = a->total_rate_limits;
+  g_mutex_unlock (&a->mutex);
+  return ret;
+}
+
+guint
+_pft_adaptive_get_consecutive_successes (PftAdaptive *a)
+{
+  guint ret;
+
+  g_mutex_lock (&a->mutex);
+  ret = a->consecutive;
+  g_mutex_unlock (&a->mutex);
+  return ret;
 }

@@ -28,12 +28,16 @@
  *
  * The counters live on this object, the one the user holds: nodes are
  * never copied per run.
+ *
+ * Since: 0.1
  */
 
 /**
  * PftAdaptiveNode:initial-concurrent:
  *
  * The concurrency to start at (and to go back to on reset).
+ *
+ * Since: 0.1
  */
 /**
  * PftAdaptiveNode:min-concurrent:
@@ -42,21 +46,29 @@
  * [property@Pft.BatchNode:max-concurrent]: a run then fails at once with
  * [error@Pft.Error.INVALID_ARGUMENT] naming both (whatever order they were
  * set in; until then the ceiling wins).
+ *
+ * Since: 0.1
  */
 /**
  * PftAdaptiveNode:backoff-factor:
  *
  * The multiplier applied to the concurrency on a rate limit, in [0, 1].
+ *
+ * Since: 0.1
  */
 /**
  * PftAdaptiveNode:recovery-threshold:
  *
  * Consecutive successes before the concurrency grows.
+ *
+ * Since: 0.1
  */
 /**
  * PftAdaptiveNode:recovery-factor:
  *
  * The multiplier applied on recovery (>= 1); growth is at least one.
+ *
+ * Since: 0.1
  */
 /**
  * PftAdaptiveNode:propagate-rate-limit:
@@ -65,27 +77,37 @@
  * [error@Pft.Error.RATE_LIMITED] (carrying the retry-after) instead of
  * being retried, so that an enclosing [class@Pft.AdaptiveBatchFlow] adapts
  * too. The node still backs off.
+ *
+ * Since: 0.1
  */
 /**
  * PftAdaptiveNode:current-concurrent:
  *
  * The concurrency in force now.
+ *
+ * Since: 0.1
  */
 /**
  * PftAdaptiveNode:total-successes:
  *
  * Successful attempts since the last reset.
+ *
+ * Since: 0.1
  */
 /**
  * PftAdaptiveNode:total-rate-limits:
  *
  * Rate-limit errors seen since the last reset, those absorbed by retries
  * or the fallback included.
+ *
+ * Since: 0.1
  */
 /**
  * PftAdaptiveNode:consecutive-successes:
  *
  * Successes since the last rate limit or growth step.
+ *
+ * Since: 0.1
  */
 
 typedef struct
@@ -191,6 +213,8 @@ pft_adaptive_node_init (PftAdaptiveNode *self)
  * subclass from bindings.
  *
  * Returns: (transfer full): a new #PftAdaptiveNode
+ *
+ * Since: 0.1
  */
 PftNode *
 pft_adaptive_node_new (void)
@@ -205,6 +229,8 @@ pft_adaptive_node_new (void)
  * Gets the concurrency in force now.
  *
  * Returns: the concurrency
+ *
+ * Since: 0.1
  */
 guint
 pft_adaptive_node_get_current_concurrent (PftAdaptiveNode *self)
@@ -221,13 +247,15 @@ pft_adaptive_node_get_current_concurrent (PftAdaptiveNode *self)
  * Counts successful attempts since the last reset.
  *
  * Returns: the count
+ *
+ * Since: 0.1
  */
 guint64
 pft_adaptive_node_get_total_successes (PftAdaptiveNode *self)
 {
   g_return_val_if_fail (PFT_IS_ADAPTIVE_NODE (self), 0);
 
-  return _pft_adaptive_get_uint64 (ADAPTIVE (self), PFT_ADAPTIVE_PROP_TOTAL_SUCCESSES);
+  return _pft_adaptive_get_total_successes (ADAPTIVE (self));
 }
 
 /**
@@ -237,13 +265,15 @@ pft_adaptive_node_get_total_successes (PftAdaptiveNode *self)
  * Counts rate-limit errors since the last reset, absorbed ones included.
  *
  * Returns: the count
+ *
+ * Since: 0.1
  */
 guint64
 pft_adaptive_node_get_total_rate_limits (PftAdaptiveNode *self)
 {
   g_return_val_if_fail (PFT_IS_ADAPTIVE_NODE (self), 0);
 
-  return _pft_adaptive_get_uint64 (ADAPTIVE (self), PFT_ADAPTIVE_PROP_TOTAL_RATE_LIMITS);
+  return _pft_adaptive_get_total_rate_limits (ADAPTIVE (self));
 }
 
 /**
@@ -253,17 +283,15 @@ pft_adaptive_node_get_total_rate_limits (PftAdaptiveNode *self)
  * Counts successes since the last rate limit or growth step.
  *
  * Returns: the count
+ *
+ * Since: 0.1
  */
 guint
 pft_adaptive_node_get_consecutive_successes (PftAdaptiveNode *self)
 {
-  g_auto(GValue) v = G_VALUE_INIT;
-
   g_return_val_if_fail (PFT_IS_ADAPTIVE_NODE (self), 0);
 
-  g_value_init (&v, G_TYPE_UINT);
-  _pft_adaptive_get_property (ADAPTIVE (self), PFT_ADAPTIVE_PROP_CONSECUTIVE_SUCCESSES, &v);
-  return g_value_get_uint (&v);
+  return _pft_adaptive_get_consecutive_successes (ADAPTIVE (self));
 }
 
 /**
@@ -272,6 +300,8 @@ pft_adaptive_node_get_consecutive_successes (PftAdaptiveNode *self)
  *
  * Forgets what was learnt: the concurrency goes back to
  * initial-concurrent, the counters to 0.
+ *
+ * Since: 0.1
  */
 void
 pft_adaptive_node_reset (PftAdaptiveNode *self)

@@ -30,6 +30,8 @@ G_DECLARE_DERIVABLE_TYPE (PftAdaptiveNode, pft_adaptive_node, PFT, ADAPTIVE_NODE
  *
  * The class of [class@Pft.AdaptiveNode], with the seed's defaults as class
  * fields a subclass may change in its `class_init`.
+ *
+ * Since: 0.1
  */
 struct _PftAdaptiveNodeClass
 {

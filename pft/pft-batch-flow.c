@@ -18,6 +18,8 @@
  * `post` receives a [class@Pft.Values] of each walk's last action, in
  * order. The default post returns %NULL: a batch's results never become
  * a routing action (the Python original used them as one when nested).
+ *
+ * Since: 0.1
  */
 
 typedef struct
@@ -97,6 +99,8 @@ pft_batch_flow_class_init (PftBatchFlowClass *klass)
    *
    * How many walks of the graph may run at once: 1 for one after
    * another, 0 for no bound.
+   *
+   * Since: 0.1
    */
   properties[PROP_MAX_CONCURRENT] =
     g_param_spec_uint ("max-concurrent", NULL, NULL, 0, G_MAXUINT, 1,
@@ -121,6 +125,8 @@ pft_batch_flow_init (PftBatchFlow *self)
  * meant to be subclassed.
  *
  * Returns: (transfer full): a new #PftBatchFlow
+ *
+ * Since: 0.1
  */
 PftBatchFlow *
 pft_batch_flow_new (PftNode *start)
@@ -137,6 +143,8 @@ pft_batch_flow_new (PftNode *start)
  * Gets how many walks may run at once.
  *
  * Returns: the bound, 0 for none
+ *
+ * Since: 0.1
  */
 guint
 pft_batch_flow_get_max_concurrent (PftBatchFlow *self)
@@ -154,6 +162,8 @@ pft_batch_flow_get_max_concurrent (PftBatchFlow *self)
  * @max_concurrent: how many walks may run at once; 0 for no bound
  *
  * Sets how many walks may run at once.
+ *
+ * Since: 0.1
  */
 void
 pft_batch_flow_set_max_concurrent (PftBatchFlow *self,

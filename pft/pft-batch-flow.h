@@ -27,6 +27,8 @@ G_DECLARE_DERIVABLE_TYPE (PftBatchFlow, pft_batch_flow, PFT, BATCH_FLOW, PftFlow
  * a [class@Pft.Values] with the final action of every run, in order. The
  * default `post` returns %NULL: the results of a batch never become a
  * routing action.
+ *
+ * Since: 0.1
  */
 struct _PftBatchFlowClass
 {

@@ -23,6 +23,8 @@
  * Every item gets its own retries and fallback. When an item fails for
  * good, the node fails with that error: the items in flight are
  * cancelled and no new one starts.
+ *
+ * Since: 0.1
  */
 
 typedef struct
@@ -89,6 +91,8 @@ pft_batch_node_class_init (PftBatchNodeClass *klass)
    *
    * How many items may be in flight at once: 1 for one after another, 0
    * for no bound.
+   *
+   * Since: 0.1
    */
   properties[PROP_MAX_CONCURRENT] =
     g_param_spec_uint ("max-concurrent", NULL, NULL, 0, G_MAXUINT, 1,
@@ -112,6 +116,8 @@ pft_batch_node_init (PftBatchNode *self)
  * useful to subclass from bindings through `g_object_new()`.
  *
  * Returns: (transfer full): a new #PftBatchNode
+ *
+ * Since: 0.1
  */
 PftNode *
 pft_batch_node_new (void)
@@ -126,6 +132,8 @@ pft_batch_node_new (void)
  * Gets how many items may be in flight at once.
  *
  * Returns: the bound, 0 for none
+ *
+ * Since: 0.1
  */
 guint
 pft_batch_node_get_max_concurrent (PftBatchNode *self)
@@ -144,6 +152,8 @@ pft_batch_node_get_max_concurrent (PftBatchNode *self)
  *
  * Sets how many items may be in flight at once. A run already under way
  * keeps the bound it started with.
+ *
+ * Since: 0.1
  */
 void
 pft_batch_node_set_max_concurrent (PftBatchNode *self,

@@ -25,6 +25,8 @@ G_DECLARE_DERIVABLE_TYPE (PftBatchNode, pft_batch_node, PFT, BATCH_NODE, PftNode
  * The class of [class@Pft.BatchNode]. Subclasses override the vfuncs of
  * [class@Pft.Node]: `prep` returns a [class@Pft.Values], `exec` is called
  * once per item, `post` receives the results as a [class@Pft.Values].
+ *
+ * Since: 0.1
  */
 struct _PftBatchNodeClass
 {

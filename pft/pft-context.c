@@ -24,6 +24,8 @@
  * [method@Pft.Context.get_main_context] (the thread-default context of
  * the run), not on the global default context: a synchronous
  * [method@Pft.Node.run] iterates a private context.
+ *
+ * Since: 0.1
  */
 struct _PftContext
 {
@@ -113,6 +115,8 @@ pft_context_class_init (PftContextClass *klass)
    * PftContext:node:
    *
    * The node being invoked.
+   *
+   * Since: 0.1
    */
   properties[PROP_NODE] =
     g_param_spec_object ("node", NULL, NULL, PFT_TYPE_NODE,
@@ -121,6 +125,8 @@ pft_context_class_init (PftContextClass *klass)
    * PftContext:store:
    *
    * The store shared by the whole run.
+   *
+   * Since: 0.1
    */
   properties[PROP_STORE] =
     g_param_spec_object ("store", NULL, NULL, PFT_TYPE_STORE,
@@ -130,6 +136,8 @@ pft_context_class_init (PftContextClass *klass)
    *
    * The params of this invocation, an `a{sv}` variant: the node's own
    * [property@Pft.Node:params] overlaid with what enclosing flows passed.
+   *
+   * Since: 0.1
    */
   properties[PROP_PARAMS] =
     g_param_spec_variant ("params", NULL, NULL, G_VARIANT_TYPE_VARDICT, NULL,
@@ -139,6 +147,8 @@ pft_context_class_init (PftContextClass *klass)
    *
    * The cancellable of the run; cancelled when the run is cancelled or,
    * in a batch, when a sibling item failed.
+   *
+   * Since: 0.1
    */
   properties[PROP_CANCELLABLE] =
     g_param_spec_object ("cancellable", NULL, NULL, G_TYPE_CANCELLABLE,
@@ -147,6 +157,8 @@ pft_context_class_init (PftContextClass *klass)
    * PftContext:attempt:
    *
    * The attempt number of the exec under way, from 1; 0 in `prep` and `post`.
+   *
+   * Since: 0.1
    */
   properties[PROP_ATTEMPT] =
     g_param_spec_uint ("attempt", NULL, NULL, 0, G_MAXUINT, 0,
@@ -156,6 +168,8 @@ pft_context_class_init (PftContextClass *klass)
    *
    * The index of the batch item (or param set) this context is for, or -1
    * outside of a batch.
+   *
+   * Since: 0.1
    */
   properties[PROP_INDEX] =
     g_param_spec_int64 ("index", NULL, NULL, -1, G_MAXINT64, -1,
@@ -258,6 +272,8 @@ _pft_context_set_sync_return (PftContext    *self,
  * through the callback as usual.
  *
  * Calling it anywhere else is a programmer error.
+ *
+ * Since: 0.1
  */
 void
 pft_context_return_value (PftContext   *self,
@@ -288,6 +304,8 @@ pft_context_return_value (PftContext   *self,
  * rules as [method@Pft.Context.return_value]: from inside exec_async,
  * before it returns, instead of its callback. The attempt is then retried
  * or handed to exec_fallback like any failed attempt.
+ *
+ * Since: 0.1
  */
 void
 pft_context_return_error (PftContext *self,
@@ -335,6 +353,8 @@ _pft_context_set_attempt (PftContext *self,
  * Gets the store of the run.
  *
  * Returns: (transfer none): the store
+ *
+ * Since: 0.1
  */
 PftStore *
 pft_context_get_store (PftContext *self)
@@ -351,6 +371,8 @@ pft_context_get_store (PftContext *self)
  * Gets the params of this invocation.
  *
  * Returns: (transfer none): an `a{sv}` variant, never %NULL
+ *
+ * Since: 0.1
  */
 GVariant *
 pft_context_get_params (PftContext *self)
@@ -368,6 +390,8 @@ pft_context_get_params (PftContext *self)
  * Looks up one param.
  *
  * Returns: (transfer full) (nullable): the value, or %NULL when absent
+ *
+ * Since: 0.1
  */
 GVariant *
 pft_context_lookup_param (PftContext *self,
@@ -388,6 +412,8 @@ pft_context_lookup_param (PftContext *self,
  *
  * Returns: (transfer full) (nullable): the string, or %NULL when absent or
  *   not a string
+ *
+ * Since: 0.1
  */
 char *
 pft_context_dup_param_string (PftContext *self,
@@ -412,6 +438,8 @@ pft_context_dup_param_string (PftContext *self,
  * `t`, `n`, `q`, `y`).
  *
  * Returns: the integer, or @default_value
+ *
+ * Since: 0.1
  */
 gint64
 pft_context_get_param_int (PftContext *self,
@@ -447,6 +475,8 @@ pft_context_get_param_int (PftContext *self,
  * (for example to libsoup) or check it, so that cancellation is prompt.
  *
  * Returns: (transfer none) (nullable): the cancellable
+ *
+ * Since: 0.1
  */
 GCancellable *
 pft_context_get_cancellable (PftContext *self)
@@ -463,6 +493,8 @@ pft_context_get_cancellable (PftContext *self)
  * Gets the attempt number of the exec under way (1 for the first call).
  *
  * Returns: the attempt number, from 1; 0 outside exec
+ *
+ * Since: 0.1
  */
 guint
 pft_context_get_attempt (PftContext *self)
@@ -479,6 +511,8 @@ pft_context_get_attempt (PftContext *self)
  * Gets the index of the batch item this context is for.
  *
  * Returns: the index, or -1 outside of a batch
+ *
+ * Since: 0.1
  */
 gint64
 pft_context_get_index (PftContext *self)
@@ -495,6 +529,8 @@ pft_context_get_index (PftContext *self)
  * Gets the node being invoked.
  *
  * Returns: (transfer none): the node
+ *
+ * Since: 0.1
  */
 PftNode *
 pft_context_get_node (PftContext *self)
@@ -513,6 +549,8 @@ pft_context_get_node (PftContext *self)
  * that runs prep and post returns the same).
  *
  * Returns: (transfer none): the main context
+ *
+ * Since: 0.1
  */
 GMainContext *
 pft_context_get_main_context (PftContext *self)

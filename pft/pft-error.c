@@ -50,6 +50,8 @@ pft_error_private_clear (PftErrorPrivate *priv)
  * The quark of the [error@Pft.Error] domain.
  *
  * Returns: the error domain
+ *
+ * Since: 0.1
  */
 G_DEFINE_EXTENDED_ERROR (PftError, pft_error)
 
@@ -70,6 +72,8 @@ G_DEFINE_EXTENDED_ERROR (PftError, pft_error)
  * data, because the message states it too.
  *
  * Returns: (transfer full): a new #GError
+ *
+ * Since: 0.1
  */
 GError *
 pft_error_new_rate_limited (double      retry_after,
@@ -160,6 +164,8 @@ message_mentions_rate_limit (const char *message)
  * Nodes can refine this with [vfunc@Pft.Node.is_rate_limit].
  *
  * Returns: %TRUE if @error is a rate-limit error
+ *
+ * Since: 0.1
  */
 gboolean
 pft_error_is_rate_limit (const GError *error)
@@ -189,6 +195,8 @@ pft_error_is_rate_limit (const GError *error)
  * "retry in N s".
  *
  * Returns: the retry-after in seconds, or -1 when @error carries none
+ *
+ * Since: 0.1
  */
 double
 pft_error_get_retry_after (const GError *error)
@@ -235,6 +243,8 @@ pft_error_get_retry_after (const GError *error)
  * Vala and GJS keep it (PyGObject drops extended error data).
  *
  * Returns: (nullable): the source, or %NULL
+ *
+ * Since: 0.1
  */
 const char *
 pft_error_get_source (const GError *error)
@@ -260,6 +270,8 @@ pft_error_get_source (const GError *error)
  * Completes @task with the error of [func@Pft.Error.new_rate_limited], so
  * that code in any language (GJS's `exec_task`, Python's `exec_async`)
  * reports a rate limit with its retry-after intact.
+ *
+ * Since: 0.1
  */
 void
 pft_task_return_rate_limited (GTask      *task,

@@ -18,6 +18,8 @@ G_BEGIN_DECLS
  *
  * The error domain of Pft. Errors in this domain come from the
  * [enum@Pft.Error] enumeration.
+ *
+ * Since: 0.1
  */
 #define PFT_ERROR (pft_error_quark ())
 
@@ -41,6 +43,8 @@ G_BEGIN_DECLS
  *   not be reached, or answered nothing, within its timeout. Since: 0.1
  *
  * Error codes of the [error@Pft.Error] domain.
+ *
+ * Since: 0.1
  */
 typedef enum {
   PFT_ERROR_FAILED,

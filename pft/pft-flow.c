@@ -24,6 +24,8 @@
  *
  * Loops are allowed (agents loop); [property@Pft.Flow:max-steps] stops a
  * runaway graph with [error@Pft.Error.MAX_STEPS].
+ *
+ * Since: 0.1
  */
 
 typedef struct
@@ -127,6 +129,8 @@ pft_flow_class_init (PftFlowClass *klass)
    *
    * The node the walk starts at. Running a flow without one fails with
    * [error@Pft.Error.NO_START].
+   *
+   * Since: 0.1
    */
   properties[PROP_START] =
     g_param_spec_object ("start", NULL, NULL, PFT_TYPE_NODE,
@@ -136,6 +140,8 @@ pft_flow_class_init (PftFlowClass *klass)
    *
    * The most node invocations one walk may make, 0 for no bound. A walk
    * that needs more fails with [error@Pft.Error.MAX_STEPS].
+   *
+   * Since: 0.1
    */
   properties[PROP_MAX_STEPS] =
     g_param_spec_uint ("max-steps", NULL, NULL, 0, G_MAXUINT, 0,
@@ -156,6 +162,8 @@ pft_flow_init (PftFlow *self)
  * Creates a flow that starts at @start.
  *
  * Returns: (transfer full): a new #PftFlow
+ *
+ * Since: 0.1
  */
 PftFlow *
 pft_flow_new (PftNode *start)
@@ -172,6 +180,8 @@ pft_flow_new (PftNode *start)
  * Gets the start node.
  *
  * Returns: (transfer none) (nullable): the start node
+ *
+ * Since: 0.1
  */
 PftNode *
 pft_flow_get_start (PftFlow *self)
@@ -189,6 +199,8 @@ pft_flow_get_start (PftFlow *self)
  * @start: (nullable): the start node
  *
  * Sets the start node.
+ *
+ * Since: 0.1
  */
 void
 pft_flow_set_start (PftFlow *self,
@@ -211,6 +223,8 @@ pft_flow_set_start (PftFlow *self,
  * Gets the bound on node invocations of one walk.
  *
  * Returns: the bound, 0 for none
+ *
+ * Since: 0.1
  */
 guint
 pft_flow_get_max_steps (PftFlow *self)
@@ -228,6 +242,8 @@ pft_flow_get_max_steps (PftFlow *self)
  * @max_steps: the most node invocations of one walk, 0 for no bound
  *
  * Bounds the node invocations of one walk, to stop runaway loops.
+ *
+ * Since: 0.1
  */
 void
 pft_flow_set_max_steps (PftFlow *self,

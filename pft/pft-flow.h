@@ -26,6 +26,8 @@ G_DECLARE_DERIVABLE_TYPE (PftFlow, pft_flow, PFT, FLOW, PftNode)
  * graph and cannot be overridden; `prep` and `post` can. The default
  * `post` returns the action of the last node, so that a flow nested in
  * another routes like a node.
+ *
+ * Since: 0.1
  */
 struct _PftFlowClass
 {

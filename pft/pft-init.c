@@ -53,6 +53,8 @@ _pft_error_new_cancelled (void)
  * The version of the Pft library the program runs with.
  *
  * Returns: a version string such as "0.1.0"
+ *
+ * Since: 0.1
  */
 const char *
 pft_get_version_string (void)

@@ -90,6 +90,8 @@
  * the thread that created the registry while no other thread iterates the
  * context, shows in the model at once; any other change shows at the
  * context's next iteration.
+ *
+ * Since: 0.1
  */
 
 struct _PftLimiterRegistry
@@ -163,6 +165,8 @@ pft_limiter_registry_init (PftLimiterRegistry *self)
  * model belongs to the calling thread's thread-default main context.
  *
  * Returns: (transfer full): a new [class@Pft.LimiterRegistry]
+ *
+ * Since: 0.1
  */
 PftLimiterRegistry *
 pft_limiter_registry_new (void)
@@ -179,6 +183,8 @@ pft_limiter_registry_new (void)
  *
  * Returns: (transfer none): the default [class@Pft.LimiterRegistry]; it
  *   lives as long as the process
+ *
+ * Since: 0.1
  */
 PftLimiterRegistry *
 pft_limiter_registry_get_default (void)
@@ -348,6 +354,8 @@ schedule_sync (PftLimiterRegistry *self)
  *
  * Returns: (transfer none): a [iface@Gio.ListModel] of
  *   [class@Pft.RateLimiter]
+ *
+ * Since: 0.1
  */
 GListModel *
 pft_limiter_registry_get_model (PftLimiterRegistry *self)
@@ -446,6 +454,8 @@ insert_limiter (PftLimiterRegistry *self,
  * the limiter's properties or reload a configuration file instead).
  *
  * Returns: %TRUE if @limiter is now registered as @name
+ *
+ * Since: 0.1
  */
 gboolean
 pft_limiter_registry_register (PftLimiterRegistry  *self,
@@ -479,6 +489,8 @@ pft_limiter_registry_register (PftLimiterRegistry  *self,
  * Returns: (transfer none) (nullable): the new limiter, owned by the
  *   registry: valid while it stays registered (take a reference if another
  *   thread may remove it), or %NULL on error
+ *
+ * Since: 0.1
  */
 PftRateLimiter *
 pft_limiter_registry_register_new (PftLimiterRegistry  *self,
@@ -517,6 +529,8 @@ pft_limiter_registry_register_new (PftLimiterRegistry  *self,
  * Returns: (transfer none) (nullable): the new limiter, owned by the
  *   registry as for [method@Pft.LimiterRegistry.register_new], or %NULL on
  *   error
+ *
+ * Since: 0.1
  */
 PftRateLimiter *
 pft_limiter_registry_register_preset (PftLimiterRegistry  *self,
@@ -550,6 +564,8 @@ pft_limiter_registry_register_preset (PftLimiterRegistry  *self,
  * Returns: (transfer full): the limiter, or %NULL with @error set to
  *   %PFT_ERROR_NOT_FOUND, whose message names @name and says how to
  *   register it
+ *
+ * Since: 0.1
  */
 PftRateLimiter *
 pft_limiter_registry_lookup (PftLimiterRegistry  *self,
@@ -598,6 +614,8 @@ pft_limiter_registry_lookup (PftLimiterRegistry  *self,
  * which reports them as errors.
  *
  * Returns: (transfer full) (nullable): the limiter registered as @name
+ *
+ * Since: 0.1
  */
 PftRateLimiter *
 pft_limiter_registry_get_or_create (PftLimiterRegistry *self,
@@ -651,6 +669,8 @@ pft_limiter_registry_get_or_create (PftLimiterRegistry *self,
  * using it; only the name is gone.
  *
  * Returns: %TRUE if there was such a limiter
+ *
+ * Since: 0.1
  */
 gboolean
 pft_limiter_registry_remove (PftLimiterRegistry *self,
@@ -681,6 +701,8 @@ pft_limiter_registry_remove (PftLimiterRegistry *self,
  * @self: a [class@Pft.LimiterRegistry]
  *
  * Unregisters every limiter (the seed's `LimiterRegistry.reset()`).
+ *
+ * Since: 0.1
  */
 void
 pft_limiter_registry_clear (PftLimiterRegistry *self)
@@ -713,6 +735,8 @@ pft_limiter_registry_clear (PftLimiterRegistry *self)
  * one (unlike [method@Pft.LimiterRegistry.get_or_create]).
  *
  * Returns: whether a limiter is registered as @name
+ *
+ * Since: 0.1
  */
 gboolean
 pft_limiter_registry_contains (PftLimiterRegistry *self,
@@ -745,6 +769,8 @@ compare_strings (gconstpointer a,
  *
  * Returns: (transfer full) (array zero-terminated=1): a %NULL-terminated
  *   array; free with g_strfreev()
+ *
+ * Since: 0.1
  */
 char **
 pft_limiter_registry_dup_names (PftLimiterRegistry *self)
@@ -775,6 +801,8 @@ pft_limiter_registry_dup_names (PftLimiterRegistry *self)
  *
  * Returns: (transfer full) (nullable): the name, or %NULL if @limiter is
  *   not registered
+ *
+ * Since: 0.1
  */
 char *
 pft_limiter_registry_dup_name_of (PftLimiterRegistry *self,
@@ -802,75 +830,22 @@ pft_limiter_registry_dup_name_of (PftLimiterRegistry *self,
 /* -------------------------------------------------------------------- */
 /* Statistics                                                            */
 
-static const char *
-mode_nick (PftLimiterMode mode)
-{
-  g_autoptr(GEnumClass) klass = g_type_class_ref (PFT_TYPE_LIMITER_MODE);
-  GEnumValue *v = g_enum_get_value (klass, mode);
-
-  /* Nicks live in static storage of the registered type. */
-  return v != NULL ? v->value_nick : "unknown";
-}
-
-static GVariant *
-limiter_stats (PftRateLimiter *limiter)
-{
-  GVariantBuilder b;
-
-  g_variant_builder_init (&b, G_VARIANT_TYPE_VARDICT);
-  g_variant_builder_add (&b, "{sv}", "max_concurrent",
-                         g_variant_new_uint32 (pft_rate_limiter_get_max_concurrent (limiter)));
-  g_variant_builder_add (&b, "{sv}", "max_per_window",
-                         g_variant_new_uint32 (pft_rate_limiter_get_max_per_window (limiter)));
-  g_variant_builder_add (&b, "{sv}", "window",
-                         g_variant_new_double (pft_rate_limiter_get_window (limiter)));
-  g_variant_builder_add (&b, "{sv}", "max_cost_per_window",
-                         g_variant_new_uint64 (pft_rate_limiter_get_max_cost_per_window (limiter)));
-  g_variant_builder_add (&b, "{sv}", "mode",
-                         g_variant_new_string (mode_nick (pft_rate_limiter_get_mode (limiter))));
-  g_variant_builder_add (&b, "{sv}", "burst",
-                         g_variant_new_uint32 (pft_rate_limiter_get_burst (limiter)));
-  g_variant_builder_add (&b, "{sv}", "in_flight",
-                         g_variant_new_uint32 (pft_rate_limiter_get_in_flight (limiter)));
-  g_variant_builder_add (&b, "{sv}", "waiting",
-                         g_variant_new_uint32 (pft_rate_limiter_get_waiting (limiter)));
-  g_variant_builder_add (&b, "{sv}", "window_count",
-                         g_variant_new_uint32 (pft_rate_limiter_get_window_count (limiter)));
-  g_variant_builder_add (&b, "{sv}", "window_cost",
-                         g_variant_new_uint64 (pft_rate_limiter_get_window_cost (limiter)));
-  g_variant_builder_add (&b, "{sv}", "total_admitted",
-                         g_variant_new_uint64 (pft_rate_limiter_get_total_admitted (limiter)));
-  g_variant_builder_add (&b, "{sv}", "total_pauses",
-                         g_variant_new_uint64 (pft_rate_limiter_get_total_pauses (limiter)));
-  g_variant_builder_add (&b, "{sv}", "paused_for",
-                         g_variant_new_double (pft_rate_limiter_get_paused_for (limiter)));
-
-  return g_variant_builder_end (&b);
-}
-
 /**
  * pft_limiter_registry_get_stats:
  * @self: a [class@Pft.LimiterRegistry]
  * @name: a limiter name
  * @error: return location for a #GError
  *
- * A snapshot of a limiter's limits and use, as a dictionary (`a{sv}`):
- *
- * - `max_concurrent` (`u`), `max_per_window` (`u`, 0 = none),
- *   `window` (`d`, seconds), `max_cost_per_window` (`t`, 0 = none),
- *   `mode` (`s`: `sliding-window` or `smooth`), `burst` (`u`)
- * - `in_flight` (`u`): permits held now; `waiting` (`u`): queued acquires
- * - `window_count` (`u`) and `window_cost` (`t`): admissions and cost in
- *   the current window, counting only entries that have not expired (the
- *   seed counted expired timestamps too)
- * - `total_admitted` (`t`), `total_pauses` (`t`), `paused_for`
- *   (`d`, seconds of pause left)
- *
- * Each value is read separately, so under concurrent use the snapshot is
- * not atomic across keys.
+ * A snapshot of a limiter's limits and use, taken at one instant under
+ * the limiter's lock: the dictionary (`a{sv}`)
+ * [method@Pft.RateLimiter.dup_stats] returns, whose documentation lists
+ * the keys and their units. `window_count` and `window_cost` count only
+ * entries that have not expired (the seed counted expired timestamps too).
  *
  * Returns: (transfer full): the statistics, or %NULL with @error set to
  *   %PFT_ERROR_NOT_FOUND
+ *
+ * Since: 0.1
  */
 GVariant *
 pft_limiter_registry_get_stats (PftLimiterRegistry  *self,
@@ -887,7 +862,7 @@ pft_limiter_registry_get_stats (PftLimiterRegistry  *self,
   if (limiter == NULL)
     return NULL;
 
-  return g_variant_ref_sink (limiter_stats (limiter));
+  return pft_rate_limiter_dup_stats (limiter);
 }
 
 /**
@@ -900,6 +875,8 @@ pft_limiter_registry_get_stats (PftLimiterRegistry  *self,
  * (`a{sa{sv}}`).
  *
  * Returns: (transfer full): the statistics
+ *
+ * Since: 0.1
  */
 GVariant *
 pft_limiter_registry_get_all_stats (PftLimiterRegistry *self)
@@ -928,7 +905,9 @@ pft_limiter_registry_get_all_stats (PftLimiterRegistry *self)
   for (guint i = 0; i < snap->len; i++)
     {
       Snapshot *s = &g_array_index (snap, Snapshot, i);
-      g_variant_builder_add (&b, "{s@a{sv}}", s->name, limiter_stats (s->limiter));
+      g_autoptr(GVariant) stats = pft_rate_limiter_dup_stats (s->limiter);
+
+      g_variant_builder_add (&b, "{s@a{sv}}", s->name, stats);
     }
 
   return g_variant_ref_sink (g_variant_builder_end (&b));
@@ -1324,6 +1303,8 @@ load_internal (PftLimiterRegistry  *self,
  * prefer [method@Pft.LimiterRegistry.load_from_file].
  *
  * Returns: %TRUE on success; %FALSE with @error set to %PFT_ERROR_PARSE
+ *
+ * Since: 0.1
  */
 gboolean
 pft_limiter_registry_load_keyfile (PftLimiterRegistry  *self,
@@ -1452,6 +1433,8 @@ load_data (PftLimiterRegistry  *self,
  * errors give the line as `line N`.
  *
  * Returns: %TRUE on success; %FALSE with @error set to %PFT_ERROR_PARSE
+ *
+ * Since: 0.1
  */
 gboolean
 pft_limiter_registry_load_from_data (PftLimiterRegistry  *self,
@@ -1479,6 +1462,8 @@ pft_limiter_registry_load_from_data (PftLimiterRegistry  *self,
  * or a #GFileError if the file cannot be read.
  *
  * Returns: %TRUE on success, %FALSE with @error set
+ *
+ * Since: 0.1
  */
 gboolean
 pft_limiter_registry_load_from_file (PftLimiterRegistry  *self,

@@ -18,6 +18,8 @@ G_BEGIN_DECLS
  *
  * The action a node's [vfunc@Pft.Node.post] stands for when it returns
  * %NULL, and the successor [method@Pft.Node.add_successor] uses when given none.
+ *
+ * Since: 0.1
  */
 #define PFT_DEFAULT_ACTION "default"
 
@@ -54,6 +56,8 @@ G_DECLARE_DERIVABLE_TYPE (PftNode, pft_node, PFT, NODE, GObject)
  * [class@Pft.Context] of the invocation; a node object is never copied and
  * may run in several invocations at once, so per-run state belongs in the
  * context or the store, not in the node.
+ *
+ * Since: 0.1
  */
 struct _PftNodeClass
 {

@@ -19,6 +19,8 @@
  * reference releases too, so in C `g_autoptr(PftPermit)` is enough, and in
  * Python or JavaScript the permit is released when it is collected (call
  * `release()` to be prompt). Permits may be released from any thread.
+ *
+ * Since: 0.1
  */
 struct _PftPermit
 {
@@ -95,6 +97,8 @@ pft_permit_class_init (PftPermitClass *klass)
    * PftPermit:limiter:
    *
    * The limiter that granted the permit.
+   *
+   * Since: 0.1
    */
   properties[PROP_LIMITER] =
     g_param_spec_object ("limiter", NULL, NULL,
@@ -107,6 +111,8 @@ pft_permit_class_init (PftPermitClass *klass)
    * The cost (for example tokens) counted against the limiter's
    * [property@Pft.RateLimiter:max-cost-per-window]: the estimate given to
    * acquire, or the actual cost once [method@Pft.Permit.settle] was called.
+   *
+   * Since: 0.1
    */
   properties[PROP_COST] =
     g_param_spec_uint64 ("cost", NULL, NULL,
@@ -118,6 +124,8 @@ pft_permit_class_init (PftPermitClass *klass)
    *
    * Whether [method@Pft.Permit.release] was called (the concurrency slot
    * is free again).
+   *
+   * Since: 0.1
    */
   properties[PROP_RELEASED] =
     g_param_spec_boolean ("released", NULL, NULL,
@@ -163,6 +171,8 @@ _pft_permit_start (PftPermit *self)
  * waiter if it can now go. The request stays counted in the limiter's
  * window. Calling it again does nothing; disposing the permit releases it
  * too.
+ *
+ * Since: 0.1
  */
 void
 pft_permit_release (PftPermit *self)
@@ -188,6 +198,8 @@ pft_permit_release (PftPermit *self)
  * May be called before or after [method@Pft.Permit.release], and more than
  * once (the last call wins). Once the request has left the window, there is
  * nothing left to correct and only [property@Pft.Permit:cost] changes.
+ *
+ * Since: 0.1
  */
 void
 pft_permit_settle (PftPermit *self,
@@ -211,6 +223,8 @@ pft_permit_settle (PftPermit *self,
  * counts against the limiter's concurrency; releasing it again does nothing.
  *
  * Returns: %TRUE once [method@Pft.Permit.release] was called
+ *
+ * Since: 0.1
  */
 gboolean
 pft_permit_is_released (PftPermit *self)
@@ -229,6 +243,8 @@ pft_permit_is_released (PftPermit *self)
  *
  * Returns: the cost, in the unit of the limiter's
  *   [property@Pft.RateLimiter:max-cost-per-window]
+ *
+ * Since: 0.1
  */
 guint64
 pft_permit_get_cost (PftPermit *self)
@@ -246,6 +262,8 @@ pft_permit_get_cost (PftPermit *self)
  * [method@Pft.Permit.release] gives it back to.
  *
  * Returns: (transfer none): the limiter that granted the permit
+ *
+ * Since: 0.1
  */
 PftRateLimiter *
 pft_permit_get_limiter (PftPermit *self)

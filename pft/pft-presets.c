@@ -29,12 +29,9 @@
  *
  * All properties are construct-only, so a program can also describe its own
  * preset with `g_object_new (PFT_TYPE_PRESET, "name", ..., NULL)`.
+ *
+ * Since: 0.1
  */
-
-G_DEFINE_ENUM_TYPE (PftPresetKind, pft_preset_kind,
-  G_DEFINE_ENUM_VALUE (PFT_PRESET_KIND_NODE, "node"),
-  G_DEFINE_ENUM_VALUE (PFT_PRESET_KIND_FLOW, "flow"),
-  G_DEFINE_ENUM_VALUE (PFT_PRESET_KIND_ADAPTIVE_FLOW, "adaptive-flow"))
 
 /* The window every preset's per-minute figure refers to, in seconds. */
 #define PRESET_WINDOW 60.0
@@ -318,6 +315,8 @@ pft_preset_class_init (PftPresetClass *klass)
    *
    * The preset's canonical name, lower case with underscores, such as
    * `openai_tier1`.
+   *
+   * Since: 0.1
    */
   properties[PROP_NAME] =
     g_param_spec_string ("name", NULL, NULL, NULL, flags);
@@ -326,6 +325,8 @@ pft_preset_class_init (PftPresetClass *klass)
    * PftPreset:description:
    *
    * A short human-readable description, translated.
+   *
+   * Since: 0.1
    */
   properties[PROP_DESCRIPTION] =
     g_param_spec_string ("description", NULL, NULL, NULL, flags);
@@ -334,6 +335,8 @@ pft_preset_class_init (PftPresetClass *klass)
    * PftPreset:kind:
    *
    * Whether the preset is for node calls, flow instances or adaptive flows.
+   *
+   * Since: 0.1
    */
   properties[PROP_KIND] =
     g_param_spec_enum ("kind", NULL, NULL,
@@ -344,6 +347,8 @@ pft_preset_class_init (PftPresetClass *klass)
    *
    * How many calls (or flow instances) may run at the same time; for an
    * adaptive-flow preset, the ceiling that recovery never exceeds.
+   *
+   * Since: 0.1
    */
   properties[PROP_MAX_CONCURRENT] =
     g_param_spec_uint ("max-concurrent", NULL, NULL,
@@ -354,6 +359,8 @@ pft_preset_class_init (PftPresetClass *klass)
    *
    * How many calls (or flow instances) may start in any 60-second window;
    * 0 means no rate limit.
+   *
+   * Since: 0.1
    */
   properties[PROP_MAX_PER_MINUTE] =
     g_param_spec_uint ("max-per-minute", NULL, NULL,
@@ -365,6 +372,8 @@ pft_preset_class_init (PftPresetClass *klass)
    * The concurrency an adaptive node or flow starts with. Set for
    * adaptive-flow presets; for the others it equals
    * [property@Pft.Preset:max-concurrent]. 0 at construction means the same.
+   *
+   * Since: 0.1
    */
   properties[PROP_INITIAL_CONCURRENT] =
     g_param_spec_uint ("initial-concurrent", NULL, NULL,
@@ -375,6 +384,8 @@ pft_preset_class_init (PftPresetClass *klass)
    *
    * The floor an adaptive node or flow never backs off below. Set for
    * adaptive-flow presets; 1 for the others. 0 at construction means 1.
+   *
+   * Since: 0.1
    */
   properties[PROP_MIN_CONCURRENT] =
     g_param_spec_uint ("min-concurrent", NULL, NULL,
@@ -384,6 +395,8 @@ pft_preset_class_init (PftPresetClass *klass)
    * PftPreset:backoff-factor:
    *
    * The factor (0..1) concurrency is multiplied by on a rate-limit error.
+   *
+   * Since: 0.1
    */
   properties[PROP_BACKOFF_FACTOR] =
     g_param_spec_double ("backoff-factor", NULL, NULL,
@@ -394,6 +407,8 @@ pft_preset_class_init (PftPresetClass *klass)
    *
    * How many consecutive successes an adaptive node or flow waits for
    * before it raises its concurrency again.
+   *
+   * Since: 0.1
    */
   properties[PROP_RECOVERY_THRESHOLD] =
     g_param_spec_uint ("recovery-threshold", NULL, NULL,
@@ -403,6 +418,8 @@ pft_preset_class_init (PftPresetClass *klass)
    * PftPreset:recovery-factor:
    *
    * The factor (>= 1) concurrency is multiplied by on recovery.
+   *
+   * Since: 0.1
    */
   properties[PROP_RECOVERY_FACTOR] =
     g_param_spec_double ("recovery-factor", NULL, NULL,
@@ -486,6 +503,8 @@ find_entry (const char *name)
  *
  * Returns: (transfer full): a new [class@Pft.Preset], or %NULL with
  *   @error set to %PFT_ERROR_NOT_FOUND (its message lists the valid names)
+ *
+ * Since: 0.1
  */
 PftPreset *
 pft_presets_lookup (const char  *name,
@@ -522,6 +541,8 @@ pft_presets_lookup (const char  *name,
  *
  * Returns: (transfer full) (array zero-terminated=1): a %NULL-terminated
  *   array of names; free with g_strfreev()
+ *
+ * Since: 0.1
  */
 char **
 pft_presets_list (void)
@@ -541,6 +562,8 @@ pft_presets_list (void)
  * Gets the name the preset is looked up by with [func@Pft.presets_lookup].
  *
  * Returns: the canonical name, such as `openai_tier1`
+ *
+ * Since: 0.1
  */
 const char *
 pft_preset_get_name (PftPreset *self)
@@ -557,6 +580,8 @@ pft_preset_get_name (PftPreset *self)
  * the current locale when a translation is installed.
  *
  * Returns: a short, translated description such as "OpenAI Tier 1"
+ *
+ * Since: 0.1
  */
 const char *
 pft_preset_get_description (PftPreset *self)
@@ -572,6 +597,8 @@ pft_preset_get_description (PftPreset *self)
  * Gets whether the preset configures a node, a flow or an adaptive flow.
  *
  * Returns: what the preset is meant to configure
+ *
+ * Since: 0.1
  */
 PftPresetKind
 pft_preset_get_kind (PftPreset *self)
@@ -588,6 +615,8 @@ pft_preset_get_kind (PftPreset *self)
  * flow instances at once for a flow, the ceiling for adaptive ones.
  *
  * Returns: how many calls or flow instances may run at once (>= 1)
+ *
+ * Since: 0.1
  */
 guint
 pft_preset_get_max_concurrent (PftPreset *self)
@@ -603,6 +632,8 @@ pft_preset_get_max_concurrent (PftPreset *self)
  * Gets the rate limit the preset sets, in starts per minute.
  *
  * Returns: how many may start in any 60-second window; 0 for no limit
+ *
+ * Since: 0.1
  */
 guint
 pft_preset_get_max_per_minute (PftPreset *self)
@@ -619,6 +650,8 @@ pft_preset_get_max_per_minute (PftPreset *self)
  * preset; for presets of other kinds, their max-concurrent.
  *
  * Returns: the starting concurrency for adaptive nodes and flows
+ *
+ * Since: 0.1
  */
 guint
 pft_preset_get_initial_concurrent (PftPreset *self)
@@ -635,6 +668,8 @@ pft_preset_get_initial_concurrent (PftPreset *self)
  * this preset; for presets of other kinds, the seed's default of 1.
  *
  * Returns: the concurrency floor for adaptive nodes and flows
+ *
+ * Since: 0.1
  */
 guint
 pft_preset_get_min_concurrent (PftPreset *self)
@@ -652,6 +687,8 @@ pft_preset_get_min_concurrent (PftPreset *self)
  * default of 0.5.
  *
  * Returns: the factor (0..1) applied to concurrency on a rate-limit error
+ *
+ * Since: 0.1
  */
 double
 pft_preset_get_backoff_factor (PftPreset *self)
@@ -669,6 +706,8 @@ pft_preset_get_backoff_factor (PftPreset *self)
  * seed's default of 10.
  *
  * Returns: consecutive successes needed before concurrency grows again
+ *
+ * Since: 0.1
  */
 guint
 pft_preset_get_recovery_threshold (PftPreset *self)
@@ -685,6 +724,8 @@ pft_preset_get_recovery_threshold (PftPreset *self)
  * when it recovers; for presets of other kinds, the seed's default of 1.2.
  *
  * Returns: the factor (>= 1) applied to concurrency on recovery
+ *
+ * Since: 0.1
  */
 double
 pft_preset_get_recovery_factor (PftPreset *self)
@@ -705,6 +746,8 @@ pft_preset_get_recovery_factor (PftPreset *self)
  * (0, no limit, if it has none). The limiter is changed in place, keeping its
  * window history and waiters; its other limits (cost, mode, burst) are left
  * as they are.
+ *
+ * Since: 0.1
  */
 void
 pft_preset_apply_to_limiter (PftPreset      *self,
@@ -736,6 +779,8 @@ pft_preset_apply_to_limiter (PftPreset      *self,
  * for an adaptive-flow preset).
  *
  * Returns: (transfer full): a new [class@Pft.RateLimiter]
+ *
+ * Since: 0.1
  */
 PftRateLimiter *
 pft_preset_new_limiter (PftPreset *self)
@@ -762,6 +807,8 @@ pft_preset_new_limiter (PftPreset *self)
  *
  * Returns: (transfer full): a new limiter, or %NULL with @error set to
  *   %PFT_ERROR_NOT_FOUND if there is no such preset
+ *
+ * Since: 0.1
  */
 PftRateLimiter *
 pft_rate_limiter_new_for_preset (const char  *preset,

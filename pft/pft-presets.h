@@ -24,17 +24,14 @@ G_BEGIN_DECLS
  *   of [class@Pft.Preset] are meaningful only for this kind
  *
  * What a [class@Pft.Preset] is meant to configure.
+ *
+ * Since: 0.1
  */
 typedef enum {
   PFT_PRESET_KIND_NODE,
   PFT_PRESET_KIND_FLOW,
   PFT_PRESET_KIND_ADAPTIVE_FLOW,
 } PftPresetKind;
-
-#define PFT_TYPE_PRESET_KIND (pft_preset_kind_get_type ())
-
-PFT_AVAILABLE_IN_ALL
-GType pft_preset_kind_get_type (void) G_GNUC_CONST;
 
 #define PFT_TYPE_PRESET (pft_preset_get_type ())
 
@@ -73,5 +70,10 @@ void            pft_preset_apply_to_limiter        (PftPreset      *self,
                                                     PftRateLimiter *limiter);
 PFT_AVAILABLE_IN_ALL
 PftRateLimiter *pft_preset_new_limiter             (PftPreset      *self);
+
+/* Defined with the presets: the limiter itself knows nothing of them. */
+PFT_AVAILABLE_IN_ALL
+PftRateLimiter *pft_rate_limiter_new_for_preset    (const char     *preset,
+                                                    GError        **error);
 
 G_END_DECLS

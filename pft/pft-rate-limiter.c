@@ -701,6 +701,8 @@ limit_ok_or_critical (const char *func,
  * [property@Pft.RateLimiter:waiting], and
  * [signal@Pft.RateLimiter::rate-limited], are emitted in whichever thread
  * made the change.
+ *
+ * Since: 0.1
  */
 struct _PftRateLimiter
 {
@@ -1444,6 +1446,8 @@ pft_rate_limiter_class_init (PftRateLimiterClass *klass)
    * How many permits may be held at once (requests in flight), at least 1.
    * Lowering it admits nobody new until fewer than the new value are in
    * flight; raising it admits waiters at once.
+   *
+   * Since: 0.1
    */
   properties[PROP_MAX_CONCURRENT] =
     g_param_spec_uint ("max-concurrent", NULL, NULL,
@@ -1455,6 +1459,8 @@ pft_rate_limiter_class_init (PftRateLimiterClass *klass)
    * How many requests may be admitted in any window of
    * [property@Pft.RateLimiter:window] seconds, or 0 for no limit. Every
    * acquire counts one request, whatever its cost.
+   *
+   * Since: 0.1
    */
   properties[PROP_MAX_PER_WINDOW] =
     g_param_spec_uint ("max-per-window", NULL, NULL,
@@ -1466,6 +1472,8 @@ pft_rate_limiter_class_init (PftRateLimiterClass *klass)
    * The length of the rate window, in seconds, from 1e-6 (a microsecond,
    * its resolution) to 1e9 (about 31 years). Changing it keeps the
    * admissions already counted.
+   *
+   * Since: 0.1
    */
   properties[PROP_WINDOW] =
     g_param_spec_double ("window", NULL, NULL,
@@ -1479,6 +1487,8 @@ pft_rate_limiter_class_init (PftRateLimiterClass *klass)
    * [property@Pft.RateLimiter:max-per-window], or 0 for no limit. A single
    * request costing more than this is refused with
    * [error@Pft.Error.INVALID_ARGUMENT] rather than waiting forever.
+   *
+   * Since: 0.1
    */
   properties[PROP_MAX_COST_PER_WINDOW] =
     g_param_spec_uint64 ("max-cost-per-window", NULL, NULL,
@@ -1489,6 +1499,8 @@ pft_rate_limiter_class_init (PftRateLimiterClass *klass)
    *
    * How the window limits are spread over time: an exact sliding window
    * (the default) or smooth pacing.
+   *
+   * Since: 0.1
    */
   properties[PROP_MODE] =
     g_param_spec_enum ("mode", NULL, NULL,
@@ -1500,6 +1512,8 @@ pft_rate_limiter_class_init (PftRateLimiterClass *klass)
    * In [enum@Pft.LimiterMode.SMOOTH] mode, how many requests may be
    * admitted back to back before the pacing of window / max-per-window
    * seconds applies (at least 1). Unused in sliding-window mode.
+   *
+   * Since: 0.1
    */
   properties[PROP_BURST] =
     g_param_spec_uint ("burst", NULL, NULL,
@@ -1509,6 +1523,8 @@ pft_rate_limiter_class_init (PftRateLimiterClass *klass)
    * PftRateLimiter:in-flight:
    *
    * How many permits are held right now.
+   *
+   * Since: 0.1
    */
   properties[PROP_IN_FLIGHT] =
     g_param_spec_uint ("in-flight", NULL, NULL, 0, G_MAXUINT, 0, ro);
@@ -1517,6 +1533,8 @@ pft_rate_limiter_class_init (PftRateLimiterClass *klass)
    * PftRateLimiter:waiting:
    *
    * How many callers are waiting for a permit right now.
+   *
+   * Since: 0.1
    */
   properties[PROP_WAITING] =
     g_param_spec_uint ("waiting", NULL, NULL, 0, G_MAXUINT, 0, ro);
@@ -1529,6 +1547,8 @@ pft_rate_limiter_class_init (PftRateLimiterClass *klass)
    * that have not started yet (only live entries count).
    * Admissions are recorded while a window limit is set. Not notified:
    * it changes as time passes; read it when needed.
+   *
+   * Since: 0.1
    */
   properties[PROP_WINDOW_COUNT] =
     g_param_spec_uint ("window-count", NULL, NULL, 0, G_MAXUINT, 0, ro);
@@ -1538,6 +1558,8 @@ pft_rate_limiter_class_init (PftRateLimiterClass *klass)
    *
    * The total cost of the requests the current window holds (see
    * [property@Pft.RateLimiter:window-count]). Not notified.
+   *
+   * Since: 0.1
    */
   properties[PROP_WINDOW_COST] =
     g_param_spec_uint64 ("window-cost", NULL, NULL, 0, G_MAXUINT64, 0, ro);
@@ -1547,6 +1569,8 @@ pft_rate_limiter_class_init (PftRateLimiterClass *klass)
    *
    * How many permits were granted since the limiter was created. Not
    * notified (it would cost every admission a signal).
+   *
+   * Since: 0.1
    */
   properties[PROP_TOTAL_ADMITTED] =
     g_param_spec_uint64 ("total-admitted", NULL, NULL, 0, G_MAXUINT64, 0, ro);
@@ -1556,6 +1580,8 @@ pft_rate_limiter_class_init (PftRateLimiterClass *klass)
    *
    * How many pauses were started or extended, by
    * [method@Pft.RateLimiter.pause] or [method@Pft.RateLimiter.report_error].
+   *
+   * Since: 0.1
    */
   properties[PROP_TOTAL_PAUSES] =
     g_param_spec_uint64 ("total-pauses", NULL, NULL, 0, G_MAXUINT64, 0, ro);
@@ -1564,6 +1590,8 @@ pft_rate_limiter_class_init (PftRateLimiterClass *klass)
    * PftRateLimiter:paused-for:
    *
    * Seconds left in the current pause, or 0. Not notified.
+   *
+   * Since: 0.1
    */
   properties[PROP_PAUSED_FOR] =
     g_param_spec_double ("paused-for", NULL, NULL, 0, G_MAXDOUBLE, 0, ro);
@@ -1580,6 +1608,8 @@ pft_rate_limiter_class_init (PftRateLimiterClass *klass)
    * [method@Pft.RateLimiter.report_error], and when
    * [method@Pft.RateLimiter.pause] starts or extends a pause. Emitted in
    * the thread that reported it.
+   *
+   * Since: 0.1
    */
   signals[SIGNAL_RATE_LIMITED] =
     g_signal_new ("rate-limited",
@@ -1623,6 +1653,8 @@ pft_rate_limiter_init (PftRateLimiter *self)
  *
  * Returns: (transfer full) (nullable): a new limiter, or %NULL when a
  *   number is out of range
+ *
+ * Since: 0.1
  */
 PftRateLimiter *
 pft_rate_limiter_new (guint  max_concurrent,
@@ -1663,6 +1695,8 @@ pft_rate_limiter_new (guint  max_concurrent,
  *   set when the caller would have to wait, or %NULL with
  *   [error@Pft.Error.INVALID_ARGUMENT] when @cost exceeds
  *   [property@Pft.RateLimiter:max-cost-per-window] (it could never go)
+ *
+ * Since: 0.1
  */
 PftPermit *
 pft_rate_limiter_try_acquire (PftRateLimiter  *self,
@@ -1713,6 +1747,8 @@ pft_rate_limiter_try_acquire (PftRateLimiter  *self,
  * Cancelling @cancellable takes the waiter out of the queue at once,
  * counts nothing, and lets the next waiter go; the callback then gets
  * `G_IO_ERROR_CANCELLED`.
+ *
+ * Since: 0.1
  */
 void
 pft_rate_limiter_acquire_async (PftRateLimiter      *self,
@@ -1773,6 +1809,8 @@ pft_rate_limiter_acquire_async (PftRateLimiter      *self,
  *   or [error@Pft.Error.INVALID_ARGUMENT] (a cost above
  *   [property@Pft.RateLimiter:max-cost-per-window], also when the limit
  *   was lowered while waiting)
+ *
+ * Since: 0.1
  */
 PftPermit *
 pft_rate_limiter_acquire_finish (PftRateLimiter  *self,
@@ -1802,6 +1840,8 @@ pft_rate_limiter_acquire_finish (PftRateLimiter  *self,
  * Returns: (transfer full): the permit, or %NULL with `G_IO_ERROR_CANCELLED`
  *   or [error@Pft.Error.INVALID_ARGUMENT] (a cost above
  *   [property@Pft.RateLimiter:max-cost-per-window])
+ *
+ * Since: 0.1
  */
 PftPermit *
 pft_rate_limiter_acquire (PftRateLimiter  *self,
@@ -2140,6 +2180,8 @@ pause_internal (PftRateLimiter *self,
  *
  * Emits [signal@Pft.RateLimiter::rate-limited] when this starts or extends
  * a pause.
+ *
+ * Since: 0.1
  */
 void
 pft_rate_limiter_pause (PftRateLimiter *self,
@@ -2165,6 +2207,8 @@ pft_rate_limiter_pause (PftRateLimiter *self,
  * one, and emits [signal@Pft.RateLimiter::rate-limited] once.
  *
  * Returns: %TRUE if @error was a rate-limit error
+ *
+ * Since: 0.1
  */
 gboolean
 pft_rate_limiter_report_error (PftRateLimiter *self,
@@ -2238,6 +2282,8 @@ reconfigure_locked (PftRateLimiter *self,
  * Gets the concurrency limit, [property@Pft.RateLimiter:max-concurrent].
  *
  * Returns: how many permits may be held at once
+ *
+ * Since: 0.1
  */
 guint
 pft_rate_limiter_get_max_concurrent (PftRateLimiter *self)
@@ -2260,6 +2306,8 @@ pft_rate_limiter_get_max_concurrent (PftRateLimiter *self)
  * Sets [property@Pft.RateLimiter:max-concurrent]. Raising it admits
  * waiters at once; lowering it admits nobody until fewer than
  * @max_concurrent permits are held (permits already held stay valid).
+ *
+ * Since: 0.1
  */
 void
 pft_rate_limiter_set_max_concurrent (PftRateLimiter *self,
@@ -2291,6 +2339,8 @@ pft_rate_limiter_set_max_concurrent (PftRateLimiter *self,
  * [property@Pft.RateLimiter:max-per-window].
  *
  * Returns: how many requests may start in any window, or 0 for no limit
+ *
+ * Since: 0.1
  */
 guint
 pft_rate_limiter_get_max_per_window (PftRateLimiter *self)
@@ -2313,6 +2363,8 @@ pft_rate_limiter_get_max_per_window (PftRateLimiter *self)
  *
  * Sets [property@Pft.RateLimiter:max-per-window]; takes effect at once and
  * keeps the requests already counted in the window.
+ *
+ * Since: 0.1
  */
 void
 pft_rate_limiter_set_max_per_window (PftRateLimiter *self,
@@ -2342,6 +2394,8 @@ pft_rate_limiter_set_max_per_window (PftRateLimiter *self,
  * Gets the length of the sliding window, [property@Pft.RateLimiter:window].
  *
  * Returns: the window length, in seconds
+ *
+ * Since: 0.1
  */
 double
 pft_rate_limiter_get_window (PftRateLimiter *self)
@@ -2364,6 +2418,8 @@ pft_rate_limiter_get_window (PftRateLimiter *self)
  * Sets [property@Pft.RateLimiter:window]; takes effect at once and keeps
  * the requests already counted (they expire @window seconds after they
  * were admitted).
+ *
+ * Since: 0.1
  */
 void
 pft_rate_limiter_set_window (PftRateLimiter *self,
@@ -2405,6 +2461,8 @@ pft_rate_limiter_set_window (PftRateLimiter *self,
  * [property@Pft.RateLimiter:max-cost-per-window].
  *
  * Returns: how much cost may be admitted in any window, or 0 for no limit
+ *
+ * Since: 0.1
  */
 guint64
 pft_rate_limiter_get_max_cost_per_window (PftRateLimiter *self)
@@ -2428,6 +2486,8 @@ pft_rate_limiter_get_max_cost_per_window (PftRateLimiter *self)
  * Sets [property@Pft.RateLimiter:max-cost-per-window]; takes effect at
  * once and keeps the costs already counted. Waiters whose cost is above
  * the new limit fail with [error@Pft.Error.INVALID_ARGUMENT].
+ *
+ * Since: 0.1
  */
 void
 pft_rate_limiter_set_max_cost_per_window (PftRateLimiter *self,
@@ -2473,6 +2533,8 @@ pft_rate_limiter_set_max_cost_per_window (PftRateLimiter *self,
  * Gets the admission mode, [property@Pft.RateLimiter:mode].
  *
  * Returns: how the window limits are spread over time
+ *
+ * Since: 0.1
  */
 PftLimiterMode
 pft_rate_limiter_get_mode (PftRateLimiter *self)
@@ -2495,6 +2557,8 @@ pft_rate_limiter_get_mode (PftRateLimiter *self)
  * Sets [property@Pft.RateLimiter:mode]. Switching to smooth pacing goes on
  * from the last admission (no fresh burst); switching back keeps the
  * window's history.
+ *
+ * Since: 0.1
  */
 void
 pft_rate_limiter_set_mode (PftRateLimiter *self,
@@ -2525,6 +2589,8 @@ pft_rate_limiter_set_mode (PftRateLimiter *self,
  * Gets the burst size of the smooth mode, [property@Pft.RateLimiter:burst].
  *
  * Returns: how many requests smooth mode admits back to back
+ *
+ * Since: 0.1
  */
 guint
 pft_rate_limiter_get_burst (PftRateLimiter *self)
@@ -2545,6 +2611,8 @@ pft_rate_limiter_get_burst (PftRateLimiter *self)
  * @burst: how many requests smooth mode admits back to back, at least 1
  *
  * Sets [property@Pft.RateLimiter:burst].
+ *
+ * Since: 0.1
  */
 void
 pft_rate_limiter_set_burst (PftRateLimiter *self,
@@ -2579,6 +2647,8 @@ pft_rate_limiter_set_burst (PftRateLimiter *self,
  * other threads may change it as soon as it is read.
  *
  * Returns: how many permits are held right now
+ *
+ * Since: 0.1
  */
 guint
 pft_rate_limiter_get_in_flight (PftRateLimiter *self)
@@ -2601,6 +2671,8 @@ pft_rate_limiter_get_in_flight (PftRateLimiter *self)
  * threads may change it as soon as it is read.
  *
  * Returns: how many callers are waiting for a permit right now
+ *
+ * Since: 0.1
  */
 guint
 pft_rate_limiter_get_waiting (PftRateLimiter *self)
@@ -2625,6 +2697,8 @@ pft_rate_limiter_get_waiting (PftRateLimiter *self)
  * Returns: how many requests started less than
  *   [property@Pft.RateLimiter:window] seconds ago or were granted and have
  *   not started yet (recorded while a window limit is set)
+ *
+ * Since: 0.1
  */
 guint
 pft_rate_limiter_get_window_count (PftRateLimiter *self)
@@ -2649,6 +2723,8 @@ pft_rate_limiter_get_window_count (PftRateLimiter *self)
  *
  * Returns: the total cost of the requests admitted less than
  *   [property@Pft.RateLimiter:window] seconds ago, settled costs included
+ *
+ * Since: 0.1
  */
 guint64
 pft_rate_limiter_get_window_cost (PftRateLimiter *self)
@@ -2672,6 +2748,8 @@ pft_rate_limiter_get_window_cost (PftRateLimiter *self)
  * for statistics that is never reset.
  *
  * Returns: how many permits were granted since the limiter was created
+ *
+ * Since: 0.1
  */
 guint64
 pft_rate_limiter_get_total_admitted (PftRateLimiter *self)
@@ -2694,6 +2772,8 @@ pft_rate_limiter_get_total_admitted (PftRateLimiter *self)
  * [method@Pft.RateLimiter.pause]); a counter for statistics.
  *
  * Returns: how many pauses were started or extended
+ *
+ * Since: 0.1
  */
 guint64
 pft_rate_limiter_get_total_pauses (PftRateLimiter *self)
@@ -2716,6 +2796,8 @@ pft_rate_limiter_get_total_pauses (PftRateLimiter *self)
  * admissions resume.
  *
  * Returns: the seconds left in the current pause, or 0 when not paused
+ *
+ * Since: 0.1
  */
 double
 pft_rate_limiter_get_paused_for (PftRateLimiter *self)
@@ -2731,6 +2813,91 @@ pft_rate_limiter_get_paused_for (PftRateLimiter *self)
 }
 
 /**
+ * pft_rate_limiter_dup_stats:
+ * @self: a limiter
+ *
+ * Takes a snapshot of the limiter's limits and use, all read at one
+ * instant under the limiter's lock (the separate getters may each see a
+ * different moment), as a dictionary (`a{sv}`) with these keys:
+ *
+ * - `max_concurrent` (`u`): [property@Pft.RateLimiter:max-concurrent]
+ * - `max_per_window` (`u`): [property@Pft.RateLimiter:max-per-window],
+ *   0 for no limit
+ * - `window` (`d`): [property@Pft.RateLimiter:window], in seconds
+ * - `max_cost_per_window` (`t`):
+ *   [property@Pft.RateLimiter:max-cost-per-window], 0 for no limit
+ * - `mode` (`s`): the nick of [property@Pft.RateLimiter:mode],
+ *   `sliding-window` or `smooth`
+ * - `burst` (`u`): [property@Pft.RateLimiter:burst]
+ * - `in_flight` (`u`): permits held now
+ * - `waiting` (`u`): acquires queued now
+ * - `window_count` (`u`) and `window_cost` (`t`): the requests and the
+ *   cost counted in the current window, as
+ *   [method@Pft.RateLimiter.get_window_count] and
+ *   [method@Pft.RateLimiter.get_window_cost] give them
+ * - `total_admitted` (`t`): permits granted since the limiter was created
+ * - `total_pauses` (`t`): pauses started or extended by retry-afters
+ * - `paused_for` (`d`): seconds left in the current pause, 0 when not
+ *   paused
+ *
+ * Keys may be added in later versions; none will be removed.
+ *
+ * Returns: (transfer full): the statistics, a non-floating `a{sv}`
+ *
+ * Since: 0.1
+ */
+GVariant *
+pft_rate_limiter_dup_stats (PftRateLimiter *self)
+{
+  g_autoptr(GEnumClass) mode_class = NULL;
+  GEnumValue *mode_value;
+  GVariantBuilder b;
+  PftAdmissionLimits limits;
+  guint max_concurrent, in_flight, waiting, window_count;
+  guint64 window_cost, total_admitted, total_pauses;
+  gint64 now, paused;
+  double window;
+
+  g_return_val_if_fail (PFT_IS_RATE_LIMITER (self), NULL);
+
+  g_mutex_lock (&self->mutex);
+  now = now_locked (self);
+  limits = self->limits;
+  max_concurrent = self->max_concurrent;
+  window = self->window;
+  in_flight = self->in_flight;
+  waiting = self->waiters.length;
+  self->backend->vtable->usage (self->backend, now, &window_count, &window_cost);
+  total_admitted = self->total_admitted;
+  total_pauses = self->total_pauses;
+  paused = self->backend->vtable->paused_until (self->backend) - now;
+  g_mutex_unlock (&self->mutex);
+
+  /* Nicks live in the static storage of the registered type. */
+  mode_class = g_type_class_ref (PFT_TYPE_LIMITER_MODE);
+  mode_value = g_enum_get_value (mode_class, limits.mode);
+
+  g_variant_builder_init (&b, G_VARIANT_TYPE_VARDICT);
+  g_variant_builder_add (&b, "{sv}", "max_concurrent", g_variant_new_uint32 (max_concurrent));
+  g_variant_builder_add (&b, "{sv}", "max_per_window", g_variant_new_uint32 (limits.max_per_window));
+  g_variant_builder_add (&b, "{sv}", "window", g_variant_new_double (window));
+  g_variant_builder_add (&b, "{sv}", "max_cost_per_window", g_variant_new_uint64 (limits.max_cost));
+  g_variant_builder_add (&b, "{sv}", "mode",
+                         g_variant_new_string (mode_value != NULL ? mode_value->value_nick : "unknown"));
+  g_variant_builder_add (&b, "{sv}", "burst", g_variant_new_uint32 (limits.burst));
+  g_variant_builder_add (&b, "{sv}", "in_flight", g_variant_new_uint32 (in_flight));
+  g_variant_builder_add (&b, "{sv}", "waiting", g_variant_new_uint32 (waiting));
+  g_variant_builder_add (&b, "{sv}", "window_count", g_variant_new_uint32 (window_count));
+  g_variant_builder_add (&b, "{sv}", "window_cost", g_variant_new_uint64 (window_cost));
+  g_variant_builder_add (&b, "{sv}", "total_admitted", g_variant_new_uint64 (total_admitted));
+  g_variant_builder_add (&b, "{sv}", "total_pauses", g_variant_new_uint64 (total_pauses));
+  g_variant_builder_add (&b, "{sv}", "paused_for",
+                         g_variant_new_double (paused > 0 ? (double) paused / G_USEC_PER_SEC : 0.0));
+
+  return g_variant_ref_sink (g_variant_builder_end (&b));
+}
+
+/**
  * pft_rate_limiter_to_string:
  * @self: a limiter
  *
@@ -2741,6 +2908,8 @@ pft_rate_limiter_get_paused_for (PftRateLimiter *self)
  * running pause are shown when set.
  *
  * Returns: (transfer full): a new string
+ *
+ * Since: 0.1
  */
 char *
 pft_rate_limiter_to_string (PftRateLimiter *self)

@@ -24,6 +24,8 @@ G_BEGIN_DECLS
  *   than the limit, whatever the burst
  *
  * How a [class@Pft.RateLimiter] spreads its window limits over time.
+ *
+ * Since: 0.1
  */
 typedef enum {
   PFT_LIMITER_MODE_SLIDING_WINDOW,
@@ -39,9 +41,6 @@ PFT_AVAILABLE_IN_ALL
 PftRateLimiter *pft_rate_limiter_new              (guint            max_concurrent,
                                                    guint            max_per_window,
                                                    double           window);
-PFT_AVAILABLE_IN_ALL
-PftRateLimiter *pft_rate_limiter_new_for_preset   (const char      *preset,
-                                                   GError         **error);
 
 PFT_AVAILABLE_IN_ALL
 void            pft_rate_limiter_acquire_async    (PftRateLimiter  *self,
@@ -117,6 +116,8 @@ PFT_AVAILABLE_IN_ALL
 guint64         pft_rate_limiter_get_total_pauses        (PftRateLimiter *self);
 PFT_AVAILABLE_IN_ALL
 double          pft_rate_limiter_get_paused_for          (PftRateLimiter *self);
+PFT_AVAILABLE_IN_ALL
+GVariant       *pft_rate_limiter_dup_stats               (PftRateLimiter *self);
 PFT_AVAILABLE_IN_ALL
 char           *pft_rate_limiter_to_string               (PftRateLimiter *self);
 

@@ -20,6 +20,8 @@
  *
  * In Python the store is dict-like (`store["k"] = v`, `store["k"]`, `in`,
  * `len`, `keys()`); Python ints are stored as 64-bit integers.
+ *
+ * Since: 0.1
  */
 struct _PftStore
 {
@@ -75,6 +77,8 @@ pft_store_class_init (PftStoreClass *klass)
    * Emitted after @key was set or removed, on the thread that did it, with
    * @key as the signal detail (connect to `changed::results` to watch one
    * key). Handlers may read the store; the lock is not held.
+   *
+   * Since: 0.1
    */
   signals[CHANGED] =
     g_signal_new ("changed",
@@ -97,6 +101,8 @@ pft_store_init (PftStore *self)
  * Creates an empty store.
  *
  * Returns: (transfer full): a new #PftStore
+ *
+ * Since: 0.1
  */
 PftStore *
 pft_store_new (void)
@@ -131,6 +137,8 @@ store_take (PftStore   *self,
  * @value: the value to store a copy of
  *
  * Sets @key to a copy of @value, replacing what it held.
+ *
+ * Since: 0.1
  */
 void
 pft_store_set_value (PftStore     *self,
@@ -159,6 +167,8 @@ pft_store_set_value (PftStore     *self,
  * @key is absent it holds a %NULL `gpointer` (None in Python, null in
  * JavaScript). Use [method@Pft.Store.contains] to tell an absent key from
  * a stored %NULL. An initialized @value is unset first.
+ *
+ * Since: 0.1
  */
 void
 pft_store_lookup (PftStore   *self,
@@ -196,6 +206,8 @@ pft_store_lookup (PftStore   *self,
  * Tells whether @key is set.
  *
  * Returns: %TRUE if @key is in the store
+ *
+ * Since: 0.1
  */
 gboolean
 pft_store_contains (PftStore   *self,
@@ -220,6 +232,8 @@ pft_store_contains (PftStore   *self,
  * Removes @key.
  *
  * Returns: %TRUE if @key was set
+ *
+ * Since: 0.1
  */
 gboolean
 pft_store_remove (PftStore   *self,
@@ -246,6 +260,8 @@ pft_store_remove (PftStore   *self,
  * Counts the keys.
  *
  * Returns: the number of keys in the store
+ *
+ * Since: 0.1
  */
 guint
 pft_store_get_size (PftStore *self)
@@ -267,6 +283,8 @@ pft_store_get_size (PftStore *self)
  * Lists the keys, sorted.
  *
  * Returns: (transfer full) (array zero-terminated=1): the keys
+ *
+ * Since: 0.1
  */
 char **
 pft_store_dup_keys (PftStore *self)
@@ -304,6 +322,8 @@ new_value (GType type)
  * @value: (nullable): a string
  *
  * Sets @key to a copy of the string @value.
+ *
+ * Since: 0.1
  */
 void
 pft_store_set_string (PftStore   *self,
@@ -353,6 +373,8 @@ store_read (PftStore   *self,
  *
  * Returns: (transfer full) (nullable): a copy of the string, or %NULL when
  *   @key is absent or does not hold a string
+ *
+ * Since: 0.1
  */
 char *
 pft_store_dup_string (PftStore   *self,
@@ -379,6 +401,8 @@ pft_store_dup_string (PftStore   *self,
  * @value: a 64-bit integer
  *
  * Sets @key to the integer @value (a `gint64` value).
+ *
+ * Since: 0.1
  */
 void
 pft_store_set_int (PftStore   *self,
@@ -404,6 +428,8 @@ pft_store_set_int (PftStore   *self,
  * Reads @key as a 64-bit integer; any integer type converts.
  *
  * Returns: the integer, or @default_value
+ *
+ * Since: 0.1
  */
 gint64
 pft_store_get_int (PftStore   *self,
@@ -431,6 +457,8 @@ pft_store_get_int (PftStore   *self,
  * updates.
  *
  * Returns: the new value
+ *
+ * Since: 0.1
  */
 gint64
 pft_store_add_int (PftStore   *self,
@@ -478,6 +506,8 @@ pft_store_add_int (PftStore   *self,
  * @value: a double
  *
  * Sets @key to the double @value.
+ *
+ * Since: 0.1
  */
 void
 pft_store_set_double (PftStore   *self,
@@ -503,6 +533,8 @@ pft_store_set_double (PftStore   *self,
  * Reads @key as a double; integers convert.
  *
  * Returns: the number, or @default_value
+ *
+ * Since: 0.1
  */
 double
 pft_store_get_double (PftStore   *self,
@@ -526,6 +558,8 @@ pft_store_get_double (PftStore   *self,
  * @value: a boolean
  *
  * Sets @key to the boolean @value.
+ *
+ * Since: 0.1
  */
 void
 pft_store_set_boolean (PftStore   *self,
@@ -551,6 +585,8 @@ pft_store_set_boolean (PftStore   *self,
  * Reads @key as a boolean.
  *
  * Returns: the boolean, or @default_value
+ *
+ * Since: 0.1
  */
 gboolean
 pft_store_get_boolean (PftStore   *self,
@@ -574,6 +610,8 @@ pft_store_get_boolean (PftStore   *self,
  * @object: (type GObject) (nullable): an object
  *
  * Sets @key to a reference on @object.
+ *
+ * Since: 0.1
  */
 void
 pft_store_set_object (PftStore   *self,
@@ -600,6 +638,8 @@ pft_store_set_object (PftStore   *self,
  *
  * Returns: (transfer full) (nullable) (type GObject): a reference on the
  *   object, or %NULL when @key is absent or does not hold an object
+ *
+ * Since: 0.1
  */
 gpointer
 pft_store_dup_object (PftStore   *self,
@@ -626,6 +666,8 @@ pft_store_dup_object (PftStore   *self,
  * @values: (nullable): a #PftValues
  *
  * Sets @key to a reference on @values (not a copy: later appends show).
+ *
+ * Since: 0.1
  */
 void
 pft_store_set_values (PftStore   *self,
@@ -646,6 +688,8 @@ pft_store_set_values (PftStore   *self,
  *
  * Returns: (transfer full) (nullable): a reference on the values, or %NULL
  *   when @key is absent or holds something else
+ *
+ * Since: 0.1
  */
 PftValues *
 pft_store_dup_values (PftStore   *self,

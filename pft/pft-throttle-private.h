@@ -91,6 +91,9 @@ gboolean     _pft_throttle_apply_preset       (PftThrottle    *throttle,
 guint        _pft_throttle_get_max_per_minute (PftThrottle    *throttle);
 void         _pft_throttle_set_max_per_minute (PftThrottle    *throttle,
                                                guint           max_per_minute);
+gboolean     _pft_throttle_get_continue_on_error (PftThrottle *throttle);
+void         _pft_throttle_set_continue_on_error (PftThrottle *throttle,
+                                                  gboolean     continue_on_error);
 void         _pft_throttle_reset_stats        (PftThrottle    *throttle);
 guint64      _pft_throttle_get_stat           (PftThrottle    *throttle,
                                                guint           offset);
@@ -119,8 +122,9 @@ void         _pft_adaptive_set_max_concurrent (PftAdaptive    *adaptive,
                                                guint           max_concurrent);
 void         _pft_adaptive_reset              (PftAdaptive    *adaptive);
 guint        _pft_adaptive_get_current        (PftAdaptive    *adaptive);
-guint64      _pft_adaptive_get_uint64         (PftAdaptive    *adaptive,
-                                               guint           offset);
+guint64      _pft_adaptive_get_total_successes   (PftAdaptive *adaptive);
+guint64      _pft_adaptive_get_total_rate_limits (PftAdaptive *adaptive);
+guint        _pft_adaptive_get_consecutive_successes (PftAdaptive *adaptive);
 gboolean     _pft_adaptive_get_propagate      (PftAdaptive    *adaptive);
 void         _pft_adaptive_apply_preset       (PftAdaptive    *adaptive,
                                                PftPreset      *preset);

@@ -34,6 +34,12 @@ struct _PftThrottle
 
 #define DEFAULT_RATE_LIMIT_RETRIES 10
 
+static gboolean set_field (PftThrottle *throttle,
+                           guint        offset,
+                           gpointer     field,
+                           gsize        size,
+                           gconstpointer new_value);
+
 void
 _pft_throttle_install_properties (GObjectClass  *klass,
                                   guint          first_prop_id,
@@ -188,6 +194,27 @@ _pft_throttle_set_max_per_minute (PftThrottle *throttle,
 }
 
 gboolean
+_pft_throttle_get_continue_on_error (PftThrottle *throttle)
+{
+  gboolean ret;
+
+  g_mutex_lock (&throttle->mutex);
+  ret = throttle->continue_on_error;
+  g_mutex_unlock (&throttle->mutex);
+  return ret;
+}
+
+void
+_pft_throttle_set_continue_on_error (PftThrottle *throttle,
+                                     gboolean     continue_on_error)
+{
+  gboolean v = !!continue_on_error;
+
+  set_field (throttle, PFT_THROTTLE_PROP_CONTINUE_ON_ERROR,
+             &throttle->continue_on_error, sizeof v, &v);
+}
+
+gboolean
 _pft_throttle_apply_preset (PftThrottle  *throttle,
                             const char   *name,
                             GError      **error)
@@ -300,7 +327,7 @@ _pft_throttle_get_property (PftThrottle *throttle,
       g_value_set_object (value, _pft_throttle_get_limiter (throttle));
       return TRUE;
     case PFT_THROTTLE_PROP_CONTINUE_ON_ERROR:
-      g_value_set_boolean (value, throttle->continue_on_error);
+      g_value_set_boolean (value, _pft_throttle_get_continue_on_error (throttle));
       return TRUE;
     case PFT_THROTTLE_PROP_RATE_LIMIT_RETRIES:
       g_value_set_uint (value, throttle->rate_limit_retries);
@@ -351,10 +378,8 @@ _pft_throttle_set_property (PftThrottle  *throttle,
       _pft_throttle_set_limiter (throttle, g_value_get_object (value));
       return TRUE;
     case PFT_THROTTLE_PROP_CONTINUE_ON_ERROR:
-      {
-        gboolean v = g_value_get_boolean (value);
-        return set_field (throttle, offset, &throttle->continue_on_error, sizeof v, &v);
-      }
+      _pft_throttle_set_continue_on_error (throttle, g_value_get_boolean (value));
+      return TRUE;
     case PFT_THROTTLE_PROP_RATE_LIMIT_RETRIES:
       {
         guint v = g_value_get_uint (value);

@@ -24,6 +24,8 @@
  * Completed and failed walks are counted either way; with
  * [property@Pft.ThrottledBatchFlow:continue-on-error] the batch goes on
  * past failures.
+ *
+ * Since: 0.1
  */
 
 /**
@@ -31,50 +33,68 @@
  *
  * Walks in flight at once: the same value as
  * [property@Pft.BatchFlow:max-concurrent], under the seed's name.
+ *
+ * Since: 0.1
  */
 /**
  * PftThrottledBatchFlow:max-flows-per-minute:
  *
  * Walks started in any 60 seconds, 0 for no limit. Configures the flow's
  * own limiter; ignored while a shared limiter is set.
+ *
+ * Since: 0.1
  */
 /**
  * PftThrottledBatchFlow:limiter:
  *
  * The limiter the walks run under: the flow's own unless a shared one
  * was set. Setting %NULL goes back to its own.
+ *
+ * Since: 0.1
  */
 /**
  * PftThrottledBatchFlow:continue-on-error:
  *
  * Whether a failed walk lets the batch go on (its result is then its
  * #GError) rather than cancel it.
+ *
+ * Since: 0.1
  */
 /**
  * PftThrottledBatchFlow:rate-limit-retries:
  *
  * How many times one walk runs again after rate-limit errors (10).
+ *
+ * Since: 0.1
  */
 /**
  * PftThrottledBatchFlow:token-cost:
  *
  * The cost each walk takes from the limiter's
  * [property@Pft.RateLimiter:max-cost-per-window], 0 for requests only.
+ *
+ * Since: 0.1
  */
 /**
  * PftThrottledBatchFlow:completed:
  *
  * Walks that succeeded, over all runs since the last reset.
+ *
+ * Since: 0.1
  */
 /**
  * PftThrottledBatchFlow:failed:
  *
  * Walks that failed, over all runs since the last reset.
+ *
+ * Since: 0.1
  */
 /**
  * PftThrottledBatchFlow:total:
  *
  * Param sets of all batches started since the last reset.
+ *
+ * Since: 0.1
  */
 /**
  * PftThrottledBatchFlow::item-done:
@@ -83,6 +103,8 @@
  * @error: (nullable): why its walk failed, or %NULL when it succeeded
  *
  * Emitted on the run's main context when a walk is done for good.
+ *
+ * Since: 0.1
  */
 
 typedef struct
@@ -211,6 +233,8 @@ pft_throttled_batch_flow_init (PftThrottledBatchFlow *self)
  * returns no param sets, so it is meant to be subclassed.
  *
  * Returns: (transfer full): a new #PftThrottledBatchFlow
+ *
+ * Since: 0.1
  */
 PftBatchFlow *
 pft_throttled_batch_flow_new (PftNode *start,
@@ -228,6 +252,44 @@ pft_throttled_batch_flow_new (PftNode *start,
 }
 
 /**
+ * pft_throttled_batch_flow_get_max_flows_per_minute:
+ * @self: a #PftThrottledBatchFlow
+ *
+ * Gets the per-minute limit of the flow's own limiter,
+ * [property@Pft.ThrottledBatchFlow:max-flows-per-minute].
+ *
+ * Returns: walks started in any 60 seconds, 0 for no limit
+ *
+ * Since: 0.1
+ */
+guint
+pft_throttled_batch_flow_get_max_flows_per_minute (PftThrottledBatchFlow *self)
+{
+  g_return_val_if_fail (PFT_IS_THROTTLED_BATCH_FLOW (self), 0);
+
+  return _pft_throttle_get_max_per_minute (THROTTLE (self));
+}
+
+/**
+ * pft_throttled_batch_flow_set_max_flows_per_minute:
+ * @self: a #PftThrottledBatchFlow
+ * @max_flows_per_minute: walks started in any 60 seconds, 0 for no limit
+ *
+ * Sets the per-minute limit of the flow's own limiter; a run under way
+ * obeys it at once, and the walks of the last minute still count.
+ *
+ * Since: 0.1
+ */
+void
+pft_throttled_batch_flow_set_max_flows_per_minute (PftThrottledBatchFlow *self,
+                                                   guint                  max_flows_per_minute)
+{
+  g_return_if_fail (PFT_IS_THROTTLED_BATCH_FLOW (self));
+
+  _pft_throttle_set_max_per_minute (THROTTLE (self), max_flows_per_minute);
+}
+
+/**
  * pft_throttled_batch_flow_get_limiter:
  * @self: a #PftThrottledBatchFlow
  *
@@ -235,6 +297,8 @@ pft_throttled_batch_flow_new (PftNode *start,
  *
  * Returns: (transfer none): the shared limiter if one was set, else the
  *   flow's own
+ *
+ * Since: 0.1
  */
 PftRateLimiter *
 pft_throttled_batch_flow_get_limiter (PftThrottledBatchFlow *self)
@@ -250,6 +314,8 @@ pft_throttled_batch_flow_get_limiter (PftThrottledBatchFlow *self)
  * @limiter: (nullable): a limiter to share, or %NULL for the flow's own
  *
  * Runs the walks under @limiter.
+ *
+ * Since: 0.1
  */
 void
 pft_throttled_batch_flow_set_limiter (PftThrottledBatchFlow *self,
@@ -270,6 +336,8 @@ pft_throttled_batch_flow_set_limiter (PftThrottledBatchFlow *self,
  * Runs the walks under the registry's limiter @name.
  *
  * Returns: %TRUE on success; %FALSE with [error@Pft.Error.NOT_FOUND]
+ *
+ * Since: 0.1
  */
 gboolean
 pft_throttled_batch_flow_use_registry_limiter (PftThrottledBatchFlow  *self,
@@ -292,6 +360,8 @@ pft_throttled_batch_flow_use_registry_limiter (PftThrottledBatchFlow  *self,
  * adaptive flow, its adaptive knobs) from a preset.
  *
  * Returns: %TRUE on success; %FALSE with [error@Pft.Error.NOT_FOUND]
+ *
+ * Since: 0.1
  */
 gboolean
 pft_throttled_batch_flow_apply_preset (PftThrottledBatchFlow  *self,
@@ -305,12 +375,50 @@ pft_throttled_batch_flow_apply_preset (PftThrottledBatchFlow  *self,
 }
 
 /**
+ * pft_throttled_batch_flow_get_continue_on_error:
+ * @self: a #PftThrottledBatchFlow
+ *
+ * Gets whether a failed walk lets the batch go on.
+ *
+ * Returns: the setting
+ *
+ * Since: 0.1
+ */
+gboolean
+pft_throttled_batch_flow_get_continue_on_error (PftThrottledBatchFlow *self)
+{
+  g_return_val_if_fail (PFT_IS_THROTTLED_BATCH_FLOW (self), FALSE);
+
+  return _pft_throttle_get_continue_on_error (THROTTLE (self));
+}
+
+/**
+ * pft_throttled_batch_flow_set_continue_on_error:
+ * @self: a #PftThrottledBatchFlow
+ * @continue_on_error: whether a failed walk lets the batch go on
+ *
+ * Sets the error policy; see [property@Pft.ThrottledBatchFlow:continue-on-error].
+ *
+ * Since: 0.1
+ */
+void
+pft_throttled_batch_flow_set_continue_on_error (PftThrottledBatchFlow *self,
+                                                gboolean               continue_on_error)
+{
+  g_return_if_fail (PFT_IS_THROTTLED_BATCH_FLOW (self));
+
+  _pft_throttle_set_continue_on_error (THROTTLE (self), continue_on_error);
+}
+
+/**
  * pft_throttled_batch_flow_get_completed:
  * @self: a #PftThrottledBatchFlow
  *
  * Counts the walks that succeeded since the last reset.
  *
  * Returns: the count
+ *
+ * Since: 0.1
  */
 guint64
 pft_throttled_batch_flow_get_completed (PftThrottledBatchFlow *self)
@@ -327,6 +435,8 @@ pft_throttled_batch_flow_get_completed (PftThrottledBatchFlow *self)
  * Counts the walks that failed since the last reset.
  *
  * Returns: the count
+ *
+ * Since: 0.1
  */
 guint64
 pft_throttled_batch_flow_get_failed (PftThrottledBatchFlow *self)
@@ -343,6 +453,8 @@ pft_throttled_batch_flow_get_failed (PftThrottledBatchFlow *self)
  * Counts the param sets of the batches started since the last reset.
  *
  * Returns: the count
+ *
+ * Since: 0.1
  */
 guint64
 pft_throttled_batch_flow_get_total (PftThrottledBatchFlow *self)
@@ -357,6 +469,8 @@ pft_throttled_batch_flow_get_total (PftThrottledBatchFlow *self)
  * @self: a #PftThrottledBatchFlow
  *
  * Sets completed, failed and total back to 0.
+ *
+ * Since: 0.1
  */
 void
 pft_throttled_batch_flow_reset_stats (PftThrottledBatchFlow *self)

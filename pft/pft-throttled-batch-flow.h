@@ -27,6 +27,8 @@ G_DECLARE_DERIVABLE_TYPE (PftThrottledBatchFlow, pft_throttled_batch_flow, PFT, 
  *   new instances start with (0, no limit)
  *
  * The class of [class@Pft.ThrottledBatchFlow].
+ *
+ * Since: 0.1
  */
 struct _PftThrottledBatchFlowClass
 {
@@ -44,6 +46,11 @@ PftBatchFlow   *pft_throttled_batch_flow_new                (PftNode            
                                                              guint                  max_concurrent_flows,
                                                              guint                  max_flows_per_minute);
 PFT_AVAILABLE_IN_ALL
+guint           pft_throttled_batch_flow_get_max_flows_per_minute (PftThrottledBatchFlow *self);
+PFT_AVAILABLE_IN_ALL
+void            pft_throttled_batch_flow_set_max_flows_per_minute (PftThrottledBatchFlow *self,
+                                                                   guint                  max_flows_per_minute);
+PFT_AVAILABLE_IN_ALL
 PftRateLimiter *pft_throttled_batch_flow_get_limiter        (PftThrottledBatchFlow *self);
 PFT_AVAILABLE_IN_ALL
 void            pft_throttled_batch_flow_set_limiter        (PftThrottledBatchFlow *self,
@@ -56,6 +63,11 @@ PFT_AVAILABLE_IN_ALL
 gboolean        pft_throttled_batch_flow_apply_preset       (PftThrottledBatchFlow *self,
                                                              const char            *name,
                                                              GError               **error);
+PFT_AVAILABLE_IN_ALL
+gboolean        pft_throttled_batch_flow_get_continue_on_error (PftThrottledBatchFlow *self);
+PFT_AVAILABLE_IN_ALL
+void            pft_throttled_batch_flow_set_continue_on_error (PftThrottledBatchFlow *self,
+                                                                gboolean               continue_on_error);
 PFT_AVAILABLE_IN_ALL
 guint64         pft_throttled_batch_flow_get_completed      (PftThrottledBatchFlow *self);
 PFT_AVAILABLE_IN_ALL

@@ -33,6 +33,8 @@
  * to its end and a failed item's result is its #GError (a `G_TYPE_ERROR`
  * value in the results, as `gather(return_exceptions=True)` does);
  * otherwise the first failure cancels the batch.
+ *
+ * Since: 0.1
  */
 
 /**
@@ -41,24 +43,32 @@
  * Items started in any 60 seconds, 0 for no limit. Configures the node's
  * own limiter; ignored while [property@Pft.ThrottledBatchNode:limiter] is
  * set to a shared one.
+ *
+ * Since: 0.1
  */
 /**
  * PftThrottledBatchNode:limiter:
  *
  * The limiter the node runs under: its own unless a shared one was set.
  * Setting %NULL goes back to its own.
+ *
+ * Since: 0.1
  */
 /**
  * PftThrottledBatchNode:continue-on-error:
  *
  * Whether a failed item lets the batch go on (its result is then its
  * #GError) rather than cancel it.
+ *
+ * Since: 0.1
  */
 /**
  * PftThrottledBatchNode:rate-limit-retries:
  *
  * How many times one item is tried again after rate-limit errors, beyond
  * [property@Pft.Node:max-retries] (10).
+ *
+ * Since: 0.1
  */
 /**
  * PftThrottledBatchNode:token-cost:
@@ -66,21 +76,29 @@
  * The cost each attempt takes from the limiter's
  * [property@Pft.RateLimiter:max-cost-per-window] (estimated tokens), 0
  * for requests only.
+ *
+ * Since: 0.1
  */
 /**
  * PftThrottledBatchNode:completed:
  *
  * Items that succeeded, over all runs since the last reset.
+ *
+ * Since: 0.1
  */
 /**
  * PftThrottledBatchNode:failed:
  *
  * Items that failed for good, over all runs since the last reset.
+ *
+ * Since: 0.1
  */
 /**
  * PftThrottledBatchNode:total:
  *
  * Items of all batches started since the last reset.
+ *
+ * Since: 0.1
  */
 /**
  * PftThrottledBatchNode::item-done:
@@ -90,6 +108,8 @@
  *
  * Emitted on the run's main context when an item is done for good, for
  * progress bars. Cancelled items are not reported.
+ *
+ * Since: 0.1
  */
 
 typedef struct
@@ -200,6 +220,8 @@ pft_throttled_batch_node_init (PftThrottledBatchNode *self)
  * subclass from bindings, or with a shared limiter set afterwards.
  *
  * Returns: (transfer full): a new #PftThrottledBatchNode
+ *
+ * Since: 0.1
  */
 PftNode *
 pft_throttled_batch_node_new (guint max_concurrent,
@@ -220,6 +242,8 @@ pft_throttled_batch_node_new (guint max_concurrent,
  * Gets the per-minute limit of the node's own limiter.
  *
  * Returns: items started in any 60 seconds, 0 for no limit
+ *
+ * Since: 0.1
  */
 guint
 pft_throttled_batch_node_get_max_per_minute (PftThrottledBatchNode *self)
@@ -236,6 +260,8 @@ pft_throttled_batch_node_get_max_per_minute (PftThrottledBatchNode *self)
  *
  * Sets the per-minute limit of the node's own limiter; a run under way
  * obeys it at once, and the calls of the last minute still count.
+ *
+ * Since: 0.1
  */
 void
 pft_throttled_batch_node_set_max_per_minute (PftThrottledBatchNode *self,
@@ -254,6 +280,8 @@ pft_throttled_batch_node_set_max_per_minute (PftThrottledBatchNode *self,
  *
  * Returns: (transfer none): the shared limiter if one was set, else the
  *   node's own
+ *
+ * Since: 0.1
  */
 PftRateLimiter *
 pft_throttled_batch_node_get_limiter (PftThrottledBatchNode *self)
@@ -270,6 +298,8 @@ pft_throttled_batch_node_get_limiter (PftThrottledBatchNode *self)
  *
  * Runs the node under @limiter, shared with whoever else uses it. Runs
  * under way keep the limiter they started with.
+ *
+ * Since: 0.1
  */
 void
 pft_throttled_batch_node_set_limiter (PftThrottledBatchNode *self,
@@ -291,6 +321,8 @@ pft_throttled_batch_node_set_limiter (PftThrottledBatchNode *self,
  *
  * Returns: %TRUE on success; %FALSE with [error@Pft.Error.NOT_FOUND] when
  *   no limiter has that name
+ *
+ * Since: 0.1
  */
 gboolean
 pft_throttled_batch_node_use_registry_limiter (PftThrottledBatchNode  *self,
@@ -314,6 +346,8 @@ pft_throttled_batch_node_use_registry_limiter (PftThrottledBatchNode  *self,
  *
  * Returns: %TRUE on success; %FALSE with [error@Pft.Error.NOT_FOUND],
  *   whose message lists the valid names
+ *
+ * Since: 0.1
  */
 gboolean
 pft_throttled_batch_node_apply_preset (PftThrottledBatchNode  *self,
@@ -333,17 +367,15 @@ pft_throttled_batch_node_apply_preset (PftThrottledBatchNode  *self,
  * Gets whether a failed item lets the batch go on.
  *
  * Returns: the setting
+ *
+ * Since: 0.1
  */
 gboolean
 pft_throttled_batch_node_get_continue_on_error (PftThrottledBatchNode *self)
 {
-  g_auto(GValue) v = G_VALUE_INIT;
-
   g_return_val_if_fail (PFT_IS_THROTTLED_BATCH_NODE (self), FALSE);
 
-  g_value_init (&v, G_TYPE_BOOLEAN);
-  _pft_throttle_get_property (THROTTLE (self), PFT_THROTTLE_PROP_CONTINUE_ON_ERROR, &v);
-  return g_value_get_boolean (&v);
+  return _pft_throttle_get_continue_on_error (THROTTLE (self));
 }
 
 /**
@@ -352,6 +384,8 @@ pft_throttled_batch_node_get_continue_on_error (PftThrottledBatchNode *self)
  * @continue_on_error: whether a failed item lets the batch go on
  *
  * Sets the error policy; see [property@Pft.ThrottledBatchNode:continue-on-error].
+ *
+ * Since: 0.1
  */
 void
 pft_throttled_batch_node_set_continue_on_error (PftThrottledBatchNode *self,
@@ -359,7 +393,7 @@ pft_throttled_batch_node_set_continue_on_error (PftThrottledBatchNode *self,
 {
   g_return_if_fail (PFT_IS_THROTTLED_BATCH_NODE (self));
 
-  g_object_set (self, "continue-on-error", continue_on_error, NULL);
+  _pft_throttle_set_continue_on_error (THROTTLE (self), continue_on_error);
 }
 
 /**
@@ -369,6 +403,8 @@ pft_throttled_batch_node_set_continue_on_error (PftThrottledBatchNode *self,
  * Counts the items that succeeded since the last reset.
  *
  * Returns: the count
+ *
+ * Since: 0.1
  */
 guint64
 pft_throttled_batch_node_get_completed (PftThrottledBatchNode *self)
@@ -385,6 +421,8 @@ pft_throttled_batch_node_get_completed (PftThrottledBatchNode *self)
  * Counts the items that failed for good since the last reset.
  *
  * Returns: the count
+ *
+ * Since: 0.1
  */
 guint64
 pft_throttled_batch_node_get_failed (PftThrottledBatchNode *self)
@@ -401,6 +439,8 @@ pft_throttled_batch_node_get_failed (PftThrottledBatchNode *self)
  * Counts the items of the batches started since the last reset.
  *
  * Returns: the count
+ *
+ * Since: 0.1
  */
 guint64
 pft_throttled_batch_node_get_total (PftThrottledBatchNode *self)
@@ -415,6 +455,8 @@ pft_throttled_batch_node_get_total (PftThrottledBatchNode *self)
  * @self: a #PftThrottledBatchNode
  *
  * Sets completed, failed and total back to 0.
+ *
+ * Since: 0.1
  */
 void
 pft_throttled_batch_node_reset_stats (PftThrottledBatchNode *self)

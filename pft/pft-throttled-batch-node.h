@@ -29,6 +29,8 @@ G_DECLARE_DERIVABLE_TYPE (PftThrottledBatchNode, pft_throttled_batch_node, PFT, 
  * The class of [class@Pft.ThrottledBatchNode]: the seed's class attributes
  * (`max_concurrent = 5`) become class defaults a subclass sets in its
  * `class_init`; properties given to g_object_new() override them.
+ *
+ * Since: 0.1
  */
 struct _PftThrottledBatchNodeClass
 {

@@ -39,6 +39,8 @@ typedef struct _PftLimiterRegistry  PftLimiterRegistry;
  * Where a node's synchronous [vfunc@Pft.Node.exec] runs. The asynchronous
  * shapes ([vfunc@Pft.Node.exec_async], [vfunc@Pft.Node.exec_task]) are always
  * started on the run's main context and are not affected.
+ *
+ * Since: 0.1
  */
 typedef enum {
   PFT_THREAD_POLICY_AUTO,

@@ -23,6 +23,8 @@
  * In Python a #PftValues is list-like (`len`, indexing, iteration,
  * `append`), and `Pft.Values.new_from_list()` builds one from a list; in
  * GJS use the typed `append_*` methods or wrap with `GObject.Value`.
+ *
+ * Since: 0.1
  */
 struct _PftValues
 {
@@ -63,6 +65,8 @@ pft_values_init (PftValues *self)
  * Creates an empty sequence.
  *
  * Returns: (transfer full): a new #PftValues
+ *
+ * Since: 0.1
  */
 PftValues *
 pft_values_new (void)
@@ -78,6 +82,8 @@ pft_values_new (void)
  * reallocations when the final length is known.
  *
  * Returns: (transfer full): a new #PftValues
+ *
+ * Since: 0.1
  */
 PftValues *
 pft_values_new_sized (guint reserved)
@@ -96,6 +102,8 @@ pft_values_new_sized (guint reserved)
  * Creates a sequence of the strings of @strv.
  *
  * Returns: (transfer full): a new #PftValues
+ *
+ * Since: 0.1
  */
 PftValues *
 pft_values_new_from_strv (const char * const *strv)
@@ -117,6 +125,8 @@ pft_values_new_from_strv (const char * const *strv)
  * Counts the elements.
  *
  * Returns: the number of elements
+ *
+ * Since: 0.1
  */
 guint
 pft_values_get_length (PftValues *self)
@@ -140,6 +150,8 @@ append_slot (PftValues *self)
  *
  * Appends a copy of @value. An unset @value appends an unset element
  * (a "None" result).
+ *
+ * Since: 0.1
  */
 void
 pft_values_append (PftValues    *self,
@@ -165,6 +177,8 @@ pft_values_append (PftValues    *self,
  *
  * Appends @value without copying its contents; @value is left unset, so
  * that the caller may reuse or drop it.
+ *
+ * Since: 0.1
  */
 void
 pft_values_take (PftValues *self,
@@ -186,6 +200,8 @@ pft_values_take (PftValues *self,
  * @value: (nullable): a string
  *
  * Appends a copy of the string @value.
+ *
+ * Since: 0.1
  */
 void
 pft_values_append_string (PftValues  *self,
@@ -206,6 +222,8 @@ pft_values_append_string (PftValues  *self,
  * @value: an integer
  *
  * Appends a `gint64` element.
+ *
+ * Since: 0.1
  */
 void
 pft_values_append_int (PftValues *self,
@@ -226,6 +244,8 @@ pft_values_append_int (PftValues *self,
  * @value: a double
  *
  * Appends a double element.
+ *
+ * Since: 0.1
  */
 void
 pft_values_append_double (PftValues *self,
@@ -246,6 +266,8 @@ pft_values_append_double (PftValues *self,
  * @object: (type GObject) (nullable): an object
  *
  * Appends a reference on @object.
+ *
+ * Since: 0.1
  */
 void
 pft_values_append_object (PftValues *self,
@@ -267,6 +289,8 @@ pft_values_append_object (PftValues *self,
  * @variant: (nullable): a variant, such as an `a{sv}` param set
  *
  * Appends @variant (a floating reference is sunk).
+ *
+ * Since: 0.1
  */
 void
 pft_values_append_variant (PftValues *self,
@@ -290,6 +314,8 @@ pft_values_append_variant (PftValues *self,
  * stays valid until @self changes length.
  *
  * Returns: (transfer none): the element
+ *
+ * Since: 0.1
  */
 const GValue *
 pft_values_peek (PftValues *self,
@@ -309,6 +335,8 @@ pft_values_peek (PftValues *self,
  *
  * Copies the element at @index_ into @value. An unset element (a "None"
  * result) reads as a %NULL `gpointer`.
+ *
+ * Since: 0.1
  */
 void
 pft_values_get (PftValues *self,
@@ -343,6 +371,8 @@ pft_values_get (PftValues *self,
  *
  * Replaces the element at @index_ with a copy of @value, growing the
  * sequence with unset elements when @index_ is past its end.
+ *
+ * Since: 0.1
  */
 void
 pft_values_set (PftValues    *self,
@@ -395,6 +425,8 @@ _pft_values_set_length (PftValues *self,
  * Reads a string element in place.
  *
  * Returns: (nullable): the string, or %NULL when the element is not a string
+ *
+ * Since: 0.1
  */
 const char *
 pft_values_get_string (PftValues *self,
@@ -429,6 +461,8 @@ transform_at (PftValues *self,
  * Reads an integer element; any integer type converts.
  *
  * Returns: the integer, or 0 when the element is not a number
+ *
+ * Since: 0.1
  */
 gint64
 pft_values_get_int (PftValues *self,
@@ -449,6 +483,8 @@ pft_values_get_int (PftValues *self,
  * Reads a numeric element as a double.
  *
  * Returns: the number, or 0 when the element is not a number
+ *
+ * Since: 0.1
  */
 double
 pft_values_get_double (PftValues *self,
@@ -470,6 +506,8 @@ pft_values_get_double (PftValues *self,
  *
  * Returns: (transfer full) (nullable) (type GObject): a reference on the
  *   object, or %NULL when the element is not an object
+ *
+ * Since: 0.1
  */
 gpointer
 pft_values_dup_object (PftValues *self,
@@ -491,6 +529,8 @@ pft_values_dup_object (PftValues *self,
  *
  * Returns: (transfer full) (nullable): the variant, or %NULL when the
  *   element is not a variant
+ *
+ * Since: 0.1
  */
 GVariant *
 pft_values_dup_variant (PftValues *self,
@@ -513,6 +553,8 @@ pft_values_dup_variant (PftValues *self,
  *
  * Returns: (transfer none) (nullable): the error, or %NULL when the
  *   element is not an error (the item succeeded)
+ *
+ * Since: 0.1
  */
 const GError *
 pft_values_get_error (PftValues *self,
@@ -532,6 +574,8 @@ pft_values_get_error (PftValues *self,
  * Copies the string elements; elements that are not strings are skipped.
  *
  * Returns: (transfer full) (array zero-terminated=1): the strings
+ *
+ * Since: 0.1
  */
 char **
 pft_values_dup_strv (PftValues *self)

@@ -7,6 +7,7 @@
 
 #define PFT_INSIDE
 # include "pft-version-macros.h"
+# include "pft-version.h"
 # include "pft-types.h"
 # include "pft-enums.h"
 # include "pft-error.h"

@@ -4,6 +4,7 @@
  */
 
 #include "sim-api.h"
+#include "pft-rate-limiter-private.h"
 
 void
 sim_api_init (SimApi *api)
@@ -27,12 +28,31 @@ sim_api_clear (SimApi *api)
  * it is cancelled from another thread as it is destroyed. */
 typedef struct
 {
-  GSource       source;
-  SimApi       *api;
-  GTask        *task;
-  GCancellable *cancellable;
-  gulong        cancel_id;
+  GSource        source;
+  SimApi        *api;
+  GTask         *task;
+  GCancellable  *cancellable;
+  gulong         cancel_id;
+  PftClockTimer *timer;        /* on api->clock: makes the source ready */
 } Call;
+
+static gint64
+sim_api_now (SimApi *api)
+{
+  return api->clock != NULL ? _pft_clock_now_us (api->clock) : g_get_monotonic_time ();
+}
+
+/* On a fake clock the call ends when the test moves the clock past it:
+ * the timer fires in the test's thread and the source runs in the next
+ * iteration of the main context. */
+static void
+call_timer_fired (GObject *task)
+{
+  GSource *source = g_object_get_data (task, "sim-call");
+
+  if (source != NULL)
+    g_source_set_ready_time (source, 0);
+}
 
 static gboolean
 call_dispatch (GSource     *source,
@@ -43,6 +63,8 @@ call_dispatch (GSource     *source,
   GTask *task = g_steal_pointer (&call->task);
   gboolean served;
 
+  g_clear_pointer (&call->timer, _pft_clock_timer_free);
+  g_object_set_data (G_OBJECT (task), "sim-call", NULL);
   if (call->cancel_id != 0)
     {
       g_cancellable_disconnect (call->cancellable, call->cancel_id);
@@ -69,6 +91,7 @@ call_finalize (GSource *source)
 
   if (call->cancel_id != 0)
     g_cancellable_disconnect (call->cancellable, call->cancel_id);
+  g_clear_pointer (&call->timer, _pft_clock_timer_free);
   g_clear_object (&call->cancellable);
   g_clear_object (&call->task);
 }
@@ -93,7 +116,7 @@ sim_api_call_async (SimApi              *api,
                     gpointer             user_data)
 {
   GTask *task = g_task_new (NULL, cancellable, callback, user_data);
-  gint64 now = g_get_monotonic_time ();
+  gint64 now = sim_api_now (api);
   gint64 window_us = (gint64) (api->window * G_USEC_PER_SEC);
   double retry_after = -1;
   gboolean refused = FALSE;
@@ -139,7 +162,15 @@ sim_api_call_async (SimApi              *api,
 
     call->api = api;
     call->task = task;
-    g_source_set_ready_time (source, g_get_monotonic_time () + api->duration_ms * 1000);
+    if (api->clock != NULL)
+      {
+        g_source_set_ready_time (source, -1);
+        g_object_set_data (G_OBJECT (task), "sim-call", source);
+        call->timer = _pft_clock_timer_new (api->clock, G_OBJECT (task), call_timer_fired);
+        _pft_clock_timer_set_deadline (call->timer, now + api->duration_ms * 1000);
+      }
+    else
+      g_source_set_ready_time (source, now + api->duration_ms * 1000);
     g_source_attach (source, context);
     if (cancellable != NULL)
       {
@@ -319,4 +350,48 @@ sim_adaptive_node_new (SimApi *api)
 
   self->d.api = api;
   return PFT_NODE (self);
+}
+
+typedef struct
+{
+  gboolean  done;
+  char     *action;
+  GError   *error;
+} ClockRun;
+
+static void
+sim_run_on_clock_cb (GObject      *source,
+                     GAsyncResult *result,
+                     gpointer      user_data)
+{
+  ClockRun *run = user_data;
+
+  run->action = pft_node_run_finish (PFT_NODE (source), result, &run->error);
+  run->done = TRUE;
+}
+
+char *
+sim_run_on_clock (PftNode  *node,
+                  PftStore *store,
+                  PftClock *clock,
+                  GError  **error)
+{
+  ClockRun run = { 0 };
+
+  pft_node_run_async (node, store, NULL, sim_run_on_clock_cb, &run);
+  for (;;)
+    {
+      gint64 next;
+
+      while (g_main_context_iteration (NULL, FALSE))
+        ;
+      if (run.done)
+        break;
+      next = _pft_fake_clock_get_next_deadline (clock);
+      g_assert_cmpint (next, >=, 0);
+      _pft_fake_clock_advance (clock, MAX (next - _pft_clock_now_us (clock), 0));
+    }
+  if (run.error != NULL)
+    g_propagate_error (error, run.error);
+  return run.action;
 }

@@ -8,13 +8,16 @@
 
 #include <pft.h>
 
+#include "pft-clock-private.h"
+
 G_BEGIN_DECLS
 
 /* A provider that answers rate-limit errors beyond a hidden concurrency
  * limit (no retry-after: there is nothing to wait for but a free slot) or
  * beyond a hidden number of calls per sliding window (with a retry-after:
  * when the oldest call leaves the window). Calls take duration_ms on the
- * caller's main context. Thread-safe. */
+ * caller's main context, on real time, or on @clock when it is set (a
+ * fake clock: see sim_run_on_clock()). Thread-safe. */
 typedef struct
 {
   guint   hidden_concurrency;  /* 0: none */
@@ -22,6 +25,7 @@ typedef struct
   double  window;              /* seconds */
   guint   duration_ms;
   guint   fail_first;          /* the first calls answer 429 (retry-after 10 ms) */
+  PftClock *clock;             /* NULL: real time */
 
   GMutex  mutex;
   guint   in_flight;
@@ -77,5 +81,15 @@ typedef struct
 
 void     sim_node_set_trace  (PftNode  *node,
                               SimTrace *trace);
+
+/* Runs @node on @clock, a fake clock that @node's limiter and its API
+ * also use: drains the main context, then moves the clock to the next
+ * deadline, until the run is over. Everything runs in this thread, so a
+ * run's outcome is exact. Fails the test if the run waits for nothing
+ * on the clock. */
+char    *sim_run_on_clock    (PftNode  *node,
+                              PftStore *store,
+                              PftClock *clock,
+                              GError  **error);
 
 G_END_DECLS

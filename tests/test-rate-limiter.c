@@ -1316,6 +1316,176 @@ test_threads_hammer (void)
 }
 
 /* ------------------------------------------------------------------ */
+/* Statistics snapshot */
+
+static void
+assert_stat_uint (GVariant   *stats,
+                  const char *key,
+                  guint64     expected)
+{
+  g_autoptr(GVariant) v = g_variant_lookup_value (stats, key, NULL);
+
+  g_assert_nonnull (v);
+  if (g_variant_is_of_type (v, G_VARIANT_TYPE_UINT32))
+    g_assert_cmpuint (g_variant_get_uint32 (v), ==, expected);
+  else
+    {
+      g_assert_true (g_variant_is_of_type (v, G_VARIANT_TYPE_UINT64));
+      g_assert_cmpuint (g_variant_get_uint64 (v), ==, expected);
+    }
+}
+
+static double
+stat_double (GVariant   *stats,
+             const char *key)
+{
+  double v = -1;
+
+  g_assert_true (g_variant_lookup (stats, key, "d", &v));
+  return v;
+}
+
+/* Every key with its documented type and the value the getter gives. */
+static void
+test_dup_stats (void)
+{
+  PftClock *clock = fake_clock ();
+  g_autoptr(PftRateLimiter) limiter = fake_limiter (clock, 4, 10, 60);
+  g_autoptr(PftPermit) p1 = NULL;
+  g_autoptr(PftPermit) p2 = NULL;
+  g_autoptr(GVariant) stats = NULL;
+  g_autoptr(GVariant) smooth = NULL;
+  g_autoptr(GVariant) later = NULL;
+  const char *mode = NULL;
+  static const struct { const char *key, *type; } keys[] = {
+    { "max_concurrent", "u" }, { "max_per_window", "u" }, { "window", "d" },
+    { "max_cost_per_window", "t" }, { "mode", "s" }, { "burst", "u" },
+    { "in_flight", "u" }, { "waiting", "u" }, { "window_count", "u" },
+    { "window_cost", "t" }, { "total_admitted", "t" }, { "total_pauses", "t" },
+    { "paused_for", "d" },
+  };
+
+  pft_rate_limiter_set_max_cost_per_window (limiter, 100);
+  p1 = pft_rate_limiter_try_acquire (limiter, 3, NULL);
+  p2 = pft_rate_limiter_try_acquire (limiter, 5, NULL);
+  g_assert_nonnull (p1);
+  g_assert_nonnull (p2);
+  pft_rate_limiter_pause (limiter, 2.5);
+
+  stats = pft_rate_limiter_dup_stats (limiter);
+  g_assert_false (g_variant_is_floating (stats));
+  g_assert_true (g_variant_is_of_type (stats, G_VARIANT_TYPE_VARDICT));
+  g_assert_cmpuint (g_variant_n_children (stats), ==, G_N_ELEMENTS (keys));
+  for (guint i = 0; i < G_N_ELEMENTS (keys); i++)
+    {
+      g_autoptr(GVariant) v = g_variant_lookup_value (stats, keys[i].key, NULL);
+
+      g_assert_nonnull (v);
+      g_assert_cmpstr (g_variant_get_type_string (v), ==, keys[i].type);
+    }
+
+  assert_stat_uint (stats, "max_concurrent", 4);
+  assert_stat_uint (stats, "max_per_window", 10);
+  g_assert_cmpfloat (stat_double (stats, "window"), ==, 60.0);
+  assert_stat_uint (stats, "max_cost_per_window", 100);
+  g_assert_true (g_variant_lookup (stats, "mode", "&s", &mode));
+  g_assert_cmpstr (mode, ==, "sliding-window");
+  assert_stat_uint (stats, "burst", pft_rate_limiter_get_burst (limiter));
+  assert_stat_uint (stats, "in_flight", 2);
+  assert_stat_uint (stats, "waiting", 0);
+  assert_stat_uint (stats, "window_count", 2);
+  assert_stat_uint (stats, "window_cost", 8);
+  assert_stat_uint (stats, "total_admitted", 2);
+  assert_stat_uint (stats, "total_pauses", 1);
+  g_assert_cmpfloat (stat_double (stats, "paused_for"), ==, 2.5);
+
+  /* Limits changed later show in a later snapshot, not in the old one. */
+  pft_rate_limiter_set_mode (limiter, PFT_LIMITER_MODE_SMOOTH);
+  pft_rate_limiter_set_burst (limiter, 3);
+  smooth = pft_rate_limiter_dup_stats (limiter);
+  g_assert_true (g_variant_lookup (smooth, "mode", "&s", &mode));
+  g_assert_cmpstr (mode, ==, "smooth");
+  assert_stat_uint (smooth, "burst", 3);
+  g_assert_true (g_variant_lookup (stats, "mode", "&s", &mode));
+  g_assert_cmpstr (mode, ==, "sliding-window");
+
+  /* Past the pause and the window: both read from the limiter's clock. */
+  advance (clock, 61 * SEC);
+  later = pft_rate_limiter_dup_stats (limiter);
+  g_assert_cmpfloat (stat_double (later, "paused_for"), ==, 0.0);
+  assert_stat_uint (later, "window_count", pft_rate_limiter_get_window_count (limiter));
+  assert_stat_uint (later, "window_cost", pft_rate_limiter_get_window_cost (limiter));
+  assert_stat_uint (later, "in_flight", 2);
+
+  pft_permit_release (p1);
+  pft_permit_release (p2);
+  fake_clock_done (clock);
+}
+
+typedef struct
+{
+  PftRateLimiter *limiter;
+  guint           rounds;
+} StatsHammer;
+
+static gpointer
+stats_hammer_thread (gpointer data)
+{
+  StatsHammer *h = data;
+
+  for (guint i = 0; i < h->rounds; i++)
+    {
+      g_autoptr(PftPermit) permit = pft_rate_limiter_try_acquire (h->limiter, 2, NULL);
+
+      if (permit != NULL)
+        pft_permit_release (permit);
+    }
+  return NULL;
+}
+
+/* Threads admit and release while snapshots are taken. On a clock that
+ * stands still nothing leaves the window, so in any one instant every
+ * admission is in the window: window_count == total_admitted and
+ * window_cost == 2 * window_count. Keys read one lock apart (as the
+ * registry did with 13 getters) drift apart under this load. */
+static void
+test_dup_stats_concurrent (void)
+{
+  PftClock *clock = fake_clock ();
+  g_autoptr(PftRateLimiter) limiter = fake_limiter (clock, 3, 1000000, 60);
+  StatsHammer h = { limiter, 5000 };
+  GThread *threads[4];
+  guint64 admitted = 0;
+  guint snapshots = 0;
+
+  for (guint i = 0; i < G_N_ELEMENTS (threads); i++)
+    threads[i] = g_thread_new ("stats-hammer", stats_hammer_thread, &h);
+
+  do
+    {
+      g_autoptr(GVariant) stats = pft_rate_limiter_dup_stats (limiter);
+      guint32 count = 0, in_flight = 0;
+      guint64 cost = 0;
+
+      g_assert_true (g_variant_lookup (stats, "window_count", "u", &count));
+      g_assert_true (g_variant_lookup (stats, "window_cost", "t", &cost));
+      g_assert_true (g_variant_lookup (stats, "total_admitted", "t", &admitted));
+      g_assert_true (g_variant_lookup (stats, "in_flight", "u", &in_flight));
+      g_assert_cmpuint (count, ==, admitted);
+      g_assert_cmpuint (cost, ==, 2 * (guint64) count);
+      g_assert_cmpuint (in_flight, <=, 3);
+      snapshots++;
+    }
+  while (pft_rate_limiter_get_total_admitted (limiter) < G_N_ELEMENTS (threads) * h.rounds / 2
+         && snapshots < 1000000);
+
+  for (guint i = 0; i < G_N_ELEMENTS (threads); i++)
+    g_thread_join (threads[i]);
+  g_assert_cmpuint (pft_rate_limiter_get_in_flight (limiter), ==, 0);
+  fake_clock_done (clock);
+}
+
+/* ------------------------------------------------------------------ */
 /* Real clock */
 
 static void
@@ -1774,6 +1944,8 @@ main (int   argc,
   g_test_add_func ("/pft/rate-limiter/permit-keeps-limiter", test_permit_keeps_limiter);
   g_test_add_func ("/pft/rate-limiter/blocking-fake-clock", test_blocking_fake_clock);
   g_test_add_func ("/pft/rate-limiter/threads-hammer", test_threads_hammer);
+  g_test_add_func ("/pft/rate-limiter/dup-stats", test_dup_stats);
+  g_test_add_func ("/pft/rate-limiter/dup-stats-concurrent", test_dup_stats_concurrent);
   g_test_add_func ("/pft/rate-limiter/real-clock-window", test_real_clock_window);
   g_test_add_func ("/pft/rate-limiter/real-clock-blocking", test_real_clock_blocking);
   g_test_add_func ("/pft/rate-limiter/two-contexts", test_two_contexts);

@@ -35,6 +35,22 @@ run_items (PftNode  *node,
   return test_run_async (node, store, NULL, error);
 }
 
+/* Runs @n items through a sim node on @clock, a fake clock its API was
+ * given too: see sim_run_on_clock(). */
+static char *
+run_items_on_clock (PftNode  *node,
+                    PftClock *clock,
+                    guint     n,
+                    PftStore *store,
+                    GError  **error)
+{
+  g_autoptr(PftValues) items = ints (n);
+
+  _pft_rate_limiter_set_clock (pft_throttled_batch_node_get_limiter (PFT_THROTTLED_BATCH_NODE (node)), clock);
+  pft_store_set_values (store, "items", items);
+  return sim_run_on_clock (node, store, clock, error);
+}
+
 static void
 assert_results_in_order (PftStore *store,
                          guint     n)
@@ -98,7 +114,11 @@ resize_on_progress (PftNode *node, guint index, GError *error, gpointer data)
 static void
 test_throttled_live_resize (void)
 {
-  SimApi api = { .duration_ms = 4 };
+  /* On the fake clock: how far a resize lags cannot depend on the load
+   * of the host (under valgrind, 5 execs once started above a shrunk
+   * limit, granted before it and delivered late). */
+  g_autoptr(PftClock) clock = _pft_fake_clock_new (1000 * G_USEC_PER_SEC);
+  SimApi api = { .duration_ms = 4, .clock = clock };
   SimProbe probe = { 0 };
   g_autoptr(PftNode) node = NULL;
   g_autoptr(PftStore) store = pft_store_new ();
@@ -114,7 +134,7 @@ test_throttled_live_resize (void)
   g_signal_connect (node, "item-done", G_CALLBACK (resize_on_progress), NULL);
   g_signal_connect_swapped (node, "item-done", G_CALLBACK (g_atomic_int_inc), &done);
 
-  action = run_items (node, 200, store, &error);
+  action = run_items_on_clock (node, clock, 200, store, &error);
   g_assert_no_error (error);
   assert_results_in_order (store, 200);
   g_assert_cmpuint (done, ==, 200);
@@ -295,10 +315,21 @@ test_throttled_per_minute_fake_clock (void)
 
 /* ---- adaptive against simulated providers ---- */
 
-static void
-test_adaptive_hidden_concurrency (void)
+/* What a run on the fake clock came to: equal for equal runs. */
+typedef struct
 {
-  SimApi api = { .hidden_concurrency = 4, .duration_ms = 2 };
+  guint64 calls;
+  guint64 rate_limited;
+  guint   current;
+  guint   max_seen;
+  gint64  elapsed_us;
+} SimOutcome;
+
+static void
+hidden_concurrency_run (SimOutcome *outcome)
+{
+  g_autoptr(PftClock) clock = _pft_fake_clock_new (1000 * G_USEC_PER_SEC);
+  SimApi api = { .hidden_concurrency = 4, .duration_ms = 2, .clock = clock };
   SimTrace trace = { 0 };
   g_autoptr(PftNode) node = NULL;
   g_autoptr(PftStore) store = pft_store_new ();
@@ -313,7 +344,7 @@ test_adaptive_hidden_concurrency (void)
   g_assert_cmpuint (pft_adaptive_node_get_current_concurrent (an), ==, 2);
   sim_node_set_trace (node, &trace);
 
-  action = run_items (node, 400, store, &error);
+  action = run_items_on_clock (node, clock, 400, store, &error);
   g_assert_no_error (error);
   /* Every item finished, in order, none lost to a 429. */
   assert_results_in_order (store, 400);
@@ -328,13 +359,39 @@ test_adaptive_hidden_concurrency (void)
   g_assert_cmpuint (api.rate_limited * 10, <, api.calls);
   g_assert_cmpuint (pft_adaptive_node_get_current_concurrent (an), <=, 5);
   g_assert_cmpuint (pft_adaptive_node_get_total_successes (an), ==, 400);
+
+  outcome->calls = api.calls;
+  outcome->rate_limited = api.rate_limited;
+  outcome->current = pft_adaptive_node_get_current_concurrent (an);
+  outcome->max_seen = trace.max_seen;
+  outcome->elapsed_us = _pft_clock_now_us (clock) - 1000 * G_USEC_PER_SEC;
   sim_api_clear (&api);
+}
+
+static void
+test_adaptive_hidden_concurrency (void)
+{
+  SimOutcome first = { 0 }, second = { 0 };
+
+  /* On the fake clock: the same run every time, however loaded the host,
+   * down to the microsecond. */
+  hidden_concurrency_run (&first);
+  hidden_concurrency_run (&second);
+  g_assert_cmpuint (first.calls, ==, second.calls);
+  g_assert_cmpuint (first.rate_limited, ==, second.rate_limited);
+  g_assert_cmpuint (first.current, ==, second.current);
+  g_assert_cmpuint (first.max_seen, ==, second.max_seen);
+  g_assert_cmpint (first.elapsed_us, ==, second.elapsed_us);
+  /* 400 calls of 2 ms, at most 4 at once (the provider's limit): no
+   * sooner than 200 ms. */
+  g_assert_cmpint (first.elapsed_us, >=, 400 / 4 * 2000);
 }
 
 static void
 test_adaptive_hidden_rate (void)
 {
-  SimApi api = { .hidden_rate = 40, .window = 0.2, .duration_ms = 2 };
+  g_autoptr(PftClock) clock = _pft_fake_clock_new (1000 * G_USEC_PER_SEC);
+  SimApi api = { .hidden_rate = 40, .window = 0.2, .duration_ms = 2, .clock = clock };
   g_autoptr(PftNode) node = NULL;
   g_autoptr(PftStore) store = pft_store_new ();
   g_autoptr(GError) error = NULL;
@@ -347,7 +404,7 @@ test_adaptive_hidden_rate (void)
   an = PFT_ADAPTIVE_NODE (node);
   limiter = pft_throttled_batch_node_get_limiter (PFT_THROTTLED_BATCH_NODE (node));
 
-  action = run_items (node, 200, store, &error);
+  action = run_items_on_clock (node, clock, 200, store, &error);
   g_assert_no_error (error);
   assert_results_in_order (store, 200);
   g_assert_cmpuint (api.served, ==, 200);
@@ -355,6 +412,47 @@ test_adaptive_hidden_rate (void)
   /* The retry-after paused the limiter for everyone. */
   g_assert_cmpuint (pft_rate_limiter_get_total_pauses (limiter), >, 0);
   g_assert_cmpuint (api.rate_limited * 4, <, api.calls);
+  sim_api_clear (&api);
+}
+
+/* On the fake clock every event of a run is in this thread, so the
+ * outcome is exact. 12 items start 8 at once against a provider that
+ * takes 4: the 4 beyond it are refused at t = 0, in one episode, so the
+ * node backs off once, to 4 (8 x 0.5); the 4 refused items run again
+ * when the first 4 end, at 2 ms; the last 4 run from 4 to 6 ms. No
+ * recovery: the threshold is out of reach. */
+static void
+test_adaptive_exact_on_fake_clock (void)
+{
+  g_autoptr(PftClock) clock = _pft_fake_clock_new (1000 * G_USEC_PER_SEC);
+  SimApi api = { .hidden_concurrency = 4, .duration_ms = 2, .clock = clock };
+  SimTrace trace = { 0 };
+  g_autoptr(PftNode) node = NULL;
+  g_autoptr(PftStore) store = pft_store_new ();
+  g_autoptr(GError) error = NULL;
+  g_autofree char *action = NULL;
+  PftAdaptiveNode *an;
+  gint64 start = _pft_clock_now_us (clock);
+
+  sim_api_init (&api);
+  node = sim_adaptive_node_new (&api);
+  an = PFT_ADAPTIVE_NODE (node);
+  g_object_set (node, "initial-concurrent", 8, "max-concurrent", 12, "recovery-threshold", 1000, NULL);
+  sim_node_set_trace (node, &trace);
+
+  action = run_items_on_clock (node, clock, 12, store, &error);
+  g_assert_no_error (error);
+  assert_results_in_order (store, 12);
+  g_assert_cmpint (_pft_clock_now_us (clock) - start, ==, 6 * 1000);
+  g_assert_cmpuint (api.calls, ==, 16);
+  g_assert_cmpuint (api.rate_limited, ==, 4);
+  g_assert_cmpuint (api.served, ==, 12);
+  g_assert_cmpuint (api.max_in_flight, ==, 4);
+  g_assert_cmpuint (pft_adaptive_node_get_total_rate_limits (an), ==, 4);
+  g_assert_cmpuint (pft_adaptive_node_get_total_successes (an), ==, 12);
+  g_assert_cmpuint (pft_adaptive_node_get_current_concurrent (an), ==, 4);
+  g_assert_cmpuint (trace.max_seen, ==, 8);
+  g_assert_cmpuint (trace.min_seen, ==, 4);
   sim_api_clear (&api);
 }
 
@@ -369,7 +467,8 @@ test_defect3_resize_reaches_queued (void)
    * exec that may start above it is one whose permit was granted under the
    * old value and was on its way (an idle away) when the back-off came:
    * part of the excess that finishes, never a second wave. */
-  SimApi api = { .hidden_concurrency = 3, .duration_ms = 2 };
+  g_autoptr(PftClock) clock = _pft_fake_clock_new (1000 * G_USEC_PER_SEC);
+  SimApi api = { .hidden_concurrency = 3, .duration_ms = 2, .clock = clock };
   SimProbe probe = { 0 };
   g_autoptr(PftNode) node = NULL;
   g_autoptr(PftStore) store = pft_store_new ();
@@ -382,7 +481,7 @@ test_defect3_resize_reaches_queued (void)
   probe.limiter = pft_throttled_batch_node_get_limiter (PFT_THROTTLED_BATCH_NODE (node));
   sim_node_set_probe (node, &probe);
 
-  action = run_items (node, 200, store, &error);
+  action = run_items_on_clock (node, clock, 200, store, &error);
   g_assert_no_error (error);
   g_assert_cmpuint (pft_adaptive_node_get_total_rate_limits (PFT_ADAPTIVE_NODE (node)), >, 0);
   g_test_message ("execs started above the limit: %d, by at most %d", probe.violations, probe.max_excess);
@@ -551,7 +650,8 @@ static void
 test_defect4_recovery_from_small (void)
 {
   /* Seed: int(4 * 1.2) == 4, so recovery never grew from 4 or below. */
-  SimApi api = { .duration_ms = 1 };
+  g_autoptr(PftClock) clock = _pft_fake_clock_new (1000 * G_USEC_PER_SEC);
+  SimApi api = { .duration_ms = 1, .clock = clock };
   SimTrace trace = { 0 };
   g_autoptr(PftNode) node = NULL;
   g_autoptr(PftStore) store = pft_store_new ();
@@ -563,7 +663,7 @@ test_defect4_recovery_from_small (void)
   g_object_set (node, "initial-concurrent", 1, "max-concurrent", 6, "recovery-threshold", 3, NULL);
   sim_node_set_trace (node, &trace);
 
-  action = run_items (node, 300, store, &error);
+  action = run_items_on_clock (node, clock, 300, store, &error);
   g_assert_no_error (error);
   g_assert_cmpuint (trace.min_seen, ==, 1);
   g_assert_cmpuint (pft_adaptive_node_get_current_concurrent (PFT_ADAPTIVE_NODE (node)), ==, 6);
@@ -597,7 +697,8 @@ static void
 test_defect6_absorbed_rate_limit_counts (void)
 {
   /* Seed: a 429 absorbed by a retry counted as a success. */
-  SimApi api = { .fail_first = 2, .duration_ms = 1 };
+  g_autoptr(PftClock) clock = _pft_fake_clock_new (1000 * G_USEC_PER_SEC);
+  SimApi api = { .fail_first = 2, .duration_ms = 1, .clock = clock };
   g_autoptr(PftNode) node = NULL;
   g_autoptr(PftStore) store = pft_store_new ();
   g_autoptr(GError) error = NULL;
@@ -609,7 +710,7 @@ test_defect6_absorbed_rate_limit_counts (void)
   an = PFT_ADAPTIVE_NODE (node);
   g_object_set (node, "initial-concurrent", 8, "max-concurrent", 8, "recovery-threshold", 1000, NULL);
 
-  action = run_items (node, 30, store, &error);
+  action = run_items_on_clock (node, clock, 30, store, &error);
   g_assert_no_error (error);
   assert_results_in_order (store, 30);
   g_assert_cmpuint (pft_adaptive_node_get_total_rate_limits (an), ==, 2);
@@ -685,6 +786,73 @@ test_defect8_batch_results_not_action (void)
   g_assert_cmpint (leaf_b.exec_calls, ==, 6);
   g_assert_cmpint (after_b.exec_calls, ==, 1);
   g_assert_cmpuint (pft_throttled_batch_flow_get_completed (PFT_THROTTLED_BATCH_FLOW (sets)), ==, 6);
+}
+
+/* An adaptive batch flow over the same param sets. */
+#define TEST_TYPE_ADAPTIVE_SETS (test_adaptive_sets_get_type ())
+G_DECLARE_FINAL_TYPE (TestAdaptiveSets, test_adaptive_sets, TEST, ADAPTIVE_SETS, PftAdaptiveBatchFlow)
+struct _TestAdaptiveSets { PftAdaptiveBatchFlow parent_instance; };
+G_DEFINE_FINAL_TYPE (TestAdaptiveSets, test_adaptive_sets, PFT_TYPE_ADAPTIVE_BATCH_FLOW)
+
+static void test_adaptive_sets_class_init (TestAdaptiveSetsClass *klass) { PFT_NODE_CLASS (klass)->prep = sets_prep; }
+static void test_adaptive_sets_init (TestAdaptiveSets *self) { }
+
+/* The flow's accessors are the node's, under the flow's names: each reads
+ * and writes its property (one notify per change) and configures the
+ * flow's own limiter. */
+static void
+test_throttled_flow_accessors (void)
+{
+  TestBehaviour leaf_b = { 0 };
+  g_autoptr(PftNode) leaf = test_node_new (&leaf_b);
+  g_autoptr(TestSets) sets = g_object_new (TEST_TYPE_SETS, "start", leaf, NULL);
+  g_autoptr(TestAdaptiveSets) adaptive = NULL;
+  g_autoptr(PftStore) store = pft_store_new ();
+  g_autoptr(GError) error = NULL;
+  g_autofree char *action = NULL;
+  PftThrottledBatchFlow *flow = PFT_THROTTLED_BATCH_FLOW (sets);
+  guint per_minute_notifies = 0, continue_notifies = 0, consecutive_notifies = 0;
+  guint value = 0;
+  gboolean flag = FALSE;
+
+  g_signal_connect (sets, "notify::max-flows-per-minute", G_CALLBACK (count_notify), &per_minute_notifies);
+  g_signal_connect (sets, "notify::continue-on-error", G_CALLBACK (count_notify), &continue_notifies);
+
+  g_assert_cmpuint (pft_throttled_batch_flow_get_max_flows_per_minute (flow), ==, 0);
+  pft_throttled_batch_flow_set_max_flows_per_minute (flow, 30);
+  pft_throttled_batch_flow_set_max_flows_per_minute (flow, 30);
+  g_assert_cmpuint (per_minute_notifies, ==, 1);
+  g_assert_cmpuint (pft_throttled_batch_flow_get_max_flows_per_minute (flow), ==, 30);
+  g_object_get (sets, "max-flows-per-minute", &value, NULL);
+  g_assert_cmpuint (value, ==, 30);
+  g_assert_cmpuint (pft_rate_limiter_get_max_per_window (pft_throttled_batch_flow_get_limiter (flow)), ==, 30);
+  g_object_set (sets, "max-flows-per-minute", 12, NULL);
+  g_assert_cmpuint (pft_throttled_batch_flow_get_max_flows_per_minute (flow), ==, 12);
+
+  g_assert_false (pft_throttled_batch_flow_get_continue_on_error (flow));
+  pft_throttled_batch_flow_set_continue_on_error (flow, TRUE);
+  pft_throttled_batch_flow_set_continue_on_error (flow, TRUE);
+  g_assert_cmpuint (continue_notifies, ==, 1);
+  g_assert_true (pft_throttled_batch_flow_get_continue_on_error (flow));
+  g_object_get (sets, "continue-on-error", &flag, NULL);
+  g_assert_true (flag);
+  g_object_set (sets, "continue-on-error", FALSE, NULL);
+  g_assert_false (pft_throttled_batch_flow_get_continue_on_error (flow));
+  g_assert_cmpuint (continue_notifies, ==, 2);
+
+  /* consecutive-successes: 3 walks succeed, below the threshold of 10. */
+  adaptive = g_object_new (TEST_TYPE_ADAPTIVE_SETS, "start", leaf, NULL);
+  g_signal_connect (adaptive, "notify::consecutive-successes", G_CALLBACK (count_notify), &consecutive_notifies);
+  g_assert_cmpuint (pft_adaptive_batch_flow_get_consecutive_successes (PFT_ADAPTIVE_BATCH_FLOW (adaptive)), ==, 0);
+  pft_store_set_int (store, "n", 3);
+  action = pft_node_run (PFT_NODE (adaptive), store, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (pft_adaptive_batch_flow_get_consecutive_successes (PFT_ADAPTIVE_BATCH_FLOW (adaptive)), ==, 3);
+  g_assert_cmpuint (consecutive_notifies, ==, 3);
+  g_object_get (adaptive, "consecutive-successes", &value, NULL);
+  g_assert_cmpuint (value, ==, 3);
+  pft_adaptive_batch_flow_reset (PFT_ADAPTIVE_BATCH_FLOW (adaptive));
+  g_assert_cmpuint (pft_adaptive_batch_flow_get_consecutive_successes (PFT_ADAPTIVE_BATCH_FLOW (adaptive)), ==, 0);
 }
 
 /* ---- nesting: both levels hold ---- */
@@ -1102,8 +1270,10 @@ main (int argc, char *argv[])
   g_test_add_func ("/pft/throttled/error-policy", test_throttled_error_policy);
   g_test_add_func ("/pft/throttled/cancel-releases-permits", test_throttled_cancel_releases_permits);
   g_test_add_func ("/pft/throttled/presets-and-registry", test_throttled_presets_and_registry);
+  g_test_add_func ("/pft/throttled/flow-accessors", test_throttled_flow_accessors);
   g_test_add_func ("/pft/adaptive/hidden-concurrency", test_adaptive_hidden_concurrency);
   g_test_add_func ("/pft/adaptive/hidden-rate", test_adaptive_hidden_rate);
+  g_test_add_func ("/pft/adaptive/exact-on-fake-clock", test_adaptive_exact_on_fake_clock);
   g_test_add_func ("/pft/adaptive/knobs", test_adaptive_knobs);
   g_test_add_func ("/pft/adaptive/min-above-max", test_adaptive_min_above_max);
   g_test_add_func ("/pft/adaptive/probe-backoff", test_adaptive_probe_backoff);

@@ -2,13 +2,21 @@
 //
 // SPDX-License-Identifier: MIT
 //
-// Each test is a function, sync or async; the run exits non-zero when any
-// fails, printing TAP-like lines.
+// Each test is a function (one that starts async work runs it to the end
+// with runLoop()). runTests() speaks TAP 13 on stdout, which meson reads
+// (protocol: 'tap'): the plan, one ok / not ok line per test, and a failure's
+// message and stack as `#` diagnostics. The run also exits non-zero when a
+// test fails.
 
 import GLib from 'gi://GLib';
 import System from 'system';
 
-export class AssertionError extends Error {}
+export class AssertionError extends Error {
+    constructor(message) {
+        super(message);
+        this.name = 'AssertionError';
+    }
+}
 
 export function assert(cond, what = 'assertion failed') {
     if (!cond)
@@ -63,19 +71,35 @@ export function runLoop(start, timeout = 20) {
     return result;
 }
 
+// Anything a test prints must not read as a TAP line: diagnostics are
+// comments, one `#` per line.
+function tapDiagnostic(text) {
+    for (const line of String(text).split('\n'))
+        print(`# ${line}`);
+}
+
+// A description may not hold `#` (it would start a directive) nor a
+// newline.
+function tapDescription(name) {
+    return name.replace(/#/g, '').replace(/\s+/g, ' ');
+}
+
 export function runTests(tests) {
+    const entries = Object.entries(tests);
     let failed = 0, n = 0;
-    print(`1..${Object.keys(tests).length}`);
-    for (const [name, fn] of Object.entries(tests)) {
+    print('TAP version 13');
+    print(`1..${entries.length}`);
+    for (const [name, fn] of entries) {
         n++;
         try {
             fn();
-            print(`ok ${n} ${name}`);
+            print(`ok ${n} - ${tapDescription(name)}`);
         } catch (e) {
             failed++;
-            print(`not ok ${n} ${name}: ${e}`);
-            if (e.stack)
-                printerr(e.stack);
+            print(`not ok ${n} - ${tapDescription(name)}`);
+            tapDiagnostic(e);
+            if (e && e.stack)
+                tapDiagnostic(e.stack.trimEnd());
         }
     }
     System.exit(failed > 0 ? 1 : 0);

@@ -101,6 +101,13 @@ class TestSharedLimiter(unittest.TestCase):
         self.assertLessEqual(shared.limiter_max, 2)
         self.assertEqual(limiter.get_total_admitted(), 12)
         self.assertEqual(limiter.get_in_flight(), 0)
+        # The one-lock snapshot reaches Python as a dict, as the registry's.
+        stats = limiter.dup_stats().unpack()
+        self.assertEqual(stats['total_admitted'], 12)
+        self.assertEqual(stats['in_flight'], 0)
+        self.assertEqual(stats['max_concurrent'], 2)
+        self.assertEqual(stats['mode'], 'sliding-window')
+        self.assertEqual(stats, self.registry.get_stats(self.NAME).unpack())
 
     def test_rate_limit_error_pauses_the_limiter(self):
         limiter = self.limiter
