@@ -308,6 +308,8 @@ static const char * const pft_js_error_names[] = {
  * override calls this from `task.return_error(e)` when @e is not a
  * `GLib.Error`, so that an `exec_task` completing its task with a plain
  * `Error` fails the attempt instead of throwing and never completing it.
+ *
+ * Since: 0.1
  */
 void
 pft_task_return_js_error (GTask      *task,

@@ -67,5 +67,28 @@ PftClock *_pft_node_get_clock       (PftNode      *node);
 void      _pft_node_set_clock       (PftNode      *node,
                                      PftClock     *clock);
 
+/* What the exec pool's watchdog remembers between its ticks, to tell
+ * workers blocked in a sleep or I/O (grow the pool) from workers that
+ * compute or contend for one lock (do not). */
+#define PFT_EXEC_BLOCKED_US    200
+#define PFT_EXEC_STUCK_US      2000
+#define PFT_EXEC_BLOCKED_TICKS 3
+
+typedef struct
+{
+  gint64 at;
+  gint64 cpu;
+  guint  finished;
+  guint  blocked;   /* consecutive ticks that looked blocked */
+  gint64 streak_at; /* where they began */
+  guint  streak_finished;
+} PftExecTick;
+
+gboolean  _pft_exec_tick_update     (PftExecTick  *tick,
+                                     gint64        now,
+                                     gint64        cpu,
+                                     guint         finished,
+                                     guint         size);
+
 G_END_DECLS
 

@@ -44,6 +44,8 @@
  * Nodes are connected with [method@Pft.Node.add_successor]. A node object is
  * never copied: one node may run in several invocations at once, each
  * with its own [class@Pft.Context].
+ *
+ * Since: 0.1
  */
 
 typedef struct
@@ -204,6 +206,8 @@ pft_node_class_init (PftNodeClass *klass)
    * PftNode:name:
    *
    * A name for logs and error messages; the type name when unset.
+   *
+   * Since: 0.1
    */
   properties[PROP_NAME] =
     g_param_spec_string ("name", NULL, NULL, NULL,
@@ -213,6 +217,8 @@ pft_node_class_init (PftNodeClass *klass)
    *
    * How many attempts exec gets, the first included (PocketFlow's
    * `max_retries`): 1 means no retry.
+   *
+   * Since: 0.1
    */
   properties[PROP_MAX_RETRIES] =
     g_param_spec_int ("max-retries", NULL, NULL, 1, G_MAXINT, 1,
@@ -222,6 +228,8 @@ pft_node_class_init (PftNodeClass *klass)
    *
    * Seconds to wait between two attempts of exec. The wait is cancellable
    * and holds no rate-limiter permit.
+   *
+   * Since: 0.1
    */
   properties[PROP_WAIT] =
     g_param_spec_double ("wait", NULL, NULL, 0, G_MAXDOUBLE, 0,
@@ -230,6 +238,8 @@ pft_node_class_init (PftNodeClass *klass)
    * PftNode:thread-policy:
    *
    * Where the synchronous exec runs; see [enum@Pft.ThreadPolicy].
+   *
+   * Since: 0.1
    */
   properties[PROP_THREAD_POLICY] =
     g_param_spec_enum ("thread-policy", NULL, NULL,
@@ -242,6 +252,8 @@ pft_node_class_init (PftNodeClass *klass)
    * When the node runs inside a flow, the params the flow passes are laid
    * over these: outer params win, and reach the node through
    * [property@Pft.Context:params].
+   *
+   * Since: 0.1
    */
   /**
    * PftNode:timeout:
@@ -262,6 +274,8 @@ pft_node_class_init (PftNodeClass *klass)
    * as a timer attached to a main context nobody iterates (see
    * [method@Pft.Node.run]). Applies to the execs of this node (each item
    * of a batch node), not to the walks of a flow.
+   *
+   * Since: 0.1
    */
   properties[PROP_TIMEOUT] =
     g_param_spec_double ("timeout", NULL, NULL, 0, G_MAXDOUBLE, 0,
@@ -292,6 +306,8 @@ pft_node_init (PftNode *self)
  * Gets the name used in logs.
  *
  * Returns: the name, or the type name when none was set
+ *
+ * Since: 0.1
  */
 const char *
 pft_node_get_name (PftNode *self)
@@ -309,6 +325,8 @@ pft_node_get_name (PftNode *self)
  * @name: (nullable): a name for logs
  *
  * Sets the name used in logs and error messages.
+ *
+ * Since: 0.1
  */
 void
 pft_node_set_name (PftNode    *self,
@@ -333,6 +351,8 @@ pft_node_set_name (PftNode    *self,
  * Gets how many attempts exec gets.
  *
  * Returns: the number of attempts, at least 1
+ *
+ * Since: 0.1
  */
 int
 pft_node_get_max_retries (PftNode *self)
@@ -350,6 +370,8 @@ pft_node_get_max_retries (PftNode *self)
  * @max_retries: attempts, the first included; at least 1
  *
  * Sets how many attempts exec gets.
+ *
+ * Since: 0.1
  */
 void
 pft_node_set_max_retries (PftNode *self,
@@ -374,6 +396,8 @@ pft_node_set_max_retries (PftNode *self,
  * Gets the wait between attempts.
  *
  * Returns: the wait, in seconds
+ *
+ * Since: 0.1
  */
 double
 pft_node_get_wait (PftNode *self)
@@ -391,6 +415,8 @@ pft_node_get_wait (PftNode *self)
  * @wait: seconds to wait between attempts, >= 0
  *
  * Sets the wait between attempts.
+ *
+ * Since: 0.1
  */
 void
 pft_node_set_wait (PftNode *self,
@@ -415,6 +441,8 @@ pft_node_set_wait (PftNode *self,
  * Gets how long one exec attempt may take.
  *
  * Returns: seconds, 0 for no limit
+ *
+ * Since: 0.1
  */
 double
 pft_node_get_timeout (PftNode *self)
@@ -432,6 +460,8 @@ pft_node_get_timeout (PftNode *self)
  * @timeout: seconds, finite and not negative; 0 for no limit
  *
  * Sets how long one exec attempt may take; see [property@Pft.Node:timeout].
+ *
+ * Since: 0.1
  */
 void
 pft_node_set_timeout (PftNode *self,
@@ -475,6 +505,8 @@ _pft_node_set_clock (PftNode  *self,
  * Gets where the synchronous exec runs.
  *
  * Returns: the thread policy
+ *
+ * Since: 0.1
  */
 PftThreadPolicy
 pft_node_get_thread_policy (PftNode *self)
@@ -492,6 +524,8 @@ pft_node_get_thread_policy (PftNode *self)
  * @policy: a #PftThreadPolicy
  *
  * Sets where the synchronous exec runs.
+ *
+ * Since: 0.1
  */
 void
 pft_node_set_thread_policy (PftNode         *self,
@@ -516,6 +550,8 @@ pft_node_set_thread_policy (PftNode         *self,
  * Gets the node's own params.
  *
  * Returns: (transfer none) (nullable): an `a{sv}` variant, or %NULL
+ *
+ * Since: 0.1
  */
 GVariant *
 pft_node_get_params (PftNode *self)
@@ -533,6 +569,8 @@ pft_node_get_params (PftNode *self)
  * @params: (nullable): an `a{sv}` variant
  *
  * Sets the node's own params. A floating @params is sunk.
+ *
+ * Since: 0.1
  */
 void
 pft_node_set_params (PftNode  *self,
@@ -566,6 +604,8 @@ pft_node_set_params (PftNode  *self,
  * reconnected.
  *
  * Returns: (transfer none): @next, so that calls chain like `>>`
+ *
+ * Since: 0.1
  */
 PftNode *
 pft_node_add_successor (PftNode    *self,
@@ -593,6 +633,8 @@ pft_node_add_successor (PftNode    *self,
  * Looks up the successor for @action.
  *
  * Returns: (transfer none) (nullable): the successor, or %NULL
+ *
+ * Since: 0.1
  */
 PftNode *
 pft_node_get_successor (PftNode    *self,
@@ -612,6 +654,8 @@ pft_node_get_successor (PftNode    *self,
  * Lists the actions that have a successor, sorted.
  *
  * Returns: (transfer full) (array zero-terminated=1): the actions
+ *
+ * Since: 0.1
  */
 char **
 pft_node_dup_actions (PftNode *self)
@@ -1219,32 +1263,9 @@ exec_process_cpu_us (void)
   return -1;
 }
 
-/* Whether the workers holding up the queue look blocked, for
- * PFT_EXEC_BLOCKED_TICKS ticks in a row: each of them finished less than
- * one exec per PFT_EXEC_BLOCKED_US on average while the process kept less
- * than a quarter of a core busy, or less than one per PFT_EXEC_STUCK_US
- * whatever the CPU did (valgrind, or a busy main thread, keep the process
- * busy while the workers sleep). Workers that finish execs quickly are
- * computing or waiting for a lock one of them holds (Python's GIL): more
- * threads would only contend for it. An unknown CPU time counts as idle. */
-#define PFT_EXEC_BLOCKED_US 200
-#define PFT_EXEC_STUCK_US   2000
-
-#define PFT_EXEC_BLOCKED_TICKS 3
-
-typedef struct
-{
-  gint64 at;
-  gint64 cpu;
-  guint  finished;
-  guint  blocked;   /* consecutive ticks that looked blocked */
-  gint64 streak_at; /* where they began */
-  guint  streak_finished;
-} ExecTick;
-
 static void
-exec_tick_start (ExecTick *tick,
-                 gint64    now)
+exec_tick_start (PftExecTick *tick,
+                 gint64       now)
 {
   tick->at = now;
   tick->cpu = exec_process_cpu_us ();
@@ -1252,13 +1273,22 @@ exec_tick_start (ExecTick *tick,
   tick->blocked = 0;
 }
 
-static gboolean
-exec_pool_blocked (ExecTick *tick,
-                   gint64    now,
-                   guint     size)
+/* Whether the workers holding up the queue look blocked, for
+ * PFT_EXEC_BLOCKED_TICKS ticks in a row: each of them finished less than
+ * one exec per PFT_EXEC_BLOCKED_US on average while the process kept less
+ * than a quarter of a core busy, or less than one per PFT_EXEC_STUCK_US
+ * whatever the CPU did (valgrind, or a busy main thread, keep the process
+ * busy while the workers sleep). Workers that finish execs quickly are
+ * computing or waiting for a lock one of them holds (Python's GIL): more
+ * threads would only contend. An unknown CPU time (-1) counts as idle.
+ * @now and @cpu are in microseconds, @finished counts execs ever finished. */
+gboolean
+_pft_exec_tick_update (PftExecTick *tick,
+                       gint64       now,
+                       gint64       cpu,
+                       guint        finished,
+                       guint        size)
 {
-  gint64 cpu = exec_process_cpu_us ();
-  guint finished = g_atomic_int_get (&exec_finished);
   gint64 span = now - tick->at;
   gboolean computing = cpu >= 0 && tick->cpu >= 0 && (cpu - tick->cpu) * 4 >= span;
   gboolean slow = (gint64) (finished - tick->finished) * PFT_EXEC_BLOCKED_US < (gint64) size * span;
@@ -1280,6 +1310,15 @@ exec_pool_blocked (ExecTick *tick,
   tick->cpu = cpu;
   tick->finished = finished;
   return tick->blocked >= PFT_EXEC_BLOCKED_TICKS;
+}
+
+static gboolean
+exec_pool_blocked (PftExecTick *tick,
+                   gint64       now,
+                   guint        size)
+{
+  return _pft_exec_tick_update (tick, now, exec_process_cpu_us (),
+                                g_atomic_int_get (&exec_finished), size);
 }
 
 /* A growth of the pool on probation: kept if the execs finish faster for
@@ -1305,7 +1344,7 @@ exec_watch_run (gpointer data)
   guint base = exec_pool_base ();
   guint window_peak = 0;
   gint64 window_start = g_get_monotonic_time ();
-  ExecTick tick = { 0, };
+  PftExecTick tick = { 0, };
   ExecGrowth growth = { 0, };
 
   exec_tick_start (&tick, window_start);
@@ -1628,6 +1667,8 @@ pft_node_real_is_rate_limit (PftNode      *self,
  * Runs on the run's main context. A batch node's prep returns a
  * [class@Pft.Values] of items; a batch flow's a [class@Pft.Values] of
  * `a{sv}` param sets. Leaving @result unset means "none".
+ *
+ * Since: 0.1
  */
 void
 pft_node_prep (PftNode     *self,
@@ -1658,6 +1699,8 @@ pft_node_prep (PftNode     *self,
  * in C, Vala and Python; it should honour
  * [method@Pft.Context.get_cancellable]. Report failures through @error:
  * a failed attempt is retried.
+ *
+ * Since: 0.1
  */
 void
 pft_node_exec (PftNode       *self,
@@ -1725,6 +1768,8 @@ call_exec_async (PftNode             *node,
  * instead of calling @callback. Called through this function, such a
  * result still reaches @callback (in a later main-loop iteration, as
  * GIO requires), and [method@Pft.Node.exec_finish] reads it.
+ *
+ * Since: 0.1
  */
 void
 pft_node_exec_async (PftNode             *self,
@@ -1763,6 +1808,8 @@ pft_node_exec_async (PftNode             *self,
  * @error: return location for a #GError
  *
  * Completes [method@Pft.Node.exec_async].
+ *
+ * Since: 0.1
  */
 void
 pft_node_exec_finish (PftNode       *self,
@@ -1795,6 +1842,8 @@ pft_node_exec_finish (PftNode       *self,
  * [vfunc@Pft.Node.exec_async] and [vfunc@Pft.Node.exec]. An error thrown
  * from it fails the attempt, even if @task is never completed. Called on
  * the run's main context.
+ *
+ * Since: 0.1
  */
 void
 pft_node_exec_task (PftNode     *self,
@@ -1829,6 +1878,8 @@ pft_node_exec_task (PftNode     *self,
  * Called on the main context once every attempt failed. The default sets
  * @error to a copy of @reason; override it to return a substitute result
  * instead (PocketFlow's `exec_fallback`).
+ *
+ * Since: 0.1
  */
 void
 pft_node_exec_fallback (PftNode       *self,
@@ -1859,6 +1910,8 @@ pft_node_exec_fallback (PftNode       *self,
  *
  * Returns: (transfer full) (nullable): the action, or %NULL for
  *   [const@Pft.DEFAULT_ACTION]
+ *
+ * Since: 0.1
  */
 char *
 pft_node_post (PftNode       *self,
@@ -1888,6 +1941,8 @@ pft_node_post (PftNode       *self,
  * with their own error shapes.
  *
  * Returns: %TRUE if @error is a rate-limit error
+ *
+ * Since: 0.1
  */
 gboolean
 pft_node_is_rate_limit (PftNode      *self,
@@ -2365,6 +2420,8 @@ _pft_node_invoke_finish (PftNode       *node,
  * flight; the run then ends promptly with %G_IO_ERROR_CANCELLED, even if
  * a blocking exec in a worker thread has not returned yet (its result is
  * dropped).
+ *
+ * Since: 0.1
  */
 void
 pft_node_run_async (PftNode             *self,
@@ -2393,6 +2450,8 @@ pft_node_run_async (PftNode             *self,
  *   first error of prep, exec (after retries and fallback) or post,
  *   %G_IO_ERROR_CANCELLED, or a [error@Pft.Error] such as
  *   [error@Pft.Error.NO_START]
+ *
+ * Since: 0.1
  */
 char *
 pft_node_run_finish (PftNode       *self,
@@ -2434,6 +2493,8 @@ sync_run_cb (GObject      *source,
  * [property@Pft.Node:timeout] fails such an attempt instead of waiting.
  *
  * Returns: (transfer full): the action, as [method@Pft.Node.run_finish]
+ *
+ * Since: 0.1
  */
 char *
 pft_node_run (PftNode       *self,

@@ -3,8 +3,7 @@
 
     check-api.py SRCDIR PFT_GIR HTTP_GIR|'' PC_FILE GLIB_FLOOR
 
-- every symbol of the GIRs has a version (`Since:`), except the names in
-  tests/since-pending.txt;
+- every symbol of the GIRs has a version (`Since:`);
 - the throttled and adaptive flows have the accessors and properties of
   their node siblings, under the flows' names, and the other way round;
 - every enum gets its GType from mkenums (no hand-registered enums);
@@ -45,7 +44,7 @@ def namespace(gir):
     return ET.parse(gir).getroot().find(CORE + 'namespace')
 
 
-def check_since(gir, pending):
+def check_since(gir):
     missing = []
 
     def walk(el, path):
@@ -58,7 +57,7 @@ def check_since(gir, pending):
             # in a header, so nothing to put a Since on.
             generated = (child.get(GLIB + 'is-gtype-struct-for') is not None
                          and child.find(CORE + 'doc') is None)
-            if child.get('version') is None and not generated and name not in pending:
+            if child.get('version') is None and not generated:
                 missing.append('%s %s has no Since' % (kind, name))
             if kind in CONTAINERS:
                 walk(child, name)
@@ -174,15 +173,8 @@ def main():
     floor = floor.replace('>=', '').strip()
     girs = [pft_gir] + ([http_gir] if http_gir else [])
 
-    pending_path = os.path.join(srcdir, 'tests', 'since-pending.txt')
-    pending = set()
-    for line in open(pending_path, encoding='utf-8'):
-        line = line.split('#', 1)[0].strip()
-        if line:
-            pending.add(line)
-
     for gir in girs:
-        check('every symbol of %s has a Since' % os.path.basename(gir), check_since(gir, pending))
+        check('every symbol of %s has a Since' % os.path.basename(gir), check_since(gir))
     check('throttled and adaptive flows have their nodes\' accessors and properties',
           check_parity(pft_gir))
     check('every enum is registered by mkenums', check_enums(srcdir, girs))
