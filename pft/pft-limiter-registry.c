@@ -68,7 +68,9 @@
  * is registered or changed. Errors are %PFT_ERROR_PARSE and name the group,
  * the key, the value and, when the text was read by Pft, the line; numbers
  * are checked by the same rules as the limiter's own properties. Group
- * names must be valid UTF-8.
+ * names must be valid UTF-8, and so must the whole text read by
+ * [method@Pft.LimiterRegistry.load_from_file] (a leading byte-order mark is
+ * skipped).
  *
  * Loading is also a *reload*: a group whose name is already registered
  * updates that limiter's limits in place instead of swapping in a new
