@@ -431,7 +431,7 @@ def is_rate_limit_exception(exc):
         return True
     if isinstance(exc, GLib.Error):
         return Pft.error_is_rate_limit(exc)
-    message = str(exc).lower()
+    message = _exception_text(exc).lower()
     if 'disk quota' in message:
         return False
     name = type(exc).__name__.lower()
@@ -510,12 +510,29 @@ class _RecentExceptions(object):
 _recent = _RecentExceptions()
 
 
+def _exception_text(exc):
+    """``str(exc)`` as a GError message can hold it (UTF-8 without NUL: a
+    lone surrogate, as in a file name decoded with surrogateescape, cannot
+    be encoded), and a text even when the exception's ``__str__`` fails."""
+    try:
+        text = str(exc)
+    except Exception:
+        text = '(its str() failed)'
+    return text.encode('utf-8', 'backslashreplace').decode('utf-8').replace('\0', '\\x00')
+
+
 def _to_gerror(exc):
+    # Must not raise: PyGObject would print the traceback and hand C an
+    # empty success.
     if isinstance(exc, GLib.Error):
         return exc
-    message = '%s: %s' % (type(exc).__name__, exc)
-    if is_rate_limit_exception(exc):
-        retry_after = retry_after_of(exc)
+    message = '%s: %s' % (type(exc).__name__, _exception_text(exc))
+    try:
+        limited = is_rate_limit_exception(exc)
+        retry_after = retry_after_of(exc) if limited else None
+    except Exception:   # a broken attribute of the exception; still an error
+        limited, retry_after = False, None
+    if limited:
         error = Pft.error_new_rate_limited(-1.0 if retry_after is None else retry_after,
                                            None, message)
     else:
