@@ -654,7 +654,9 @@ def _wrap_is_rate_limit(func):
 
 def _wrap_vfuncs(cls):
     d = cls.__dict__
-    for name in ('do_prep', 'do_exec', 'do_exec_fallback'):
+    # do_build_messages and do_handle_reply: PftHttp.ChatNode's, also with
+    # an out GValue and a GError.
+    for name in ('do_prep', 'do_exec', 'do_exec_fallback', 'do_build_messages', 'do_handle_reply'):
         if name in d and callable(d[name]):
             conv = _convert_prep if name == 'do_prep' else _convert_result
             setattr(cls, name, _wrap_value_vfunc(name, d[name], conv))
