@@ -25,7 +25,28 @@ static char    *opt_preset = NULL;
 static int      opt_items = 300;
 static gboolean opt_adaptive = TRUE;
 static gboolean opt_smooth;
-static double   opt_window = 1.0;
+static double   opt_window = 1.0;   /* the mock's; a real API's is 60 */
+static gboolean opt_window_set;
+
+static gboolean
+parse_window (const char  *name,
+              const char  *value,
+              gpointer     data,
+              GError     **error)
+{
+  char *end = NULL;
+  double w = g_ascii_strtod (value, &end);
+
+  if (end == value || *end != '\0' || !(w > 0 && isfinite (w)))
+    {
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                   "--window must be a number of seconds more than 0, not \"%s\"", value);
+      return FALSE;
+    }
+  opt_window = w;
+  opt_window_set = TRUE;
+  return TRUE;
+}
 static double   opt_mock_share = 0.6;
 static gboolean opt_quiet;
 
@@ -49,9 +70,10 @@ static GOptionEntry entries[] = {
     "Keep concurrency fixed at the preset's", NULL },
   { "smooth", 0, 0, G_OPTION_ARG_NONE, &opt_smooth,
     "Pace requests evenly (GCRA) instead of a sliding window", NULL },
-  { "window", 0, 0, G_OPTION_ARG_DOUBLE, &opt_window,
-    "Mock only: play the preset's per-minute limits in windows of this many seconds, "
-    "so that the demo takes seconds, not minutes (default 1)", "SECONDS" },
+  { "window", 0, 0, G_OPTION_ARG_CALLBACK, parse_window,
+    "The built-in mock plays the preset's per-minute limits in windows of this many seconds, "
+    "so that the demo takes seconds, not minutes (default 1). With --base-url: the window of "
+    "the API's limits (default 60), e.g. 1 for pft-mock-llm --window 1", "SECONDS" },
   { "mock-share", 0, 0, G_OPTION_ARG_DOUBLE, &opt_mock_share,
     "Mock only: the mock enforces this share of the preset's limits, without telling the "
     "client (default 0.6)", "SHARE" },
@@ -252,11 +274,6 @@ main (int   argc,
       g_printerr ("--items must be at least 1, not %d\n", opt_items);
       return 2;
     }
-  if (!(opt_window > 0 && isfinite (opt_window)))
-    {
-      g_printerr ("--window must be a number of seconds more than 0, not %g\n", opt_window);
-      return 2;
-    }
   if (!(opt_mock_share > 0 && opt_mock_share <= 1))
     {
       g_printerr ("--mock-share must be more than 0 and at most 1, not %g\n", opt_mock_share);
@@ -273,7 +290,7 @@ main (int   argc,
   concurrency = pft_preset_get_max_concurrent (preset);
   per_minute = pft_preset_get_max_per_minute (preset);
   use_mock = opt_base_url == NULL;
-  window = use_mock ? opt_window : 60.0;
+  window = use_mock || opt_window_set ? opt_window : 60.0;
 
   if (use_mock)
     {
