@@ -135,6 +135,21 @@ test_items_shapes (void)
     g_autofree char *a3 = pft_node_run (node, empty, NULL, &error);
     g_assert_error (error, PFT_ERROR, PFT_ERROR_INVALID_ARGUMENT);
     g_assert_nonnull (strstr (error->message, "\"prompts\""));
+    /* It says the key is absent, not the type of the NULL read back. */
+    g_assert_nonnull (strstr (error->message, "no such key"));
+    g_assert_null (strstr (error->message, "gpointer"));
+    g_clear_error (&error);
+  }
+
+  /* Something else under the key: its type. */
+  {
+    g_autoptr(PftStore) wrong = pft_store_new ();
+    g_autofree char *a4 = NULL;
+
+    pft_store_set_int (wrong, "prompts", 3);
+    a4 = pft_node_run (node, wrong, NULL, &error);
+    g_assert_error (error, PFT_ERROR, PFT_ERROR_INVALID_ARGUMENT);
+    g_assert_nonnull (strstr (error->message, "gint64"));
   }
 }
 
