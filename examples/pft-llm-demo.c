@@ -77,7 +77,7 @@ static GOptionEntry entries[] = {
   { "mock-share", 0, 0, G_OPTION_ARG_DOUBLE, &opt_mock_share,
     "Mock only: the mock enforces this share of the preset's limits, without telling the "
     "client (default 0.6)", "SHARE" },
-  { "quiet", 'q', 0, G_OPTION_ARG_NONE, &opt_quiet, "Only print the summary", NULL },
+  { "quiet", 'q', 0, G_OPTION_ARG_NONE, &opt_quiet, "No progress lines: only the set-up, a few replies and the summary", NULL },
   { NULL }
 };
 
@@ -294,7 +294,8 @@ main (int   argc,
 
   if (use_mock)
     {
-      guint mock_requests = MAX (1, (guint) floor (per_minute * opt_mock_share));
+      /* A preset without a rate limit (0) gives a mock without one. */
+      guint mock_requests = per_minute == 0 ? 0 : MAX (1, (guint) floor (per_minute * opt_mock_share));
       guint mock_concurrency = MAX (1, (guint) floor (concurrency * opt_mock_share + 0.5));
 
       mock = pft_http_mock_server_new ();
@@ -316,8 +317,12 @@ main (int   argc,
       }
       demo.true_rate = mock_requests / window;
       demo.true_concurrency = mock_concurrency;
-      g_print ("Mock API at %s enforcing %u requests per %gs and %u concurrent (the client is not told).\n",
-               base_url, mock_requests, window, mock_concurrency);
+      if (mock_requests > 0)
+        g_print ("Mock API at %s enforcing %u requests per %gs and %u concurrent (the client is not told).\n",
+                 base_url, mock_requests, window, mock_concurrency);
+      else
+        g_print ("Mock API at %s enforcing %u concurrent and no request rate (the client is not told).\n",
+                 base_url, mock_concurrency);
     }
   else
     base_url = g_strdup (opt_base_url);
@@ -433,8 +438,10 @@ main (int   argc,
     if (demo.true_rate > 0)
       g_print ("  rate          %.1f answers/s; the mock's real limit %.1f/s (%.0f%%), the preset's %.1f/s\n",
                achieved, demo.true_rate, 100 * achieved / demo.true_rate, demo.configured_rate);
-    else
+    else if (demo.configured_rate > 0)
       g_print ("  rate          %.1f answers/s; configured limit %.2f/s\n", achieved, demo.configured_rate);
+    else
+      g_print ("  rate          %.1f answers/s; no rate limit configured\n", achieved);
     g_print ("  requests      %" G_GUINT64_FORMAT " sent, %" G_GUINT64_FORMAT " answered 429 (%.1f%%), %"
              G_GUINT64_FORMAT " retries after errors\n",
              requests, limited, requests > 0 ? 100.0 * limited / requests : 0.0,
