@@ -85,6 +85,23 @@ def main():
         # 'bad prompt' never reached the server; 'bad reply' was tried twice.
         assert mock.get_stats().requests - sent == 1 + 2 + 1, mock.get_stats().requests - sent
 
+        # A conversation as Python writes it: OpenAI's list of dicts, or
+        # (role, content) pairs; the mock answers the last user message.
+        class Conversations(PftHttp.ChatNode):
+            def do_build_messages(self, ctx, item):
+                if item.startswith('dict:'):
+                    return [{'role': 'system', 'content': 'Be brief.'},
+                            {'role': 'user', 'content': item[5:]}]
+                return [('system', 'Be brief.'), ('user', item[6:])]
+
+            def do_handle_reply(self, ctx, item, reply):
+                return reply.get_text()
+
+        store = Pft.Store()
+        store['prompts'] = ['dict:hello', 'pairs:world']
+        Conversations(client=client).run(store, None)
+        assert list(store['replies']) == ['echo: hello', 'echo: world'], list(store['replies'])
+
         # The key cannot be read back.
         try:
             client.get_property('api-key')

@@ -592,6 +592,20 @@ def _convert_result(self, value):
     return _result_from_python(value)
 
 
+def _convert_messages(self, value):
+    # PftHttp.ChatNode.do_build_messages: a conversation as Python writes
+    # it (OpenAI's [{"role": ..., "content": ...}], or (role, content)
+    # pairs) becomes the variant the node takes; anything else as usual.
+    if isinstance(value, (list, tuple)) and value:
+        if all(isinstance(m, dict) and all(isinstance(k, str) and isinstance(v, str)
+                                           for k, v in m.items()) for m in value):
+            return _result_from_python(GLib.Variant('aa{ss}', [dict(m) for m in value]))
+        if all(isinstance(m, (list, tuple)) and len(m) == 2 and
+               all(isinstance(x, str) for x in m) for m in value):
+            return _result_from_python(GLib.Variant('a(ss)', [tuple(m) for m in value]))
+    return _result_from_python(value)
+
+
 def _convert_prep(self, value):
     if isinstance(self, Pft.BatchFlow):
         return _param_sets_from_python(value)
@@ -658,7 +672,8 @@ def _wrap_vfuncs(cls):
     # an out GValue and a GError.
     for name in ('do_prep', 'do_exec', 'do_exec_fallback', 'do_build_messages', 'do_handle_reply'):
         if name in d and callable(d[name]):
-            conv = _convert_prep if name == 'do_prep' else _convert_result
+            conv = (_convert_prep if name == 'do_prep' else
+                    _convert_messages if name == 'do_build_messages' else _convert_result)
             setattr(cls, name, _wrap_value_vfunc(name, d[name], conv))
     for name in ('do_exec_task', 'do_post'):
         if name in d and callable(d[name]):
