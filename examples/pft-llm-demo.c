@@ -333,6 +333,10 @@ main (int   argc,
                                      : "gpt-4o-mini");
   if (opt_api_key != NULL)
     pft_http_chat_client_set_api_key (client, opt_api_key);
+  /* A real API answers 401 to every attempt of every item otherwise. */
+  if (!use_mock && !pft_http_chat_client_has_api_key (client))
+    g_printerr ("Note: no API key (--api-key, or $%s): the requests carry none.\n",
+                provider == PFT_HTTP_PROVIDER_ANTHROPIC ? "ANTHROPIC_API_KEY" : "OPENAI_API_KEY");
   pft_http_chat_client_set_max_tokens (client, 60);
   pft_http_chat_client_set_system_prompt (client, "You translate English into French. Answer with the translation only.");
 
