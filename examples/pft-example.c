@@ -9,6 +9,9 @@
  * SPDX-License-Identifier: MIT
  */
 
+#include <locale.h>
+#include <unistd.h>
+
 #include <pft.h>
 
 #define N_DOCS 300
@@ -124,6 +127,8 @@ typedef struct
   PftStore  *store;
   char      *action;
   GError    *error;
+  gboolean   tty;
+  gboolean   final;
 } Run;
 
 static gboolean
@@ -133,8 +138,10 @@ show_progress (gpointer data)
   gint64 done = pft_store_get_int (run->store, "processed", 0);
   int width = 40, filled = (int) (done * width / N_DOCS);
 
-  g_print ("\r  [%-*.*s] %3" G_GINT64_FORMAT "/%d", width, filled,
-           "########################################", done, N_DOCS);
+  /* Redrawn in place on a terminal; a pipe or a log gets the last one only. */
+  if (run->tty || run->final)
+    g_print ("%s  [%-*.*s] %3" G_GINT64_FORMAT "/%d", run->tty ? "\r" : "", width, filled,
+             "########################################", done, N_DOCS);
   return G_SOURCE_CONTINUE;
 }
 
@@ -156,9 +163,21 @@ main (int argc, char *argv[])
   g_autoptr(PftNode) report = g_object_new (EX_TYPE_REPORT, "name", "report", NULL);
   g_autoptr(PftFlow) flow = NULL;
   g_autoptr(PftStore) store = pft_store_new ();
+  g_autoptr(GOptionContext) options = g_option_context_new (NULL);
+  g_autoptr(GError) error = NULL;
   Run run = { 0 };
   gint64 start;
   guint progress_id;
+
+  setlocale (LC_ALL, "");
+  g_option_context_set_summary (options,
+    "Counts the words of 300 generated documents with a flow: load -> count (a batch node,\n"
+    "8 items at a time in worker threads) -> report. Takes no options.");
+  if (!g_option_context_parse (options, &argc, &argv, &error) || argc > 1)
+    {
+      g_printerr ("%s\n", error != NULL ? error->message : "pft-example takes no arguments");
+      return 2;
+    }
 
   pft_node_add_successor (pft_node_add_successor (load, NULL, count), NULL, report);
   flow = pft_flow_new (load);
@@ -166,11 +185,13 @@ main (int argc, char *argv[])
   g_print ("Pft %s: counting words in %d documents, 8 at a time\n", pft_get_version_string (), N_DOCS);
   run.loop = g_main_loop_new (NULL, FALSE);
   run.store = store;
+  run.tty = isatty (STDOUT_FILENO);
   progress_id = g_timeout_add (50, show_progress, &run);
   start = g_get_monotonic_time ();
   pft_node_run_async (PFT_NODE (flow), store, NULL, flow_done, &run);
   g_main_loop_run (run.loop);
   g_source_remove (progress_id);
+  run.final = TRUE;
   show_progress (&run);
   g_print ("\n");
 

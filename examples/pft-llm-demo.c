@@ -9,6 +9,7 @@
  * SPDX-License-Identifier: MIT
  */
 
+#include <locale.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -24,7 +25,28 @@ static char    *opt_preset = NULL;
 static int      opt_items = 300;
 static gboolean opt_adaptive = TRUE;
 static gboolean opt_smooth;
-static double   opt_window = 1.0;
+static double   opt_window = 1.0;   /* the mock's; a real API's is 60 */
+static gboolean opt_window_set;
+
+static gboolean
+parse_window (const char  *name,
+              const char  *value,
+              gpointer     data,
+              GError     **error)
+{
+  char *end = NULL;
+  double w = g_ascii_strtod (value, &end);
+
+  if (end == value || *end != '\0' || !(w > 0 && isfinite (w)))
+    {
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                   "--window must be a number of seconds more than 0, not \"%s\"", value);
+      return FALSE;
+    }
+  opt_window = w;
+  opt_window_set = TRUE;
+  return TRUE;
+}
 static double   opt_mock_share = 0.6;
 static gboolean opt_quiet;
 
@@ -39,7 +61,8 @@ static GOptionEntry entries[] = {
     "openai (POST {base-url}/chat/completions) or anthropic (POST {base-url}/v1/messages); default openai", "STYLE" },
   { "preset", 0, 0, G_OPTION_ARG_STRING, &opt_preset,
     "The limits the client is configured with (a Pft preset: openai_tier1, openai_tier2, "
-    "anthropic_tier1, ...; default openai_tier1 = 5 concurrent, 60 per minute)", "NAME" },
+    "anthropic_tier1, ...; default openai_tier1 = 5 concurrent, 60 per minute, or anthropic_tier1 "
+    "with --provider anthropic)", "NAME" },
   { "items", 'n', 0, G_OPTION_ARG_INT, &opt_items, "How many prompts (default 300)", "N" },
   { "adaptive", 0, 0, G_OPTION_ARG_NONE, &opt_adaptive,
     "Let concurrency adapt to rate limits (the default)", NULL },
@@ -47,13 +70,14 @@ static GOptionEntry entries[] = {
     "Keep concurrency fixed at the preset's", NULL },
   { "smooth", 0, 0, G_OPTION_ARG_NONE, &opt_smooth,
     "Pace requests evenly (GCRA) instead of a sliding window", NULL },
-  { "window", 0, 0, G_OPTION_ARG_DOUBLE, &opt_window,
-    "Mock only: play the preset's per-minute limits in windows of this many seconds, "
-    "so that the demo takes seconds, not minutes (default 1)", "SECONDS" },
+  { "window", 0, 0, G_OPTION_ARG_CALLBACK, parse_window,
+    "The built-in mock plays the preset's per-minute limits in windows of this many seconds, "
+    "so that the demo takes seconds, not minutes (default 1). With --base-url: the window of "
+    "the API's limits (default 60), e.g. 1 for pft-mock-llm --window 1", "SECONDS" },
   { "mock-share", 0, 0, G_OPTION_ARG_DOUBLE, &opt_mock_share,
     "Mock only: the mock enforces this share of the preset's limits, without telling the "
     "client (default 0.6)", "SHARE" },
-  { "quiet", 'q', 0, G_OPTION_ARG_NONE, &opt_quiet, "Only print the summary", NULL },
+  { "quiet", 'q', 0, G_OPTION_ARG_NONE, &opt_quiet, "No progress lines: only the set-up, a few replies and the summary", NULL },
   { NULL }
 };
 
@@ -77,6 +101,10 @@ typedef struct
   gint64            start_us;
   guint64           last_requests;
   gint64            last_tick_us;
+  guint             printed_done;  /* not on a terminal: what the last line showed, */
+  guint64           printed_requests;
+  gint64            printed_us;    /* and when */
+  gboolean          finished;
   double            rate;          /* requests per second, smoothed */
   double            true_rate;     /* the mock's real limit per second, or 0 */
   double            configured_rate;
@@ -111,7 +139,8 @@ demo_rate_headers (PftHttpChatNode    *node,
                                        pft_rate_limiter_get_window (demo->limiter),
                                        pft_http_rate_headers_get_request_limit (headers));
       if (!demo->tty && !opt_quiet)
-        g_print ("headers: lowered the limiter to %s\n", demo->learned);
+        g_print ("headers: %s the limiter to %s\n",
+                 (actions & PFT_HTTP_RATE_ACTION_LOWERED_REQUESTS) ? "lowered" : "raised", demo->learned);
     }
 }
 
@@ -124,13 +153,15 @@ demo_tick (gpointer user_data)
   double dt = (now - demo->last_tick_us) / 1e6;
   double window = pft_rate_limiter_get_window (demo->limiter);
 
-  if (dt > 0)
+  /* The last call comes right after the run ends: a few requests over a
+   * few milliseconds would show a rate far above the limit. */
+  if (dt >= 0.1 || (demo->last_tick_us == demo->start_us && dt > 0))
     {
       double instant = (requests - demo->last_requests) / dt;
       demo->rate = demo->last_tick_us == demo->start_us ? instant : 0.7 * demo->rate + 0.3 * instant;
+      demo->last_requests = requests;
+      demo->last_tick_us = now;
     }
-  demo->last_requests = requests;
-  demo->last_tick_us = now;
   if (opt_quiet)
     return G_SOURCE_CONTINUE;
 
@@ -142,10 +173,18 @@ demo_tick (gpointer user_data)
       pft_adaptive_node_get_current_concurrent (PFT_ADAPTIVE_NODE (demo->node)),
       pft_rate_limiter_get_in_flight (demo->limiter),
       demo->learned != NULL ? "learned: " : "", demo->learned != NULL ? demo->learned : "");
+    /* Not on a terminal, a line a second while the numbers move; a stalled
+     * run (a server that went away, a long pause) prints one every 10 s. */
     if (demo->tty)
       g_print ("\r\033[K%s", line);
-    else
-      g_print ("%s\n", line);
+    else if (demo->finished || demo->done != demo->printed_done || requests != demo->printed_requests
+             || now - demo->printed_us >= 10 * G_USEC_PER_SEC)
+      {
+        g_print ("%s\n", line);
+        demo->printed_done = demo->done;
+        demo->printed_requests = requests;
+        demo->printed_us = now;
+      }
   }
   return G_SOURCE_CONTINUE;
 }
@@ -201,8 +240,10 @@ main (int   argc,
   Demo demo = { 0 };
   guint concurrency, per_minute, tick;
   double window, elapsed;
-  gboolean use_mock;
+  gboolean use_mock, sampled_error = FALSE;
 
+  /* The locale's charset, so that messages quoting “values” print as such. */
+  setlocale (LC_ALL, "");
   g_option_context_add_main_entries (options, entries, NULL);
   g_option_context_set_summary (options,
     "Runs translation prompts through a PftHttpChatNode (an adaptive batch node) and shows how\n"
@@ -228,9 +269,14 @@ main (int   argc,
       g_printerr ("--provider must be openai or anthropic, not \"%s\"\n", opt_provider);
       return 2;
     }
-  if (opt_items < 1 || opt_window <= 0 || opt_mock_share <= 0 || opt_mock_share > 1)
+  if (opt_items < 1)
     {
-      g_printerr ("--items must be at least 1, --window more than 0, --mock-share in (0, 1]\n");
+      g_printerr ("--items must be at least 1, not %d\n", opt_items);
+      return 2;
+    }
+  if (!(opt_mock_share > 0 && opt_mock_share <= 1))
+    {
+      g_printerr ("--mock-share must be more than 0 and at most 1, not %g\n", opt_mock_share);
       return 2;
     }
   preset = pft_presets_lookup (opt_preset != NULL ? opt_preset
@@ -244,11 +290,12 @@ main (int   argc,
   concurrency = pft_preset_get_max_concurrent (preset);
   per_minute = pft_preset_get_max_per_minute (preset);
   use_mock = opt_base_url == NULL;
-  window = use_mock ? opt_window : 60.0;
+  window = use_mock || opt_window_set ? opt_window : 60.0;
 
   if (use_mock)
     {
-      guint mock_requests = MAX (1, (guint) floor (per_minute * opt_mock_share));
+      /* A preset without a rate limit (0) gives a mock without one. */
+      guint mock_requests = per_minute == 0 ? 0 : MAX (1, (guint) floor (per_minute * opt_mock_share));
       guint mock_concurrency = MAX (1, (guint) floor (concurrency * opt_mock_share + 0.5));
 
       mock = pft_http_mock_server_new ();
@@ -270,8 +317,12 @@ main (int   argc,
       }
       demo.true_rate = mock_requests / window;
       demo.true_concurrency = mock_concurrency;
-      g_print ("Mock API at %s enforcing %u requests per %gs and %u concurrent (the client is not told).\n",
-               base_url, mock_requests, window, mock_concurrency);
+      if (mock_requests > 0)
+        g_print ("Mock API at %s enforcing %u requests per %gs and %u concurrent (the client is not told).\n",
+                 base_url, mock_requests, window, mock_concurrency);
+      else
+        g_print ("Mock API at %s enforcing %u concurrent and no request rate (the client is not told).\n",
+                 base_url, mock_concurrency);
     }
   else
     base_url = g_strdup (opt_base_url);
@@ -282,6 +333,10 @@ main (int   argc,
                                      : "gpt-4o-mini");
   if (opt_api_key != NULL)
     pft_http_chat_client_set_api_key (client, opt_api_key);
+  /* A real API answers 401 to every attempt of every item otherwise. */
+  if (!use_mock && !pft_http_chat_client_has_api_key (client))
+    g_printerr ("Note: no API key (--api-key, or $%s): the requests carry none.\n",
+                provider == PFT_HTTP_PROVIDER_ANTHROPIC ? "ANTHROPIC_API_KEY" : "OPENAI_API_KEY");
   pft_http_chat_client_set_max_tokens (client, 60);
   pft_http_chat_client_set_system_prompt (client, "You translate English into French. Answer with the translation only.");
 
@@ -320,12 +375,13 @@ main (int   argc,
 
   g_signal_connect (demo.node, "item-done", G_CALLBACK (demo_item_done), &demo);
   g_signal_connect (demo.node, "rate-headers", G_CALLBACK (demo_rate_headers), &demo);
-  demo.start_us = demo.last_tick_us = g_get_monotonic_time ();
+  demo.start_us = demo.last_tick_us = demo.printed_us = g_get_monotonic_time ();
   tick = g_timeout_add (demo.tty ? 200 : 1000, demo_tick, &demo);
   pft_node_run_async (demo.node, store, NULL, demo_run_cb, &demo);
   g_main_loop_run (loop);
   g_source_remove (tick);
   elapsed = (g_get_monotonic_time () - demo.start_us) / 1e6;
+  demo.finished = TRUE;
   if (!opt_quiet)
     {
       demo_tick (&demo);
@@ -352,11 +408,26 @@ main (int   argc,
     {
       const GError *e = pft_values_get_error (replies, i);
       if (e != NULL)
-        g_print ("  \"%s\" -> error: %s\n", pft_values_get_string (prompts, i), e->message);
+        {
+          g_print ("  \"%s\" -> error: %s\n", pft_values_get_string (prompts, i), e->message);
+          sampled_error = TRUE;
+        }
       else
         {
           g_autoptr(PftHttpChatReply) reply = pft_values_dup_object (replies, i);
           g_print ("  \"%s\" -> \"%s\"\n", pft_values_get_string (prompts, i), pft_http_chat_reply_get_text (reply));
+        }
+    }
+
+  /* The samples above may all be answers: say why the others failed. */
+  for (guint i = MIN (3, pft_values_get_length (replies));
+       i < pft_values_get_length (replies) && !sampled_error; i++)
+    {
+      const GError *e = pft_values_get_error (replies, i);
+      if (e != NULL)
+        {
+          g_print ("  first failure, prompt %u: %s\n", i + 1, e->message);
+          break;
         }
     }
 
@@ -371,14 +442,19 @@ main (int   argc,
     if (demo.true_rate > 0)
       g_print ("  rate          %.1f answers/s; the mock's real limit %.1f/s (%.0f%%), the preset's %.1f/s\n",
                achieved, demo.true_rate, 100 * achieved / demo.true_rate, demo.configured_rate);
-    else
+    else if (demo.configured_rate > 0)
       g_print ("  rate          %.1f answers/s; configured limit %.2f/s\n", achieved, demo.configured_rate);
+    else
+      g_print ("  rate          %.1f answers/s; no rate limit configured\n", achieved);
     g_print ("  requests      %" G_GUINT64_FORMAT " sent, %" G_GUINT64_FORMAT " answered 429 (%.1f%%), %"
              G_GUINT64_FORMAT " retries after errors\n",
              requests, limited, requests > 0 ? 100.0 * limited / requests : 0.0,
              pft_http_chat_node_get_retries (PFT_HTTP_CHAT_NODE (demo.node)));
-    g_print ("  latency       p50 %.0f ms, p95 %.0f ms\n",
-             1000 * percentile (latencies, 0.50), 1000 * percentile (latencies, 0.95));
+    if (latencies->len > 0)
+      g_print ("  latency       p50 %.0f ms, p95 %.0f ms\n",
+               1000 * percentile (latencies, 0.50), 1000 * percentile (latencies, 0.95));
+    else
+      g_print ("  latency       none: no answer\n");
     g_print ("  limiter       %u per %gs after calibration (configured %u per %gs), concurrency %u (ceiling %u)\n",
              pft_rate_limiter_get_max_per_window (limiter), pft_rate_limiter_get_window (limiter),
              pft_http_rate_headers_get_configured_max_per_window (limiter), window,

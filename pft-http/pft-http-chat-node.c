@@ -225,9 +225,13 @@ pft_http_chat_node_prep (PftNode     *node,
     }
   else
     {
+      /* An absent key reads as a NULL gpointer: say so, not "gpointer". */
       g_set_error (error, PFT_ERROR, PFT_ERROR_INVALID_ARGUMENT,
                    "The store has no prompts under \"%s\" (a Pft.Values or a string array; found %s)",
-                   priv->input_key, G_VALUE_TYPE_NAME (&stored));
+                   priv->input_key,
+                   !pft_store_contains (pft_context_get_store (ctx), priv->input_key) ? "no such key"
+                   : G_VALUE_HOLDS_POINTER (&stored) && g_value_get_pointer (&stored) == NULL ? "None/NULL"
+                   : G_VALUE_TYPE_NAME (&stored));
       return;
     }
   g_value_init (result, PFT_TYPE_VALUES);

@@ -68,7 +68,9 @@
  * is registered or changed. Errors are %PFT_ERROR_PARSE and name the group,
  * the key, the value and, when the text was read by Pft, the line; numbers
  * are checked by the same rules as the limiter's own properties. Group
- * names must be valid UTF-8.
+ * names must be valid UTF-8, and so must the whole text read by
+ * [method@Pft.LimiterRegistry.load_from_file] (a leading byte-order mark is
+ * skipped).
  *
  * Loading is also a *reload*: a group whose name is already registered
  * updates that limiter's limits in place instead of swapping in a new
@@ -1403,6 +1405,31 @@ load_data (PftLimiterRegistry  *self,
   g_autoptr(GHashTable) lines = NULL;
   g_autoptr(GError) local_error = NULL;
   LoadContext lc;
+  const char *invalid;
+
+  /* A byte-order mark, as some editors write, is not part of line 1. */
+  if (length >= 3 && memcmp (data, "\xef\xbb\xbf", 3) == 0)
+    {
+      data += 3;
+      length -= 3;
+    }
+
+  /* Errors quote lines and values, and a GError message must be UTF-8
+   * (PyGObject cannot even convert one that is not). */
+  if (!g_utf8_validate_len (data, length, &invalid))
+    {
+      guint lineno = 1;
+
+      for (const char *c = data; c < invalid; c++)
+        lineno += *c == '\n';
+      if (source != NULL)
+        g_set_error (error, PFT_ERROR, PFT_ERROR_PARSE,
+                     _("%s:%u: not UTF-8 text (a key file must be UTF-8)"), source, lineno);
+      else
+        g_set_error (error, PFT_ERROR, PFT_ERROR_PARSE,
+                     _("line %u: not UTF-8 text (a key file must be UTF-8)"), lineno);
+      return FALSE;
+    }
 
   lines = map_lines (data, length, source, error);
   if (lines == NULL)

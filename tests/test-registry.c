@@ -681,6 +681,10 @@ static const BadFile bad_files[] = {
   { "[a]\nthis line is wrong\n", 2, { "this line is wrong", NULL } },
   { "max-concurrent = 1\n[a]\n", 1, { "max-concurrent", NULL } },
   { "[a]\r\nmax-concurrent = 1\r\n[b]\r\nburst = many\r\n", 4, { "burst", "many", NULL } },
+  /* Not UTF-8 (Latin-1, a stray byte): refused before any message quotes it. */
+  { "[a]\nmax-concurrent = 2\nwindow = \xff\n", 3, { "UTF-8", NULL } },
+  { "[caf\xe9]\nmax-concurrent = 1\n", 1, { "UTF-8", NULL } },
+  { "[a]\n# r\xe9sum\xe9\nmax-concurrent = 1\n", 2, { "UTF-8", NULL } },
 };
 
 static void
@@ -696,6 +700,7 @@ test_keyfile_errors (Fixture       *f,
       g_test_message ("case %" G_GSIZE_FORMAT, i);
       g_assert_false (pft_limiter_registry_load_from_data (f->registry, bad_files[i].text, -1, &error));
       g_assert_error (error, PFT_ERROR, PFT_ERROR_PARSE);
+      g_assert_true (g_utf8_validate (error->message, -1, NULL));
       g_test_message ("%s", error->message);
       g_assert_nonnull (strstr (error->message, line));
       for (guint j = 0; j < G_N_ELEMENTS (bad_files[i].needles) && bad_files[i].needles[j]; j++)
@@ -705,6 +710,28 @@ test_keyfile_errors (Fixture       *f,
       names = pft_limiter_registry_dup_names (f->registry);
       g_assert_cmpuint (g_strv_length (names), ==, 0);
     }
+}
+
+/* A byte-order mark (some editors write one) is not part of line 1. */
+static void
+test_keyfile_bom (Fixture       *f,
+                  gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PftRateLimiter) a = NULL;
+
+  g_assert_true (pft_limiter_registry_load_from_data (f->registry,
+                   "\xef\xbb\xbf[a]\nmax-concurrent = 2\n", -1, &error));
+  g_assert_no_error (error);
+  a = pft_limiter_registry_lookup (f->registry, "a", &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (pft_rate_limiter_get_max_concurrent (a), ==, 2);
+
+  g_assert_false (pft_limiter_registry_load_from_data (f->registry,
+                    "\xef\xbb\xbfoops\n", -1, &error));
+  g_assert_error (error, PFT_ERROR, PFT_ERROR_PARSE);
+  g_assert_nonnull (strstr (error->message, "line 1:"));
+  g_assert_nonnull (strstr (error->message, "“oops”"));
 }
 
 static void
@@ -781,6 +808,16 @@ test_load_file (Fixture       *f,
   expected = g_strdup_printf ("%s:4: ", bad);
   g_assert_true (g_str_has_prefix (error->message, expected));
   g_assert_nonnull (strstr (error->message, "windoww"));
+  g_clear_error (&error);
+
+  /* A Latin-1 file: the path and the line, in a message that is UTF-8. */
+  g_free (expected);
+  g_assert_true (g_file_set_contents (bad, "[svc]\nmax-concurrent = 2\n# \xe9t\xe9\n", -1, NULL));
+  g_assert_false (pft_limiter_registry_load_from_file (f->registry, bad, &error));
+  g_assert_error (error, PFT_ERROR, PFT_ERROR_PARSE);
+  expected = g_strdup_printf ("%s:3: ", bad);
+  g_assert_true (g_str_has_prefix (error->message, expected));
+  g_assert_true (g_utf8_validate (error->message, -1, NULL));
   g_clear_error (&error);
 
   g_assert_false (pft_limiter_registry_load_from_file (f->registry, missing, &error));
@@ -915,6 +952,7 @@ main (int   argc,
   ADD ("keyfile", test_keyfile);
   ADD ("keyfile-reload-in-place", test_keyfile_reload_in_place);
   ADD ("keyfile-errors", test_keyfile_errors);
+  ADD ("keyfile-bom", test_keyfile_bom);
   ADD ("keyfile-atomic", test_keyfile_atomic);
   ADD ("keyfile-parsed", test_keyfile_parsed);
   ADD ("load-file", test_load_file);

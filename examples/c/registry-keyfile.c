@@ -1,12 +1,16 @@
 /* registry-keyfile.c: limits per provider from a key file
  *
- * The limits live in a key file (examples/limits.ini by default), one
+ * The limits live in a key file (the path given, else limits.ini in the
+ * current directory or in examples/: run it from the tree's root or from
+ * examples/), one
  * group per limiter. The registry loads it at start-up; the nodes of the
  * flow name the limiter they use, and the registry reports how each was
  * used.
  *
  * SPDX-License-Identifier: MIT
  */
+
+#include <locale.h>
 
 #include <pft.h>
 
@@ -74,7 +78,9 @@ ex_step_new (const char *limiter, const char *from, const char *to, const char *
 int
 main (int argc, char **argv)
 {
-  const char *path = argc > 1 ? argv[1] : "limits.ini";
+  const char *path = argc > 1 ? argv[1]
+                     : g_file_test ("limits.ini", G_FILE_TEST_EXISTS) ? "limits.ini"
+                     : "examples/limits.ini";
   PftLimiterRegistry *registry = pft_limiter_registry_get_default ();
   static const char *words[] = { "hello", "world", "cat", "dog", "flow", "thank you", NULL };
   g_autoptr(PftNode) translate = NULL;
@@ -89,9 +95,10 @@ main (int argc, char **argv)
   const char *name;
   GVariant *limiter_stats;
 
+  setlocale (LC_ALL, "");   /* messages quote “values” in the locale's charset */
   if (!pft_limiter_registry_load_from_file (registry, path, &error))
     {
-      g_printerr ("%s: %s\n", path, error->message);
+      g_printerr ("%s\nUsage: %s [PATH/limits.ini]\n", error->message, argv[0]);
       return 1;
     }
   api = fake_llm_new (0, 0);

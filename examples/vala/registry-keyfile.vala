@@ -1,6 +1,8 @@
 /* registry-keyfile.vala: limits per provider from a key file
  *
- * The limits live in a key file (examples/limits.ini by default), one
+ * The limits live in a key file (the path given, else limits.ini in the
+ * current directory or in examples/: run it from the tree's root or from
+ * examples/), one
  * group per limiter. The registry loads it at start-up; the nodes of the
  * flow name the limiter they use, and the registry reports how each was
  * used.
@@ -40,8 +42,11 @@ class Step : Pft.ThrottledBatchNode {
 }
 
 int main (string[] args) {
-    var path = args.length > 1 ? args[1] : "limits.ini";
+    var path = args.length > 1 ? args[1]
+               : FileUtils.test ("limits.ini", FileTest.EXISTS) ? "limits.ini"
+               : "examples/limits.ini";
     var registry = Pft.LimiterRegistry.get_default ();
+    Intl.setlocale ();   /* messages quote “values” in the locale's charset */
     api = new FakeLlm ();
     try {
         registry.load_from_file (path);
@@ -51,7 +56,7 @@ int main (string[] args) {
         store.set_values ("texts", new Pft.Values.from_strv ({ "hello", "world", "cat", "dog", "flow", "thank you" }));
         new Pft.Flow (translate).run (store, null);
     } catch (Error e) {
-        printerr ("%s: %s\n", path, e.message);
+        printerr ("%s\nUsage: %s [PATH/limits.ini]\n", e.message, args[0]);
         return 1;
     }
 

@@ -52,6 +52,56 @@ def main():
         assert [t.split(' => ')[0] for t in texts] == ['cat', 'dog', 'bird', 'fish'], texts
         assert all(' => ' in t and len(t.split(' => ')[1]) > 0 for t in texts), texts
 
+        # An exception in either vfunc fails that item with the exception's
+        # text (the override converts it; PyGObject alone printed a
+        # traceback and the node saw no value), and the others go on.
+        class Picky(PftHttp.ChatNode):
+            def do_build_messages(self, ctx, item):
+                if item == 'bad prompt':
+                    raise ValueError('cannot build a prompt from %r' % item)
+                return item
+
+            def do_handle_reply(self, ctx, item, reply):
+                if item == 'bad reply':
+                    raise KeyError('translation')
+                if item == 'none':
+                    return None
+                return reply.get_text()
+
+        picky = Picky(client=client, max_retries=2, wait=0.0)
+        store = Pft.Store()
+        store['prompts'] = ['fine', 'bad prompt', 'bad reply', 'none']
+        sent = mock.get_stats().requests
+        picky.run(store, None)
+        replies = store['replies']
+        assert replies.get_error(0) is None and replies[0] == 'echo: fine', replies[0]
+        error = replies.get_error(1)
+        assert error is not None and error.matches(Pft.error_quark(), Pft.Error.FAILED), error
+        assert "ValueError: cannot build a prompt from 'bad prompt'" in error.message, error.message
+        error = replies.get_error(2)
+        assert error is not None and "KeyError: 'translation'" in error.message, error
+        # None is a result like any other, as from do_exec.
+        assert replies.get_error(3) is None and replies[3] is None, replies[3]
+        # 'bad prompt' never reached the server; 'bad reply' was tried twice.
+        assert mock.get_stats().requests - sent == 1 + 2 + 1, mock.get_stats().requests - sent
+
+        # A conversation as Python writes it: OpenAI's list of dicts, or
+        # (role, content) pairs; the mock answers the last user message.
+        class Conversations(PftHttp.ChatNode):
+            def do_build_messages(self, ctx, item):
+                if item.startswith('dict:'):
+                    return [{'role': 'system', 'content': 'Be brief.'},
+                            {'role': 'user', 'content': item[5:]}]
+                return [('system', 'Be brief.'), ('user', item[6:])]
+
+            def do_handle_reply(self, ctx, item, reply):
+                return reply.get_text()
+
+        store = Pft.Store()
+        store['prompts'] = ['dict:hello', 'pairs:world']
+        Conversations(client=client).run(store, None)
+        assert list(store['replies']) == ['echo: hello', 'echo: world'], list(store['replies'])
+
         # The key cannot be read back.
         try:
             client.get_property('api-key')

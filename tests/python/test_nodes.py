@@ -216,6 +216,49 @@ class TestErrors(unittest.TestCase):
             BadPost().run()
         self.assertIn('ZeroDivisionError', cm.exception.message)
 
+    def test_exception_whose_text_a_gerror_cannot_hold(self):
+        # Each used to escape the conversion: PyGObject printed a traceback
+        # and C took the call for a success (or, for the NUL, the message
+        # was cut and the exception lost).
+        class BadStr(Exception):
+            def __str__(self):
+                raise RuntimeError('str fails')
+
+        class BadRetryAfter(Exception):
+            @property
+            def retry_after(self):
+                raise RuntimeError('no attribute today')
+
+        cases = [
+            (BadStr(), 'BadStr: (its str() failed)'),
+            # A file name decoded with surrogateescape: a lone surrogate.
+            (ValueError('cannot read caf\udce9.txt'), 'ValueError: cannot read caf\\udce9.txt'),
+            (ValueError('a\x00b'), 'ValueError: a\\x00b'),
+            (BadRetryAfter('429 Too Many Requests'), 'BadRetryAfter: 429 Too Many Requests'),
+        ]
+        for exc, text in cases:
+            for where in ('prep', 'exec', 'post'):
+                with self.subTest(exc=type(exc).__name__, where=where):
+                    class Node(Pft.Node):
+                        def do_prep(self, ctx):
+                            if where == 'prep':
+                                raise exc
+
+                        def do_exec(self, ctx, item):
+                            if where == 'exec':
+                                raise exc
+
+                        def do_post(self, ctx, p, e):
+                            if where == 'post':
+                                raise exc
+
+                    with self.assertRaises(BaseException) as cm:
+                        Node(max_retries=1).run(Pft.Store())
+                    self.assertIs(cm.exception.__cause__, exc)
+                    error = cm.exception if isinstance(cm.exception, GLib.Error) else None
+                    self.assertIsNotNone(error)
+                    self.assertIn(text, error.message)
+
     def test_run_async_error(self):
         with self.assertRaises(GLib.Error) as cm:
             run_in_loop(Failing(RuntimeError('async')), Pft.Store())

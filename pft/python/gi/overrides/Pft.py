@@ -431,7 +431,7 @@ def is_rate_limit_exception(exc):
         return True
     if isinstance(exc, GLib.Error):
         return Pft.error_is_rate_limit(exc)
-    message = str(exc).lower()
+    message = _exception_text(exc).lower()
     if 'disk quota' in message:
         return False
     name = type(exc).__name__.lower()
@@ -510,12 +510,29 @@ class _RecentExceptions(object):
 _recent = _RecentExceptions()
 
 
+def _exception_text(exc):
+    """``str(exc)`` as a GError message can hold it (UTF-8 without NUL: a
+    lone surrogate, as in a file name decoded with surrogateescape, cannot
+    be encoded), and a text even when the exception's ``__str__`` fails."""
+    try:
+        text = str(exc)
+    except Exception:
+        text = '(its str() failed)'
+    return text.encode('utf-8', 'backslashreplace').decode('utf-8').replace('\0', '\\x00')
+
+
 def _to_gerror(exc):
+    # Must not raise: PyGObject would print the traceback and hand C an
+    # empty success.
     if isinstance(exc, GLib.Error):
         return exc
-    message = '%s: %s' % (type(exc).__name__, exc)
-    if is_rate_limit_exception(exc):
-        retry_after = retry_after_of(exc)
+    message = '%s: %s' % (type(exc).__name__, _exception_text(exc))
+    try:
+        limited = is_rate_limit_exception(exc)
+        retry_after = retry_after_of(exc) if limited else None
+    except Exception:   # a broken attribute of the exception; still an error
+        limited, retry_after = False, None
+    if limited:
         error = Pft.error_new_rate_limited(-1.0 if retry_after is None else retry_after,
                                            None, message)
     else:
@@ -572,6 +589,20 @@ def _wrap_plain_vfunc(name, func):
 
 
 def _convert_result(self, value):
+    return _result_from_python(value)
+
+
+def _convert_messages(self, value):
+    # PftHttp.ChatNode.do_build_messages: a conversation as Python writes
+    # it (OpenAI's [{"role": ..., "content": ...}], or (role, content)
+    # pairs) becomes the variant the node takes; anything else as usual.
+    if isinstance(value, (list, tuple)) and value:
+        if all(isinstance(m, dict) and all(isinstance(k, str) and isinstance(v, str)
+                                           for k, v in m.items()) for m in value):
+            return _result_from_python(GLib.Variant('aa{ss}', [dict(m) for m in value]))
+        if all(isinstance(m, (list, tuple)) and len(m) == 2 and
+               all(isinstance(x, str) for x in m) for m in value):
+            return _result_from_python(GLib.Variant('a(ss)', [tuple(m) for m in value]))
     return _result_from_python(value)
 
 
@@ -637,9 +668,12 @@ def _wrap_is_rate_limit(func):
 
 def _wrap_vfuncs(cls):
     d = cls.__dict__
-    for name in ('do_prep', 'do_exec', 'do_exec_fallback'):
+    # do_build_messages and do_handle_reply: PftHttp.ChatNode's, also with
+    # an out GValue and a GError.
+    for name in ('do_prep', 'do_exec', 'do_exec_fallback', 'do_build_messages', 'do_handle_reply'):
         if name in d and callable(d[name]):
-            conv = _convert_prep if name == 'do_prep' else _convert_result
+            conv = (_convert_prep if name == 'do_prep' else
+                    _convert_messages if name == 'do_build_messages' else _convert_result)
             setattr(cls, name, _wrap_value_vfunc(name, d[name], conv))
     for name in ('do_exec_task', 'do_post'):
         if name in d and callable(d[name]):
