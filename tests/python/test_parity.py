@@ -71,6 +71,11 @@ class TestRateLimitDetection(unittest.TestCase):
         self.assertFalse(is_rl(ConnectionRefusedError('connect to 127.0.0.1:42913 refused')))
         self.assertFalse(is_rl(ValueError('row 14290 is bad')))
         self.assertTrue(is_rl(Exception('Error code: 429 - slow down')))
+        # As in C: AWS-style throttling is a rate limit.
+        class ThrottlingException(Exception):
+            pass
+        self.assertTrue(is_rl(ThrottlingException('Rate exceeded')))
+        self.assertTrue(is_rl(Exception('Request was throttled')))
 
     def test_retry_after(self):
         ra = Pft.retry_after_of

@@ -412,10 +412,10 @@ _pin = _ThreadStatePin()
 # exception's message or type name mentions one of these. How openai's
 # RateLimitError and httpx's 429s reach it.
 _RATE_LIMIT_WORDS = ('rate limit', 'rate_limit', 'ratelimit',
-                     'too many requests', 'quota')
+                     'too many requests', 'quota', 'throttl')
 # 429 as a number of its own, not inside a port (127.0.0.1:42913) or an id.
 _STATUS_429 = re.compile(r'(?<![\d.])429(?!\d|\.\d)')
-_RATE_LIMIT_TYPE_WORDS = ('ratelimit', 'rate_limit', 'toomanyrequests', 'quota')
+_RATE_LIMIT_TYPE_WORDS = ('ratelimit', 'rate_limit', 'toomanyrequests', 'quota', 'throttl')
 
 
 def is_rate_limit_exception(exc):
@@ -424,7 +424,7 @@ def is_rate_limit_exception(exc):
     True for a :class:`RateLimited` (``RateLimitHit``), for a
     ``GLib.Error`` that ``Pft.error_is_rate_limit()`` accepts, and for any
     other exception whose message mentions 429, rate limit, too many
-    requests or quota, or whose type name says rate limit (``RateLimitError``,
+    requests, quota or throttling, or whose type name says rate limit (``RateLimitError``,
     ``TooManyRequests``); not for a full disk ("Disk quota exceeded").
     """
     if isinstance(exc, RateLimited):
