@@ -101,5 +101,9 @@ void                _pft_redis_connection_evalsha      (PftRedisConnection *conn
 /* Testing: how many times the connection was (re)opened since it was
  * made, the synchronous check excluded. */
 guint               _pft_redis_connection_get_connects (PftRedisConnection *conn);
+/* Testing: the monotonic time (us) at which the next reconnection is due,
+ * or -1 when none is scheduled. Only while the "pft-redis" thread is held
+ * still (blocked in a source of its context): the field is the thread's. */
+gint64              _pft_redis_connection_get_retry_time (PftRedisConnection *conn);
 
 G_END_DECLS
