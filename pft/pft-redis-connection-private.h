@@ -32,7 +32,9 @@ G_BEGIN_DECLS
  *
  * Sharing. _pft_redis_connection_get() returns the one connection of the
  * process for a (URI, key) pair, so that all limiters of one key share
- * it; the table holds no reference, the last unref closes it. */
+ * it; the table holds no reference, the last unref closes it, even
+ * while it is reconnecting (the retry timer holds none either, and finds
+ * it closing rather than reviving it). */
 typedef struct _PftRedisConnection PftRedisConnection;
 
 /* Called on the "pft-redis" thread with the reply, or with @reply NULL and
