@@ -32,7 +32,9 @@ G_BEGIN_DECLS
  *
  * Sharing. _pft_redis_connection_get() returns the one connection of the
  * process for a (URI, key) pair, so that all limiters of one key share
- * it; the table holds no reference, the last unref closes it. */
+ * it; the table holds no reference, the last unref closes it, even
+ * while it is reconnecting (the retry timer holds none either, and finds
+ * it closing rather than reviving it). */
 typedef struct _PftRedisConnection PftRedisConnection;
 
 /* Called on the "pft-redis" thread with the reply, or with @reply NULL and
@@ -101,5 +103,9 @@ void                _pft_redis_connection_evalsha      (PftRedisConnection *conn
 /* Testing: how many times the connection was (re)opened since it was
  * made, the synchronous check excluded. */
 guint               _pft_redis_connection_get_connects (PftRedisConnection *conn);
+/* Testing: the monotonic time (us) at which the next reconnection is due,
+ * or -1 when none is scheduled. Only while the "pft-redis" thread is held
+ * still (blocked in a source of its context): the field is the thread's. */
+gint64              _pft_redis_connection_get_retry_time (PftRedisConnection *conn);
 
 G_END_DECLS

@@ -66,6 +66,7 @@ static GMutex      pft_redis_table_lock;
 static GHashTable *pft_redis_table;       /* table_key -> connection (no ref) */
 
 static void pft_redis_connection_connect (PftRedisConnection *conn);
+static gboolean pft_redis_connection_try_ref (PftRedisConnection *conn);
 static void pft_redis_connection_send    (PftRedisConnection *conn,
                                           PftRedisCommand    *cmd);
 
@@ -536,11 +537,18 @@ pft_redis_connection_on_retry (gpointer data)
   PftRedisConnection *conn = data;
 
   g_clear_pointer (&conn->retry_source, g_source_unref);
+  /* The timer holds no reference (it would keep a connection nobody
+   * uses reconnecting for ever): when the last one went meanwhile, the
+   * close is queued behind this, and a reconnection would hand
+   * references to new commands of a connection being freed. */
+  if (!pft_redis_connection_try_ref (conn))
+    return G_SOURCE_REMOVE;
   /* Still connected: a transient error reply, send the lost ones again. */
   if (conn->ac != NULL)
     pft_redis_connection_flush (conn);
   else
     pft_redis_connection_connect (conn);
+  _pft_redis_connection_unref (conn);
   return G_SOURCE_REMOVE;
 }
 
@@ -929,6 +937,22 @@ _pft_redis_connection_ref (PftRedisConnection *conn)
   return conn;
 }
 
+/* A reference for the thread's own work, unless the last one is gone
+ * (the connection is closing): the count only drops to zero under the
+ * table lock, so checking and taking under it cannot revive a dying one. */
+static gboolean
+pft_redis_connection_try_ref (PftRedisConnection *conn)
+{
+  gboolean alive;
+
+  g_mutex_lock (&pft_redis_table_lock);
+  alive = !g_atomic_ref_count_compare (&conn->ref, 0);
+  if (alive)
+    g_atomic_ref_count_inc (&conn->ref);
+  g_mutex_unlock (&pft_redis_table_lock);
+  return alive;
+}
+
 void
 _pft_redis_connection_unref (PftRedisConnection *conn)
 {
@@ -966,4 +990,12 @@ _pft_redis_connection_get_connects (PftRedisConnection *conn)
   g_return_val_if_fail (conn != NULL, 0);
 
   return (guint) g_atomic_int_get (&conn->connects);
+}
+
+gint64
+_pft_redis_connection_get_retry_time (PftRedisConnection *conn)
+{
+  g_return_val_if_fail (conn != NULL, -1);
+
+  return conn->retry_source != NULL ? g_source_get_ready_time (conn->retry_source) : -1;
 }

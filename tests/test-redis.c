@@ -718,6 +718,170 @@ gate_open (Gate *g)
   g_mutex_unlock (&g->lock);
 }
 
+/* One PING through @conn, waited for on this thread: the reply comes on
+ * the "pft-redis" thread. */
+typedef struct
+{
+  GMutex   lock;
+  GCond    cond;
+  gboolean done;
+  GError  *error;
+} Ping;
+
+static void
+ping_cb (PftRedisConnection *conn,
+         redisReply         *reply,
+         const GError       *error,
+         gpointer            data)
+{
+  Ping *p = data;
+
+  g_mutex_lock (&p->lock);
+  if (error != NULL)
+    p->error = g_error_copy (error);
+  else if (reply->type != REDIS_REPLY_STATUS || strcmp (reply->str, "PONG") != 0)
+    p->error = g_error_new (PFT_ERROR, PFT_ERROR_FAILED, "PING: unexpected reply");
+  p->done = TRUE;
+  g_cond_signal (&p->cond);
+  g_mutex_unlock (&p->lock);
+}
+
+static void
+ping (PftRedisConnection *conn)
+{
+  const char *argv[] = { "PING" };
+  Ping p = { 0 };
+
+  g_mutex_init (&p.lock);
+  g_cond_init (&p.cond);
+  _pft_redis_connection_command (conn, 1, argv, NULL, ping_cb, &p);
+  g_mutex_lock (&p.lock);
+  while (!p.done)
+    g_cond_wait (&p.cond, &p.lock);
+  g_mutex_unlock (&p.lock);
+  g_assert_no_error (p.error);
+  g_mutex_clear (&p.lock);
+  g_cond_clear (&p.cond);
+}
+
+static gboolean
+barrier_cb (gpointer data)
+{
+  g_atomic_int_set ((gint *) data, TRUE);
+  return G_SOURCE_REMOVE;
+}
+
+/* Returns once the "pft-redis" thread has run everything that was ready
+ * (the barrier has the lowest priority of all its sources). */
+static void
+thread_barrier (void)
+{
+  gint done = FALSE;
+
+  g_main_context_invoke_full (_pft_redis_connection_get_context (NULL), G_PRIORITY_LOW,
+                              barrier_cb, &done, NULL);
+  while (!g_atomic_int_get (&done))
+    g_usleep (1000);
+}
+
+/* Once the last reference is gone, the connection closes: a reconnection
+ * that comes due in between must not take it back. The retry timer
+ * (G_PRIORITY_DEFAULT) runs before the close (an idle): it used to
+ * connect again and hand references to the new SELECT command, which
+ * the CI's ASan run saw as "g_atomic_ref_count_inc: assertion
+ * 'old_value > 0' failed" on the "pft-redis" thread. */
+static void
+test_connection_close_while_reconnecting (void)
+{
+  PftRedisServer *own = pft_redis_server_start (NULL);
+  /* Database 1: each connection sends SELECT, a command of its own. */
+  g_autofree char *uri = g_strdup_printf ("redis://127.0.0.1:%d/1", own->port);
+  g_autoptr(GError) error = NULL;
+  PftRedisConnection *conn;
+  gint64 due;
+
+  conn = _pft_redis_connection_get (uri, "closing", 5 * SEC, &error);
+  g_assert_no_error (error);
+  ping (conn);
+
+  /* Down: the connection tries again and again, with a backoff. Held
+   * still between two tries, with one due. */
+  pft_redis_server_shutdown (own);
+  for (;;)
+    {
+      Gate gate = { 0 };
+
+      gate_close (&gate);
+      due = _pft_redis_connection_get_retry_time (conn);
+      if (due >= 0)
+        {
+          /* The last reference goes; the close queues behind the try. */
+          _pft_redis_connection_unref (conn);
+          while (g_get_monotonic_time () <= due)
+            g_usleep (1000);
+          gate_open (&gate);
+          thread_barrier ();
+          g_mutex_clear (&gate.lock);
+          g_cond_clear (&gate.cond);
+          break;
+        }
+      gate_open (&gate);
+      thread_barrier ();
+      g_mutex_clear (&gate.lock);
+      g_cond_clear (&gate.cond);
+    }
+
+  /* Closed for good, not revived: the same URI and key make a new one,
+   * which works (valgrind and ASan see the old one freed). */
+  pft_redis_server_start_again (own);
+  conn = _pft_redis_connection_get (uri, "closing", 5 * SEC, &error);
+  g_assert_no_error (error);
+  ping (conn);
+  _pft_redis_connection_unref (conn);
+  thread_barrier ();
+  pft_redis_server_free (own);
+}
+
+typedef struct
+{
+  const char *uri;
+  guint       rounds;
+} Churn;
+
+static gpointer
+churn_thread (gpointer data)
+{
+  Churn *c = data;
+
+  for (guint i = 0; i < c->rounds; i++)
+    {
+      g_autoptr(GError) error = NULL;
+      PftRedisConnection *conn = _pft_redis_connection_get (c->uri, "churn", SEC, &error);
+
+      g_assert_no_error (error);
+      ping (conn);
+      _pft_redis_connection_unref (conn);
+    }
+  return NULL;
+}
+
+/* Two threads get and drop the connection of one URI and key over and
+ * over: the last unref of one races the lookup of the other, which must
+ * get either the live connection or a new one, never the dying one. */
+static void
+test_connection_churn (void)
+{
+  Churn c = { server->uri, 150 };
+  GThread *threads[2];
+
+  for (guint i = 0; i < G_N_ELEMENTS (threads); i++)
+    threads[i] = g_thread_new ("churn", churn_thread, &c);
+  for (guint i = 0; i < G_N_ELEMENTS (threads); i++)
+    g_thread_join (threads[i]);
+  thread_barrier ();
+}
+
+
 static void
 test_admission_batched (void)
 {
@@ -1100,6 +1264,9 @@ main (int argc, char **argv)
   g_test_add_func ("/redis/pause/half-open", test_pause_half_open);
   g_test_add_func ("/redis/leases/renewed", test_leases_renewed);
   g_test_add_func ("/redis/connection/shared", test_connection_shared);
+  g_test_add_func ("/redis/connection/close-while-reconnecting",
+                   test_connection_close_while_reconnecting);
+  g_test_add_func ("/redis/connection/churn", test_connection_churn);
   g_test_add_func ("/redis/admission/batched", test_admission_batched);
   g_test_add_func ("/redis/admission/cancelled", test_admission_cancelled);
   g_test_add_func ("/redis/processes/one-quota", test_processes_one_quota);
