@@ -27,11 +27,12 @@
  * The `exec_max_in_window` figures run the same limits through throttled
  * batch nodes, where a service sees them: each exec stamps its own start
  * (blocking execs in worker threads on three main contexts sharing one
- * registry limiter, and exec_async execs), counted in windows of exactly
- * the limiter's length: no slack. Pft counts a request from right before
- * it calls the exec, so the only slack is the function call between that
- * and the exec's own stamp (plus any preemption that falls right there),
- * which does not show at microsecond resolution.
+ * registry limiter, and exec_async execs), counted in windows 2 ms shorter
+ * than the limiter's, BENCHMARKS.md's observer slack. Pft counts a request
+ * from right before it calls the exec; what an observer inside the exec
+ * adds is the time to its own stamp: a function call, or a preemption that
+ * falls right there on a loaded machine. The `exec_max_in_exact_window`
+ * figures count in windows of exactly the limiter's length, to show it.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -308,8 +309,10 @@ run_scenario (const char *name,
  * g_get_monotonic_time() before doing anything else. "thread": blocking
  * execs in Pft's worker threads, three nodes on three threads' own main
  * contexts sharing one registry limiter; "async": exec_async, started on
- * the run's main context. The window counted is the limiter's own,
- * exactly: no slack. */
+ * the run's main context. The window counted is the limiter's less
+ * EXEC_OBSERVER_SLACK_US. */
+
+#define EXEC_OBSERVER_SLACK_US 2000
 
 typedef struct
 {
@@ -495,9 +498,11 @@ run_exec_scenario (const char *name,
 
   g_array_sort (exec_obs.stamps, cmp_stamp);
   g_assert_cmpuint (exec_obs.stamps->len, ==, n_jobs);
-  seen = max_in_window (exec_obs.stamps, (gint64) (window * G_USEC_PER_SEC));
+  seen = max_in_window (exec_obs.stamps, (gint64) (window * G_USEC_PER_SEC) - EXEC_OBSERVER_SLACK_US);
   ideal = ideal_makespan (n_jobs, concurrency, per_window, window, hold_ms / 1000.0);
   printf ("%s.exec_max_in_window_%s: %u\n", name, variant, seen);
+  printf ("%s.exec_max_in_exact_window_%s: %u\n", name, variant,
+          max_in_window (exec_obs.stamps, (gint64) (window * G_USEC_PER_SEC)));
   printf ("%s.exec_utilization_%s: %.5f\n", name, variant,
           ideal / ((double) (end - start) / G_USEC_PER_SEC));
 
@@ -519,7 +524,7 @@ run_exec_scenarios (const char *name,
   guint async = run_exec_scenario (name, "async", n_jobs, concurrency, per_window, window, hold_ms);
 
   printf ("%s.exec_max_in_window: %u\n", name, MAX (thread, async));
-  printf ("%s.exec_window_slack_us: 0\n", name);
+  printf ("%s.exec_window_slack_us: %d\n", name, EXEC_OBSERVER_SLACK_US);
 }
 
 /* ------------------------------------------------------------------ */
