@@ -1516,7 +1516,9 @@ pft_rate_limiter_class_init (PftRateLimiterClass *klass)
    *
    * How many permits may be held at once (requests in flight), at least 1.
    * Lowering it admits nobody new until fewer than the new value are in
-   * flight; raising it admits waiters at once.
+   * flight, and a permit granted before but not yet handed to its holder
+   * is handed over only once fewer than the new value have been handed
+   * over; raising it admits waiters at once.
    */
   properties[PROP_MAX_CONCURRENT] =
     g_param_spec_uint ("max-concurrent", NULL, NULL,
@@ -2337,7 +2339,9 @@ pft_rate_limiter_get_max_concurrent (PftRateLimiter *self)
  *
  * Sets [property@Pft.RateLimiter:max-concurrent]. Raising it admits
  * waiters at once; lowering it admits nobody until fewer than
- * @max_concurrent permits are held (permits already held stay valid).
+ * @max_concurrent permits are held (permits already held stay valid), and
+ * holds back a permit granted before but not yet handed to its holder
+ * until it can be handed over within @max_concurrent.
  */
 void
 pft_rate_limiter_set_max_concurrent (PftRateLimiter *self,
