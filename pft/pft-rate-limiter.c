@@ -720,6 +720,7 @@ struct _PftRateLimiter
   guint                max_concurrent;
   guint                in_flight;
   GQueue               waiters;        /* (element-type Waiter), FIFO */
+  GQueue               parked;         /* (element-type Waiter), FIFO: see park_locked() */
   guint64              total_admitted;
   guint64              total_pauses;
   /* After a pause, one request (the probe) goes first, and the others
@@ -767,6 +768,7 @@ typedef enum {
   WAITER_NEW,        /* not queued yet */
   WAITER_QUEUED,
   WAITER_GRANTED,
+  WAITER_PARKED,     /* granted, held back at delivery: see park_locked() */
   WAITER_FAILED,
   WAITER_CANCELLED,
 } WaiterState;
@@ -776,7 +778,7 @@ typedef struct _Waiter Waiter;
 struct _Waiter
 {
   gatomicrefcount  ref_count;
-  GList            link;          /* in self->waiters; data = the waiter */
+  GList            link;          /* in self->waiters or self->parked; data = the waiter */
   Waiter          *next_done;
   PftRateLimiter  *limiter;       /* (unowned): the task or caller keeps it */
   guint64          cost;
@@ -1065,6 +1067,70 @@ process_locked (PftRateLimiter *self,
   set_timer_locked (self, deadline);
 }
 
+/* A grant travels to its holder (an idle of its main context, a thread
+ * waking) before its request starts. If max-concurrent was lowered on the
+ * way, starting it would open more requests at the provider than the new
+ * value: it waits here, still counted in @in_flight (its window entry
+ * still pending), until those that started are fewer than the new value.
+ * Returns whether @w was parked; the queue takes a reference of an async
+ * waiter (a blocking one's thread keeps its own). */
+static gboolean
+park_locked (PftRateLimiter *self,
+             Waiter         *w)
+{
+  if (w->state != WAITER_GRANTED ||
+      self->in_flight - self->parked.length <= self->max_concurrent ||
+      g_cancellable_is_cancelled (w->cancellable))
+    return FALSE;
+  w->state = WAITER_PARKED;
+  g_queue_push_tail_link (&self->parked, &w->link);
+  if (!w->blocking)
+    waiter_ref (w);
+  return TRUE;
+}
+
+static void
+unpark_one_locked (PftRateLimiter *self,
+                   Waiter         *w,
+                   DoneList       *done)
+{
+  g_queue_unlink (&self->parked, &w->link);
+  w->state = WAITER_GRANTED;
+  if (w->blocking)
+    g_cond_signal (&w->cond);
+  else
+    {
+      /* The queue's reference moves to the done list. */
+      w->next_done = NULL;
+      *done->tail = w;
+      done->tail = &w->next_done;
+    }
+}
+
+/* Hands parked grants on, oldest first, while each can start within
+ * max-concurrent. Before process_locked(): they were granted first. */
+static inline void
+unpark_locked (PftRateLimiter *self,
+               DoneList       *done)
+{
+  while (self->parked.head != NULL &&
+         self->in_flight - self->parked.length < self->max_concurrent)
+    unpark_one_locked (self, self->parked.head->data, done);
+}
+
+static gboolean
+waiter_park (Waiter *w)
+{
+  PftRateLimiter *self = w->limiter;
+  Snapshot snap;
+  gboolean parked;
+
+  limiter_lock (self, &snap);
+  parked = park_locked (self, w);
+  limiter_unlock (self, &snap, NULL);
+  return parked;
+}
+
 static void
 on_timer (GObject *object)
 {
@@ -1132,6 +1198,10 @@ complete_slot_waiter (Waiter *w)
 static void
 complete_waiter (Waiter *w)
 {
+  /* Before the cancellable is disconnected: a parked waiter leaves the
+   * queue when it is cancelled. */
+  if (waiter_park (w))
+    return;
   if (w->slot_ready != NULL)
     {
       complete_slot_waiter (w);
@@ -1245,7 +1315,7 @@ flush_done (PftRateLimiter *self,
         {
           if (w->slot_ready != NULL)
             w->slot_held = TRUE;
-          else
+          else if (w->permit == NULL)   /* not one coming back from the parked */
             w->permit = _pft_permit_new (self, w->cost, w->entry);
         }
 
@@ -1283,6 +1353,8 @@ on_cancelled (GCancellable *cancellable,
       /* The head may have changed: let whoever can go now go. */
       process_locked (self, &done);
     }
+  else if (w->state == WAITER_PARKED)
+    unpark_one_locked (self, w, &done);   /* delivered cancelled: its slot goes back */
   limiter_unlock (self, &snap, &done);
 }
 
@@ -1331,6 +1403,7 @@ pft_rate_limiter_finalize (GObject *object)
 
   /* Waiters keep the limiter alive, so none is left. */
   g_assert (self->waiters.length == 0);
+  g_assert (self->parked.length == 0);
 
   g_clear_pointer (&self->timer, _pft_clock_timer_free);
   self->backend->vtable->free (self->backend);
@@ -1445,7 +1518,9 @@ pft_rate_limiter_class_init (PftRateLimiterClass *klass)
    *
    * How many permits may be held at once (requests in flight), at least 1.
    * Lowering it admits nobody new until fewer than the new value are in
-   * flight; raising it admits waiters at once.
+   * flight, and a permit granted before but not yet handed to its holder
+   * is handed over only once fewer than the new value have been handed
+   * over; raising it admits waiters at once.
    *
    * Since: 0.1
    */
@@ -1881,8 +1956,11 @@ pft_rate_limiter_acquire (PftRateLimiter  *self,
   enqueue_waiter (self, waiter_ref (w));
 
   limiter_lock (self, &snap);
-  while (w->state == WAITER_QUEUED)
+  for (;;)
     {
+      park_locked (self, w);
+      if (w->state != WAITER_QUEUED && w->state != WAITER_PARKED)
+        break;
       if (!_pft_clock_cond_wait_until (self->clock, &w->cond, &self->mutex, self->timer_deadline) &&
           w->state == WAITER_QUEUED)
         {
@@ -1957,6 +2035,7 @@ _pft_rate_limiter_release (PftRateLimiter *self,
   if (PFT_ENTRY_IS_PENDING (entry))
     self->backend->vtable->start (self->backend, entry, now_locked (self));
   self->in_flight--;
+  unpark_locked (self, &done);
   if (held_for_probe_locked (self))
     {
       if (self->probe_failed)
@@ -2105,6 +2184,7 @@ _pft_rate_limiter_unhold (PftRateLimiter *self)
   limiter_lock (self, &snap);
   g_assert (self->in_flight > 0);
   self->in_flight--;
+  unpark_locked (self, &done);
   if (self->waiters.head != NULL)
     process_locked (self, &done);
   limiter_unlock (self, &snap, &done);
@@ -2305,7 +2385,9 @@ pft_rate_limiter_get_max_concurrent (PftRateLimiter *self)
  *
  * Sets [property@Pft.RateLimiter:max-concurrent]. Raising it admits
  * waiters at once; lowering it admits nobody until fewer than
- * @max_concurrent permits are held (permits already held stay valid).
+ * @max_concurrent permits are held (permits already held stay valid), and
+ * holds back a permit granted before but not yet handed to its holder
+ * until it can be handed over within @max_concurrent.
  *
  * Since: 0.1
  */
@@ -2324,7 +2406,10 @@ pft_rate_limiter_set_max_concurrent (PftRateLimiter *self,
   changed = self->max_concurrent != max_concurrent;
   self->max_concurrent = max_concurrent;
   if (changed)
-    process_locked (self, &done);
+    {
+      unpark_locked (self, &done);
+      process_locked (self, &done);
+    }
   limiter_unlock (self, &snap, &done);
 
   if (changed)

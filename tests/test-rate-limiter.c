@@ -1693,6 +1693,94 @@ test_slot_cancel_after_grant (void)
 }
 
 
+static void
+test_lowered_before_delivery (void)
+{
+  /* Grants on their way to their holders (an idle away) when
+   * max-concurrent is lowered: none starts while as many requests as the
+   * new value have started, so the provider never sees more at once than
+   * the limit in force when a request begins. They keep their place and
+   * their count, and go oldest first; a cancelled one gives its slot back. */
+  g_autoptr(PftRateLimiter) limiter = pft_rate_limiter_new (4, 0, 60);
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  SlotResult a = { 0 }, c = { 0 };
+  Acq b = { 0 };
+  guint64 held[4];
+  GError *error = NULL;
+
+  for (guint i = 0; i < 4; i++)
+    {
+      g_assert_true (_pft_rate_limiter_try_acquire_slot (limiter, 0, &held[i], &error));
+      g_assert_no_error (error);
+    }
+  _pft_rate_limiter_acquire_slot_async (limiter, 0, NULL, slot_ready, &a);
+  pft_rate_limiter_acquire_async (limiter, 0, NULL, acq_cb, &b);
+  _pft_rate_limiter_acquire_slot_async (limiter, 0, cancellable, slot_ready, &c);
+  for (guint i = 0; i < 3; i++)
+    _pft_rate_limiter_release_slot (limiter, held[i]);
+  g_assert_cmpuint (pft_rate_limiter_get_waiting (limiter), ==, 0);
+
+  /* Granted under 4, delivered under 1 with one request running. */
+  pft_rate_limiter_set_max_concurrent (limiter, 1);
+  drain ();
+  g_assert_false (a.called || b.done || c.called);
+  g_assert_cmpuint (pft_rate_limiter_get_in_flight (limiter), ==, 4);
+
+  g_cancellable_cancel (cancellable);
+  drain ();
+  g_assert_true (c.called);
+  g_assert_error (c.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_clear_error (&c.error);
+  g_assert_false (a.called || b.done);
+  g_assert_cmpuint (pft_rate_limiter_get_in_flight (limiter), ==, 3);
+
+  /* The running request ends: the oldest grant starts, alone. */
+  _pft_rate_limiter_release_slot (limiter, held[3]);
+  drain ();
+  g_assert_true (a.called);
+  g_assert_no_error (a.error);
+  g_assert_false (b.done);
+
+  _pft_rate_limiter_release_slot (limiter, a.entry);
+  drain ();
+  g_assert_true (b.done);
+  g_assert_no_error (b.error);
+  g_assert_cmpuint (pft_rate_limiter_get_in_flight (limiter), ==, 1);
+  acq_clear (&b);
+  g_assert_cmpuint (pft_rate_limiter_get_in_flight (limiter), ==, 0);
+  g_assert_cmpuint (pft_rate_limiter_get_total_admitted (limiter), ==, 7);
+}
+
+static void
+test_lowered_then_raised (void)
+{
+  /* A grant held back by a lowered limit goes as soon as the limit is
+   * raised again, without waiting for a release. */
+  g_autoptr(PftRateLimiter) limiter = pft_rate_limiter_new (2, 0, 60);
+  SlotResult a = { 0 };
+  guint64 held[2];
+  GError *error = NULL;
+
+  for (guint i = 0; i < 2; i++)
+    {
+      g_assert_true (_pft_rate_limiter_try_acquire_slot (limiter, 0, &held[i], &error));
+      g_assert_no_error (error);
+    }
+  _pft_rate_limiter_acquire_slot_async (limiter, 0, NULL, slot_ready, &a);
+  _pft_rate_limiter_release_slot (limiter, held[0]);
+  pft_rate_limiter_set_max_concurrent (limiter, 1);
+  drain ();
+  g_assert_false (a.called);
+  pft_rate_limiter_set_max_concurrent (limiter, 2);
+  drain ();
+  g_assert_true (a.called);
+  g_assert_no_error (a.error);
+  _pft_rate_limiter_release_slot (limiter, a.entry);
+  _pft_rate_limiter_release_slot (limiter, held[1]);
+  g_assert_cmpuint (pft_rate_limiter_get_in_flight (limiter), ==, 0);
+}
+
+
 /* ------------------------------------------------------------------ */
 /* Issue 8: measured where the provider sees it                        */
 
@@ -1951,6 +2039,8 @@ main (int   argc,
   g_test_add_func ("/pft/rate-limiter/two-contexts", test_two_contexts);
 
   g_test_add_func ("/pft/rate-limiter/slot-cancel-after-grant", test_slot_cancel_after_grant);
+  g_test_add_func ("/pft/rate-limiter/lowered-before-delivery", test_lowered_before_delivery);
+  g_test_add_func ("/pft/rate-limiter/lowered-then-raised", test_lowered_then_raised);
 
   return g_test_run ();
 }

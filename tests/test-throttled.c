@@ -114,9 +114,9 @@ resize_on_progress (PftNode *node, guint index, GError *error, gpointer data)
 static void
 test_throttled_live_resize (void)
 {
-  /* On the fake clock: how far a resize lags cannot depend on the load
-   * of the host (under valgrind, 5 execs once started above a shrunk
-   * limit, granted before it and delivered late). */
+  /* On the fake clock, so that the run is the same on any host; a permit
+   * granted before a shrink and delivered late waits for the new limit
+   * (/pft/rate-limiter/lowered-before-delivery). */
   g_autoptr(PftClock) clock = _pft_fake_clock_new (1000 * G_USEC_PER_SEC);
   SimApi api = { .duration_ms = 4, .clock = clock };
   SimProbe probe = { 0 };
@@ -139,12 +139,13 @@ test_throttled_live_resize (void)
   assert_results_in_order (store, 200);
   g_assert_cmpuint (done, ==, 200);
   /* No exec started above the limit in force at that moment, in either
-   * direction of the resizes, but one whose permit was granted under the
-   * old limit and was an idle away from its holder when the resize came:
-   * part of the excess, as in the defect-3 test below. */
+   * direction of the resizes: a permit granted under 8 and still an idle
+   * away from the dispatcher when the limit went down to 2 waits until
+   * fewer than 2 have started (a slow host, valgrind, saw it start with
+   * up to 6 in flight before the limiter held such grants back). */
   g_test_message ("execs started above the limit: %d, by at most %d", probe.violations, probe.max_excess);
-  g_assert_cmpint (probe.max_excess, <=, 1);
-  g_assert_cmpint (probe.violations, <=, 2);
+  g_assert_cmpint (probe.violations, ==, 0);
+  g_assert_cmpint (probe.max_excess, ==, 0);
   g_assert_cmpint (probe.max_in_flight, <=, 8);
   sim_api_clear (&api);
 }
@@ -463,10 +464,10 @@ test_defect3_resize_reaches_queued (void)
 {
   /* Seed: after a back-off, items already queued kept the old limiter;
    * in flight reached 10 while the concurrency was 1. Here the limiter
-   * is resized in place: waiters obey the new value at once. The only
-   * exec that may start above it is one whose permit was granted under the
-   * old value and was on its way (an idle away) when the back-off came:
-   * part of the excess that finishes, never a second wave. */
+   * is resized in place: waiters obey the new value at once, and so
+   * does a permit granted under the old value that was still on its way
+   * (an idle away) when the back-off came: it waits until it can start
+   * within the new value. No exec starts above the limit in force. */
   g_autoptr(PftClock) clock = _pft_fake_clock_new (1000 * G_USEC_PER_SEC);
   SimApi api = { .hidden_concurrency = 3, .duration_ms = 2, .clock = clock };
   SimProbe probe = { 0 };
@@ -485,8 +486,8 @@ test_defect3_resize_reaches_queued (void)
   g_assert_no_error (error);
   g_assert_cmpuint (pft_adaptive_node_get_total_rate_limits (PFT_ADAPTIVE_NODE (node)), >, 0);
   g_test_message ("execs started above the limit: %d, by at most %d", probe.violations, probe.max_excess);
-  g_assert_cmpint (probe.max_excess, <=, 1);
-  g_assert_cmpint (probe.violations, <=, 2);
+  g_assert_cmpint (probe.violations, ==, 0);
+  g_assert_cmpint (probe.max_excess, ==, 0);
   sim_api_clear (&api);
 }
 
