@@ -409,6 +409,9 @@ item_exec_done (PftExecCall *call,
   gboolean rate_limited;
 
   _pft_hang_watch_exec_ended (run->node, run->ctx);
+  /* A start the exec did not mark is its release's now (see
+   * pft_context_begin_request()); a later mark must not count. */
+  _pft_context_defer_request_start (run->timeout != NULL ? run->timeout->ctx : run->ctx, NULL, 0);
   /* Cancelled becomes timed out here, before the attempt is accounted:
    * the slot goes back whatever the error, and an exec still running
    * holds the limiter's count by itself (see _pft_node_start_exec()). */

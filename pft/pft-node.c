@@ -60,7 +60,18 @@ typedef struct
   PftClock        *clock;        /* nullable: the system clock (tests inject a fake one) */
 } PftNodePrivate;
 
-G_DEFINE_TYPE_WITH_PRIVATE (PftNode, pft_node, G_TYPE_OBJECT)
+/* Per class, copied into each subclass's class when it is created. */
+typedef struct
+{
+  gboolean begins_requests;   /* see pft_node_class_set_begins_requests() */
+} PftNodeClassPrivate;
+
+G_DEFINE_TYPE_WITH_CODE (PftNode, pft_node, G_TYPE_OBJECT,
+                         G_ADD_PRIVATE (PftNode)
+                         g_type_add_class_private (g_define_type_id, sizeof (PftNodeClassPrivate)))
+
+#define PFT_NODE_CLASS_GET_PRIVATE(klass) \
+  G_TYPE_CLASS_GET_PRIVATE ((klass), PFT_TYPE_NODE, PftNodeClassPrivate)
 
 enum {
   PROP_0,
@@ -1108,6 +1119,11 @@ static GMutex      exec_watch_lock;
 static GCond       exec_watch_cond;
 static GThreadPool *exec_threads;
 
+static void exec_request_starts (PftNode        *node,
+                                 PftContext     *ctx,
+                                 PftRateLimiter *limiter,
+                                 guint64         entry);
+
 static void
 thread_exec_run (ThreadExec *te)
 {
@@ -1121,8 +1137,7 @@ thread_exec_run (ThreadExec *te)
 
       /* The request starts now, in this thread: the window counts it
        * from here, not from when its slot was granted. */
-      if (te->limiter != NULL)
-        _pft_rate_limiter_start (te->limiter, te->entry);
+      exec_request_starts (te->node, te->ctx, te->limiter, te->entry);
       if (klass->exec != NULL)
         klass->exec (te->node, te->ctx, &te->item, &result, &error);
       /* Whoever moves @state on first reports: the exec (through its
@@ -1527,8 +1542,7 @@ exec_default (PftNode      *self,
     {
       GValue result = G_VALUE_INIT;
 
-      if (call->limiter != NULL)
-        _pft_rate_limiter_start (call->limiter, call->entry);
+      exec_request_starts (self, ctx, call->limiter, call->entry);
       if (klass->exec != NULL)
         klass->exec (self, ctx, item, &result, &error);
       if (error != NULL && G_IS_VALUE (&result))
@@ -1954,8 +1968,54 @@ pft_node_is_rate_limit (PftNode      *self,
   return PFT_NODE_GET_CLASS (self)->is_rate_limit (self, error);
 }
 
+/**
+ * pft_node_class_set_begins_requests:
+ * @klass: a #PftNodeClass
+ * @begins_requests: whether the execs of @klass mark their request's start
+ *
+ * Says whether the execs of @klass (every shape: exec, exec_async,
+ * exec_task) mark the moment their request starts themselves, with
+ * [method@Pft.Context.begin_request], instead of the engine stamping it
+ * when it calls them.
+ *
+ * The window of the node's rate limiter counts an attempt from its start;
+ * an exec that waits for something of its own before it sends (a second
+ * limiter for tokens, say) would otherwise have its window entry expire
+ * that much before the provider forgets the request. Until the exec
+ * marks it, the entry counts and does not expire.
+ *
+ * Call it from the class's class_init; subclasses created afterwards
+ * inherit the setting.
+ *
+ * Since: 0.1
+ */
+void
+pft_node_class_set_begins_requests (PftNodeClass *klass,
+                                    gboolean      begins_requests)
+{
+  g_return_if_fail (g_type_is_a (G_TYPE_FROM_CLASS (klass), PFT_TYPE_NODE));
+
+  PFT_NODE_CLASS_GET_PRIVATE (klass)->begins_requests = begins_requests != FALSE;
+}
+
 /* ------------------------------------------------------------------ */
 /* Starting one exec in the node's shape                                */
+
+/* The exec of @node, with @ctx, is being called: its request starts now,
+ * or when the exec says so (pft_context_begin_request()). */
+static void
+exec_request_starts (PftNode        *node,
+                     PftContext     *ctx,
+                     PftRateLimiter *limiter,
+                     guint64         entry)
+{
+  if (limiter == NULL)
+    return;
+  if (PFT_NODE_CLASS_GET_PRIVATE (PFT_NODE_GET_CLASS (node))->begins_requests)
+    _pft_context_defer_request_start (ctx, limiter, entry);
+  else
+    _pft_rate_limiter_start (limiter, entry);
+}
 
 /* An exec reported before it returned keeps its limiter's count until it
  * returns (PftExecCall.limiter): the early report takes a hold first,
@@ -2224,8 +2284,7 @@ _pft_node_start_exec (PftNode      *node,
       g_task_set_task_data (outer, etd, exec_task_data_free);
       inner = g_task_new (node, cancellable, exec_task_inner_cb, NULL);
       g_task_set_task_data (inner, g_object_ref (outer), g_object_unref);
-      if (call->limiter != NULL)
-        _pft_rate_limiter_start (call->limiter, call->entry);
+      exec_request_starts (node, ctx, call->limiter, call->entry);
       if (call->report_cancel_at_once && cancellable != NULL)
         _pft_cancel_watch_connect (pft_context_get_main_context (ctx), cancellable,
                                    exec_task_cancelled_cb, g_object_ref (outer), g_object_unref);
@@ -2254,8 +2313,7 @@ _pft_node_start_exec (PftNode      *node,
    * pft_context_return_value() before it returns, instead of its
    * callback: no GTask, no main-loop iteration. Its request starts when
    * it is called, in either shape of the report. */
-  if (call->limiter != NULL)
-    _pft_rate_limiter_start (call->limiter, call->entry);
+  exec_request_starts (node, ctx, call->limiter, call->entry);
 
   if (call->report_cancel_at_once && cancellable != NULL)
     {
