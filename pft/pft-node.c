@@ -889,7 +889,10 @@ exec_group_cancelled (GCancellable *cancellable,
           if (te->limiter != NULL)
             _pft_rate_limiter_hold (te->limiter);
           if (g_atomic_int_compare_and_exchange (&te->state, TE_RUNNING, TE_ORPHANED))
-            thread_exec_report_cancelled (te);
+            {
+              te->call->exec_running = TRUE;
+              thread_exec_report_cancelled (te);
+            }
           else if (te->limiter != NULL)
             _pft_rate_limiter_unhold (te->limiter);   /* it just returned */
         }
@@ -1124,6 +1127,9 @@ static void exec_request_starts (PftNode        *node,
                                  PftRateLimiter *limiter,
                                  guint64         entry);
 
+static void exec_returned_after_report (PftContext     *ctx,
+                                        PftRateLimiter *limiter);
+
 static void
 thread_exec_run (ThreadExec *te)
 {
@@ -1144,8 +1150,8 @@ thread_exec_run (ThreadExec *te)
        * context's batch), or a cancellation that came first and did not
        * wait for it, and that took a hold on the limiter for us. */
       won = g_atomic_int_compare_and_exchange (&te->state, TE_RUNNING, TE_REPORTED);
-      if (!won && te->limiter != NULL)
-        _pft_rate_limiter_unhold (te->limiter);
+      if (!won)
+        exec_returned_after_report (te->ctx, te->limiter);
     }
   if (te->group != NULL)
     exec_group_unlink (te);
@@ -2028,6 +2034,20 @@ enum
   EXEC_REPORT_HOLDING,   /* reported cancelled while the exec runs, with a hold */
 };
 
+/* An exec reported early (PftExecCall.exec_running) has returned: a
+ * request start it deferred and never marked counts from now (its slot's
+ * release left the entry pending), and its hold goes. */
+static void
+exec_returned_after_report (PftContext     *ctx,
+                            PftRateLimiter *limiter)
+{
+  if (limiter != NULL)
+    {
+      pft_context_begin_request (ctx);
+      _pft_rate_limiter_unhold (limiter);
+    }
+}
+
 /* Reports early (@report with @data) unless the exec did first. The hold
  * is taken before the report lets the run give its slot back. */
 static void
@@ -2049,12 +2069,13 @@ exec_report_cancelled_early (gint           *state,
  * dropped, and the hold of an early report, if any, goes. */
 static gboolean
 exec_report_returned (gint           *state,
+                      PftContext     *ctx,
                       PftRateLimiter *limiter)
 {
   if (g_atomic_int_compare_and_exchange (state, EXEC_REPORT_PENDING, EXEC_REPORT_DONE))
     return TRUE;
   if (g_atomic_int_compare_and_exchange (state, EXEC_REPORT_HOLDING, EXEC_REPORT_DONE))
-    _pft_rate_limiter_unhold (limiter);
+    exec_returned_after_report (ctx, limiter);
   return FALSE;
 }
 
@@ -2063,6 +2084,8 @@ typedef struct
 {
   gint            state;     /* atomic, EXEC_REPORT_* */
   PftRateLimiter *limiter;   /* (owned) (nullable): outlives the run's slot */
+  PftContext     *ctx;       /* (owned): the exec's */
+  PftExecCall    *call;      /* valid until reported */
 } ExecTaskData;
 
 static void
@@ -2071,6 +2094,7 @@ exec_task_data_free (gpointer data)
   ExecTaskData *etd = data;
 
   g_clear_object (&etd->limiter);
+  g_clear_object (&etd->ctx);
   g_free (etd);
 }
 
@@ -2088,7 +2112,7 @@ exec_task_inner_cb (GObject      *source,
   GError *error = NULL;
 
   g_task_propagate_value (G_TASK (result), &value, &error);
-  if (exec_report_returned (&etd->state, etd->limiter))
+  if (exec_report_returned (&etd->state, etd->ctx, etd->limiter))
     {
       if (error != NULL)
         g_task_return_error (outer, g_steal_pointer (&error));
@@ -2129,6 +2153,9 @@ exec_async_cb (GObject      *source,
 static void
 exec_task_return_cancelled (gpointer data)
 {
+  ExecTaskData *etd = g_task_get_task_data (G_TASK (data));
+
+  etd->call->exec_running = TRUE;
   g_task_return_error (G_TASK (data), _pft_error_new_cancelled ());
 }
 
@@ -2152,6 +2179,7 @@ typedef struct
   gint             state;      /* atomic, EXEC_REPORT_* */
   PftExecCall     *call;       /* valid until reported */
   PftNode         *node;
+  PftContext      *ctx;        /* (owned): the exec's */
   PftRateLimiter  *limiter;    /* (owned) (nullable): outlives the run's slot */
 } AsyncReport;
 
@@ -2170,6 +2198,7 @@ async_report_unref (gpointer data)
   if (g_atomic_ref_count_dec (&ar->ref_count))
     {
       g_object_unref (ar->node);
+      g_object_unref (ar->ctx);
       g_clear_object (&ar->limiter);
       g_free (ar);
     }
@@ -2181,6 +2210,7 @@ async_report_cancelled (gpointer data)
   AsyncReport *ar = data;
   PftExecCall *call = g_steal_pointer (&ar->call);
 
+  call->exec_running = TRUE;
   report_error (call, _pft_error_new_cancelled ());
 }
 
@@ -2204,7 +2234,7 @@ async_report_cb (GObject      *source,
 
   /* Finished either way, as GIO expects of a started operation. */
   PFT_NODE_GET_CLASS (ar->node)->exec_finish (ar->node, result, &value, &error);
-  if (exec_report_returned (&ar->state, ar->limiter))
+  if (exec_report_returned (&ar->state, ar->ctx, ar->limiter))
     {
       PftExecCall *call = g_steal_pointer (&ar->call);
 
@@ -2234,6 +2264,7 @@ start_exec_async_reporting_cancel (PftNode      *node,
   g_atomic_ref_count_init (&ar->ref_count);   /* the callback's */
   ar->call = call;
   ar->node = g_object_ref (node);
+  ar->ctx = g_object_ref (ctx);
   ar->limiter = call->limiter != NULL ? g_object_ref (call->limiter) : NULL;
   /* Before the call: a report through the callback or the watch comes
    * from a later main-loop iteration, never from inside it. */
@@ -2242,7 +2273,7 @@ start_exec_async_reporting_cancel (PftNode      *node,
   if (call_exec_async (node, ctx, item, cancellable, async_report_cb, ar, &sr))
     {
       /* Returned at once: the callback will not be called. */
-      if (exec_report_returned (&ar->state, ar->limiter))
+      if (exec_report_returned (&ar->state, ar->ctx, ar->limiter))
         {
           ar->call = NULL;
           call->done (call, &sr.value, sr.error);
@@ -2281,6 +2312,8 @@ _pft_node_start_exec (PftNode      *node,
 
       g_task_set_source_tag (outer, _pft_node_start_exec);
       etd->limiter = call->limiter != NULL ? g_object_ref (call->limiter) : NULL;
+      etd->ctx = g_object_ref (ctx);
+      etd->call = call;
       g_task_set_task_data (outer, etd, exec_task_data_free);
       inner = g_task_new (node, cancellable, exec_task_inner_cb, NULL);
       g_task_set_task_data (inner, g_object_ref (outer), g_object_unref);
@@ -2293,7 +2326,7 @@ _pft_node_start_exec (PftNode      *node,
        * task later. */
       if (error != NULL)
         {
-          if (exec_report_returned (&etd->state, etd->limiter))
+          if (exec_report_returned (&etd->state, etd->ctx, etd->limiter))
             g_task_return_error (outer, error);
           else
             g_error_free (error);
