@@ -2043,7 +2043,8 @@ exec_returned_after_report (PftContext     *ctx,
 {
   if (limiter != NULL)
     {
-      pft_context_begin_request (ctx);
+      if (ctx != NULL)
+        pft_context_begin_request (ctx);
       _pft_rate_limiter_unhold (limiter);
     }
 }
@@ -2084,7 +2085,7 @@ typedef struct
 {
   gint            state;     /* atomic, EXEC_REPORT_* */
   PftRateLimiter *limiter;   /* (owned) (nullable): outlives the run's slot */
-  PftContext     *ctx;       /* (owned): the exec's */
+  PftContext     *ctx;       /* (owned) (nullable): the exec's, if it may be reported early */
   PftExecCall    *call;      /* valid until reported */
 } ExecTaskData;
 
@@ -2312,7 +2313,10 @@ _pft_node_start_exec (PftNode      *node,
 
       g_task_set_source_tag (outer, _pft_node_start_exec);
       etd->limiter = call->limiter != NULL ? g_object_ref (call->limiter) : NULL;
-      etd->ctx = g_object_ref (ctx);
+      /* Only an early report needs the context later; a reference held
+       * otherwise would keep a batch from recycling it. */
+      if (call->limiter != NULL && call->report_cancel_at_once && cancellable != NULL)
+        etd->ctx = g_object_ref (ctx);
       etd->call = call;
       g_task_set_task_data (outer, etd, exec_task_data_free);
       inner = g_task_new (node, cancellable, exec_task_inner_cb, NULL);

@@ -4,6 +4,8 @@
  * SPDX-License-Identifier: MIT
  */
 
+#include <string.h>
+
 #include "test-util.h"
 #include "pft-clock-private.h"
 #include "pft-node-private.h"
@@ -83,6 +85,9 @@ test_send_init (TestSend *self)
 {
 }
 
+static void sender_exec_task (PftNode *node, PftContext *ctx, const GValue *item, GTask *task,
+                              GError **error);
+
 static void
 test_send_fire (GObject *target)
 {
@@ -104,16 +109,26 @@ test_send_fire (GObject *target)
             }
         }
     }
-  g_task_return_boolean (self->task, TRUE);
+  if (g_task_get_source_tag (self->task) == sender_exec_task)
+    {
+      g_auto(GValue) v = G_VALUE_INIT;
+
+      /* exec_task: the engine's task reads a GValue. */
+      g_value_init (&v, G_TYPE_BOOLEAN);
+      g_value_set_boolean (&v, TRUE);
+      g_task_return_value (self->task, &v);
+    }
+  else
+    g_task_return_boolean (self->task, TRUE);
   /* The timer's reference to us is weak: the exec's own goes now. */
   g_object_unref (self);
 }
 
-static void
-sender_exec_async (PftNode *node, PftContext *ctx, const GValue *item, GCancellable *cancellable,
-                   GAsyncReadyCallback callback, gpointer user_data)
+static TestSend *
+sender_send_new (TestSenderNode *self,
+                 PftContext     *ctx,
+                 GTask          *task)
 {
-  TestSenderNode *self = TEST_SENDER_NODE (node);
   TestSend *send = g_object_new (TEST_TYPE_SEND, NULL);
   gint64 now = _pft_clock_now_us (self->clock);
   gint64 wait = self->called->len < self->n_first ? self->first_wait_us : self->wait_us;
@@ -121,9 +136,25 @@ sender_exec_async (PftNode *node, PftContext *ctx, const GValue *item, GCancella
   g_array_append_val (self->called, now);
   send->node = self;
   send->ctx = g_object_ref (ctx);
-  send->task = g_task_new (node, cancellable, callback, user_data);
+  send->task = task;
   send->timer = _pft_clock_timer_new (self->clock, G_OBJECT (send), test_send_fire);
   _pft_clock_timer_set_deadline (send->timer, now + wait);
+  return send;
+}
+
+/* The same exec in the exec_task shape (as a JavaScript node would). */
+static void
+sender_exec_task (PftNode *node, PftContext *ctx, const GValue *item, GTask *task, GError **error)
+{
+  g_task_set_source_tag (task, sender_exec_task);
+  sender_send_new (TEST_SENDER_NODE (node), ctx, g_object_ref (task));
+}
+
+static void
+sender_exec_async (PftNode *node, PftContext *ctx, const GValue *item, GCancellable *cancellable,
+                   GAsyncReadyCallback callback, gpointer user_data)
+{
+  sender_send_new (TEST_SENDER_NODE (node), ctx, g_task_new (node, cancellable, callback, user_data));
 }
 
 static void
@@ -171,12 +202,32 @@ test_sender_node_init (TestSenderNode *self)
   self->sent = g_array_new (FALSE, FALSE, sizeof (gint64));
 }
 
+/* Inherits the class flag. */
+typedef TestSenderNode TestTaskSenderNode;
+typedef TestSenderNodeClass TestTaskSenderNodeClass;
+GType test_task_sender_node_get_type (void);
+G_DEFINE_TYPE (TestTaskSenderNode, test_task_sender_node, TEST_TYPE_SENDER_NODE)
+
+static void
+test_task_sender_node_class_init (TestTaskSenderNodeClass *klass)
+{
+  PFT_NODE_CLASS (klass)->exec_task = sender_exec_task;
+}
+
+static void
+test_task_sender_node_init (TestTaskSenderNode *self)
+{
+}
+
+/* A sender of @type, run per the test's data: exec_async or exec_task. */
 static TestSenderNode *
 sender_new (PftClock *clock,
             guint     max_per_window,
             double    window)
 {
-  TestSenderNode *node = g_object_new (TEST_TYPE_SENDER_NODE, "max-concurrent", 10,
+  GType type = strstr (g_test_get_path (), "/task/") != NULL
+               ? test_task_sender_node_get_type () : TEST_TYPE_SENDER_NODE;
+  TestSenderNode *node = g_object_new (type, "max-concurrent", 10,
                                        "continue-on-error", TRUE, NULL);
   PftRateLimiter *limiter = pft_throttled_batch_node_get_limiter (PFT_THROTTLED_BATCH_NODE (node));
 
@@ -420,10 +471,13 @@ main (int argc, char *argv[])
 {
   g_test_init (&argc, &argv, NULL);
 
-  g_test_add_func ("/begin-request/counts-from-send", test_begin_request_counts_from_send);
+  g_test_add_func ("/begin-request/async/counts-from-send", test_begin_request_counts_from_send);
+  g_test_add_func ("/begin-request/task/counts-from-send", test_begin_request_counts_from_send);
   g_test_add_func ("/begin-request/flag-off", test_begin_request_flag_off);
   g_test_add_func ("/begin-request/never-called", test_begin_request_never_called);
-  g_test_add_func ("/begin-request/after-timeout", test_begin_request_after_timeout);
-  g_test_add_func ("/begin-request/after-timeout-never-called", test_begin_request_after_timeout_never_called);
+  g_test_add_func ("/begin-request/async/after-timeout", test_begin_request_after_timeout);
+  g_test_add_func ("/begin-request/task/after-timeout", test_begin_request_after_timeout);
+  g_test_add_func ("/begin-request/async/after-timeout-never-called", test_begin_request_after_timeout_never_called);
+  g_test_add_func ("/begin-request/task/after-timeout-never-called", test_begin_request_after_timeout_never_called);
   return g_test_run ();
 }
