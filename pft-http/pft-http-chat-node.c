@@ -475,6 +475,9 @@ pft_http_chat_node_send (GTask *task)
   ExecData *data = g_task_get_task_data (task);
 
   pft_http_chat_node_count (self, &priv->requests_sent);
+  /* The provider counts the request from here, after the wait for
+   * tokens: so does the window of the request limiter. */
+  pft_context_begin_request (data->ctx);
   _pft_http_chat_client_send_async (priv->client, data->messages, g_task_get_cancellable (task),
                                     pft_http_chat_node_sent_cb, task);
 }
@@ -597,6 +600,8 @@ pft_http_chat_node_class_init (PftHttpChatNodeClass *klass)
 
   node_class->prep = pft_http_chat_node_prep;
   node_class->exec_async = pft_http_chat_node_exec_async;
+  /* pft_http_chat_node_send() marks the start. */
+  pft_node_class_set_begins_requests (node_class, TRUE);
   node_class->exec_finish = pft_http_chat_node_exec_finish;
   node_class->post = pft_http_chat_node_post;
   node_class->is_rate_limit = pft_http_chat_node_is_rate_limit;

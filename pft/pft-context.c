@@ -6,6 +6,7 @@
 #include "pft.h"
 #include "pft-private.h"
 #include "pft-dispatch-private.h"
+#include "pft-rate-limiter-private.h"
 
 /**
  * PftContext:
@@ -27,6 +28,23 @@
  *
  * Since: 0.1
  */
+/* A window entry whose request has not started: its exec starts it. */
+typedef struct
+{
+  PftRateLimiter *limiter;
+  guint64         entry;
+} PftRequestStart;
+
+static void
+pft_request_start_free (PftRequestStart *rs)
+{
+  if (rs != NULL)
+    {
+      g_object_unref (rs->limiter);
+      g_free (rs);
+    }
+}
+
 struct _PftContext
 {
   GObject       parent_instance;
@@ -39,6 +57,9 @@ struct _PftContext
   guint         attempt;
   gint64        index;
   PftSyncReturn *sync_return;  /* while a class's exec_async runs */
+  /* (atomic) (nullable): the request start the exec marks itself with
+   * pft_context_begin_request(); an exec in a worker thread may call it. */
+  PftRequestStart *request_start;
 };
 
 G_DEFINE_FINAL_TYPE (PftContext, pft_context, G_TYPE_OBJECT)
@@ -66,6 +87,7 @@ pft_context_finalize (GObject *object)
   g_clear_pointer (&self->params, g_variant_unref);
   g_clear_object (&self->cancellable);
   g_clear_pointer (&self->main_context, g_main_context_unref);
+  pft_request_start_free (self->request_start);
 
   G_OBJECT_CLASS (pft_context_parent_class)->finalize (object);
 }
@@ -337,6 +359,60 @@ _pft_context_reset_for_item (PftContext *self,
 {
   self->index = index;
   self->attempt = 0;
+  _pft_context_defer_request_start (self, NULL, 0);
+}
+
+void
+_pft_context_defer_request_start (PftContext     *self,
+                                  PftRateLimiter *limiter,
+                                  guint64         entry)
+{
+  PftRequestStart *rs = NULL;
+
+  if (limiter != NULL)
+    {
+      rs = g_new (PftRequestStart, 1);
+      rs->limiter = g_object_ref (limiter);
+      rs->entry = entry;
+    }
+  pft_request_start_free (g_atomic_pointer_exchange (&self->request_start, rs));
+}
+
+/**
+ * pft_context_begin_request:
+ * @self: a #PftContext
+ *
+ * Marks that the exec of @self sends its request now: the window of the
+ * node's rate limiter counts the attempt from this moment.
+ *
+ * Only the execs of a class that said so with
+ * [method@Pft.NodeClass.set_begins_requests] mark their start: the engine
+ * then does not stamp it when it calls the exec, and the attempt's window
+ * entry counts, and does not expire, until this call. Call it right before
+ * the request goes out (after any wait of the exec's own, for tokens for
+ * instance); an exec that fails before sending need not call it: its
+ * entry then counts from when the attempt ends, as for a request that
+ * never started.
+ *
+ * Only the first call of an attempt counts; anywhere else (another
+ * class, prep or post, an attempt without a rate limiter, or after the
+ * attempt was reported) it does nothing. Callable from any thread.
+ *
+ * Since: 0.1
+ */
+void
+pft_context_begin_request (PftContext *self)
+{
+  PftRequestStart *rs;
+
+  g_return_if_fail (PFT_IS_CONTEXT (self));
+
+  rs = g_atomic_pointer_exchange (&self->request_start, NULL);
+  if (rs != NULL)
+    {
+      _pft_rate_limiter_start (rs->limiter, rs->entry);
+      pft_request_start_free (rs);
+    }
 }
 
 void

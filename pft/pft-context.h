@@ -44,6 +44,9 @@ PFT_AVAILABLE_IN_ALL
 GMainContext *pft_context_get_main_context (PftContext *self);
 
 PFT_AVAILABLE_IN_ALL
+void          pft_context_begin_request   (PftContext   *self);
+
+PFT_AVAILABLE_IN_ALL
 void          pft_context_return_value    (PftContext   *self,
                                            const GValue *value);
 PFT_AVAILABLE_IN_ALL

@@ -129,6 +129,11 @@ struct _PftExecCall
    * reports at once). Used for attempts with a timeout. An exec reported
    * early keeps its @limiter's count until it really returns, as above. */
   gboolean         report_cancel_at_once;
+  /* Set by such an early report, cleared by the caller per attempt: the
+   * exec still runs, and a request start it deferred
+   * (pft_node_class_set_begins_requests()) stays pending until it marks
+   * it or returns: the caller's release must not start the entry. */
+  gboolean         exec_running;
 };
 
 /* From pft-node.c: start one exec attempt in the node's shape. */

@@ -409,6 +409,13 @@ item_exec_done (PftExecCall *call,
   gboolean rate_limited;
 
   _pft_hang_watch_exec_ended (run->node, run->ctx);
+  /* A deferred start the exec did not mark (pft_context_begin_request())
+   * counts from the release below, and a later mark does not count; but
+   * an exec reported early that still runs starts it itself. */
+  if (call->exec_running)
+    run->entry = PFT_ENTRY_NONE;
+  else
+    _pft_context_defer_request_start (run->timeout != NULL ? run->timeout->ctx : run->ctx, NULL, 0);
   /* Cancelled becomes timed out here, before the attempt is accounted:
    * the slot goes back whatever the error, and an exec still running
    * holds the limiter's count by itself (see _pft_node_start_exec()). */
@@ -458,6 +465,7 @@ item_start_job (ItemRun *run)
        * keeps its slot counted through the same path as a cancelled one. */
       run->call.limiter = run->holds_slot ? run->policy->limiter : NULL;
       run->call.entry = run->entry;
+      run->call.exec_running = FALSE;
       _pft_hang_watch_exec_started (run->node, run->ctx);
       if (run->policy->timeout > 0)
         {

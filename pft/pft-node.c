@@ -60,7 +60,18 @@ typedef struct
   PftClock        *clock;        /* nullable: the system clock (tests inject a fake one) */
 } PftNodePrivate;
 
-G_DEFINE_TYPE_WITH_PRIVATE (PftNode, pft_node, G_TYPE_OBJECT)
+/* Per class, copied into each subclass's class when it is created. */
+typedef struct
+{
+  gboolean begins_requests;   /* see pft_node_class_set_begins_requests() */
+} PftNodeClassPrivate;
+
+G_DEFINE_TYPE_WITH_CODE (PftNode, pft_node, G_TYPE_OBJECT,
+                         G_ADD_PRIVATE (PftNode)
+                         g_type_add_class_private (g_define_type_id, sizeof (PftNodeClassPrivate)))
+
+#define PFT_NODE_CLASS_GET_PRIVATE(klass) \
+  G_TYPE_CLASS_GET_PRIVATE ((klass), PFT_TYPE_NODE, PftNodeClassPrivate)
 
 enum {
   PROP_0,
@@ -878,7 +889,10 @@ exec_group_cancelled (GCancellable *cancellable,
           if (te->limiter != NULL)
             _pft_rate_limiter_hold (te->limiter);
           if (g_atomic_int_compare_and_exchange (&te->state, TE_RUNNING, TE_ORPHANED))
-            thread_exec_report_cancelled (te);
+            {
+              te->call->exec_running = TRUE;
+              thread_exec_report_cancelled (te);
+            }
           else if (te->limiter != NULL)
             _pft_rate_limiter_unhold (te->limiter);   /* it just returned */
         }
@@ -1108,6 +1122,14 @@ static GMutex      exec_watch_lock;
 static GCond       exec_watch_cond;
 static GThreadPool *exec_threads;
 
+static void exec_request_starts (PftNode        *node,
+                                 PftContext     *ctx,
+                                 PftRateLimiter *limiter,
+                                 guint64         entry);
+
+static void exec_returned_after_report (PftContext     *ctx,
+                                        PftRateLimiter *limiter);
+
 static void
 thread_exec_run (ThreadExec *te)
 {
@@ -1121,16 +1143,15 @@ thread_exec_run (ThreadExec *te)
 
       /* The request starts now, in this thread: the window counts it
        * from here, not from when its slot was granted. */
-      if (te->limiter != NULL)
-        _pft_rate_limiter_start (te->limiter, te->entry);
+      exec_request_starts (te->node, te->ctx, te->limiter, te->entry);
       if (klass->exec != NULL)
         klass->exec (te->node, te->ctx, &te->item, &result, &error);
       /* Whoever moves @state on first reports: the exec (through its
        * context's batch), or a cancellation that came first and did not
        * wait for it, and that took a hold on the limiter for us. */
       won = g_atomic_int_compare_and_exchange (&te->state, TE_RUNNING, TE_REPORTED);
-      if (!won && te->limiter != NULL)
-        _pft_rate_limiter_unhold (te->limiter);
+      if (!won)
+        exec_returned_after_report (te->ctx, te->limiter);
     }
   if (te->group != NULL)
     exec_group_unlink (te);
@@ -1527,8 +1548,7 @@ exec_default (PftNode      *self,
     {
       GValue result = G_VALUE_INIT;
 
-      if (call->limiter != NULL)
-        _pft_rate_limiter_start (call->limiter, call->entry);
+      exec_request_starts (self, ctx, call->limiter, call->entry);
       if (klass->exec != NULL)
         klass->exec (self, ctx, item, &result, &error);
       if (error != NULL && G_IS_VALUE (&result))
@@ -1954,8 +1974,54 @@ pft_node_is_rate_limit (PftNode      *self,
   return PFT_NODE_GET_CLASS (self)->is_rate_limit (self, error);
 }
 
+/**
+ * pft_node_class_set_begins_requests:
+ * @klass: a #PftNodeClass
+ * @begins_requests: whether the execs of @klass mark their request's start
+ *
+ * Says whether the execs of @klass (every shape: exec, exec_async,
+ * exec_task) mark the moment their request starts themselves, with
+ * [method@Pft.Context.begin_request], instead of the engine stamping it
+ * when it calls them.
+ *
+ * The window of the node's rate limiter counts an attempt from its start;
+ * an exec that waits for something of its own before it sends (a second
+ * limiter for tokens, say) would otherwise have its window entry expire
+ * that much before the provider forgets the request. Until the exec
+ * marks it, the entry counts and does not expire.
+ *
+ * Call it from the class's class_init; subclasses created afterwards
+ * inherit the setting.
+ *
+ * Since: 0.1
+ */
+void
+pft_node_class_set_begins_requests (PftNodeClass *klass,
+                                    gboolean      begins_requests)
+{
+  g_return_if_fail (g_type_is_a (G_TYPE_FROM_CLASS (klass), PFT_TYPE_NODE));
+
+  PFT_NODE_CLASS_GET_PRIVATE (klass)->begins_requests = begins_requests != FALSE;
+}
+
 /* ------------------------------------------------------------------ */
 /* Starting one exec in the node's shape                                */
+
+/* The exec of @node, with @ctx, is being called: its request starts now,
+ * or when the exec says so (pft_context_begin_request()). */
+static void
+exec_request_starts (PftNode        *node,
+                     PftContext     *ctx,
+                     PftRateLimiter *limiter,
+                     guint64         entry)
+{
+  if (limiter == NULL)
+    return;
+  if (PFT_NODE_CLASS_GET_PRIVATE (PFT_NODE_GET_CLASS (node))->begins_requests)
+    _pft_context_defer_request_start (ctx, limiter, entry);
+  else
+    _pft_rate_limiter_start (limiter, entry);
+}
 
 /* An exec reported before it returned keeps its limiter's count until it
  * returns (PftExecCall.limiter): the early report takes a hold first,
@@ -1967,6 +2033,21 @@ enum
   EXEC_REPORT_DONE,      /* reported; nothing held */
   EXEC_REPORT_HOLDING,   /* reported cancelled while the exec runs, with a hold */
 };
+
+/* An exec reported early (PftExecCall.exec_running) has returned: a
+ * request start it deferred and never marked counts from now (its slot's
+ * release left the entry pending), and its hold goes. */
+static void
+exec_returned_after_report (PftContext     *ctx,
+                            PftRateLimiter *limiter)
+{
+  if (limiter != NULL)
+    {
+      if (ctx != NULL)
+        pft_context_begin_request (ctx);
+      _pft_rate_limiter_unhold (limiter);
+    }
+}
 
 /* Reports early (@report with @data) unless the exec did first. The hold
  * is taken before the report lets the run give its slot back. */
@@ -1989,12 +2070,13 @@ exec_report_cancelled_early (gint           *state,
  * dropped, and the hold of an early report, if any, goes. */
 static gboolean
 exec_report_returned (gint           *state,
+                      PftContext     *ctx,
                       PftRateLimiter *limiter)
 {
   if (g_atomic_int_compare_and_exchange (state, EXEC_REPORT_PENDING, EXEC_REPORT_DONE))
     return TRUE;
   if (g_atomic_int_compare_and_exchange (state, EXEC_REPORT_HOLDING, EXEC_REPORT_DONE))
-    _pft_rate_limiter_unhold (limiter);
+    exec_returned_after_report (ctx, limiter);
   return FALSE;
 }
 
@@ -2003,6 +2085,8 @@ typedef struct
 {
   gint            state;     /* atomic, EXEC_REPORT_* */
   PftRateLimiter *limiter;   /* (owned) (nullable): outlives the run's slot */
+  PftContext     *ctx;       /* (owned) (nullable): the exec's, if it may be reported early */
+  PftExecCall    *call;      /* valid until reported */
 } ExecTaskData;
 
 static void
@@ -2011,6 +2095,7 @@ exec_task_data_free (gpointer data)
   ExecTaskData *etd = data;
 
   g_clear_object (&etd->limiter);
+  g_clear_object (&etd->ctx);
   g_free (etd);
 }
 
@@ -2028,7 +2113,7 @@ exec_task_inner_cb (GObject      *source,
   GError *error = NULL;
 
   g_task_propagate_value (G_TASK (result), &value, &error);
-  if (exec_report_returned (&etd->state, etd->limiter))
+  if (exec_report_returned (&etd->state, etd->ctx, etd->limiter))
     {
       if (error != NULL)
         g_task_return_error (outer, g_steal_pointer (&error));
@@ -2069,6 +2154,9 @@ exec_async_cb (GObject      *source,
 static void
 exec_task_return_cancelled (gpointer data)
 {
+  ExecTaskData *etd = g_task_get_task_data (G_TASK (data));
+
+  etd->call->exec_running = TRUE;
   g_task_return_error (G_TASK (data), _pft_error_new_cancelled ());
 }
 
@@ -2092,6 +2180,7 @@ typedef struct
   gint             state;      /* atomic, EXEC_REPORT_* */
   PftExecCall     *call;       /* valid until reported */
   PftNode         *node;
+  PftContext      *ctx;        /* (owned): the exec's */
   PftRateLimiter  *limiter;    /* (owned) (nullable): outlives the run's slot */
 } AsyncReport;
 
@@ -2110,6 +2199,7 @@ async_report_unref (gpointer data)
   if (g_atomic_ref_count_dec (&ar->ref_count))
     {
       g_object_unref (ar->node);
+      g_object_unref (ar->ctx);
       g_clear_object (&ar->limiter);
       g_free (ar);
     }
@@ -2121,6 +2211,7 @@ async_report_cancelled (gpointer data)
   AsyncReport *ar = data;
   PftExecCall *call = g_steal_pointer (&ar->call);
 
+  call->exec_running = TRUE;
   report_error (call, _pft_error_new_cancelled ());
 }
 
@@ -2144,7 +2235,7 @@ async_report_cb (GObject      *source,
 
   /* Finished either way, as GIO expects of a started operation. */
   PFT_NODE_GET_CLASS (ar->node)->exec_finish (ar->node, result, &value, &error);
-  if (exec_report_returned (&ar->state, ar->limiter))
+  if (exec_report_returned (&ar->state, ar->ctx, ar->limiter))
     {
       PftExecCall *call = g_steal_pointer (&ar->call);
 
@@ -2174,6 +2265,7 @@ start_exec_async_reporting_cancel (PftNode      *node,
   g_atomic_ref_count_init (&ar->ref_count);   /* the callback's */
   ar->call = call;
   ar->node = g_object_ref (node);
+  ar->ctx = g_object_ref (ctx);
   ar->limiter = call->limiter != NULL ? g_object_ref (call->limiter) : NULL;
   /* Before the call: a report through the callback or the watch comes
    * from a later main-loop iteration, never from inside it. */
@@ -2182,7 +2274,7 @@ start_exec_async_reporting_cancel (PftNode      *node,
   if (call_exec_async (node, ctx, item, cancellable, async_report_cb, ar, &sr))
     {
       /* Returned at once: the callback will not be called. */
-      if (exec_report_returned (&ar->state, ar->limiter))
+      if (exec_report_returned (&ar->state, ar->ctx, ar->limiter))
         {
           ar->call = NULL;
           call->done (call, &sr.value, sr.error);
@@ -2221,11 +2313,15 @@ _pft_node_start_exec (PftNode      *node,
 
       g_task_set_source_tag (outer, _pft_node_start_exec);
       etd->limiter = call->limiter != NULL ? g_object_ref (call->limiter) : NULL;
+      /* Only an early report needs the context later; a reference held
+       * otherwise would keep a batch from recycling it. */
+      if (call->limiter != NULL && call->report_cancel_at_once && cancellable != NULL)
+        etd->ctx = g_object_ref (ctx);
+      etd->call = call;
       g_task_set_task_data (outer, etd, exec_task_data_free);
       inner = g_task_new (node, cancellable, exec_task_inner_cb, NULL);
       g_task_set_task_data (inner, g_object_ref (outer), g_object_unref);
-      if (call->limiter != NULL)
-        _pft_rate_limiter_start (call->limiter, call->entry);
+      exec_request_starts (node, ctx, call->limiter, call->entry);
       if (call->report_cancel_at_once && cancellable != NULL)
         _pft_cancel_watch_connect (pft_context_get_main_context (ctx), cancellable,
                                    exec_task_cancelled_cb, g_object_ref (outer), g_object_unref);
@@ -2234,7 +2330,7 @@ _pft_node_start_exec (PftNode      *node,
        * task later. */
       if (error != NULL)
         {
-          if (exec_report_returned (&etd->state, etd->limiter))
+          if (exec_report_returned (&etd->state, etd->ctx, etd->limiter))
             g_task_return_error (outer, error);
           else
             g_error_free (error);
@@ -2254,8 +2350,7 @@ _pft_node_start_exec (PftNode      *node,
    * pft_context_return_value() before it returns, instead of its
    * callback: no GTask, no main-loop iteration. Its request starts when
    * it is called, in either shape of the report. */
-  if (call->limiter != NULL)
-    _pft_rate_limiter_start (call->limiter, call->entry);
+  exec_request_starts (node, ctx, call->limiter, call->entry);
 
   if (call->report_cancel_at_once && cancellable != NULL)
     {

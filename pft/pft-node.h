@@ -106,6 +106,10 @@ struct _PftNodeClass
 };
 
 PFT_AVAILABLE_IN_ALL
+void            pft_node_class_set_begins_requests (PftNodeClass *klass,
+                                                    gboolean      begins_requests);
+
+PFT_AVAILABLE_IN_ALL
 const char     *pft_node_get_name          (PftNode         *self);
 PFT_AVAILABLE_IN_ALL
 void            pft_node_set_name          (PftNode         *self,

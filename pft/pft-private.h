@@ -42,6 +42,12 @@ void        _pft_context_set_attempt  (PftContext   *self,
  * (see PftNode:timeout). */
 PftContext *_pft_context_new_for_attempt (PftContext   *parent,
                                        GCancellable *cancellable);
+/* The exec of @self marks its request's start itself (see
+ * pft_node_class_set_begins_requests()): pft_context_begin_request()
+ * starts @entry of @limiter then. @limiter NULL forgets a mark not used. */
+void        _pft_context_defer_request_start (PftContext     *self,
+                                              PftRateLimiter *limiter,
+                                              guint64         entry);
 
 /* A cancellable sleep on the thread-default main context, with a
  * microsecond deadline. Completes with G_IO_ERROR_CANCELLED when cancelled. */

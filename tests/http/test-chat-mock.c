@@ -211,6 +211,64 @@ test_token_limit (void)
   pft_http_mock_server_stop (mock);
 }
 
+/* The request limiter counts an attempt from when it is sent, after the
+ * wait for tokens (pft_context_begin_request()), not from when its exec
+ * began. 2 per 1 s at the client, 2 per 0.9 s at the mock (a provider
+ * counting an exact window, the client's margin on top); the token window
+ * starts full, so the first two items wait ~0.9 s for tokens and the
+ * others do not. Stamped at the exec's start, the first two entries would
+ * expire at 1 s and items 2 and 3 would arrive 0.1 s after items 0 and 1:
+ * four in the mock's window, two of them refused. */
+static void
+test_request_counted_from_send (void)
+{
+  g_autoptr(PftHttpMockServer) mock = mock_new (2, 0.9, 0, 0.0, PFT_HTTP_MOCK_HEADER_STYLE_NONE);
+  g_autoptr(PftNode) node = node_for (mock, PFT_HTTP_PROVIDER_OPENAI, 4, 2, 1.0);
+  g_autoptr(PftStore) store = store_with_prompts (6);
+  g_autoptr(PftHttpMockStats) stats = NULL;
+  g_autoptr(GArray) arrivals = NULL;
+  g_autoptr(PftPermit) fill = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *action = NULL;
+  PftRateLimiter *tokens = pft_http_chat_node_get_token_limiter (PFT_HTTP_CHAT_NODE (node));
+  gint64 start;
+
+  pft_rate_limiter_set_window (tokens, 0.9);
+  pft_rate_limiter_set_max_cost_per_window (tokens, 100000);
+  start = g_get_monotonic_time ();
+  fill = pft_rate_limiter_try_acquire (tokens, 100000, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (fill);
+  pft_permit_release (fill);
+
+  action = pft_node_run (node, store, NULL, &error);
+  g_assert_no_error (error);
+  check_all_answered (store, 6);
+  stats = pft_http_mock_server_get_stats (mock);
+  arrivals = pft_http_mock_server_get_arrivals (mock);
+  /* The token wait happened: nothing reached the mock before it. */
+  g_assert_cmpint (g_array_index (arrivals, gint64, 0) - start, >=, 800000);
+  /* The mock's own log: no more than 2 arrivals in any 0.9 s. */
+  for (guint i = 0; i < arrivals->len; i++)
+    {
+      gint64 from = g_array_index (arrivals, gint64, i);
+      guint in_window = 0;
+
+      for (guint j = 0; j < arrivals->len; j++)
+        {
+          gint64 t = g_array_index (arrivals, gint64, j);
+
+          if (t >= from && t < from + 900000)
+            in_window++;
+        }
+      g_assert_cmpuint (in_window, <=, 2);
+    }
+  g_assert_cmpuint (stats->rate_limited, ==, 0);
+  g_assert_cmpuint (pft_http_chat_node_get_rate_limited_replies (PFT_HTTP_CHAT_NODE (node)), ==, 0);
+  g_assert_cmpuint (arrivals->len, ==, 6);
+  pft_http_mock_server_stop (mock);
+}
+
 static void
 test_faults_lose_nothing (void)
 {
@@ -349,6 +407,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/pft-http/mock/retry-after", test_retry_after_honoured);
   g_test_add_func ("/pft-http/mock/faults", test_faults_lose_nothing);
   g_test_add_func ("/pft-http/mock/token-limit", test_token_limit);
+  g_test_add_func ("/pft-http/mock/request-counted-from-send", test_request_counted_from_send);
   g_test_add_func ("/pft-http/mock/retries-exhausted", test_retries_exhausted);
   g_test_add_func ("/pft-http/mock/cancel", test_cancel_leaves_nothing_in_flight);
 
