@@ -249,21 +249,65 @@ _pft_context_new_for_attempt (PftContext   *parent,
   return self;
 }
 
+/* PyGObject leaves this on every object it wrapped once the wrapper is
+ * gone (the wrapper's Python type, for the next wrapper); its destroy
+ * notify takes the GIL. */
+#define PFT_CONTEXT_PYGOBJECT_DATA "PyGObject::instance-data"
+
+static void
+pft_context_count_qdata (GQuark   key,
+                         gpointer data,
+                         gpointer user_data)
+{
+  guint *counts = user_data;
+
+  counts[key == counts[2] ? 0 : 1]++;
+}
+
+/* Whether the only qdata of @object is PyGObject's instance data: what
+ * a context that went through a Python vfunc keeps. Kept across items,
+ * it costs nothing; dropped per item, its free takes the GIL on the
+ * thread that drops the context (the main one), for every item. */
+static gboolean
+pft_context_has_only_pygobject_data (GObject *object)
+{
+  static GQuark pygobject_quark;
+  GQuark quark = g_atomic_int_get (&pygobject_quark);
+  guint counts[3] = { 0, 0, 0 };
+
+  if (quark == 0)
+    {
+      /* 0 until PyGObject, which registers it, is loaded. */
+      quark = g_quark_try_string (PFT_CONTEXT_PYGOBJECT_DATA);
+      if (quark == 0)
+        return FALSE;
+      g_atomic_int_set (&pygobject_quark, quark);
+    }
+  counts[2] = quark;
+  g_datalist_foreach (&object->qdata, pft_context_count_qdata, counts);
+  return counts[1] == 0;
+}
+
 /* Whether @self, an item context, may serve another item of the same
  * batch once its item is done: only the caller holds it (one reference)
  * and nobody attached anything to it (no qdata: no weak reference, toggle
- * reference, binding wrapper or user data). Anything else, and it is
- * dropped as usual. A signal handler is not looked for (that lookup cost
- * as much as the rest of an item): a context has no signals and never
- * notifies, so a handler left connected never runs, and goes with the
- * context at the end of the batch. */
+ * reference, live binding wrapper or user data), but for what PyGObject
+ * leaves once its wrapper is gone (the Python type of the wrapper, the
+ * same for the next item). Anything else, and it is dropped as usual.
+ * A signal handler is not looked for (that lookup cost as much as the
+ * rest of an item): a context has no signals and never notifies, so a
+ * handler left connected never runs, and goes with the context at the
+ * end of the batch. */
 gboolean
 _pft_context_is_recyclable (PftContext *self)
 {
   GObject *object = G_OBJECT (self);
 
-  return g_atomic_int_get (&object->ref_count) == 1 &&
-         g_atomic_pointer_get (&object->qdata) == NULL;
+  if (g_atomic_int_get (&object->ref_count) != 1)
+    return FALSE;
+  /* One reference, ours: nobody else can touch the qdata meanwhile. */
+  return g_atomic_pointer_get (&object->qdata) == NULL ||
+         pft_context_has_only_pygobject_data (object);
 }
 
 /* Returns the previous one, to put back after: an exec_async may call

@@ -59,6 +59,52 @@ assert_squares (PftStore *store, gint64 n)
     g_assert_cmpint (pft_values_get_int (results, i), ==, i * i);
 }
 
+/* Recycling of item contexts: the exec marks its context with qdata
+ * under the key below and counts the contexts that came with the mark
+ * already (a context recycled from an earlier item). */
+static GQuark recycle_mark;
+static int    recycle_marked_on_entry;
+
+static void
+exec_square_and_mark (PftNode *node, PftContext *ctx, const GValue *item, GValue *result, GError **error)
+{
+  if (g_object_get_qdata (G_OBJECT (ctx), recycle_mark) != NULL)
+    recycle_marked_on_entry++;
+  else
+    g_object_set_qdata_full (G_OBJECT (ctx), recycle_mark, g_strdup ("mark"), g_free);
+  exec_square (node, ctx, item, result, error);
+}
+
+static int
+run_marking_batch (const char *mark_key)
+{
+  TestBehaviour b = { .prep = prep_ints, .exec = exec_square_and_mark, .post = post_results };
+  g_autoptr(PftNode) node = test_batch_node_new (&b, 1);
+  g_autoptr(PftStore) store = pft_store_new ();
+  g_autoptr(GError) error = NULL;
+  g_autofree char *action = NULL;
+
+  recycle_mark = g_quark_from_static_string (mark_key);
+  recycle_marked_on_entry = 0;
+  g_object_set (node, "thread-policy", PFT_THREAD_POLICY_MAIN_CONTEXT, NULL);
+  pft_store_set_int (store, "n", 20);
+  action = pft_node_run (node, store, NULL, &error);
+  g_assert_no_error (error);
+  assert_squares (store, 20);
+  return recycle_marked_on_entry;
+}
+
+static void
+test_batch_recycle_pygobject_context (void)
+{
+  /* What PyGObject leaves on an object once its wrapper is gone does not
+   * keep the context from serving the next item (dropping it per item
+   * would take the GIL on the main thread, per item); anything else
+   * attached to it does: it would leak into the next item. */
+  g_assert_cmpint (run_marking_batch ("PyGObject::instance-data"), ==, 19);
+  g_assert_cmpint (run_marking_batch ("pft-test-user-data"), ==, 0);
+}
+
 static void
 test_batch_sequential (void)
 {
@@ -733,6 +779,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/pft/batch/return-now-cancel", test_batch_return_now_cancel);
   g_test_add_func ("/pft/batch/return-outside-exec-async", test_batch_return_outside_exec_async);
   g_test_add_func ("/pft/batch/return-now-public-api", test_batch_return_now_public_api);
+  g_test_add_func ("/pft/batch/recycle-pygobject-context", test_batch_recycle_pygobject_context);
   g_test_add_func ("/pft/batch-flow/sequential-and-parallel", test_batch_flow_sequential_and_parallel);
   g_test_add_func ("/pft/batch-flow/bad-set", test_batch_flow_bad_set);
   g_test_add_func ("/pft/batch-flow/nested-routes", test_batch_flow_nested_routes);
