@@ -705,6 +705,21 @@ _pft_node_type_is_gjs (GType type)
   return FALSE;
 }
 
+/* Whether @type is implemented in Python: PyGObject marks every type it
+ * registers, as GJS does. */
+static gboolean
+pft_node_type_is_python (GType type)
+{
+  static GQuark python_quark;
+
+  if (G_UNLIKELY (python_quark == 0))
+    python_quark = g_quark_from_static_string ("PyGObject::custom");
+  for (; type != 0 && type != PFT_TYPE_NODE; type = g_type_parent (type))
+    if (g_type_get_qdata (type, python_quark) != NULL)
+      return TRUE;
+  return FALSE;
+}
+
 static PftThreadPolicy
 resolve_policy (PftNode  *self,
                 gboolean  is_gjs)
@@ -784,6 +799,7 @@ struct _ThreadExec
   PftRateLimiter  *limiter;   /* (owned) (nullable): of the attempt's slot */
   guint64          entry;     /* the slot's window entry */
   gint             state;     /* atomic, a ThreadExecState */
+  gboolean         python;    /* a Python exec: runs under the GIL */
 };
 
 typedef enum
@@ -1101,7 +1117,9 @@ exec_batch_add (ThreadExec *te)
  * workers of a GThreadPool. A push wakes a worker only when none is
  * between two items (searching) and fewer than the maximum are awake; a
  * worker keeps taking items until the queue stays empty a little while,
- * so that a stream of trivial execs costs no wakeup per item. */
+ * so that a stream of trivial execs costs no wakeup per item. Python
+ * execs, which the GIL serialises, get one worker fewer than the others
+ * (see exec_drain_max()). */
 #define PFT_EXEC_WATCH_TICK_US   2000
 #define PFT_EXEC_SHRINK_US       (2 * G_USEC_PER_SEC)
 #define PFT_EXEC_SPIN_US         50
@@ -1113,6 +1131,9 @@ static ThreadExec *exec_tail;
 static guint       exec_drainers;      /* awake workers, under exec_lock */
 static guint       exec_searching;     /* of which not in an exec */
 static guint       exec_drainers_max;  /* under exec_lock */
+static guint       exec_base;          /* exec_pool_base(), set once */
+static guint       exec_not_python;    /* queued or running execs that are not
+                                        * Python's, under exec_lock */
 static gint        exec_queued;        /* atomic mirror of the queue's length */
 static guint       exec_pushed;        /* atomic counters for the watchdog */
 static guint       exec_started;
@@ -1129,6 +1150,19 @@ static void exec_request_starts (PftNode        *node,
 
 static void exec_returned_after_report (PftContext     *ctx,
                                         PftRateLimiter *limiter);
+
+/* Under exec_lock. How many workers may drain: while every exec queued
+ * or running is a Python one, one worker fewer than the base (plus what
+ * the watchdog added for blocked execs). Python execs run under the GIL
+ * one at a time; a second worker only waits for it, and each item then
+ * costs a GIL hand-off (a futex wake) between the workers. */
+static guint
+exec_drain_max (void)
+{
+  if (exec_not_python > 0)
+    return exec_drainers_max;
+  return exec_drainers_max > exec_base ? exec_drainers_max - exec_base + 1 : 1;
+}
 
 static void
 thread_exec_run (ThreadExec *te)
@@ -1202,18 +1236,22 @@ exec_drain (gpointer data,
     {
       ThreadExec *te = NULL;
 
-      if (exec_drainers <= exec_drainers_max)
+      if (exec_drainers <= exec_drain_max ())
         te = exec_queue_pop ();
       if (te != NULL)
         {
+          gboolean python = te->python;
+
           exec_searching--;
           g_mutex_unlock (&exec_lock);
           thread_exec_run (te);
           g_mutex_lock (&exec_lock);
+          if (!python)
+            exec_not_python--;
           exec_searching++;
           continue;
         }
-      if (exec_drainers <= exec_drainers_max && exec_searching == 1)
+      if (exec_drainers <= exec_drain_max () && exec_searching == 1)
         {
           /* The last searcher waits a little for the next item rather
            * than have the next push wake a thread. */
@@ -1244,9 +1282,10 @@ static guint
 exec_wake_count (void)
 {
   guint queued = g_atomic_int_get (&exec_queued);
+  guint max = exec_drain_max ();
   guint n = 0;
 
-  while (n < queued && exec_drainers < exec_drainers_max && exec_searching < queued)
+  while (n < queued && exec_drainers < max && exec_searching < queued)
     {
       exec_drainers++;
       exec_searching++;
@@ -1472,7 +1511,7 @@ exec_pool_init (void)
   if (g_once_init_enter (&inited))
     {
       g_mutex_lock (&exec_lock);
-      exec_drainers_max = exec_pool_base ();
+      exec_drainers_max = exec_base = exec_pool_base ();
       g_mutex_unlock (&exec_lock);
       exec_threads = g_thread_pool_new (exec_drain, NULL, PFT_EXEC_MAX_THREADS, FALSE, NULL);
       g_thread_unref (g_thread_new ("pft-exec-watch", exec_watch_run, NULL));
@@ -1494,6 +1533,8 @@ exec_pool_push (ThreadExec *te)
   else
     exec_head = te;
   exec_tail = te;
+  if (!te->python)
+    exec_not_python++;
   g_atomic_int_inc (&exec_queued);
   g_atomic_int_inc (&exec_pushed);
   wake = exec_searching == 0 ? exec_wake_count () : 0;
@@ -1573,6 +1614,7 @@ exec_default (PftNode      *self,
   g_atomic_ref_count_init (&te->ref_count);
   g_atomic_ref_count_inc (&te->ref_count);
   te->call = call;
+  te->python = pft_node_type_is_python (G_OBJECT_TYPE (self));
   te->context = g_main_context_ref (pft_context_get_main_context (ctx));
   te->node = g_object_ref (self);
   te->ctx = g_object_ref (ctx);

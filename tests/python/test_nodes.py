@@ -333,6 +333,28 @@ class TestBatch(unittest.TestCase):
         self.assertLessEqual(node.inflight.max, 4)
         self.assertNotIn(MAIN_THREAD, node.threads)
 
+    def test_computing_python_execs_stay_on_one_worker(self):
+        # Python execs run one at a time under the GIL: a second worker
+        # would only wait for it, and every item would cost a GIL hand-off
+        # between the two. The pool gives them one worker while they do
+        # not block (the test above: blocking ones still overlap). A
+        # little slack for a moment where a loaded machine makes them look
+        # blocked.
+        class Trivial(Pft.BatchNode):
+            def do_prep(self, ctx):
+                return list(range(5000))
+
+            def do_exec(self, ctx, item):
+                seen[threading.get_ident()] = seen.get(threading.get_ident(), 0) + 1
+                return item
+
+        seen = {}
+        node = Trivial(max_concurrent=100, thread_policy=Pft.ThreadPolicy.THREAD)
+        node.run(Pft.Store())
+        self.assertNotIn(MAIN_THREAD, seen)
+        self.assertEqual(sum(seen.values()), 5000)
+        self.assertGreaterEqual(max(seen.values()), 4500, seen)
+
     def test_sequential_batch(self):
         node = Slow(5, max_concurrent=1)
         store = Pft.Store()
