@@ -9,18 +9,6 @@
 #include "test-util.h"
 
 static void
-prep_ints (PftNode *node, PftContext *ctx, GValue *result, GError **error)
-{
-  gint64 n = pft_store_get_int (pft_context_get_store (ctx), "n", 0);
-  PftValues *values = pft_values_new_sized (n);
-
-  for (gint64 i = 0; i < n; i++)
-    pft_values_append_int (values, i);
-  g_value_init (result, PFT_TYPE_VALUES);
-  g_value_take_object (result, values);
-}
-
-static void
 exec_square_slowly (PftNode *node, PftContext *ctx, const GValue *item, GValue *result, GError **error)
 {
   gint64 i = g_value_get_int64 (item);
@@ -78,7 +66,7 @@ exec_square_and_mark (PftNode *node, PftContext *ctx, const GValue *item, GValue
 static int
 run_marking_batch (const char *mark_key)
 {
-  TestBehaviour b = { .prep = prep_ints, .exec = exec_square_and_mark, .post = post_results };
+  TestBehaviour b = { .prep = test_prep_ints, .exec = exec_square_and_mark, .post = post_results };
   g_autoptr(PftNode) node = test_batch_node_new (&b, 1);
   g_autoptr(PftStore) store = pft_store_new ();
   g_autoptr(GError) error = NULL;
@@ -108,7 +96,7 @@ test_batch_recycle_pygobject_context (void)
 static void
 test_batch_sequential (void)
 {
-  TestBehaviour b = { .prep = prep_ints, .exec = exec_square_slowly, .post = post_results };
+  TestBehaviour b = { .prep = test_prep_ints, .exec = exec_square_slowly, .post = post_results };
   g_autoptr(PftNode) node = test_batch_node_new (&b, 1);
   g_autoptr(PftStore) store = pft_store_new ();
   g_autoptr(GError) error = NULL;
@@ -126,7 +114,7 @@ test_batch_sequential (void)
 static void
 test_batch_parallel_bounded (void)
 {
-  TestBehaviour b = { .prep = prep_ints, .exec = exec_square_slowly, .post = post_results };
+  TestBehaviour b = { .prep = test_prep_ints, .exec = exec_square_slowly, .post = post_results };
   g_autoptr(PftNode) node = test_batch_node_new (&b, 4);
   g_autoptr(PftStore) store = pft_store_new ();
   g_autoptr(GError) error = NULL;
@@ -147,7 +135,7 @@ test_batch_async_order_and_bound (void)
 {
   /* Items complete out of order (delays vary with the item); results are
    * in input order, and in-flight never passes the bound. */
-  TestBehaviour b = { .prep = prep_ints, .exec = exec_square, .post = post_results, .delay_mod = 7 };
+  TestBehaviour b = { .prep = test_prep_ints, .exec = exec_square, .post = post_results, .delay_mod = 7 };
   g_autoptr(PftNode) node = test_async_batch_node_new (&b, 5);
   g_autoptr(PftStore) store = pft_store_new ();
   g_autoptr(GError) error = NULL;
@@ -164,7 +152,7 @@ test_batch_async_order_and_bound (void)
 static void
 test_batch_unbounded (void)
 {
-  TestBehaviour b = { .prep = prep_ints, .exec = exec_square, .post = post_results };
+  TestBehaviour b = { .prep = test_prep_ints, .exec = exec_square, .post = post_results };
   g_autoptr(PftNode) node = test_async_batch_node_new (&b, 0);
   g_autoptr(PftStore) store = pft_store_new ();
   g_autoptr(GError) error = NULL;
@@ -183,7 +171,7 @@ test_batch_lazy_dispatch (void)
 {
   /* 100k items, 3 at a time: items are started only as slots free up, so
    * at no time did more than 3 exist beyond the input and result arrays. */
-  TestBehaviour b = { .prep = prep_ints, .exec = exec_square, .post = post_results };
+  TestBehaviour b = { .prep = test_prep_ints, .exec = exec_square, .post = post_results };
   g_autoptr(PftNode) node = test_async_batch_node_new (&b, 3);
   g_autoptr(PftStore) store = pft_store_new ();
   g_autoptr(GError) error = NULL;
@@ -267,7 +255,7 @@ exec_fail_five (PftNode *node, PftContext *ctx, const GValue *item, GValue *resu
 static void
 test_batch_error_cancels_siblings (void)
 {
-  TestBehaviour b = { .prep = prep_ints, .exec = exec_fail_five, .post = post_results };
+  TestBehaviour b = { .prep = test_prep_ints, .exec = exec_fail_five, .post = post_results };
   g_autoptr(PftNode) node = test_batch_node_new (&b, 4);
   g_autoptr(PftStore) store = pft_store_new ();
   g_autoptr(GError) error = NULL;
@@ -298,7 +286,7 @@ cancel_soon (gpointer data)
 static void
 test_batch_cancel_mid_run (void)
 {
-  TestBehaviour b = { .prep = prep_ints, .exec = exec_square_slowly, .post = post_results };
+  TestBehaviour b = { .prep = test_prep_ints, .exec = exec_square_slowly, .post = post_results };
   g_autoptr(PftNode) node = test_batch_node_new (&b, 2);
   g_autoptr(PftStore) store = pft_store_new ();
   g_autoptr(GCancellable) cancellable = g_cancellable_new ();
@@ -346,7 +334,7 @@ test_batch_return_now (void)
    * iteration per item (the next item starts from the same source
    * dispatch, in bursts), and the results are those of the execs. */
   SourceTrace trace = { NULL, 0 };
-  TestBehaviour b = { .prep = prep_ints, .exec = exec_square_trace_source, .post = post_results,
+  TestBehaviour b = { .prep = test_prep_ints, .exec = exec_square_trace_source, .post = post_results,
                       .return_now_mod = 1, .data = &trace };
   g_autoptr(PftNode) node = test_async_batch_node_new (&b, 3);
   g_autoptr(PftStore) store = pft_store_new ();
@@ -368,7 +356,7 @@ test_batch_return_now_mixed (void)
 {
   /* Every third item completes at once, the others later and out of
    * order: results in input order, the bound held. */
-  TestBehaviour b = { .prep = prep_ints, .exec = exec_square, .post = post_results,
+  TestBehaviour b = { .prep = test_prep_ints, .exec = exec_square, .post = post_results,
                       .delay_mod = 5, .return_now_mod = 3 };
   g_autoptr(PftNode) node = test_async_batch_node_new (&b, 4);
   g_autoptr(PftStore) store = pft_store_new ();
@@ -407,9 +395,9 @@ test_batch_return_now_errors (void)
 {
   /* pft_context_return_error() fails the attempt like any failure: it is
    * retried, and once out of attempts the fallback decides. */
-  TestBehaviour retried = { .prep = prep_ints, .exec = exec_fail_first_attempt, .post = post_results,
+  TestBehaviour retried = { .prep = test_prep_ints, .exec = exec_fail_first_attempt, .post = post_results,
                             .return_now_mod = 1 };
-  TestBehaviour fallback = { .prep = prep_ints, .exec = exec_always_fail, .post = post_results,
+  TestBehaviour fallback = { .prep = test_prep_ints, .exec = exec_always_fail, .post = post_results,
                              .return_now_mod = 1, .fallback = TRUE };
   g_autoptr(PftNode) node = test_async_batch_node_new (&retried, 2);
   g_autoptr(PftNode) node2 = test_async_batch_node_new (&fallback, 2);
@@ -477,7 +465,7 @@ test_batch_return_now_yields (void)
    * of the context run while it goes: the dispatcher yields. Without
    * that, the idle would run only after the last of the 20000 items. */
   Interloper il = { NULL, NULL, -1 };
-  TestBehaviour b = { .prep = prep_ints, .exec = exec_square_and_interlope, .post = post_results,
+  TestBehaviour b = { .prep = test_prep_ints, .exec = exec_square_and_interlope, .post = post_results,
                       .return_now_mod = 1, .data = &il };
   g_autoptr(PftNode) node = test_async_batch_node_new (&b, 0);
   g_autoptr(PftStore) store = pft_store_new ();
@@ -500,7 +488,7 @@ test_batch_return_now_cancel (void)
    * (from another source of the context) still stops the batch. */
   g_autoptr(GCancellable) cancellable = g_cancellable_new ();
   Interloper il = { NULL, cancellable, -1 };
-  TestBehaviour b = { .prep = prep_ints, .exec = exec_square_and_interlope, .post = post_results,
+  TestBehaviour b = { .prep = test_prep_ints, .exec = exec_square_and_interlope, .post = post_results,
                       .return_now_mod = 1, .data = &il };
   g_autoptr(PftNode) node = test_async_batch_node_new (&b, 1);
   g_autoptr(PftStore) store = pft_store_new ();
@@ -558,7 +546,7 @@ test_batch_return_now_public_api (void)
    * call, and pft_node_exec_finish() reads it (errors too). */
   TestBehaviour ib = { .exec = exec_fail_first_attempt, .return_now_mod = 1 };
   g_autoptr(PftNode) inner = test_async_batch_node_new (&ib, 1);
-  TestBehaviour b = { .prep = prep_ints, .exec = exec_through_public_api, .post = post_results,
+  TestBehaviour b = { .prep = test_prep_ints, .exec = exec_through_public_api, .post = post_results,
                       .data = inner };
   g_autoptr(PftNode) node = test_batch_node_new (&b, 1);
   g_autoptr(PftStore) store = pft_store_new ();
@@ -590,7 +578,7 @@ exec_return_in_sync_exec (PftNode *node, PftContext *ctx, const GValue *item, GV
 static void
 test_batch_return_outside_exec_async (void)
 {
-  TestBehaviour b = { .prep = prep_ints, .exec = exec_return_in_sync_exec, .post = post_results };
+  TestBehaviour b = { .prep = test_prep_ints, .exec = exec_return_in_sync_exec, .post = post_results };
   g_autoptr(PftNode) node = test_batch_node_new (&b, 1);
   g_autoptr(PftStore) store = pft_store_new ();
   g_autoptr(GError) error = NULL;

@@ -15,18 +15,6 @@
 #include "test-util.h"
 
 static void
-prep_ints (PftNode *node, PftContext *ctx, GValue *result, GError **error)
-{
-  gint64 n = pft_store_get_int (pft_context_get_store (ctx), "n", 0);
-  PftValues *values = pft_values_new ();
-
-  for (gint64 i = 0; i < n; i++)
-    pft_values_append_int (values, i);
-  g_value_init (result, PFT_TYPE_VALUES);
-  g_value_take_object (result, values);
-}
-
-static void
 exec_blocking (PftNode *node, PftContext *ctx, const GValue *item, GValue *result, GError **error)
 {
   g_usleep (5000);
@@ -40,30 +28,12 @@ pool_base (void)
   return CLAMP (g_get_num_processors (), 2, 512);
 }
 
-static gint
-run_batch (TestExecFunc exec,
-           gint64       n,
-           guint        max_concurrent)
-{
-  TestBehaviour b = { .prep = prep_ints, .exec = exec };
-  g_autoptr(PftNode) node = test_batch_node_new (&b, max_concurrent);
-  g_autoptr(PftStore) store = pft_store_new ();
-  g_autoptr(GError) error = NULL;
-  g_autofree char *action = NULL;
-
-  pft_store_set_int (store, "n", n);
-  action = pft_node_run (node, store, NULL, &error);
-  g_assert_no_error (error);
-  g_assert_cmpint (g_atomic_int_get (&b.exec_calls), ==, n);
-  return g_atomic_int_get (&b.max_in_flight);
-}
-
 static void
 test_exec_pool_grows_when_blocked (void)
 {
   /* Sleeping execs: the pool grows past its base size, so that they
    * overlap as max-concurrent allows. */
-  gint peak = run_batch (exec_blocking, 256, 64);
+  gint peak = test_run_int_batch (exec_blocking, 256, 64);
 
   g_test_message ("base %u, peak %d", pool_base (), peak);
   g_assert_cmpint (peak, >, pool_base ());

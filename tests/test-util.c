@@ -271,3 +271,36 @@ test_run_async (PftNode       *node,
   g_main_context_unref (context);
   return action;
 }
+
+void
+test_prep_ints (PftNode     *node,
+                PftContext  *ctx,
+                GValue      *result,
+                GError     **error)
+{
+  gint64 n = pft_store_get_int (pft_context_get_store (ctx), "n", 0);
+  PftValues *values = pft_values_new_sized (n);
+
+  for (gint64 i = 0; i < n; i++)
+    pft_values_append_int (values, i);
+  g_value_init (result, PFT_TYPE_VALUES);
+  g_value_take_object (result, values);
+}
+
+gint
+test_run_int_batch (TestExecFunc exec,
+                    gint64       n,
+                    guint        max_concurrent)
+{
+  TestBehaviour b = { .prep = test_prep_ints, .exec = exec };
+  g_autoptr(PftNode) node = test_batch_node_new (&b, max_concurrent);
+  g_autoptr(PftStore) store = pft_store_new ();
+  g_autoptr(GError) error = NULL;
+  g_autofree char *action = NULL;
+
+  pft_store_set_int (store, "n", n);
+  action = pft_node_run (node, store, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (g_atomic_int_get (&b.exec_calls), ==, n);
+  return g_atomic_int_get (&b.max_in_flight);
+}

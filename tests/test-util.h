@@ -62,4 +62,18 @@ char          *test_run_async       (PftNode       *node,
                                      GCancellable  *cancellable,
                                      GError       **error);
 
+/* A prep returning the integers 0 .. n-1 as a PftValues, n being the
+ * store's "n". */
+void           test_prep_ints       (PftNode       *node,
+                                     PftContext    *ctx,
+                                     GValue        *result,
+                                     GError       **error);
+
+/* Runs a batch node of @n integers (test_prep_ints) whose exec is @exec,
+ * @max_concurrent at once, asserts every item was executed and returns
+ * how many execs ran at once at most, as they counted it. */
+gint           test_run_int_batch   (TestExecFunc   exec,
+                                     gint64         n,
+                                     guint          max_concurrent);
+
 G_END_DECLS
