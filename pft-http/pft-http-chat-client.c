@@ -854,9 +854,9 @@ _pft_http_chat_client_build_messages (PftHttpChatClient *self,
   return g_steal_pointer (&messages);
 }
 
-guint64
-_pft_http_chat_client_estimate (PftHttpChatClient *self,
-                                JsonArray         *messages)
+static guint64
+pft_http_chat_client_estimate (PftHttpChatClient *self,
+                               JsonArray         *messages)
 {
   guint64 chars = 0;
   guint n = json_array_get_length (messages);
@@ -900,7 +900,36 @@ pft_http_chat_client_estimate_tokens (PftHttpChatClient *self,
   g_value_init (&value, G_TYPE_VARIANT);
   g_value_set_variant (&value, messages);
   array = _pft_http_chat_client_build_messages (self, &value, NULL);
-  return array != NULL ? _pft_http_chat_client_estimate (self, array) : 0;
+  return array != NULL ? pft_http_chat_client_estimate (self, array) : 0;
+}
+
+void
+_pft_http_chat_client_acquire_async (PftHttpChatClient   *self,
+                                     JsonArray           *messages,
+                                     PftRateLimiter      *limiter,
+                                     GCancellable        *cancellable,
+                                     GAsyncReadyCallback  callback,
+                                     gpointer             user_data)
+{
+  guint64 cost = pft_http_chat_client_estimate (self, messages);
+  guint64 max_cost = pft_rate_limiter_get_max_cost_per_window (limiter);
+
+  /* A request bigger than the whole window still has to go, alone. */
+  if (max_cost > 0)
+    cost = MIN (cost, max_cost);
+  pft_rate_limiter_acquire_async (limiter, cost, cancellable, callback, user_data);
+}
+
+void
+_pft_http_chat_client_settle (PftPermit        *permit,
+                              PftHttpChatReply *reply,
+                              const GError     *error)
+{
+  if (reply != NULL && pft_http_chat_reply_has_usage (reply))
+    pft_permit_settle (permit, pft_http_chat_reply_get_input_tokens (reply) +
+                               pft_http_chat_reply_get_output_tokens (reply));
+  else if (error != NULL && pft_http_error_get_status (error) != 0)
+    pft_permit_settle (permit, 0);   /* refused: the provider counted nothing */
 }
 
 static JsonNode *
@@ -1384,11 +1413,7 @@ pft_http_chat_client_complete_sent_cb (GObject      *source,
       _pft_http_rate_headers_apply_requests (headers, limiter, error == NULL ||
                                              !g_error_matches (error, PFT_ERROR, PFT_ERROR_RATE_LIMITED));
       pft_http_rate_headers_apply_tokens (headers, limiter);
-      if (reply != NULL && pft_http_chat_reply_has_usage (reply))
-        pft_permit_settle (data->permit, pft_http_chat_reply_get_input_tokens (reply) +
-                                         pft_http_chat_reply_get_output_tokens (reply));
-      else if (error != NULL && pft_http_error_get_status (error) != 0)
-        pft_permit_settle (data->permit, 0);   /* refused: no tokens used */
+      _pft_http_chat_client_settle (data->permit, reply, error);
       /* Only a 429 is a rate limit: Pft's default test would also take a
        * "429" in the port of the URL of any other error. */
       if (g_error_matches (error, PFT_ERROR, PFT_ERROR_RATE_LIMITED))
@@ -1453,16 +1478,8 @@ pft_http_chat_client_start (PftHttpChatClient   *self,
       return;
     }
   if (self->limiter != NULL)
-    {
-      guint64 cost = _pft_http_chat_client_estimate (self, data->messages);
-      guint64 max_cost = pft_rate_limiter_get_max_cost_per_window (self->limiter);
-
-      /* A request bigger than the whole window still has to go. */
-      if (max_cost > 0)
-        cost = MIN (cost, max_cost);
-      pft_rate_limiter_acquire_async (self->limiter, cost, cancellable,
-                                      pft_http_chat_client_complete_acquired_cb, task);
-    }
+    _pft_http_chat_client_acquire_async (self, data->messages, self->limiter, cancellable,
+                                         pft_http_chat_client_complete_acquired_cb, task);
   else
     pft_http_chat_client_complete_send (task);
 }

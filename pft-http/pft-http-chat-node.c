@@ -438,11 +438,7 @@ pft_http_chat_node_sent_cb (GObject      *source,
 
   if (data->token_permit != NULL)
     {
-      if (reply != NULL && pft_http_chat_reply_has_usage (reply))
-        pft_permit_settle (data->token_permit, pft_http_chat_reply_get_input_tokens (reply) +
-                                               pft_http_chat_reply_get_output_tokens (reply));
-      else if (error != NULL && pft_http_error_get_status (error) != 0)
-        pft_permit_settle (data->token_permit, 0);   /* refused: the provider counted nothing */
+      _pft_http_chat_client_settle (data->token_permit, reply, error);
       pft_permit_release (data->token_permit);
       g_clear_object (&data->token_permit);
     }
@@ -539,16 +535,8 @@ pft_http_chat_node_exec_async (PftNode             *node,
     }
 
   if (priv->token_limiter != NULL)
-    {
-      guint64 cost = _pft_http_chat_client_estimate (priv->client, data->messages);
-      guint64 max_cost = pft_rate_limiter_get_max_cost_per_window (priv->token_limiter);
-
-      /* A request larger than the whole window must still go, alone. */
-      if (max_cost > 0)
-        cost = MIN (cost, max_cost);
-      pft_rate_limiter_acquire_async (priv->token_limiter, cost, cancellable,
-                                      pft_http_chat_node_tokens_cb, task);
-    }
+    _pft_http_chat_client_acquire_async (priv->client, data->messages, priv->token_limiter, cancellable,
+                                         pft_http_chat_node_tokens_cb, task);
   else
     pft_http_chat_node_send (task);
 }

@@ -380,6 +380,7 @@ pft_http_mock_server_handle (SoupServer        *server,
   g_autoptr(GError) error = NULL;
   g_autofree char *expected_key = NULL;
   g_autofree char *reply = NULL;
+  g_autofree char *answer = NULL;
   const char *limited = NULL;
   guint record, generation, completion_tokens, status;
   gboolean truncated;
@@ -552,13 +553,14 @@ pft_http_mock_server_handle (SoupServer        *server,
 
   pft_http_mock_set_rate_headers (soup_server_message_get_response_headers (msg), style, &state);
 
+  if (status == SOUP_STATUS_OK)
+    answer = pft_http_mock_reply_body (api, id, &request, reply, completion_tokens, truncated);
+  else if (status != 0)
+    answer = pft_http_mock_error_body (api, status, NULL, "The server had an error while processing your request (injected fault)");
+
   if (latency <= 0 && status != 0)
     {
-      if (status == SOUP_STATUS_OK)
-        pft_http_mock_server_respond (msg, status,
-                                      pft_http_mock_reply_body (api, id, &request, reply, completion_tokens, truncated));
-      else
-        pft_http_mock_server_respond_error (msg, api, status, "The server had an error while processing your request (injected fault)");
+      pft_http_mock_server_respond (msg, status, g_steal_pointer (&answer));
       pft_http_mock_server_complete (self, generation, record, status, FALSE);
     }
   else
@@ -571,10 +573,7 @@ pft_http_mock_server_handle (SoupServer        *server,
       pending->generation = generation;
       pending->deadline = now + latency;
       pending->status = status;
-      if (status == SOUP_STATUS_OK)
-        pending->body = pft_http_mock_reply_body (api, id, &request, reply, completion_tokens, truncated);
-      else if (status != 0)
-        pending->body = pft_http_mock_error_body (api, status, NULL, "The server had an error while processing your request (injected fault)");
+      pending->body = g_steal_pointer (&answer);
       pending->disconnected_id = g_signal_connect (msg, "disconnected",
                                                    G_CALLBACK (pft_http_mock_server_pending_disconnected),
                                                    pending);

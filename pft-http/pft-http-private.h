@@ -42,8 +42,20 @@ PftHttpChatReply *_pft_http_chat_reply_new    (const char         *text,
 JsonArray        *_pft_http_chat_client_build_messages (PftHttpChatClient *self,
                                                         const GValue      *value,
                                                         GError           **error);
-guint64           _pft_http_chat_client_estimate       (PftHttpChatClient *self,
-                                                        JsonArray         *messages);
+/* Acquires from @limiter at the estimated cost of @messages, cut to the
+ * limiter's max-cost-per-window so a request bigger than the window still
+ * goes, alone. */
+void              _pft_http_chat_client_acquire_async  (PftHttpChatClient   *self,
+                                                        JsonArray           *messages,
+                                                        PftRateLimiter      *limiter,
+                                                        GCancellable        *cancellable,
+                                                        GAsyncReadyCallback  callback,
+                                                        gpointer             user_data);
+/* Settles a token permit with the reply's usage, or with 0 when the
+ * provider refused the request (an HTTP status error); else leaves it. */
+void              _pft_http_chat_client_settle         (PftPermit          *permit,
+                                                        PftHttpChatReply   *reply,
+                                                        const GError       *error);
 
 /* Sends one request, no limiter involved. The finish gives the reply or
  * the error and, in both cases, the rate headers of the answer (empty
