@@ -59,8 +59,6 @@ char    *_pft_flow_walk_finish      (PftFlow      *flow,
                                      GAsyncResult *result,
                                      GError      **error);
 
-gboolean _pft_node_type_is_gjs      (GType         type);
-
 /* The clock of the node's exec timeouts and of run()'s hang watch: the
  * system clock unless a test injected a fake one (transfer none). */
 PftClock *_pft_node_get_clock       (PftNode      *node);

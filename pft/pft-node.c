@@ -689,35 +689,35 @@ pft_node_dup_actions (PftNode *self)
 /* ------------------------------------------------------------------ */
 /* Default vfuncs and their public invokers                             */
 
-gboolean
-_pft_node_type_is_gjs (GType type)
+/* Which binding implements a node type. */
+typedef enum
+{
+  PFT_NODE_LANGUAGE_C,
+  PFT_NODE_LANGUAGE_GJS,
+  PFT_NODE_LANGUAGE_PYTHON,
+} PftNodeLanguage;
+
+/* GJS and PyGObject mark every type they register; a C type derived from
+ * a binding's type is not a thing, so the first marked type up the chain
+ * decides. One walk answers both, as each level takes GType's lock. */
+static PftNodeLanguage
+pft_node_type_get_language (GType type)
 {
   static GQuark gjs_quark;
+  static GQuark python_quark;
 
   if (G_UNLIKELY (gjs_quark == 0))
     gjs_quark = g_quark_from_static_string ("gjs::custom-type");
-
-  /* GJS marks every type it registers; a C type derived from a JS type is
-   * not a thing, so the first JS type up the chain decides. */
-  for (; type != 0 && type != PFT_TYPE_NODE; type = g_type_parent (type))
-    if (g_type_get_qdata (type, gjs_quark) != NULL)
-      return TRUE;
-  return FALSE;
-}
-
-/* Whether @type is implemented in Python: PyGObject marks every type it
- * registers, as GJS does. */
-static gboolean
-pft_node_type_is_python (GType type)
-{
-  static GQuark python_quark;
-
   if (G_UNLIKELY (python_quark == 0))
     python_quark = g_quark_from_static_string ("PyGObject::custom");
   for (; type != 0 && type != PFT_TYPE_NODE; type = g_type_parent (type))
-    if (g_type_get_qdata (type, python_quark) != NULL)
-      return TRUE;
-  return FALSE;
+    {
+      if (g_type_get_qdata (type, gjs_quark) != NULL)
+        return PFT_NODE_LANGUAGE_GJS;
+      if (g_type_get_qdata (type, python_quark) != NULL)
+        return PFT_NODE_LANGUAGE_PYTHON;
+    }
+  return PFT_NODE_LANGUAGE_C;
 }
 
 static PftThreadPolicy
@@ -1571,6 +1571,7 @@ exec_default (PftNode      *self,
   PftNodeClass *klass = PFT_NODE_GET_CLASS (self);
   PftThreadPolicy policy;
   GError *error = NULL;
+  PftNodeLanguage language;
   gboolean is_gjs;
   ThreadExec *te;
 
@@ -1583,7 +1584,8 @@ exec_default (PftNode      *self,
   /* A node that does all its work in prep and post has no exec: nothing
    * to send to a thread. Walking the type chain takes GType's lock once
    * per level, so it is done once per exec. */
-  is_gjs = _pft_node_type_is_gjs (G_OBJECT_TYPE (self));
+  language = pft_node_type_get_language (G_OBJECT_TYPE (self));
+  is_gjs = language == PFT_NODE_LANGUAGE_GJS;
   policy = klass->exec == NULL ? PFT_THREAD_POLICY_MAIN_CONTEXT : resolve_policy (self, is_gjs);
   if (policy == PFT_THREAD_POLICY_MAIN_CONTEXT)
     {
@@ -1614,7 +1616,7 @@ exec_default (PftNode      *self,
   g_atomic_ref_count_init (&te->ref_count);
   g_atomic_ref_count_inc (&te->ref_count);
   te->call = call;
-  te->python = pft_node_type_is_python (G_OBJECT_TYPE (self));
+  te->python = language == PFT_NODE_LANGUAGE_PYTHON;
   te->context = g_main_context_ref (pft_context_get_main_context (ctx));
   te->node = g_object_ref (self);
   te->ctx = g_object_ref (ctx);
