@@ -45,11 +45,10 @@ typedef enum
   PFT_JOB_WALK,   /* a walk of the flow's graph with @params */
 } PftJobKind;
 
-/* Runs one item to its end: attempts (each with a permit when the policy
- * has a limiter), waits, rate-limit handling, fallback. @item is borrowed
- * and must outlive the run. @permit (transfer full, nullable) serves the
- * first attempt. @done is called once, maybe from inside this call (an
- * exec that completed at once). */
+/* Runs one item to its end: attempts (each with a slot of the policy's
+ * limiter, if any), waits on the policy's clock, rate-limit handling,
+ * fallback. @item is borrowed and must outlive the run. @done is called
+ * once, maybe from inside this call (an exec that completed at once). */
 void     _pft_run_item       (PftNode         *node,
                               PftJobKind       kind,
                               PftContext      *ctx,
@@ -58,11 +57,17 @@ void     _pft_run_item       (PftNode         *node,
                               guint            index,
                               GCancellable    *cancellable,
                               PftRunPolicy    *policy,
-                              PftPermit       *permit,
                               PftItemDoneFunc  done,
                               gpointer         user_data);
 
 typedef struct _PftDispatch PftDispatch;
+
+/* Items that complete at once finish inside the pump that started them,
+ * which then starts the next (a loop, not a recursion). After this many
+ * starts the pump yields to the main context and an idle resumes it, so
+ * that a long batch of such items leaves timers and cancellation their
+ * turn. */
+#define PFT_DISPATCH_BURST 256
 
 /* Starts item @index; when @holds_slot, with a slot of the policy's
  * limiter (window entry @entry) that the item now owns and serves its

@@ -10,6 +10,7 @@
 #include "pft-dispatch-private.h"
 #include "pft-rate-limiter-private.h"
 #include "pft-hang-watch-private.h"
+#include "pft-sleep-private.h"
 
 /* ------------------------------------------------------------------ */
 /* Run policy                                                           */
@@ -59,7 +60,35 @@ _pft_run_policy_unref (PftRunPolicy *policy)
 }
 
 /* ------------------------------------------------------------------ */
-/* One item: attempts, permits, waits, rate limits, fallback            */
+/* Slots of the policy's limiter                                        */
+
+/* The one place that takes a slot, for an item's attempt or for the
+ * dispatcher's next item: TRUE with *@entry when one is free now; FALSE
+ * with @error when the cost can never go; FALSE alone when @func will be
+ * called later, on the thread-default main context, with the slot or an
+ * error. */
+static gboolean
+dispatch_acquire_slot (PftRunPolicy      *policy,
+                       GCancellable      *cancellable,
+                       PftSlotReadyFunc   func,
+                       gpointer           user_data,
+                       guint64           *entry,
+                       GError           **error)
+{
+  GError *local_error = NULL;
+
+  if (_pft_rate_limiter_try_acquire_slot (policy->limiter, policy->cost, entry, &local_error))
+    return TRUE;
+  if (local_error != NULL)
+    g_propagate_error (error, local_error);
+  else
+    _pft_rate_limiter_acquire_slot_async (policy->limiter, policy->cost, cancellable,
+                                          func, user_data);
+  return FALSE;
+}
+
+/* ------------------------------------------------------------------ */
+/* One item: attempts, slots, waits, rate limits, fallback              */
 
 typedef struct _ItemRun ItemRun;
 typedef struct _AttemptTimeout AttemptTimeout;
@@ -82,13 +111,12 @@ struct _ItemRun
   GVariant        *params;
   GCancellable    *cancellable;
   PftRunPolicy    *policy;
-  PftPermit       *permit;           /* a permit given by the caller, or */
   gboolean         holds_slot;       /* a slot of policy->limiter */
   guint64          entry;            /* its window entry */
   guint            index;
   int              attempt;          /* attempts that count against max-retries */
   guint            rate_limited;     /* attempts that were rate limited and retried */
-  guint64          epoch;            /* adaptive epoch when the permit was granted */
+  guint64          epoch;            /* adaptive epoch when the slot was granted */
   AttemptTimeout  *timeout;          /* nullable: the running attempt's, see below */
   gboolean         timed_out;        /* the last attempt ended by its timeout */
   PftItemDoneFunc  done;
@@ -100,25 +128,20 @@ struct _ItemRun
   ItemRun         *next_free;
 };
 
-static void item_try_attempt (ItemRun *run);
+static void item_run_try_attempt (ItemRun *run);
 
 static void
-item_release_permit (ItemRun *run)
+item_run_release_slot (ItemRun *run)
 {
   if (run->holds_slot)
     {
       run->holds_slot = FALSE;
-      _pft_rate_limiter_release_slot (run->policy->limiter, run->entry);
-    }
-  if (run->permit != NULL)
-    {
-      pft_permit_release (run->permit);
-      g_clear_object (&run->permit);
+      _pft_rate_limiter_release (run->policy->limiter, run->entry);
     }
 }
 
 static void
-item_finish (ItemRun *run,
+item_run_finish (ItemRun *run,
              GValue  *result,
              GError  *error)
 {
@@ -126,7 +149,7 @@ item_finish (ItemRun *run,
   gpointer done_data = run->done_data;
   guint index = run->index;
 
-  item_release_permit (run);
+  item_run_release_slot (run);
   if (run->policy->throttle != NULL)
     _pft_throttle_item_done (run->policy->throttle, index, error);
 
@@ -156,7 +179,7 @@ item_finish (ItemRun *run,
 }
 
 static void
-item_wait_cb (GObject      *source,
+item_run_wait_cb (GObject      *source,
               GAsyncResult *result,
               gpointer      user_data)
 {
@@ -164,13 +187,13 @@ item_wait_cb (GObject      *source,
   GError *error = NULL;
 
   if (!_pft_sleep_finish (result, &error))
-    item_finish (run, NULL, error);
+    item_run_finish (run, NULL, error);
   else
-    item_try_attempt (run);
+    item_run_try_attempt (run);
 }
 
 static GError *
-as_rate_limit_error (PftNode *node,
+item_run_rate_limit_error (PftNode *node,
                      GError  *error)
 {
   GError *converted;
@@ -187,7 +210,7 @@ as_rate_limit_error (PftNode *node,
  * permit back. In this order, so that a rate limit shrinks the limiter
  * before the freed slot can go to the next waiter under the old size. */
 static gboolean
-item_attempt_ended (ItemRun      *run,
+item_run_attempt_ended (ItemRun      *run,
                     const GError *error)
 {
   PftRunPolicy *policy = run->policy;
@@ -216,13 +239,13 @@ item_attempt_ended (ItemRun      *run,
       if (policy->adaptive != NULL)
         _pft_adaptive_rate_limited (policy->adaptive, run->epoch);
     }
-  item_release_permit (run);
+  item_run_release_slot (run);
   return rate_limited;
 }
 
-/* The attempt ended and was accounted for by item_attempt_ended(). */
+/* The attempt ended and was accounted for by item_run_attempt_ended(). */
 static void
-item_attempt_done (ItemRun  *run,
+item_run_attempt_done (ItemRun  *run,
                    GValue   *value,
                    GError   *error,
                    gboolean  rate_limited)
@@ -231,14 +254,14 @@ item_attempt_done (ItemRun  *run,
 
   if (error == NULL)
     {
-      item_finish (run, value, NULL);
+      item_run_finish (run, value, NULL);
       return;
     }
 
   if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) ||
       g_cancellable_is_cancelled (run->cancellable))
     {
-      item_finish (run, NULL, error);
+      item_run_finish (run, NULL, error);
       return;
     }
 
@@ -246,7 +269,7 @@ item_attempt_done (ItemRun  *run,
     {
       if (policy->propagate_rate_limit)
         {
-          item_finish (run, NULL, as_rate_limit_error (run->node, error));
+          item_run_finish (run, NULL, item_run_rate_limit_error (run->node, error));
           return;
         }
       /* A rate-limited call is the provider asking to come back later, not
@@ -260,7 +283,7 @@ item_attempt_done (ItemRun  *run,
           run->rate_limited++;
           run->attempt--;
           g_error_free (error);
-          item_try_attempt (run);
+          item_run_try_attempt (run);
           return;
         }
     }
@@ -271,9 +294,9 @@ item_attempt_done (ItemRun  *run,
                run->attempt, policy->max_retries, error->message);
       g_error_free (error);
       if (policy->wait > 0)
-        _pft_sleep_async (policy->wait, run->cancellable, item_wait_cb, run);
+        _pft_sleep_async (policy->clock, policy->wait, run->cancellable, item_run_wait_cb, run);
       else
-        item_try_attempt (run);
+        item_run_try_attempt (run);
       return;
     }
 
@@ -290,14 +313,14 @@ item_attempt_done (ItemRun  *run,
         {
           if (G_IS_VALUE (&fallback))
             g_value_unset (&fallback);
-          item_finish (run, NULL, fallback_error);
+          item_run_finish (run, NULL, fallback_error);
         }
       else
-        item_finish (run, &fallback, NULL);
+        item_run_finish (run, &fallback, NULL);
       return;
     }
 
-  item_finish (run, NULL, error);
+  item_run_finish (run, NULL, error);
 }
 
 /* ------------------------------------------------------------------ */
@@ -308,7 +331,7 @@ item_attempt_done (ItemRun  *run,
  * reaches the deadline, the timer cancels it: the attempt then ends
  * through the same path as a cancelled run's (the exec layer reports it
  * cancelled at once, whatever the exec's shape, and drops the exec's late
- * result), and item_exec_done() turns that cancellation into
+ * result), and item_run_exec_done() turns that cancellation into
  * G_IO_ERROR_TIMED_OUT, an ordinary failure that is retried. Whatever
  * the cancellation path does about an exec still running (its permit)
  * applies to a timed-out attempt as well. */
@@ -321,18 +344,18 @@ struct _AttemptTimeout
   PftClockTimer *timer;
 };
 
-static G_DEFINE_QUARK (pft-attempt-timed-out, attempt_timed_out)
+static G_DEFINE_QUARK (pft-attempt-timed-out, attempt_timeout_expired)
 
 /* In the clock's timer thread (or the fake clock's caller). */
 static void
 attempt_timeout_fired (GObject *target)
 {
-  g_object_set_qdata (target, attempt_timed_out_quark (), GINT_TO_POINTER (1));
+  g_object_set_qdata (target, attempt_timeout_expired_quark (), GINT_TO_POINTER (1));
   g_cancellable_cancel (G_CANCELLABLE (target));
 }
 
 static void
-attempt_parent_cancelled (GCancellable *parent,
+attempt_timeout_parent_cancelled (GCancellable *parent,
                           GCancellable *attempt)
 {
   g_cancellable_cancel (attempt);
@@ -351,7 +374,7 @@ attempt_timeout_start (ItemRun *run)
     {
       at->parent = g_object_ref (run->cancellable);
       /* Runs the handler at once if the run is already cancelled. */
-      at->parent_id = g_cancellable_connect (run->cancellable, G_CALLBACK (attempt_parent_cancelled),
+      at->parent_id = g_cancellable_connect (run->cancellable, G_CALLBACK (attempt_timeout_parent_cancelled),
                                              g_object_ref (at->cancellable), g_object_unref);
     }
   at->ctx = _pft_context_new_for_attempt (run->ctx, at->cancellable);
@@ -384,7 +407,7 @@ attempt_timeout_finish (ItemRun *run,
    * attempt, not a cancellation of the run. A result that came first
    * stands. */
   if (error != NULL && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) &&
-      g_object_get_qdata (G_OBJECT (at->cancellable), attempt_timed_out_quark ()) != NULL &&
+      g_object_get_qdata (G_OBJECT (at->cancellable), attempt_timeout_expired_quark ()) != NULL &&
       !g_cancellable_is_cancelled (run->cancellable))
     {
       g_error_free (error);
@@ -401,7 +424,7 @@ attempt_timeout_finish (ItemRun *run,
 }
 
 static void
-item_exec_done (PftExecCall *call,
+item_run_exec_done (PftExecCall *call,
                 GValue      *value,
                 GError      *error)
 {
@@ -422,15 +445,15 @@ item_exec_done (PftExecCall *call,
   run->timed_out = FALSE;
   if (run->timeout != NULL)
     error = attempt_timeout_finish (run, error);
-  rate_limited = item_attempt_ended (run, error);
+  rate_limited = item_run_attempt_ended (run, error);
 
   if (error != NULL && G_IS_VALUE (value))
     g_value_unset (value);
-  item_attempt_done (run, value, error, rate_limited);
+  item_run_attempt_done (run, value, error, rate_limited);
 }
 
 static void
-item_walk_cb (GObject      *source,
+item_run_walk_cb (GObject      *source,
               GAsyncResult *result,
               gpointer      user_data)
 {
@@ -438,18 +461,18 @@ item_walk_cb (GObject      *source,
   GValue value = G_VALUE_INIT;
   GError *error = NULL;
   char *action = _pft_flow_walk_finish (PFT_FLOW (source), result, &error);
-  gboolean rate_limited = item_attempt_ended (run, error);
+  gboolean rate_limited = item_run_attempt_ended (run, error);
 
   if (action != NULL)
     {
       g_value_init (&value, G_TYPE_STRING);
       g_value_take_string (&value, action);
     }
-  item_attempt_done (run, &value, error, rate_limited);
+  item_run_attempt_done (run, &value, error, rate_limited);
 }
 
 static void
-item_start_job (ItemRun *run)
+item_run_start_job (ItemRun *run)
 {
   run->attempt++;
   if (run->policy->adaptive != NULL)
@@ -460,7 +483,7 @@ item_start_job (ItemRun *run)
   if (run->kind == PFT_JOB_EXEC)
     {
       _pft_context_set_attempt (run->ctx, run->attempt);
-      run->call.done = item_exec_done;
+      run->call.done = item_run_exec_done;
       /* For every attempt, timed or not: a timed-out exec still running
        * keeps its slot counted through the same path as a cancelled one. */
       run->call.limiter = run->holds_slot ? run->policy->limiter : NULL;
@@ -482,73 +505,64 @@ item_start_job (ItemRun *run)
       if (run->holds_slot)
         _pft_rate_limiter_start (run->policy->limiter, run->entry);
       _pft_flow_walk_async (PFT_FLOW (run->node), pft_context_get_store (run->ctx),
-                            run->params, run->cancellable, item_walk_cb, run);
+                            run->params, run->cancellable, item_run_walk_cb, run);
     }
 }
 
 static void
-item_slot_cb (gpointer  user_data,
+item_run_slot_cb (gpointer  user_data,
               guint64   entry,
               GError   *error)
 {
   ItemRun *run = user_data;
 
   if (error != NULL)
-    item_finish (run, NULL, error);
+    item_run_finish (run, NULL, error);
   else
     {
       run->holds_slot = TRUE;
       run->entry = entry;
-      item_start_job (run);
+      item_run_start_job (run);
     }
 }
 
 static void
-item_try_attempt (ItemRun *run)
+item_run_try_attempt (ItemRun *run)
 {
-  PftRateLimiter *limiter = run->policy->limiter;
-
-  if (limiter != NULL && run->permit == NULL && !run->holds_slot)
+  if (run->policy->limiter != NULL && !run->holds_slot)
     {
       GError *error = NULL;
 
-      /* Every attempt is a call the provider counts: it takes a permit
-       * (a slot: a permit without the object). */
-      if (_pft_rate_limiter_try_acquire_slot (limiter, run->policy->cost, &run->entry, &error))
-        run->holds_slot = TRUE;
-      else if (error != NULL)
+      /* Every attempt is a call the provider counts: it takes a slot. */
+      if (!dispatch_acquire_slot (run->policy, run->cancellable, item_run_slot_cb, run,
+                                  &run->entry, &error))
         {
-          item_finish (run, NULL, error);
+          if (error != NULL)
+            item_run_finish (run, NULL, error);
           return;
         }
-      else
-        {
-          _pft_rate_limiter_acquire_slot_async (limiter, run->policy->cost, run->cancellable,
-                                                item_slot_cb, run);
-          return;
-        }
+      run->holds_slot = TRUE;
     }
-  item_start_job (run);
+  item_run_start_job (run);
 }
 
 /* Takes @ctx's reference: an item that completes at once may be done
  * before this returns, and its context can only serve the next item if
  * nobody else holds it then. */
 static void
-run_item (PftNode         *node,
-          PftJobKind       kind,
-          PftContext      *ctx,
-          const GValue    *item,
-          GVariant        *params,
-          guint            index,
-          GCancellable    *cancellable,
-          PftRunPolicy    *policy,
-          PftPermit       *permit,
-          gboolean         holds_slot,
-          guint64          entry,
-          ItemPool        *pool,
-          PftItemDoneFunc  done,
-          gpointer         user_data)
+item_run_start (PftNode         *node,
+                PftJobKind       kind,
+                PftContext      *ctx,
+                const GValue    *item,
+                GVariant        *params,
+                guint            index,
+                GCancellable    *cancellable,
+                PftRunPolicy    *policy,
+                gboolean         holds_slot,
+                guint64          entry,
+                ItemPool        *pool,
+                PftItemDoneFunc  done,
+                gpointer         user_data)
 {
   ItemRun *run;
 
@@ -581,10 +595,9 @@ run_item (PftNode         *node,
       run->cancellable = cancellable != NULL ? g_object_ref (cancellable) : NULL;
       run->policy = _pft_run_policy_ref (policy);
     }
-  run->permit = permit;
   run->done = done;
   run->done_data = user_data;
-  item_try_attempt (run);
+  item_run_try_attempt (run);
 }
 
 void
@@ -596,29 +609,21 @@ _pft_run_item (PftNode         *node,
                guint            index,
                GCancellable    *cancellable,
                PftRunPolicy    *policy,
-               PftPermit       *permit,
                PftItemDoneFunc  done,
                gpointer         user_data)
 {
-  run_item (node, kind, g_object_ref (ctx), item, params, index, cancellable, policy, permit,
-            FALSE, PFT_ENTRY_NONE, NULL, done, user_data);
+  item_run_start (node, kind, g_object_ref (ctx), item, params, index, cancellable, policy,
+                  FALSE, PFT_ENTRY_NONE, NULL, done, user_data);
 }
 
 /* ------------------------------------------------------------------ */
 /* The batch dispatcher                                                 */
 
-/* Items are started lazily, one when a slot is free: with a limiter, when
- * it grants a permit (one request outstanding at a time), otherwise when
- * fewer than max-concurrent are in flight. Memory for work in flight is
- * O(concurrency) whatever the batch size; the results array is the only
- * O(items) structure.
- *
- * Items whose exec completes at once finish inside the pump that started
- * them, which then starts the next: a loop, not a recursion. After
- * PFT_DISPATCH_BURST starts the pump yields to the main context (an idle
- * resumes it), so that a batch of a million such items does not keep
- * timers, cancellation and other sources waiting until it is done. */
-#define PFT_DISPATCH_BURST 256
+/* Items start lazily, one when a slot is free: with a limiter, when it
+ * grants one (one request outstanding at a time), otherwise when fewer
+ * than max-concurrent are in flight. So memory in flight is
+ * O(concurrency); the results are the only O(items) structure. The burst
+ * yield: see PFT_DISPATCH_BURST. */
 struct _PftDispatch
 {
   guint                 n_items;
@@ -642,7 +647,7 @@ struct _PftDispatch
 static void dispatch_pump (PftDispatch *d);
 
 static void
-parent_cancelled (GCancellable *parent,
+dispatch_parent_cancelled (GCancellable *parent,
                   GCancellable *ours)
 {
   g_cancellable_cancel (ours);
@@ -714,7 +719,7 @@ dispatch_slot_cb (gpointer  user_data,
   else if (dispatch_stopped (d))
     {
       /* Granted just as the batch failed: give it back untouched. */
-      _pft_rate_limiter_release_slot (d->policy->limiter, entry);
+      _pft_rate_limiter_release (d->policy->limiter, entry);
     }
   else
     {
@@ -731,7 +736,6 @@ dispatch_slot_cb (gpointer  user_data,
 static void
 dispatch_pump (PftDispatch *d)
 {
-  PftRateLimiter *limiter = d->policy->limiter;
   guint started = 0;
 
   if (d->pumping || d->resuming)
@@ -758,21 +762,17 @@ dispatch_pump (PftDispatch *d)
           g_source_unref (source);
           break;
         }
-      if (limiter != NULL)
+      if (d->policy->limiter != NULL)
         {
           GError *error = NULL;
           guint64 entry;
 
-          if (!_pft_rate_limiter_try_acquire_slot (limiter, d->policy->cost, &entry, &error))
+          if (!dispatch_acquire_slot (d->policy, d->cancellable, dispatch_slot_cb, d, &entry, &error))
             {
               if (error != NULL)
-                {
-                  d->error = error;
-                  break;
-                }
-              d->acquiring = TRUE;
-              _pft_rate_limiter_acquire_slot_async (limiter, d->policy->cost, d->cancellable,
-                                                    dispatch_slot_cb, d);
+                d->error = error;
+              else
+                d->acquiring = TRUE;
               break;
             }
           dispatch_start_next (d, TRUE, entry);
@@ -809,8 +809,8 @@ _pft_dispatch_start (guint                 n_items,
   if (cancellable != NULL)
     {
       d->parent = g_object_ref (cancellable);
-      /* Calls parent_cancelled at once if already cancelled. */
-      d->parent_id = g_cancellable_connect (cancellable, G_CALLBACK (parent_cancelled),
+      /* Calls dispatch_parent_cancelled at once if already cancelled. */
+      d->parent_id = g_cancellable_connect (cancellable, G_CALLBACK (dispatch_parent_cancelled),
                                             d->cancellable, NULL);
     }
   d->start = start;
@@ -944,9 +944,9 @@ batch_start_item (PftDispatch  *dispatch,
       else
         ctx = _pft_context_new_for_item (br->inv->ctx, index, cancellable);
 
-      run_item (br->inv->node, PFT_JOB_EXEC, ctx, pft_values_peek (br->items, index), NULL,
-                index, cancellable, br->policy, NULL, holds_slot, entry, &br->pool,
-                _pft_dispatch_item_done, dispatch);
+      item_run_start (br->inv->node, PFT_JOB_EXEC, ctx, pft_values_peek (br->items, index), NULL,
+                      index, cancellable, br->policy, holds_slot, entry, &br->pool,
+                      _pft_dispatch_item_done, dispatch);
     }
   else
     {
@@ -954,9 +954,9 @@ batch_start_item (PftDispatch  *dispatch,
       g_autoptr(GVariant) set = pft_values_dup_variant (br->items, index);
       g_autoptr(GVariant) params = _pft_params_merge (pft_context_get_params (br->inv->ctx), set);
 
-      run_item (br->inv->node, PFT_JOB_WALK, g_object_ref (br->inv->ctx), NULL, params, index,
-                cancellable, br->policy, NULL, holds_slot, entry, &br->pool,
-                _pft_dispatch_item_done, dispatch);
+      item_run_start (br->inv->node, PFT_JOB_WALK, g_object_ref (br->inv->ctx), NULL, params,
+                      index, cancellable, br->policy, holds_slot, entry, &br->pool,
+                      _pft_dispatch_item_done, dispatch);
     }
 }
 

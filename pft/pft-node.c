@@ -2524,7 +2524,7 @@ _pft_node_invoke_async (PftNode             *node,
       g_autoptr(PftRunPolicy) policy = _pft_run_policy_new (node);
 
       _pft_run_item (node, PFT_JOB_EXEC, inv->ctx, &inv->prep_result, NULL, 0,
-                     cancellable, policy, NULL, single_item_done, inv);
+                     cancellable, policy, single_item_done, inv);
     }
 }
 

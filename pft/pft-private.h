@@ -49,15 +49,6 @@ void        _pft_context_defer_request_start (PftContext     *self,
                                               PftRateLimiter *limiter,
                                               guint64         entry);
 
-/* A cancellable sleep on the thread-default main context, with a
- * microsecond deadline. Completes with G_IO_ERROR_CANCELLED when cancelled. */
-void        _pft_sleep_async          (double        seconds,
-                                       GCancellable *cancellable,
-                                       GAsyncReadyCallback callback,
-                                       gpointer      user_data);
-gboolean    _pft_sleep_finish         (GAsyncResult *result,
-                                       GError      **error);
-
 /* Calls @func (@data) once, from an idle on @context, when @cancellable
  * is cancelled (at once if it already is); @notify frees @data when the
  * cancellable goes. See pft-cancel-watch.c. */
