@@ -36,7 +36,8 @@ run_items (PftNode  *node,
 }
 
 /* Runs @n items through a sim node on @clock, a fake clock its API was
- * given too: see sim_run_on_clock(). */
+ * given too (the node's limiter and its retry waits use it as well): see
+ * sim_run_on_clock(). */
 static char *
 run_items_on_clock (PftNode  *node,
                     PftClock *clock,
@@ -47,6 +48,7 @@ run_items_on_clock (PftNode  *node,
   g_autoptr(PftValues) items = ints (n);
 
   _pft_rate_limiter_set_clock (pft_throttled_batch_node_get_limiter (PFT_THROTTLED_BATCH_NODE (node)), clock);
+  _pft_node_set_clock (node, clock);
   pft_store_set_values (store, "items", items);
   return sim_run_on_clock (node, store, clock, error);
 }
@@ -676,7 +678,8 @@ test_defect5_first_429_not_fatal (void)
 {
   /* Seed: with the default max_retries = 1, the first 429 aborted the
    * whole batch. */
-  SimApi api = { .fail_first = 3, .duration_ms = 1 };
+  g_autoptr(PftClock) clock = _pft_fake_clock_new (1000 * G_USEC_PER_SEC);
+  SimApi api = { .fail_first = 3, .duration_ms = 1, .clock = clock };
   g_autoptr(PftNode) node = NULL;
   g_autoptr(PftStore) store = pft_store_new ();
   g_autoptr(GError) error = NULL;
@@ -686,7 +689,7 @@ test_defect5_first_429_not_fatal (void)
   node = sim_throttled_node_new (&api);
   g_assert_cmpint (pft_node_get_max_retries (node), ==, 1);
 
-  action = run_items (node, 50, store, &error);
+  action = run_items_on_clock (node, clock, 50, store, &error);
   g_assert_no_error (error);
   assert_results_in_order (store, 50);
   g_assert_cmpuint (api.rate_limited, ==, 3);
@@ -725,7 +728,8 @@ static void
 test_defect7_stats_on_user_node (void)
 {
   /* Seed: the flow ran a copy of the node; its stats stayed 0. */
-  SimApi api = { .duration_ms = 1 };
+  g_autoptr(PftClock) clock = _pft_fake_clock_new (1000 * G_USEC_PER_SEC);
+  SimApi api = { .duration_ms = 1, .clock = clock };
   g_autoptr(PftNode) node = NULL;
   g_autoptr(PftFlow) flow = NULL;
   g_autoptr(PftStore) store = pft_store_new ();
@@ -735,9 +739,10 @@ test_defect7_stats_on_user_node (void)
 
   sim_api_init (&api);
   node = sim_adaptive_node_new (&api);
+  _pft_rate_limiter_set_clock (pft_throttled_batch_node_get_limiter (PFT_THROTTLED_BATCH_NODE (node)), clock);
   flow = pft_flow_new (node);
   pft_store_set_values (store, "items", items);
-  action = test_run_async (PFT_NODE (flow), store, NULL, &error);
+  action = sim_run_on_clock (PFT_NODE (flow), store, clock, &error);
   g_assert_no_error (error);
   g_assert_cmpuint (pft_adaptive_node_get_total_successes (PFT_ADAPTIVE_NODE (node)), ==, 25);
   g_assert_cmpuint (pft_throttled_batch_node_get_completed (PFT_THROTTLED_BATCH_NODE (node)), ==, 25);
