@@ -144,8 +144,8 @@ item_run_release_slot (ItemRun *run)
 
 static void
 item_run_finish (ItemRun *run,
-             GValue  *result,
-             GError  *error)
+                 GValue  *result,
+                 GError  *error)
 {
   PftItemDoneFunc done = run->done;
   gpointer done_data = run->done_data;
@@ -182,8 +182,8 @@ item_run_finish (ItemRun *run,
 
 static void
 item_run_wait_cb (GObject      *source,
-              GAsyncResult *result,
-              gpointer      user_data)
+                  GAsyncResult *result,
+                  gpointer      user_data)
 {
   ItemRun *run = user_data;
   GError *error = NULL;
@@ -196,7 +196,7 @@ item_run_wait_cb (GObject      *source,
 
 static GError *
 item_run_rate_limit_error (PftNode *node,
-                     GError  *error)
+                           GError  *error)
 {
   GError *converted;
 
@@ -209,11 +209,11 @@ item_run_rate_limit_error (PftNode *node,
 }
 
 /* An attempt ended: tell the limiter and the controller, then give the
- * permit back. In this order, so that a rate limit shrinks the limiter
+ * slot back. In this order, so that a rate limit shrinks the limiter
  * before the freed slot can go to the next waiter under the old size. */
 static gboolean
 item_run_attempt_ended (ItemRun      *run,
-                    const GError *error)
+                        const GError *error)
 {
   PftRunPolicy *policy = run->policy;
   gboolean rate_limited = FALSE;
@@ -248,9 +248,9 @@ item_run_attempt_ended (ItemRun      *run,
 /* The attempt ended and was accounted for by item_run_attempt_ended(). */
 static void
 item_run_attempt_done (ItemRun  *run,
-                   GValue   *value,
-                   GError   *error,
-                   gboolean  rate_limited)
+                       GValue   *value,
+                       GError   *error,
+                       gboolean  rate_limited)
 {
   PftRunPolicy *policy = run->policy;
 
@@ -274,10 +274,8 @@ item_run_attempt_done (ItemRun  *run,
           item_run_finish (run, NULL, item_run_rate_limit_error (run->node, error));
           return;
         }
-      /* A rate-limited call is the provider asking to come back later, not
-       * a failure of the item: it does not use up max-retries (the seed
-       * aborted the whole batch on the first 429). The permit it will
-       * wait for honours the pause. */
+      /* The provider asks to come back later: not a failure of the item,
+       * so it does not use up max-retries; the next slot honours the pause. */
       if (policy->limiter != NULL && run->rate_limited < policy->rate_limit_retries)
         {
           g_debug ("%s: item %u rate limited (%s), retrying after the pause",
@@ -328,15 +326,10 @@ item_run_attempt_done (ItemRun  *run,
 /* ------------------------------------------------------------------ */
 /* Per-attempt timeout (PftNode:timeout)                                */
 
-/* An attempt with a timeout runs with a cancellable (and a context
- * carrying it) of its own, a child of the run's. When the node's clock
- * reaches the deadline, the timer cancels it: the attempt then ends
- * through the same path as a cancelled run's (the exec layer reports it
- * cancelled at once, whatever the exec's shape, and drops the exec's late
- * result), and item_run_exec_done() turns that cancellation into
- * G_IO_ERROR_TIMED_OUT, an ordinary failure that is retried. Whatever
- * the cancellation path does about an exec still running (its permit)
- * applies to a timed-out attempt as well. */
+/* A timed attempt has its own cancellable (a child of the run's) that the
+ * clock's timer cancels at the deadline, so that it ends through the
+ * cancellation path; item_run_exec_done() then reports it as
+ * G_IO_ERROR_TIMED_OUT, an ordinary failure that is retried. */
 struct _AttemptTimeout
 {
   GCancellable  *cancellable;   /* the attempt's; the timer's target */
@@ -358,7 +351,7 @@ attempt_timeout_fired (GObject *target)
 
 static void
 attempt_timeout_parent_cancelled (GCancellable *parent,
-                          GCancellable *attempt)
+                                  GCancellable *attempt)
 {
   g_cancellable_cancel (attempt);
 }
@@ -427,8 +420,8 @@ attempt_timeout_finish (ItemRun *run,
 
 static void
 item_run_exec_done (PftExecCall *call,
-                GValue      *value,
-                GError      *error)
+                    GValue      *value,
+                    GError      *error)
 {
   ItemRun *run = (ItemRun *) call;
   gboolean rate_limited;
@@ -456,8 +449,8 @@ item_run_exec_done (PftExecCall *call,
 
 static void
 item_run_walk_cb (GObject      *source,
-              GAsyncResult *result,
-              gpointer      user_data)
+                  GAsyncResult *result,
+                  gpointer      user_data)
 {
   ItemRun *run = user_data;
   GValue value = G_VALUE_INIT;
@@ -513,8 +506,8 @@ item_run_start_job (ItemRun *run)
 
 static void
 item_run_slot_cb (gpointer  user_data,
-              guint64   entry,
-              GError   *error)
+                  guint64   entry,
+                  GError   *error)
 {
   ItemRun *run = user_data;
 
@@ -650,7 +643,7 @@ static void dispatch_pump (PftDispatch *d);
 
 static void
 dispatch_parent_cancelled (GCancellable *parent,
-                  GCancellable *ours)
+                           GCancellable *ours)
 {
   g_cancellable_cancel (ours);
 }
@@ -838,8 +831,7 @@ _pft_dispatch_item_done (gpointer  user_data,
   if (error != NULL && d->policy->continue_on_error &&
       !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
     {
-      /* Kept beside the results, in the item's slot, as the seed's
-       * gather(return_exceptions=True) does. */
+      /* The caller finds an item's failure where its result would be. */
       GValue slot = G_VALUE_INIT;
 
       g_value_init (&slot, G_TYPE_ERROR);
