@@ -595,96 +595,147 @@ item_done (gpointer  user_data,
     }
 }
 
+/* One item of a node that fails its first attempt, run by _pft_run_item()
+ * with a wait of @wait seconds between attempts, on a fake clock. The
+ * exec runs on the run's context: every step is in this thread, and the
+ * only source of time is the fake clock. */
+typedef struct
+{
+  PftClock      *clock;
+  Retry          retry;
+  TestBehaviour  behaviour;
+  PftNode       *node;
+  GMainContext  *context;
+  PftContext    *ctx;
+  PftRunPolicy  *policy;
+  GValue         item;
+  ItemDone       done;
+  gint64         start;
+} RetryRun;
+
+static void
+retry_run_start (RetryRun     *rr,
+                 double        wait,
+                 GCancellable *cancellable)
+{
+  g_autoptr(PftStore) store = pft_store_new ();
+
+  memset (rr, 0, sizeof *rr);
+  rr->clock = _pft_fake_clock_new (1000 * G_USEC_PER_SEC);
+  rr->start = _pft_clock_now_us (rr->clock);
+  rr->retry.clock = rr->clock;
+  rr->behaviour.exec = exec_fail_first;
+  rr->behaviour.data = &rr->retry;
+  rr->node = test_node_new (&rr->behaviour);
+  g_object_set (rr->node, "max-retries", 3, "wait", wait,
+                "thread-policy", PFT_THREAD_POLICY_MAIN_CONTEXT, NULL);
+  _pft_node_set_clock (rr->node, rr->clock);
+  rr->context = g_main_context_new ();
+  g_main_context_push_thread_default (rr->context);
+  rr->policy = _pft_run_policy_new (rr->node);
+  rr->ctx = _pft_context_new (rr->node, store, g_variant_new_parsed ("@a{sv} {}"), cancellable);
+  g_value_init (&rr->item, G_TYPE_INT);
+
+  _pft_run_item (rr->node, PFT_JOB_EXEC, rr->ctx, &rr->item, NULL, 0, cancellable, rr->policy,
+                 item_done, &rr->done);
+  /* The first attempt fails, and the runner starts its wait. */
+  while (rr->retry.calls < 1)
+    g_main_context_iteration (rr->context, TRUE);
+  while (g_main_context_iteration (rr->context, FALSE))
+    ;
+  g_assert_cmpuint (rr->retry.calls, ==, 1);
+  g_assert_false (rr->done.done);
+}
+
+static void
+retry_run_finish (RetryRun *rr)
+{
+  while (!rr->done.done)
+    g_main_context_iteration (rr->context, TRUE);
+  /* Nothing is left armed on the clock. */
+  g_assert_cmpuint (_pft_fake_clock_get_n_armed (rr->clock), ==, 0);
+}
+
+static void
+retry_run_clear (RetryRun *rr)
+{
+  if (G_IS_VALUE (&rr->done.result))
+    g_value_unset (&rr->done.result);
+  g_clear_error (&rr->done.error);
+  _pft_run_policy_unref (rr->policy);
+  g_object_unref (rr->ctx);
+  g_object_unref (rr->node);
+  g_main_context_pop_thread_default (rr->context);
+  g_main_context_unref (rr->context);
+  _pft_clock_unref (rr->clock);
+}
+
 static void
 test_runner_retry_wait_on_clock (void)
 {
-  g_autoptr(PftClock) clock = _pft_fake_clock_new (1000 * G_USEC_PER_SEC);
-  Retry r = { clock };
-  TestBehaviour b = { .exec = exec_fail_first, .data = &r };
-  g_autoptr(PftNode) node = test_node_new (&b);
-  g_autoptr(GMainContext) context = g_main_context_new ();
-  g_autoptr(PftStore) store = pft_store_new ();
-  g_autoptr(PftContext) ctx = NULL;
-  g_autoptr(PftRunPolicy) policy = NULL;
-  GValue item = G_VALUE_INIT;
-  ItemDone d = { 0 };
-  gint64 start = _pft_clock_now_us (clock);
+  RetryRun rr;
   const gint64 wait_us = 2500 * 1000;
 
-  /* The exec runs on the run's context: every step below is in this
-   * thread, and the only source of time is the fake clock. */
-  g_object_set (node, "max-retries", 3, "wait", 2.5,
-                "thread-policy", PFT_THREAD_POLICY_MAIN_CONTEXT, NULL);
-  _pft_node_set_clock (node, clock);
-  g_main_context_push_thread_default (context);
-  policy = _pft_run_policy_new (node);
-  ctx = _pft_context_new (node, store, g_variant_new_parsed ("@a{sv} {}"), NULL);
-  g_value_init (&item, G_TYPE_INT);
-
-  _pft_run_item (node, PFT_JOB_EXEC, ctx, &item, NULL, 0, NULL, policy, item_done, &d);
-  while (r.calls < 1 || _pft_fake_clock_get_n_armed (clock) < 1)
-    g_main_context_iteration (context, TRUE);
-  g_assert_cmpuint (r.calls, ==, 1);
-  g_assert_cmpint (_pft_fake_clock_get_next_deadline (clock), ==, start + wait_us);
+  retry_run_start (&rr, 2.5, NULL);
+  g_assert_cmpuint (_pft_fake_clock_get_n_armed (rr.clock), ==, 1);
+  g_assert_cmpint (_pft_fake_clock_get_next_deadline (rr.clock), ==, rr.start + wait_us);
 
   /* Not a microsecond before the wait is over... */
-  _pft_fake_clock_advance (clock, wait_us - 1);
-  while (g_main_context_iteration (context, FALSE))
+  _pft_fake_clock_advance (rr.clock, wait_us - 1);
+  while (g_main_context_iteration (rr.context, FALSE))
     ;
-  g_assert_cmpuint (r.calls, ==, 1);
-  g_assert_false (d.done);
+  g_assert_cmpuint (rr.retry.calls, ==, 1);
+  g_assert_false (rr.done.done);
 
   /* ...and right then. */
-  _pft_fake_clock_advance (clock, 1);
-  while (!d.done)
-    g_main_context_iteration (context, TRUE);
-  g_assert_cmpuint (r.calls, ==, 2);
-  g_assert_cmpint (r.called_at[0], ==, start);
-  g_assert_cmpint (r.called_at[1], ==, start + wait_us);
-  g_assert_no_error (d.error);
-  g_assert_cmpstr (g_value_get_string (&d.result), ==, "second");
-  g_assert_cmpuint (_pft_fake_clock_get_n_armed (clock), ==, 0);
-
-  g_value_unset (&d.result);
-  g_main_context_pop_thread_default (context);
+  _pft_fake_clock_advance (rr.clock, 1);
+  retry_run_finish (&rr);
+  g_assert_cmpuint (rr.retry.calls, ==, 2);
+  g_assert_cmpint (rr.retry.called_at[0], ==, rr.start);
+  g_assert_cmpint (rr.retry.called_at[1], ==, rr.start + wait_us);
+  g_assert_no_error (rr.done.error);
+  g_assert_cmpstr (g_value_get_string (&rr.done.result), ==, "second");
+  retry_run_clear (&rr);
 }
 
 static void
 test_runner_retry_wait_cancelled (void)
 {
-  g_autoptr(PftClock) clock = _pft_fake_clock_new (1000 * G_USEC_PER_SEC);
-  Retry r = { clock };
-  TestBehaviour b = { .exec = exec_fail_first, .data = &r };
-  g_autoptr(PftNode) node = test_node_new (&b);
-  g_autoptr(GMainContext) context = g_main_context_new ();
-  g_autoptr(PftStore) store = pft_store_new ();
+  RetryRun rr;
   g_autoptr(GCancellable) cancellable = g_cancellable_new ();
-  g_autoptr(PftContext) ctx = NULL;
-  g_autoptr(PftRunPolicy) policy = NULL;
-  GValue item = G_VALUE_INIT;
-  ItemDone d = { 0 };
 
   /* A cancellation ends the wait at once, without the clock moving, and
    * no attempt follows. */
-  g_object_set (node, "max-retries", 3, "wait", 60.0,
-                "thread-policy", PFT_THREAD_POLICY_MAIN_CONTEXT, NULL);
-  _pft_node_set_clock (node, clock);
-  g_main_context_push_thread_default (context);
-  policy = _pft_run_policy_new (node);
-  ctx = _pft_context_new (node, store, g_variant_new_parsed ("@a{sv} {}"), cancellable);
-  g_value_init (&item, G_TYPE_INT);
-
-  _pft_run_item (node, PFT_JOB_EXEC, ctx, &item, NULL, 0, cancellable, policy, item_done, &d);
-  while (_pft_fake_clock_get_n_armed (clock) < 1)
-    g_main_context_iteration (context, TRUE);
+  retry_run_start (&rr, 60.0, cancellable);
+  g_assert_cmpuint (_pft_fake_clock_get_n_armed (rr.clock), ==, 1);
   g_cancellable_cancel (cancellable);
-  while (!d.done)
-    g_main_context_iteration (context, TRUE);
-  g_assert_error (d.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
-  g_assert_cmpuint (r.calls, ==, 1);
-  g_assert_cmpuint (_pft_fake_clock_get_n_armed (clock), ==, 0);
-  g_clear_error (&d.error);
-  g_main_context_pop_thread_default (context);
+  retry_run_finish (&rr);
+  g_assert_error (rr.done.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_assert_cmpuint (rr.retry.calls, ==, 1);
+  g_assert_cmpint (_pft_clock_now_us (rr.clock), ==, rr.start);
+  retry_run_clear (&rr);
+}
+
+static void
+test_runner_retry_wait_beyond_range (void)
+{
+  RetryRun rr;
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+
+  /* A wait too long for the clock (PftNode:wait allows G_MAXDOUBLE) never
+   * ends by itself, rather than overflow into the past; cancelling ends
+   * it. */
+  retry_run_start (&rr, G_MAXDOUBLE, cancellable);
+  g_assert_cmpint (_pft_fake_clock_get_next_deadline (rr.clock), ==, -1);
+  _pft_fake_clock_advance (rr.clock, G_MAXINT64 / 4);
+  while (g_main_context_iteration (rr.context, FALSE))
+    ;
+  g_assert_cmpuint (rr.retry.calls, ==, 1);
+  g_assert_false (rr.done.done);
+  g_cancellable_cancel (cancellable);
+  retry_run_finish (&rr);
+  g_assert_error (rr.done.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  retry_run_clear (&rr);
 }
 
 int
@@ -707,6 +758,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/pft/dispatch/limiter-slot-after-failure", test_dispatch_limiter_slot_after_failure);
   g_test_add_func ("/pft/runner/retry-wait-on-clock", test_runner_retry_wait_on_clock);
   g_test_add_func ("/pft/runner/retry-wait-cancelled", test_runner_retry_wait_cancelled);
+  g_test_add_func ("/pft/runner/retry-wait-beyond-range", test_runner_retry_wait_beyond_range);
 
   return g_test_run ();
 }
