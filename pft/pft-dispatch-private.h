@@ -1,4 +1,4 @@
-/* pft-dispatch-private.h: the one runner of items (retries, permits,
+/* pft-dispatch-private.h: the one runner of items (retries, slots,
  * rate limits, fallback) and the one batch dispatcher, shared by nodes,
  * batch nodes and batch flows, plain and throttled
  *

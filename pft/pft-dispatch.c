@@ -369,7 +369,8 @@ attempt_timeout_start (ItemRun *run)
     {
       at->parent = g_object_ref (run->cancellable);
       /* Runs the handler at once if the run is already cancelled. */
-      at->parent_id = g_cancellable_connect (run->cancellable, G_CALLBACK (attempt_timeout_parent_cancelled),
+      at->parent_id = g_cancellable_connect (run->cancellable,
+                                             G_CALLBACK (attempt_timeout_parent_cancelled),
                                              g_object_ref (at->cancellable), g_object_unref);
     }
   at->ctx = _pft_context_new_for_attempt (run->ctx, at->cancellable);
