@@ -148,6 +148,33 @@ void     _pft_node_start_exec    (PftNode             *node,
                                   GCancellable        *cancellable,
                                   PftExecCall         *call);
 
+/* What pft_context_return_value() fills in while a class's exec_async
+ * runs (see _pft_node_start_exec()). */
+typedef struct
+{
+  GThread  *thread;     /* the one that may return */
+  gboolean  returned;
+  GValue    value;
+  GError   *error;
+} PftSyncReturn;
+
+/* From pft-throttle.c: the throttle of a throttled node or flow, or NULL. */
+PftThrottle *_pft_node_get_throttle (PftNode *node);
+void     _pft_throttle_fill_policy  (PftThrottle  *throttle,
+                                     PftRunPolicy *policy);
+void     _pft_throttle_batch_started (PftThrottle *throttle,
+                                      guint        n_items);
+void     _pft_throttle_item_done     (PftThrottle  *throttle,
+                                      guint         index,
+                                      const GError *error);
+
+/* From pft-context.c: reuse of item contexts within a batch. */
+gboolean _pft_context_is_recyclable  (PftContext  *self);
+PftSyncReturn *_pft_context_set_sync_return (PftContext    *self,
+                                             PftSyncReturn *sync_return);
+void     _pft_context_reset_for_item (PftContext  *self,
+                                      gint64       index);
+
 /* From pft-adaptive-controller.c. */
 guint64  _pft_adaptive_get_epoch     (PftAdaptive *adaptive);
 void     _pft_adaptive_success       (PftAdaptive *adaptive,

@@ -8,8 +8,6 @@
 #include <glib/gi18n-lib.h>
 
 #include "pft-dispatch-private.h"
-#include "pft-context-private.h"
-#include "pft-throttle-private.h"
 #include "pft-rate-limiter-private.h"
 #include "pft-hang-watch-private.h"
 #include "pft-sleep-private.h"

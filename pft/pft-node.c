@@ -13,7 +13,6 @@
 #include "pft.h"
 #include "pft-enums.h"
 #include "pft-dispatch-private.h"
-#include "pft-context-private.h"
 #include "pft-rate-limiter-private.h"
 #include "pft-clock-private.h"
 #include "pft-hang-watch-private.h"

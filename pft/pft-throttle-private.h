@@ -58,15 +58,6 @@ typedef struct
 } PftAdaptiveDefaults;
 
 /* Throttle */
-/* The throttle of a throttled node or flow, or NULL. */
-PftThrottle *_pft_node_get_throttle           (PftNode        *node);
-void         _pft_throttle_fill_policy        (PftThrottle    *throttle,
-                                               PftRunPolicy   *policy);
-void         _pft_throttle_batch_started      (PftThrottle    *throttle,
-                                               guint           n_items);
-void         _pft_throttle_item_done          (PftThrottle    *throttle,
-                                               guint           index,
-                                               const GError   *error);
 void         _pft_throttle_install_properties (GObjectClass   *klass,
                                                guint           first_prop_id,
                                                gboolean        for_flows,
