@@ -256,12 +256,6 @@ _pft_clock_unref (PftClock *clock)
     }
 }
 
-gboolean
-_pft_clock_is_fake (PftClock *clock)
-{
-  return clock->fake;
-}
-
 gint64
 _pft_clock_now_us (PftClock *clock)
 {
@@ -374,18 +368,6 @@ _pft_clock_timer_set_deadline (PftClockTimer *timer,
         }
       g_mutex_unlock (&timer_lock);
     }
-}
-
-gint64
-_pft_clock_timer_get_deadline (PftClockTimer *timer)
-{
-  gint64 deadline;
-  GMutex *lock = timer->clock->fake ? &timer->clock->mutex : &timer_lock;
-
-  g_mutex_lock (lock);
-  deadline = timer->deadline;
-  g_mutex_unlock (lock);
-  return deadline;
 }
 
 void
