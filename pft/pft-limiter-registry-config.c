@@ -517,8 +517,15 @@ _pft_limiter_registry_config_parse_text (const char  *text,
           bad = g_strndup (p, strcspn (p, "\n"));
           g_strstrip (bad);
           if (strstr (local_error->message, bad) == NULL)
-            /* Translators: GKeyFile's error, then the line it is about. */
-            quoted = g_strdup_printf (_("%s: “%s”"), local_error->message, bad);
+            {
+              /* "Invalid group name: " names nothing when the name is empty. */
+              g_autofree char *message = g_strchomp (g_strdup (local_error->message));
+
+              if (g_str_has_suffix (message, ":"))
+                message[strlen (message) - 1] = '\0';
+              /* Translators: GKeyFile's error, then the line it is about. */
+              quoted = g_strdup_printf (_("%s: “%s”"), message, bad);
+            }
         }
       g_set_error (error, PFT_ERROR, PFT_ERROR_PARSE, "%s%s",
                    location, quoted != NULL ? quoted : local_error->message);
