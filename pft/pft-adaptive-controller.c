@@ -319,11 +319,8 @@ _pft_adaptive_controller_success (PftAdaptiveController *self,
           self->probing = FALSE;
           self->probe_every = PROBE_EVERY;
         }
-      /* Only grow a limit that is in use: a half-idle batch proves nothing.
-       * The peak since the last threshold, not the in-flight of this one
-       * success: calls that end in one main-loop iteration free their slots
-       * before the dispatcher takes them again, so the last of them always
-       * sees a half-empty limiter (the node never grew). */
+      /* Only grow a limit in use, judged by the peak since the last
+       * threshold (why the peak: docs/throttling.md). */
       if (peak >= self->current && self->current < self->max)
         {
           guint target_value = MAX (self->current + 1, (guint) floor (self->current * self->recovery));

@@ -709,7 +709,7 @@ pft_limiter_registry_remove (PftLimiterRegistry *self,
  * pft_limiter_registry_clear:
  * @self: a [class@Pft.LimiterRegistry]
  *
- * Unregisters every limiter (the seed's `LimiterRegistry.reset()`).
+ * Unregisters every limiter.
  *
  * Since: 0.1
  */
@@ -849,7 +849,7 @@ pft_limiter_registry_dup_name_of (PftLimiterRegistry *self,
  * the limiter's lock: the dictionary (`a{sv}`)
  * [method@Pft.RateLimiter.dup_stats] returns, whose documentation lists
  * the keys and their units. `window_count` and `window_cost` count only
- * entries that have not expired (the seed counted expired timestamps too).
+ * entries that have not expired.
  *
  * Returns: (transfer full): the statistics, or %NULL with @error set to
  *   %PFT_ERROR_NOT_FOUND
@@ -878,10 +878,9 @@ pft_limiter_registry_get_stats (PftLimiterRegistry  *self,
  * pft_limiter_registry_get_all_stats:
  * @self: a [class@Pft.LimiterRegistry]
  *
- * The statistics of every registered limiter (the seed's
- * `LimiterRegistry.list_all()`), as a dictionary from name to the
- * dictionary [method@Pft.LimiterRegistry.get_stats] returns
- * (`a{sa{sv}}`).
+ * The statistics of every registered limiter, as a dictionary from
+ * name to the dictionary [method@Pft.LimiterRegistry.get_stats] returns
+ * (`a{sa{sv}}`), each taken under its limiter's lock.
  *
  * Returns: (transfer full): the statistics
  *

@@ -289,7 +289,8 @@ test_stats (Fixture       *f,
   g_assert_cmpuint (g_variant_n_children (all), ==, 1);
 }
 
-/* Defect 9 of the seed: stats counted expired window entries. */
+/* Defect 9 of pocketflow-throttled (docs/throttling.md): stats counted
+ * expired window entries. */
 static void
 test_stats_live_only (Fixture       *f,
                       gconstpointer  data)
@@ -606,7 +607,7 @@ test_keyfile (Fixture       *f,
   g_assert_cmpuint (pft_rate_limiter_get_max_cost_per_window (emb), ==, 1000000);
   g_assert_cmpint (pft_rate_limiter_get_mode (emb), ==, PFT_LIMITER_MODE_SLIDING_WINDOW);
 
-  /* An empty group is a limiter with the seed's defaults. */
+  /* An empty group is a limiter with the registry's defaults. */
   def = pft_limiter_registry_lookup (f->registry, "defaults", &error);
   g_assert_no_error (error);
   g_assert_cmpuint (pft_rate_limiter_get_max_concurrent (def), ==, 5);
