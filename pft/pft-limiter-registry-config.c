@@ -37,44 +37,6 @@ struct _PftLimiterRegistryConfigKey
   gsize                              offset;   /* of the field @parse sets */
 };
 
-static gboolean pft_limiter_registry_config_parse_preset (const PftLimiterRegistryConfigKey  *key,
-                                                          const char                         *value,
-                                                          PftLimiterRegistryConfig           *config,
-                                                          GError                            **error);
-static gboolean pft_limiter_registry_config_parse_uint   (const PftLimiterRegistryConfigKey  *key,
-                                                          const char                         *value,
-                                                          PftLimiterRegistryConfig           *config,
-                                                          GError                            **error);
-static gboolean pft_limiter_registry_config_parse_uint64 (const PftLimiterRegistryConfigKey  *key,
-                                                          const char                         *value,
-                                                          PftLimiterRegistryConfig           *config,
-                                                          GError                            **error);
-static gboolean pft_limiter_registry_config_parse_window (const PftLimiterRegistryConfigKey  *key,
-                                                          const char                         *value,
-                                                          PftLimiterRegistryConfig           *config,
-                                                          GError                            **error);
-static gboolean pft_limiter_registry_config_parse_mode   (const PftLimiterRegistryConfigKey  *key,
-                                                          const char                         *value,
-                                                          PftLimiterRegistryConfig           *config,
-                                                          GError                            **error);
-
-#define FIELD(member) G_STRUCT_OFFSET (PftLimiterRegistryConfig, member)
-
-/* Every key a group may hold, read in this order: preset first, so that
- * the other keys override its values. A new key (a backend, its address,
- * a timeout) is a field of PftLimiterRegistryConfig and a row here. */
-static const PftLimiterRegistryConfigKey pft_limiter_registry_config_keys[] = {
-  { "preset",              pft_limiter_registry_config_parse_preset, 0 },
-  { "max-concurrent",      pft_limiter_registry_config_parse_uint,   FIELD (max_concurrent) },
-  { "max-per-window",      pft_limiter_registry_config_parse_uint,   FIELD (max_per_window) },
-  { "window",              pft_limiter_registry_config_parse_window, FIELD (window) },
-  { "max-cost-per-window", pft_limiter_registry_config_parse_uint64, FIELD (max_cost_per_window) },
-  { "mode",                pft_limiter_registry_config_parse_mode,   FIELD (mode) },
-  { "burst",               pft_limiter_registry_config_parse_uint,   FIELD (burst) },
-};
-
-#undef FIELD
-
 #define PFT_LIMITER_REGISTRY_CONFIG_SET(config, key, type) \
   (*(type *) G_STRUCT_MEMBER_P ((config), (key)->offset))
 
@@ -211,6 +173,26 @@ pft_limiter_registry_config_parse_mode (const PftLimiterRegistryConfigKey  *key,
                _("unknown mode “%s” (valid modes: %s)"), value, valid->str);
   return FALSE;
 }
+
+/* -------------------------------------------------------------------- */
+/* The keys                                                              */
+
+#define FIELD(member) G_STRUCT_OFFSET (PftLimiterRegistryConfig, member)
+
+/* Every key a group may hold, read in this order: preset first, so that
+ * the other keys override its values. A new key (a backend, its address,
+ * a timeout) is a field of PftLimiterRegistryConfig and a row here. */
+static const PftLimiterRegistryConfigKey pft_limiter_registry_config_keys[] = {
+  { "preset",              pft_limiter_registry_config_parse_preset, 0 },
+  { "max-concurrent",      pft_limiter_registry_config_parse_uint,   FIELD (max_concurrent) },
+  { "max-per-window",      pft_limiter_registry_config_parse_uint,   FIELD (max_per_window) },
+  { "window",              pft_limiter_registry_config_parse_window, FIELD (window) },
+  { "max-cost-per-window", pft_limiter_registry_config_parse_uint64, FIELD (max_cost_per_window) },
+  { "mode",                pft_limiter_registry_config_parse_mode,   FIELD (mode) },
+  { "burst",               pft_limiter_registry_config_parse_uint,   FIELD (burst) },
+};
+
+#undef FIELD
 
 /* -------------------------------------------------------------------- */
 /* Where an error is                                                     */
