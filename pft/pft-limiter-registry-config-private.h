@@ -30,17 +30,13 @@ void _pft_limiter_registry_config_free (gpointer config);
 
 /* Reads every group of @keyfile, checking each value by the limiter's own
  * rules. Returns a GPtrArray of PftLimiterRegistryConfig in group order,
- * or NULL with PFT_ERROR_PARSE naming the group, the key and the value.
- * When @text is the text @keyfile was loaded from, errors also give the
- * line, prefixed by @source (a file name) or "line N". */
+ * or NULL with PFT_ERROR_PARSE naming the group, the key and the value. */
 GPtrArray *_pft_limiter_registry_config_parse_keyfile (GKeyFile    *keyfile,
-                                                       const char  *text,
-                                                       gsize        length,
-                                                       const char  *source,
                                                        GError     **error);
 
 /* Loads @text (a leading byte-order mark skipped; it must be UTF-8) with
- * GKeyFile and reads it as above: every error has a line. */
+ * GKeyFile and reads it as above; errors also give the line, after
+ * @source (a file name, nullable) or as "line N". */
 GPtrArray *_pft_limiter_registry_config_parse_text    (const char  *text,
                                                        gsize        length,
                                                        const char  *source,

@@ -429,13 +429,10 @@ pft_limiter_registry_config_parse (GKeyFile                              *keyfil
 }
 
 GPtrArray *
-_pft_limiter_registry_config_parse_keyfile (GKeyFile    *keyfile,
-                                            const char  *text,
-                                            gsize        length,
-                                            const char  *source,
-                                            GError     **error)
+_pft_limiter_registry_config_parse_keyfile (GKeyFile  *keyfile,
+                                            GError   **error)
 {
-  PftLimiterRegistryConfigSource src = { text, length, source };
+  PftLimiterRegistryConfigSource src = { NULL, 0, NULL };
 
   return pft_limiter_registry_config_parse (keyfile, &src, error);
 }

@@ -3,7 +3,6 @@
  * SPDX-License-Identifier: MIT
  */
 
-#include <math.h>
 #include <string.h>
 
 #include <glib/gi18n-lib.h>
@@ -992,7 +991,7 @@ pft_limiter_registry_load_keyfile (PftLimiterRegistry  *self,
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
   return pft_limiter_registry_load_configs (self,
-           _pft_limiter_registry_config_parse_keyfile (keyfile, NULL, 0, NULL, error));
+           _pft_limiter_registry_config_parse_keyfile (keyfile, error));
 }
 
 /**
