@@ -380,6 +380,8 @@ _pft_adaptive_controller_rate_limited (PftAdaptiveController *self,
       /* A failed probe: the wall is where it was, look less often. A
        * rate limit below a probe: a new wall, learnt afresh. */
       self->probe_every = self->probing ? MIN (self->probe_every * 2, PROBE_EVERY_MAX) : PROBE_EVERY;
+      /* Before any success since the last back-off it is the same
+       * overload going on: back off again, but learn no lower wall. */
       if (self->accepted || self->ceiling < self->current)
         self->ceiling = self->current;
       self->probe_credit = 0;
