@@ -16,6 +16,7 @@
 #include "pft-rate-limiter-private.h"
 #include "pft-clock-private.h"
 #include "pft-hang-watch-private.h"
+#include "pft-main-context-batch-private.h"
 
 /**
  * PftNode:
@@ -783,7 +784,7 @@ typedef struct _ThreadExec ThreadExec;
 struct _ThreadExec
 {
   ThreadExec      *qnext;     /* in the pool's queue */
-  ThreadExec      *bnext;     /* in a batch */
+  PftMainContextBatchItem batch_item; /* the report, in its context's batch */
   ThreadExec      *gprev;     /* in the group's list, under its lock */
   ThreadExec      *gnext;
   gatomicrefcount  ref_count; /* the worker's and the report's */
@@ -989,128 +990,33 @@ exec_group_unlink (ThreadExec *te)
   g_mutex_unlock (&group->lock);
 }
 
-/* The batches: GMainContext -> ExecBatch, under batch_lock. */
-typedef struct
-{
-  GSource     source;
-  ThreadExec *head;        /* under batch_lock */
-  ThreadExec *tail;
-} ExecBatch;
-
-G_LOCK_DEFINE_STATIC (batch_lock);
-static GHashTable *batches;
-
+/* Reports a ThreadExec in its run's context (the report reference). */
 static void
-exec_batch_steal (ExecBatch   *batch,
-                  ThreadExec **head)
+thread_exec_deliver (PftMainContextBatchItem *item)
 {
-  G_LOCK (batch_lock);
-  /* After this, a new item of this context starts a new batch. */
-  if (batches != NULL && g_hash_table_lookup (batches, g_source_get_context ((GSource *) batch)) == batch)
-    g_hash_table_remove (batches, g_source_get_context ((GSource *) batch));
-  *head = batch->head;
-  batch->head = batch->tail = NULL;
-  G_UNLOCK (batch_lock);
+  ThreadExec *te = PFT_MAIN_CONTEXT_BATCH_ITEM_CONTAINER (item, ThreadExec, batch_item);
+  PftExecCall *call = te->call;
+
+  call->done (call, &te->result, g_steal_pointer (&te->error));
+  thread_exec_unref (te);
 }
 
-static gboolean
-exec_batch_dispatch (GSource     *source,
-                     GSourceFunc  callback,
-                     gpointer     user_data)
-{
-  ThreadExec *te;
-
-  exec_batch_steal ((ExecBatch *) source, &te);
-  while (te != NULL)
-    {
-      ThreadExec *next = te->bnext;
-      PftExecCall *call = te->call;
-
-      call->done (call, &te->result, g_steal_pointer (&te->error));
-      thread_exec_unref (te);
-      te = next;
-    }
-  return G_SOURCE_REMOVE;
-}
-
+/* Its context went away first: nothing can be reported. */
 static void
-exec_batch_finalize (GSource *source)
+thread_exec_drop (PftMainContextBatchItem *item)
 {
-  ExecBatch *batch = (ExecBatch *) source;
-  ThreadExec *te;
-
-  /* Only reached with items left when the source is destroyed before it
-   * ran (its context went away); nothing can be reported then. The
-   * registry entry may still point here: drop it. */
-  G_LOCK (batch_lock);
-  if (batches != NULL)
-    {
-      GHashTableIter iter;
-      gpointer value;
-
-      g_hash_table_iter_init (&iter, batches);
-      while (g_hash_table_iter_next (&iter, NULL, &value))
-        if (value == batch)
-          {
-            g_hash_table_iter_remove (&iter);
-            break;
-          }
-    }
-  te = batch->head;
-  batch->head = batch->tail = NULL;
-  G_UNLOCK (batch_lock);
-  while (te != NULL)
-    {
-      ThreadExec *next = te->bnext;
-      thread_exec_unref (te);
-      te = next;
-    }
+  thread_exec_unref (PFT_MAIN_CONTEXT_BATCH_ITEM_CONTAINER (item, ThreadExec, batch_item));
 }
 
-static GSourceFuncs exec_batch_funcs = {
-  NULL, NULL, exec_batch_dispatch, exec_batch_finalize, NULL, NULL,
-};
+static PftMainContextBatch exec_results =
+  PFT_MAIN_CONTEXT_BATCH_INIT ("[pft] thread exec results", G_PRIORITY_DEFAULT,
+                               thread_exec_deliver, thread_exec_drop);
 
 /* Hands @te's report reference to the batch of its context. */
 static void
 exec_batch_add (ThreadExec *te)
 {
-  GMainContext *context = te->context;
-  ExecBatch *batch;
-  GSource *fresh = NULL;
-
-  G_LOCK (batch_lock);
-  if (G_UNLIKELY (batches == NULL))
-    batches = g_hash_table_new (NULL, NULL);
-  batch = g_hash_table_lookup (batches, context);
-  if (batch == NULL)
-    {
-      fresh = g_source_new (&exec_batch_funcs, sizeof (ExecBatch));
-      g_source_set_priority (fresh, G_PRIORITY_DEFAULT);
-      g_source_set_static_name (fresh, "[pft] thread exec results");
-      g_source_set_ready_time (fresh, 0);
-      batch = (ExecBatch *) fresh;
-      g_hash_table_insert (batches, context, batch);
-    }
-  te->bnext = NULL;
-  if (batch->tail != NULL)
-    batch->tail->bnext = te;
-  else
-    batch->head = te;
-  batch->tail = te;
-  G_UNLOCK (batch_lock);
-
-  if (fresh != NULL)
-    {
-      /* The context is alive: @te holds it. The source cannot run before
-       * it is attached, and the context owns it afterwards; but once
-       * attached it may run at once in the context's thread and drop @te,
-       * and the context with it: keep the context until the unref. */
-      g_main_context_ref (context);
-      g_source_attach (fresh, context);
-      g_source_unref (fresh);
-      g_main_context_unref (context);
-    }
+  _pft_main_context_batch_add (&exec_results, te->context, &te->batch_item);
 }
 
 /* The pool: a queue of ThreadExecs drained by up to exec_drainers_max
