@@ -3,6 +3,8 @@
  * SPDX-License-Identifier: MIT
  */
 
+#include "pft.h"
+#include "pft-node-private.h"
 #include "pft-throttle-private.h"
 
 /**
@@ -129,7 +131,7 @@ pft_adaptive_batch_flow_constructor (GType                  type,
   };
 
   priv->adaptive = _pft_adaptive_new (object, properties, &defaults);
-  _pft_throttle_set_adaptive (_pft_throttled_batch_flow_get_throttle (PFT_THROTTLED_BATCH_FLOW (self)),
+  _pft_throttle_set_adaptive (_pft_node_get_throttle (PFT_NODE (self)),
                               priv->adaptive);
   return object;
 }

@@ -3,6 +3,8 @@
  * SPDX-License-Identifier: MIT
  */
 
+#include "pft.h"
+#include "pft-node-private.h"
 #include "pft-throttle-private.h"
 
 /**
@@ -145,7 +147,7 @@ pft_adaptive_node_constructor (GType                  type,
   };
 
   priv->adaptive = _pft_adaptive_new (object, properties, &defaults);
-  _pft_throttle_set_adaptive (_pft_throttled_batch_node_get_throttle (PFT_THROTTLED_BATCH_NODE (self)),
+  _pft_throttle_set_adaptive (_pft_node_get_throttle (PFT_NODE (self)),
                               priv->adaptive);
   return object;
 }

@@ -5,7 +5,8 @@
 
 #include "pft.h"
 #include "pft-private.h"
-#include "pft-dispatch-private.h"
+#include "pft-context-private.h"
+#include "pft-node-private.h"
 #include "pft-rate-limiter-private.h"
 
 /**

@@ -394,25 +394,3 @@ _pft_throttle_set_property (PftThrottle  *throttle,
       return FALSE;
     }
 }
-
-PftThrottle *
-_pft_node_get_throttle (PftNode *node)
-{
-  if (PFT_IS_THROTTLED_BATCH_NODE (node))
-    return _pft_throttled_batch_node_get_throttle (PFT_THROTTLED_BATCH_NODE (node));
-  if (PFT_IS_THROTTLED_BATCH_FLOW (node))
-    return _pft_throttled_batch_flow_get_throttle (PFT_THROTTLED_BATCH_FLOW (node));
-  return NULL;
-}
-
-/* The max-concurrent of a batch node or flow changed: a throttled one runs
- * under its limiter (or adaptive controller), sized from there. */
-void
-_pft_node_max_concurrent_changed (PftNode *node,
-                                  guint    max_concurrent)
-{
-  PftThrottle *throttle = _pft_node_get_throttle (node);
-
-  if (throttle != NULL)
-    _pft_throttle_max_concurrent_changed (throttle, max_concurrent);
-}

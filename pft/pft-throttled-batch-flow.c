@@ -3,6 +3,8 @@
  * SPDX-License-Identifier: MIT
  */
 
+#include "pft.h"
+#include "pft-node-private.h"
 #include "pft-throttle-private.h"
 
 /**
@@ -126,10 +128,17 @@ static guint item_done_signal;
 
 #define THROTTLE(self) (((PftThrottledBatchFlowPrivate *) pft_throttled_batch_flow_get_instance_private (self))->throttle)
 
-PftThrottle *
-_pft_throttled_batch_flow_get_throttle (PftThrottledBatchFlow *self)
+static PftThrottle *
+pft_throttled_batch_flow_get_throttle (PftNode *node)
 {
-  return THROTTLE (self);
+  return THROTTLE (PFT_THROTTLED_BATCH_FLOW (node));
+}
+
+static void
+pft_throttled_batch_flow_max_concurrent_changed (PftNode *node,
+                                                  guint    max_concurrent)
+{
+  _pft_throttle_max_concurrent_changed (THROTTLE (PFT_THROTTLED_BATCH_FLOW (node)), max_concurrent);
 }
 
 static void
@@ -201,6 +210,10 @@ static void
 pft_throttled_batch_flow_class_init (PftThrottledBatchFlowClass *klass)
 {
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  PftNodeClassPrivate *hooks = _pft_node_class_get_private (klass);
+
+  hooks->get_throttle = pft_throttled_batch_flow_get_throttle;
+  hooks->max_concurrent_changed = pft_throttled_batch_flow_max_concurrent_changed;
 
   object_class->constructor = pft_throttled_batch_flow_constructor;
   object_class->finalize = pft_throttled_batch_flow_finalize;

@@ -3,6 +3,8 @@
  * SPDX-License-Identifier: MIT
  */
 
+#include "pft.h"
+#include "pft-node-private.h"
 #include "pft-throttle-private.h"
 
 /**
@@ -130,10 +132,17 @@ static guint item_done_signal;
 
 #define THROTTLE(self) (((PftThrottledBatchNodePrivate *) pft_throttled_batch_node_get_instance_private (self))->throttle)
 
-PftThrottle *
-_pft_throttled_batch_node_get_throttle (PftThrottledBatchNode *self)
+static PftThrottle *
+pft_throttled_batch_node_get_throttle (PftNode *node)
 {
-  return THROTTLE (self);
+  return THROTTLE (PFT_THROTTLED_BATCH_NODE (node));
+}
+
+static void
+pft_throttled_batch_node_max_concurrent_changed (PftNode *node,
+                                                  guint    max_concurrent)
+{
+  _pft_throttle_max_concurrent_changed (THROTTLE (PFT_THROTTLED_BATCH_NODE (node)), max_concurrent);
 }
 
 static GObject *
@@ -193,6 +202,10 @@ static void
 pft_throttled_batch_node_class_init (PftThrottledBatchNodeClass *klass)
 {
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  PftNodeClassPrivate *hooks = _pft_node_class_get_private (klass);
+
+  hooks->get_throttle = pft_throttled_batch_node_get_throttle;
+  hooks->max_concurrent_changed = pft_throttled_batch_node_max_concurrent_changed;
 
   object_class->constructor = pft_throttled_batch_node_constructor;
   object_class->finalize = pft_throttled_batch_node_finalize;
