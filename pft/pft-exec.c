@@ -120,7 +120,7 @@ struct _PftExecGroup
 {
   gatomicrefcount  ref_count;
   GMutex           lock;
-  PftThreadExec      *pending;   /* queued or running, under @lock */
+  PftThreadExec   *pending;   /* queued or running, under @lock */
 };
 
 static void pft_thread_exec_report (PftThreadExec *te);
@@ -185,7 +185,7 @@ pft_thread_exec_report_cancelled (PftThreadExec *te)
 /* Runs in the cancelling thread. */
 static void
 pft_exec_group_cancelled (GCancellable *cancellable,
-                      PftExecGroup    *group)
+                          PftExecGroup *group)
 {
   g_autoptr(GPtrArray) pending = g_ptr_array_new ();
 
@@ -263,8 +263,8 @@ pft_exec_group_for (GCancellable *cancellable)
  * handler finds @te in the list, or this finds the flag. (Not a flag of
  * the group's own: a cancellable can be reset and used again.) */
 static gboolean
-pft_exec_group_link (PftThreadExec   *te,
-                 GCancellable *cancellable)
+pft_exec_group_link (PftThreadExec *te,
+                     GCancellable  *cancellable)
 {
   PftExecGroup *group = te->group;
   gboolean linked = FALSE;
@@ -374,7 +374,7 @@ pft_thread_exec_run (PftExecPoolJob *job)
 
 static void
 pft_exec_report_error (PftExecCall *call,
-              GError      *error)
+                       GError      *error)
 {
   GValue none = G_VALUE_INIT;
 
@@ -386,10 +386,10 @@ pft_exec_report_error (PftExecCall *call,
  * once, maybe before this returns. */
 static void
 pft_exec_default (PftNode      *self,
-              PftContext   *ctx,
-              const GValue *item,
-              GCancellable *cancellable,
-              PftExecCall  *call)
+                  PftContext   *ctx,
+                  const GValue *item,
+                  GCancellable *cancellable,
+                  PftExecCall  *call)
 {
   PftNodeClass *klass = PFT_NODE_GET_CLASS (self);
   PftThreadPolicy policy;
@@ -486,8 +486,8 @@ typedef struct
 
 static void
 pft_exec_task_call_done (PftExecCall *call,
-                GValue      *value,
-                GError      *error)
+                         GValue      *value,
+                         GError      *error)
 {
   PftExecTaskCall *tc = (PftExecTaskCall *) call;
 
@@ -503,11 +503,11 @@ pft_exec_task_call_done (PftExecCall *call,
 
 void
 _pft_exec_default_async (PftNode             *self,
-                          PftContext          *ctx,
-                          const GValue        *item,
-                          GCancellable        *cancellable,
-                          GAsyncReadyCallback  callback,
-                          gpointer             user_data)
+                         PftContext          *ctx,
+                         const GValue        *item,
+                         GCancellable        *cancellable,
+                         GAsyncReadyCallback  callback,
+                         gpointer             user_data)
 {
   PftExecTaskCall *tc = g_new0 (PftExecTaskCall, 1);
 
@@ -524,12 +524,12 @@ _pft_exec_default_async (PftNode             *self,
  * value), and @callback will not be called. */
 gboolean
 _pft_exec_call_async (PftNode             *node,
-                 PftContext          *ctx,
-                 const GValue        *item,
-                 GCancellable        *cancellable,
-                 GAsyncReadyCallback  callback,
-                 gpointer             user_data,
-                 PftSyncReturn       *sr)
+                      PftContext          *ctx,
+                      const GValue        *item,
+                      GCancellable        *cancellable,
+                      GAsyncReadyCallback  callback,
+                      gpointer             user_data,
+                      PftSyncReturn       *sr)
 {
   PftSyncReturn *previous;
 
@@ -554,9 +554,9 @@ _pft_exec_call_async (PftNode             *node,
  * or when the exec says so (pft_context_begin_request()). */
 static void
 pft_exec_request_starts (PftNode        *node,
-                     PftContext     *ctx,
-                     PftRateLimiter *limiter,
-                     guint64         entry)
+                         PftContext     *ctx,
+                         PftRateLimiter *limiter,
+                         guint64         entry)
 {
   if (limiter == NULL)
     return;
@@ -582,7 +582,7 @@ enum
  * release left the entry pending), and its hold goes. */
 static void
 pft_exec_returned_after_report (PftContext     *ctx,
-                            PftRateLimiter *limiter)
+                                PftRateLimiter *limiter)
 {
   if (limiter != NULL)
     {
@@ -596,9 +596,9 @@ pft_exec_returned_after_report (PftContext     *ctx,
  * is taken before the report lets the run give its slot back. */
 static void
 pft_exec_report_cancelled_early (gint           *state,
-                             PftRateLimiter *limiter,
-                             void          (*report) (gpointer data),
-                             gpointer        data)
+                                 PftRateLimiter *limiter,
+                                 void          (*report) (gpointer data),
+                                 gpointer        data)
 {
   if (limiter != NULL)
     _pft_rate_limiter_hold (limiter);
@@ -613,8 +613,8 @@ pft_exec_report_cancelled_early (gint           *state,
  * dropped, and the hold of an early report, if any, goes. */
 static gboolean
 pft_exec_report_returned (gint           *state,
-                      PftContext     *ctx,
-                      PftRateLimiter *limiter)
+                          PftContext     *ctx,
+                          PftRateLimiter *limiter)
 {
   if (g_atomic_int_compare_and_exchange (state, PFT_EXEC_REPORT_PENDING, PFT_EXEC_REPORT_DONE))
     return TRUE;
@@ -626,7 +626,7 @@ pft_exec_report_returned (gint           *state,
 /* The engine's task around exec_task: its task data. */
 typedef struct
 {
-  gint            state;     /* atomic, EXEC_REPORT_* */
+  gint            state;     /* atomic, PFT_EXEC_REPORT_* */
   PftRateLimiter *limiter;   /* (owned) (nullable): outlives the run's slot */
   PftContext     *ctx;       /* (owned) (nullable): the exec's, if it may be reported early */
   PftExecCall    *call;      /* valid until reported */
@@ -647,8 +647,8 @@ pft_exec_task_data_free (gpointer data)
  * whether or not it was ever completed. */
 static void
 pft_exec_task_inner_cb (GObject      *source,
-                    GAsyncResult *result,
-                    gpointer      user_data)
+                        GAsyncResult *result,
+                        gpointer      user_data)
 {
   GTask *outer = g_task_get_task_data (G_TASK (result));
   PftExecTaskData *etd = g_task_get_task_data (outer);
@@ -672,8 +672,8 @@ pft_exec_task_inner_cb (GObject      *source,
  * engine's own task around exec_task, or a class's own exec_async. */
 static void
 pft_exec_async_cb (GObject      *source,
-               GAsyncResult *result,
-               gpointer      user_data)
+                   GAsyncResult *result,
+                   gpointer      user_data)
 {
   PftExecCall *call = user_data;
   GValue value = G_VALUE_INIT;
@@ -720,7 +720,7 @@ pft_exec_task_cancelled_cb (gpointer data)
 typedef struct
 {
   gatomicrefcount  ref_count;
-  gint             state;      /* atomic, EXEC_REPORT_* */
+  gint             state;      /* atomic, PFT_EXEC_REPORT_* */
   PftExecCall     *call;       /* valid until reported */
   PftNode         *node;
   PftContext      *ctx;        /* (owned): the exec's */
@@ -769,8 +769,8 @@ pft_exec_async_report_cancelled_cb (gpointer data)
 
 static void
 pft_exec_async_report_cb (GObject      *source,
-                 GAsyncResult *result,
-                 gpointer      user_data)
+                          GAsyncResult *result,
+                          gpointer      user_data)
 {
   PftExecAsyncReport *ar = user_data;
   GValue value = G_VALUE_INIT;
@@ -797,10 +797,10 @@ pft_exec_async_report_cb (GObject      *source,
 
 static void
 pft_exec_start_async_reporting_cancel (PftNode      *node,
-                                   PftContext   *ctx,
-                                   const GValue *item,
-                                   GCancellable *cancellable,
-                                   PftExecCall  *call)
+                                       PftContext   *ctx,
+                                       const GValue *item,
+                                       GCancellable *cancellable,
+                                       PftExecCall  *call)
 {
   PftExecAsyncReport *ar = g_new0 (PftExecAsyncReport, 1);
   PftSyncReturn sr;
@@ -834,10 +834,10 @@ pft_exec_start_async_reporting_cancel (PftNode      *node,
 
 void
 _pft_exec_start (PftNode      *node,
-                      PftContext   *ctx,
-                      const GValue *item,
-                      GCancellable *cancellable,
-                      PftExecCall  *call)
+                 PftContext   *ctx,
+                 const GValue *item,
+                 GCancellable *cancellable,
+                 PftExecCall  *call)
 {
   PftNodeClass *klass = PFT_NODE_GET_CLASS (node);
   PftSyncReturn sr;

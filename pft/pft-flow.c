@@ -306,8 +306,8 @@ static void pft_flow_walk_step (GTask *task);
 
 static void
 pft_flow_warn_dead_end (PftFlow    *flow,
-               PftNode    *node,
-               const char *action)
+                        PftNode    *node,
+                        const char *action)
 {
   g_auto(GStrv) actions = pft_node_dup_actions (node);
   g_autofree char *list = NULL;
@@ -321,8 +321,8 @@ pft_flow_warn_dead_end (PftFlow    *flow,
 
 static void
 pft_flow_walk_step_cb (GObject      *source,
-              GAsyncResult *result,
-              gpointer      user_data)
+                       GAsyncResult *result,
+                       gpointer      user_data)
 {
   g_autoptr(GTask) task = user_data;
   PftFlowWalk *walk = g_task_get_task_data (task);
@@ -417,8 +417,8 @@ pft_flow_walk_finish (PftNode       *node,
 
 static void
 pft_flow_walk_cb (GObject      *source,
-              GAsyncResult *result,
-              gpointer      user_data)
+                  GAsyncResult *result,
+                  gpointer      user_data)
 {
   PftInvocation *inv = user_data;
   GError *error = NULL;
