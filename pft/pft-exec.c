@@ -518,6 +518,97 @@ _pft_exec_default_async (PftNode             *self,
   pft_exec_default (self, ctx, item, cancellable, &tc->call);
 }
 
+/* The callback data of a class's exec_async: it tells a completion that
+ * comes after another (pft_context_return_value() and then the callback,
+ * or the callback twice), reports it as a critical and drops it. Tokens
+ * are recycled, never freed, so a late callback never reads freed memory;
+ * recycled first in, first out behind PFT_EXEC_TOKEN_MIN_FREE others, so
+ * that a late callback finds its token still marked done rather than
+ * serving another exec. */
+#define PFT_EXEC_TOKEN_MIN_FREE 64
+
+enum
+{
+  PFT_EXEC_TOKEN_IN_CALL     = 1 << 0,   /* exec_async has not returned */
+  PFT_EXEC_TOKEN_CALLED_BACK = 1 << 1,
+  PFT_EXEC_TOKEN_RETURNED    = 1 << 2,   /* completed at once */
+};
+
+typedef struct _PftExecToken PftExecToken;
+struct _PftExecToken
+{
+  gint                 state;      /* atomic, PFT_EXEC_TOKEN_* */
+  GAsyncReadyCallback  callback;
+  gpointer             user_data;
+  const char          *type_name;  /* the node's, interned */
+  PftExecToken        *next_free;
+};
+
+static GMutex        pft_exec_token_lock;
+static PftExecToken *pft_exec_token_head;   /* the free tokens, oldest first */
+static PftExecToken *pft_exec_token_tail;
+static guint         pft_exec_token_n_free;
+
+static PftExecToken *
+pft_exec_token_get (void)
+{
+  PftExecToken *token = NULL;
+
+  g_mutex_lock (&pft_exec_token_lock);
+  if (pft_exec_token_n_free > PFT_EXEC_TOKEN_MIN_FREE)
+    {
+      token = pft_exec_token_head;
+      pft_exec_token_head = token->next_free;
+      pft_exec_token_n_free--;
+    }
+  g_mutex_unlock (&pft_exec_token_lock);
+  if (token == NULL)
+    token = g_new (PftExecToken, 1);
+  token->next_free = NULL;
+  g_atomic_int_set (&token->state, PFT_EXEC_TOKEN_IN_CALL);
+  return token;
+}
+
+static void
+pft_exec_token_recycle (PftExecToken *token)
+{
+  g_mutex_lock (&pft_exec_token_lock);
+  if (pft_exec_token_tail != NULL && pft_exec_token_n_free > 0)
+    pft_exec_token_tail->next_free = token;
+  else
+    pft_exec_token_head = token;
+  pft_exec_token_tail = token;
+  pft_exec_token_n_free++;
+  g_mutex_unlock (&pft_exec_token_lock);
+}
+
+static void
+pft_exec_token_report_twice (PftExecToken *token)
+{
+  g_critical ("%s: exec_async completed an attempt twice (pft_context_return_value() or "
+              "pft_context_return_error() and its callback, or its callback twice); "
+              "the second completion is ignored", token->type_name);
+}
+
+static void
+pft_exec_token_cb (GObject      *source,
+                   GAsyncResult *result,
+                   gpointer      user_data)
+{
+  PftExecToken *token = user_data;
+  gint old = g_atomic_int_or (&token->state, PFT_EXEC_TOKEN_CALLED_BACK);
+
+  if (old & (PFT_EXEC_TOKEN_CALLED_BACK | PFT_EXEC_TOKEN_RETURNED))
+    {
+      pft_exec_token_report_twice (token);
+      return;
+    }
+  token->callback (source, result, token->user_data);
+  /* Inside exec_async, its caller recycles the token once it returned. */
+  if (!(old & PFT_EXEC_TOKEN_IN_CALL))
+    pft_exec_token_recycle (token);
+}
+
 /* Calls the class's exec_async with @ctx open for
  * pft_context_return_value() / _error(). Returns whether the result was
  * handed over at once; @sr then holds it (a value, or an error and no
@@ -531,8 +622,13 @@ _pft_exec_call_async (PftNode             *node,
                       gpointer             user_data,
                       PftSyncReturn       *sr)
 {
+  PftExecToken *token = pft_exec_token_get ();
   PftSyncReturn *previous;
+  gint old, state;
 
+  token->callback = callback;
+  token->user_data = user_data;
+  token->type_name = G_OBJECT_TYPE_NAME (node);
   sr->thread = g_thread_self ();
   sr->returned = FALSE;
   sr->error = NULL;
@@ -540,8 +636,31 @@ _pft_exec_call_async (PftNode             *node,
   /* Saved and put back: an exec_async may call another node's with the
    * same context. */
   previous = _pft_context_set_sync_return (ctx, sr);
-  PFT_NODE_GET_CLASS (node)->exec_async (node, ctx, item, cancellable, callback, user_data);
+  PFT_NODE_GET_CLASS (node)->exec_async (node, ctx, item, cancellable, pft_exec_token_cb, token);
   _pft_context_set_sync_return (ctx, previous);
+
+  do
+    {
+      old = g_atomic_int_get (&token->state);
+      state = old & ~PFT_EXEC_TOKEN_IN_CALL;
+      if (sr->returned)
+        state |= PFT_EXEC_TOKEN_RETURNED;
+    }
+  while (!g_atomic_int_compare_and_exchange (&token->state, old, state));
+
+  if (sr->returned && (old & PFT_EXEC_TOKEN_CALLED_BACK))
+    {
+      /* The callback came first, from inside exec_async, and reported. */
+      pft_exec_token_report_twice (token);
+      if (G_IS_VALUE (&sr->value))
+        g_value_unset (&sr->value);
+      g_clear_error (&sr->error);
+      sr->returned = FALSE;
+    }
+  /* Done with unless the callback is still to come. */
+  if (sr->returned || (old & PFT_EXEC_TOKEN_CALLED_BACK))
+    pft_exec_token_recycle (token);
+
   if (sr->returned && sr->error != NULL && G_IS_VALUE (&sr->value))
     g_value_unset (&sr->value);
   return sr->returned;
