@@ -7,20 +7,8 @@
 
 #include "pft-exec-pool-private.h"
 
-/* Not GTask's pool nor a plain GThreadPool per job: the first starts at
- * 10 threads and grows slowly, which would cap a batch of blocking calls
- * far below its max-concurrent; the second costs a wakeup per job (9x
- * slower on trivial execs).
- *
- * A push wakes a worker only when none is between two jobs (searching)
- * and fewer than the maximum are awake; a worker keeps taking jobs until
- * the queue stays empty a little while, so that a stream of trivial
- * execs costs no wakeup per job. A watchdog thread, ticking only while
- * there is work, grows the pool when queued work saw no start for a while
- * and the workers look blocked (_pft_exec_tick_update()), never beyond
- * the work in the pool nor PFT_EXEC_POOL_MAX_THREADS; a growth that did
- * not make jobs finish faster is undone; the pool goes back to its base
- * size once the demand stayed low for a while. */
+/* Why a pool of its own, and how it sizes itself: "Design notes: the
+ * exec engine" in docs/throttling.md. */
 #define PFT_EXEC_POOL_TICK_US      2000
 #define PFT_EXEC_POOL_SHRINK_US    (2 * G_USEC_PER_SEC)
 #define PFT_EXEC_POOL_SPIN_US      50

@@ -57,7 +57,7 @@ static PftThreadPolicy
 pft_exec_resolve_policy (PftNode  *self,
                          gboolean  is_gjs)
 {
-  PftThreadPolicy policy = pft_node_get_thread_policy (self);
+  PftThreadPolicy policy = _pft_node_peek_thread_policy (self);
 
   if (policy != PFT_THREAD_POLICY_AUTO)
     return policy;
@@ -66,22 +66,11 @@ pft_exec_resolve_policy (PftNode  *self,
 
 /* ------------------------------------------------------------------ */
 /* The default exec: MAIN_CONTEXT inline, THREAD in the exec pool       */
-/*
- * No GTask: on the main context the sync exec is called and reported at
- * once; for a worker thread a PftThreadExec is queued in the exec pool,
- * and the worker that wins the race against a cancellation hands the
- * result to the run's context through one batched source per burst
- * (pft-main-context-batch.c).
- *
- * Cancellation: the PftThreadExecs of one cancellable are listed in one
- * PftExecGroup, kept on the cancellable and connected to it once, not
- * once per item (a connect and a disconnect cost more than the rest of an
- * item). Cancelling reports CANCELLED at once for every exec still queued
- * or running, so that the run ends promptly; a worker that comes back
- * later drops its result. An exec still running then is still a request
- * at the provider: it keeps counting in its limiter's in-flight (a hold
- * taken before the report gives the slot back) until it really returns.
- */
+/* No GTask: on the main context the sync exec is called and reported at
+ * once; for a worker thread a PftThreadExec goes to the exec pool and its
+ * result comes back through one batched source per burst. The execs of a
+ * cancellable are reported cancelled at once, running or not (see
+ * "Design notes: the exec engine" in docs/throttling.md). */
 
 typedef struct _PftExecGroup PftExecGroup;
 typedef struct _PftThreadExec PftThreadExec;
@@ -518,18 +507,14 @@ _pft_exec_default_async (PftNode             *self,
   pft_exec_default (self, ctx, item, cancellable, &tc->call);
 }
 
-/* The callback data of a class's exec_async: it tells a completion that
- * comes after another (pft_context_return_value() and then the callback,
- * or the callback twice), reports it as a critical and drops it. Tokens
- * are recycled, never freed, so a late callback never reads freed memory;
- * recycled first in, first out behind PFT_EXEC_TOKEN_MIN_FREE others, so
- * that a late callback finds its token still marked done rather than
- * serving another exec. */
+/* The callback data of a class's exec_async, to catch a second
+ * completion of one attempt. Recycled FIFO behind PFT_EXEC_TOKEN_MIN_FREE
+ * others and never freed, so a late callback never reads freed memory. */
 #define PFT_EXEC_TOKEN_MIN_FREE 64
 
 enum
 {
-  PFT_EXEC_TOKEN_IN_CALL     = 1 << 0,   /* exec_async has not returned */
+  PFT_EXEC_TOKEN_LEFT        = 1 << 0,   /* exec_async has returned */
   PFT_EXEC_TOKEN_CALLED_BACK = 1 << 1,
   PFT_EXEC_TOKEN_RETURNED    = 1 << 2,   /* completed at once */
 };
@@ -540,46 +525,87 @@ struct _PftExecToken
   gint                 state;      /* atomic, PFT_EXEC_TOKEN_* */
   GAsyncReadyCallback  callback;
   gpointer             user_data;
-  const char          *type_name;  /* the node's, interned */
+  GType                type;       /* the node's, for the critical */
   PftExecToken        *next_free;
 };
 
-static GMutex        pft_exec_token_lock;
-static PftExecToken *pft_exec_token_head;   /* the free tokens, oldest first */
-static PftExecToken *pft_exec_token_tail;
-static guint         pft_exec_token_n_free;
+/* The free tokens of a thread, oldest first: no lock per exec. */
+typedef struct
+{
+  PftExecToken *head;
+  PftExecToken *tail;
+  guint         n_free;
+} PftExecTokenCache;
+
+static void pft_exec_token_cache_orphan (gpointer data);
+
+static GPrivate pft_exec_token_cache_key = G_PRIVATE_INIT (pft_exec_token_cache_orphan);
+
+/* A thread's free tokens when it exits: kept (a late callback may still
+ * come), reachable, never reused. */
+static GMutex         pft_exec_token_orphans_lock;
+static GPtrArray     *pft_exec_token_orphans;
+
+static void
+pft_exec_token_cache_orphan (gpointer data)
+{
+  g_mutex_lock (&pft_exec_token_orphans_lock);
+  if (pft_exec_token_orphans == NULL)
+    pft_exec_token_orphans = g_ptr_array_new ();
+  g_ptr_array_add (pft_exec_token_orphans, data);
+  g_mutex_unlock (&pft_exec_token_orphans_lock);
+}
+
+/* TLS for speed (g_private_get() costs a call per exec); the GPrivate
+ * only hands the cache over when the thread exits. */
+static __thread PftExecTokenCache *pft_exec_token_cache;
+
+static PftExecTokenCache *
+pft_exec_token_cache_get (void)
+{
+  PftExecTokenCache *cache = pft_exec_token_cache;
+
+  if (G_UNLIKELY (cache == NULL))
+    {
+      cache = g_new0 (PftExecTokenCache, 1);
+      g_private_set (&pft_exec_token_cache_key, cache);
+      pft_exec_token_cache = cache;
+    }
+  return cache;
+}
 
 static PftExecToken *
 pft_exec_token_get (void)
 {
-  PftExecToken *token = NULL;
+  PftExecTokenCache *cache = pft_exec_token_cache_get ();
+  PftExecToken *token;
 
-  g_mutex_lock (&pft_exec_token_lock);
-  if (pft_exec_token_n_free > PFT_EXEC_TOKEN_MIN_FREE)
+  if (cache->n_free > PFT_EXEC_TOKEN_MIN_FREE)
     {
-      token = pft_exec_token_head;
-      pft_exec_token_head = token->next_free;
-      pft_exec_token_n_free--;
+      token = cache->head;
+      cache->head = token->next_free;
+      cache->n_free--;
     }
-  g_mutex_unlock (&pft_exec_token_lock);
-  if (token == NULL)
+  else
     token = g_new (PftExecToken, 1);
   token->next_free = NULL;
-  g_atomic_int_set (&token->state, PFT_EXEC_TOKEN_IN_CALL);
+  /* Published to the callback's thread by the exec_async call itself. */
+  token->state = 0;
   return token;
 }
 
 static void
 pft_exec_token_recycle (PftExecToken *token)
 {
-  g_mutex_lock (&pft_exec_token_lock);
-  if (pft_exec_token_tail != NULL && pft_exec_token_n_free > 0)
-    pft_exec_token_tail->next_free = token;
+  PftExecTokenCache *cache = pft_exec_token_cache_get ();
+
+  token->next_free = NULL;
+  if (cache->n_free > 0)
+    cache->tail->next_free = token;
   else
-    pft_exec_token_head = token;
-  pft_exec_token_tail = token;
-  pft_exec_token_n_free++;
-  g_mutex_unlock (&pft_exec_token_lock);
+    cache->head = token;
+  cache->tail = token;
+  cache->n_free++;
 }
 
 static void
@@ -587,7 +613,7 @@ pft_exec_token_report_twice (PftExecToken *token)
 {
   g_critical ("%s: exec_async completed an attempt twice (pft_context_return_value() or "
               "pft_context_return_error() and its callback, or its callback twice); "
-              "the second completion is ignored", token->type_name);
+              "the second completion is ignored", g_type_name (token->type));
 }
 
 static void
@@ -605,7 +631,7 @@ pft_exec_token_cb (GObject      *source,
     }
   token->callback (source, result, token->user_data);
   /* Inside exec_async, its caller recycles the token once it returned. */
-  if (!(old & PFT_EXEC_TOKEN_IN_CALL))
+  if (old & PFT_EXEC_TOKEN_LEFT)
     pft_exec_token_recycle (token);
 }
 
@@ -613,22 +639,22 @@ pft_exec_token_cb (GObject      *source,
  * pft_context_return_value() / _error(). Returns whether the result was
  * handed over at once; @sr then holds it (a value, or an error and no
  * value), and @callback will not be called. */
-gboolean
-_pft_exec_call_async (PftNode             *node,
-                      PftContext          *ctx,
-                      const GValue        *item,
-                      GCancellable        *cancellable,
-                      GAsyncReadyCallback  callback,
-                      gpointer             user_data,
-                      PftSyncReturn       *sr)
+static inline gboolean
+pft_exec_call_async (PftNode             *node,
+                     PftContext          *ctx,
+                     const GValue        *item,
+                     GCancellable        *cancellable,
+                     GAsyncReadyCallback  callback,
+                     gpointer             user_data,
+                     PftSyncReturn       *sr)
 {
   PftExecToken *token = pft_exec_token_get ();
   PftSyncReturn *previous;
-  gint old, state;
+  gint old;
 
   token->callback = callback;
   token->user_data = user_data;
-  token->type_name = G_OBJECT_TYPE_NAME (node);
+  token->type = G_OBJECT_TYPE (node);
   sr->thread = g_thread_self ();
   sr->returned = FALSE;
   sr->error = NULL;
@@ -639,15 +665,7 @@ _pft_exec_call_async (PftNode             *node,
   PFT_NODE_GET_CLASS (node)->exec_async (node, ctx, item, cancellable, pft_exec_token_cb, token);
   _pft_context_set_sync_return (ctx, previous);
 
-  do
-    {
-      old = g_atomic_int_get (&token->state);
-      state = old & ~PFT_EXEC_TOKEN_IN_CALL;
-      if (sr->returned)
-        state |= PFT_EXEC_TOKEN_RETURNED;
-    }
-  while (!g_atomic_int_compare_and_exchange (&token->state, old, state));
-
+  old = g_atomic_int_or (&token->state, PFT_EXEC_TOKEN_LEFT | (sr->returned ? PFT_EXEC_TOKEN_RETURNED : 0));
   if (sr->returned && (old & PFT_EXEC_TOKEN_CALLED_BACK))
     {
       /* The callback came first, from inside exec_async, and reported. */
@@ -664,6 +682,18 @@ _pft_exec_call_async (PftNode             *node,
   if (sr->returned && sr->error != NULL && G_IS_VALUE (&sr->value))
     g_value_unset (&sr->value);
   return sr->returned;
+}
+
+gboolean
+_pft_exec_call_async (PftNode             *node,
+                      PftContext          *ctx,
+                      const GValue        *item,
+                      GCancellable        *cancellable,
+                      GAsyncReadyCallback  callback,
+                      gpointer             user_data,
+                      PftSyncReturn       *sr)
+{
+  return pft_exec_call_async (node, ctx, item, cancellable, callback, user_data, sr);
 }
 
 /* ------------------------------------------------------------------ */
@@ -933,7 +963,7 @@ pft_exec_start_async_reporting_cancel (PftNode      *node,
    * from a later main-loop iteration, never from inside it. */
   _pft_cancel_watch_connect (pft_context_get_main_context (ctx), cancellable,
                              pft_exec_async_report_cancelled_cb, pft_exec_async_report_ref (ar), pft_exec_async_report_unref);
-  if (_pft_exec_call_async (node, ctx, item, cancellable, pft_exec_async_report_cb, ar, &sr))
+  if (pft_exec_call_async (node, ctx, item, cancellable, pft_exec_async_report_cb, ar, &sr))
     {
       /* Returned at once: the callback will not be called. */
       if (pft_exec_report_returned (&ar->state, ar->ctx, ar->limiter))
@@ -1020,6 +1050,6 @@ _pft_exec_start (PftNode      *node,
       return;
     }
 
-  if (_pft_exec_call_async (node, ctx, item, cancellable, pft_exec_async_cb, call, &sr))
+  if (pft_exec_call_async (node, ctx, item, cancellable, pft_exec_async_cb, call, &sr))
     call->done (call, &sr.value, sr.error);
 }

@@ -56,6 +56,9 @@ PftThrottle *_pft_node_get_throttle (PftNode  *node);
 void         _pft_node_max_concurrent_changed (PftNode *node,
                                                guint    max_concurrent);
 
+/* pft_node_get_thread_policy() without the type check: per exec. */
+PftThreadPolicy _pft_node_peek_thread_policy (PftNode *node);
+
 /* The clock of the node's exec timeouts and of run()'s hang watch: the
  * system clock unless a test injected a fake one (transfer none). */
 PftClock *_pft_node_get_clock       (PftNode      *node);

@@ -562,6 +562,14 @@ pft_node_get_thread_policy (PftNode *self)
   return priv->thread_policy;
 }
 
+PftThreadPolicy
+_pft_node_peek_thread_policy (PftNode *self)
+{
+  PftNodePrivate *priv = pft_node_get_instance_private (self);
+
+  return priv->thread_policy;
+}
+
 /**
  * pft_node_set_thread_policy:
  * @self: a #PftNode

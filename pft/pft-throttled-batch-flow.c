@@ -14,9 +14,9 @@
  * [class@Pft.RateLimiter]: at most
  * [property@Pft.ThrottledBatchFlow:max-concurrent-flows] at once and at
  * most [property@Pft.ThrottledBatchFlow:max-flows-per-minute] started in
- * any 60 seconds (the seed's `ThrottledAsyncParallelBatchFlow`, defaults 5
- * and no limit), or under a shared
- * [property@Pft.ThrottledBatchFlow:limiter].
+ * any 60 seconds (pocketflow-throttled's
+ * `ThrottledAsyncParallelBatchFlow`, defaults 5 and no limit), or under a
+ * shared [property@Pft.ThrottledBatchFlow:limiter].
  *
  * Nodes inside the walks keep their own limits, so both levels hold: 5
  * flows of 3 throttled calls never make more than 15 calls at once, nor
@@ -34,7 +34,7 @@
  * PftThrottledBatchFlow:max-concurrent-flows:
  *
  * Walks in flight at once: the same value as
- * [property@Pft.BatchFlow:max-concurrent], under the seed's name.
+ * [property@Pft.BatchFlow:max-concurrent], under pocketflow-throttled's name.
  *
  * Since: 0.1
  */

@@ -14,8 +14,8 @@
  * [property@Pft.BatchNode:max-concurrent] at once (0: no bound, as for
  * every batch node) and at most
  * [property@Pft.ThrottledBatchNode:max-per-minute] started in any 60
- * seconds (the seed's `ThrottledParallelBatchNode`, defaults 5 and no
- * limit). Set [property@Pft.ThrottledBatchNode:limiter] to share a limiter
+ * seconds (pocketflow-throttled's `ThrottledParallelBatchNode`, defaults
+ * 5 and no limit). Set [property@Pft.ThrottledBatchNode:limiter] to share a limiter
  * between nodes instead, for example one from the
  * [class@Pft.LimiterRegistry].
  *
@@ -28,8 +28,8 @@
  * [vfunc@Pft.Node.is_rate_limit]) pauses the limiter for its retry-after,
  * for everyone who shares it, and the item is tried again after the pause
  * without using up [property@Pft.Node:max-retries], up to
- * [property@Pft.ThrottledBatchNode:rate-limit-retries] times. The seed
- * aborted the whole batch on the first 429.
+ * [property@Pft.ThrottledBatchNode:rate-limit-retries] times, rather
+ * than the whole batch failing on the first 429.
  *
  * With [property@Pft.ThrottledBatchNode:continue-on-error] the batch runs
  * to its end and a failed item's result is its #GError (a `G_TYPE_ERROR`

@@ -852,7 +852,8 @@ static void
 test_batch_flow_nested_routes (void)
 {
   /* A batch flow nested in a flow: the outer flow follows "default", not
-   * the batch's results (the seed's defect 8). */
+   * the batch's results (pocketflow-throttled's defect 8, see
+   * docs/throttling.md). */
   TestBehaviour b = { .post = post_seen };
   TestBehaviour after_b = { 0 };
   g_autoptr(PftNode) leaf = test_node_new (&b);
