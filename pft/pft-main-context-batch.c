@@ -34,24 +34,30 @@ pft_main_context_batch_source_steal (PftMainContextBatchSource *source)
   return head;
 }
 
+/* Hands every item of @source to @func, in order; @func may free them. */
+static void
+pft_main_context_batch_source_flush (PftMainContextBatchSource *source,
+                                     PftMainContextBatchFunc    func)
+{
+  PftMainContextBatchItem *item = pft_main_context_batch_source_steal (source);
+
+  while (item != NULL)
+    {
+      PftMainContextBatchItem *next = item->next;
+
+      func (item);
+      item = next;
+    }
+}
+
 static gboolean
 pft_main_context_batch_source_dispatch (GSource     *gsource,
                                         GSourceFunc  callback,
                                         gpointer     user_data)
 {
   PftMainContextBatchSource *source = (PftMainContextBatchSource *) gsource;
-  PftMainContextBatchFunc deliver = source->batch->deliver;
-  PftMainContextBatchItem *item;
 
-  item = pft_main_context_batch_source_steal (source);
-  while (item != NULL)
-    {
-      /* @deliver may free the item. */
-      PftMainContextBatchItem *next = item->next;
-
-      deliver (item);
-      item = next;
-    }
+  pft_main_context_batch_source_flush (source, source->batch->deliver);
   return G_SOURCE_REMOVE;
 }
 
@@ -60,17 +66,8 @@ static void
 pft_main_context_batch_source_finalize (GSource *gsource)
 {
   PftMainContextBatchSource *source = (PftMainContextBatchSource *) gsource;
-  PftMainContextBatchFunc drop = source->batch->drop;
-  PftMainContextBatchItem *item;
 
-  item = pft_main_context_batch_source_steal (source);
-  while (item != NULL)
-    {
-      PftMainContextBatchItem *next = item->next;
-
-      drop (item);
-      item = next;
-    }
+  pft_main_context_batch_source_flush (source, source->batch->drop);
 }
 
 static GSourceFuncs pft_main_context_batch_source_funcs = {

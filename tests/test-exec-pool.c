@@ -259,29 +259,58 @@ exec_gated (PftNode *node, PftContext *ctx, const GValue *item, GValue *result, 
   g_value_set_int64 (result, 42);
 }
 
-static void
-test_exec_thread_exec_cancelled (void)
+/* One exec of a gated node, started as the engine does. */
+typedef struct
 {
-  TestBehaviour b = { .exec = exec_gated };
-  g_autoptr(PftNode) node = test_node_new (&b);
-  g_autoptr(PftStore) store = pft_store_new ();
-  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
-  g_autoptr(GVariant) params = g_variant_ref_sink (g_variant_new ("a{sv}", NULL));
-  g_autoptr(PftContext) ctx = _pft_context_new (node, store, params, cancellable);
-  GValue item = G_VALUE_INIT;
-  TestCall tc = { .call.done = test_call_done };
+  TestBehaviour  b;
+  PftNode       *node;
+  PftStore      *store;
+  GCancellable  *cancellable;
+  PftContext    *ctx;
+  GValue         item;
+  TestCall       tc;
+} ExecFixture;
 
+static void
+exec_fixture_set_up (ExecFixture   *f,
+                     gconstpointer  data)
+{
+  g_autoptr(GVariant) params = g_variant_ref_sink (g_variant_new ("a{sv}", NULL));
+
+  f->b = (TestBehaviour) { .exec = exec_gated };
+  f->node = test_node_new (&f->b);
+  f->store = pft_store_new ();
+  f->cancellable = g_cancellable_new ();
+  f->ctx = _pft_context_new (f->node, f->store, params, f->cancellable);
+  g_value_init (&f->item, G_TYPE_INT64);
+  f->tc = (TestCall) { .call.done = test_call_done };
   test_gate_reset ();
-  g_value_init (&item, G_TYPE_INT64);
-  _pft_exec_start (node, ctx, &item, cancellable, &tc.call);
+}
+
+static void
+exec_fixture_tear_down (ExecFixture   *f,
+                        gconstpointer  data)
+{
+  g_clear_error (&f->tc.error);
+  g_object_unref (f->ctx);
+  g_object_unref (f->cancellable);
+  g_object_unref (f->store);
+  g_object_unref (f->node);
+}
+
+static void
+test_exec_thread_exec_cancelled (ExecFixture   *f,
+                                 gconstpointer  data)
+{
+  _pft_exec_start (f->node, f->ctx, &f->item, f->cancellable, &f->tc.call);
   g_assert_true (test_gate_wait_for (test_gate_running_is, 1));
 
   /* Cancelled while the exec is blocked in user code: reported CANCELLED
    * on the run's context at once, without waiting for the exec. */
-  g_cancellable_cancel (cancellable);
-  while (tc.reports == 0)
+  g_cancellable_cancel (f->cancellable);
+  while (f->tc.reports == 0)
     g_main_context_iteration (NULL, TRUE);
-  g_assert_error (tc.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_assert_error (f->tc.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
   g_assert_cmpuint (gate.running, ==, 1);
 
   /* The exec comes back later: its result is dropped, not reported. */
@@ -292,66 +321,44 @@ test_exec_thread_exec_cancelled (void)
   g_usleep (10 * 1000);
   while (g_main_context_iteration (NULL, FALSE))
     ;
-  g_assert_cmpuint (tc.reports, ==, 1);
-  g_assert_cmpint (tc.value, ==, 0);
-  g_clear_error (&tc.error);
+  g_assert_cmpuint (f->tc.reports, ==, 1);
+  g_assert_cmpint (f->tc.value, ==, 0);
 }
 
 static void
-test_exec_thread_exec_reported (void)
+test_exec_thread_exec_reported (ExecFixture   *f,
+                                gconstpointer  data)
 {
-  TestBehaviour b = { .exec = exec_gated };
-  g_autoptr(PftNode) node = test_node_new (&b);
-  g_autoptr(PftStore) store = pft_store_new ();
-  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
-  g_autoptr(GVariant) params = g_variant_ref_sink (g_variant_new ("a{sv}", NULL));
-  g_autoptr(PftContext) ctx = _pft_context_new (node, store, params, cancellable);
-  GValue item = G_VALUE_INIT;
-  TestCall tc = { .call.done = test_call_done };
-
   /* Not cancelled: the exec's result reaches the run's context, once. */
-  test_gate_reset ();
   test_gate_open ();
-  g_value_init (&item, G_TYPE_INT64);
-  _pft_exec_start (node, ctx, &item, cancellable, &tc.call);
-  while (tc.reports == 0)
+  _pft_exec_start (f->node, f->ctx, &f->item, f->cancellable, &f->tc.call);
+  while (f->tc.reports == 0)
     g_main_context_iteration (NULL, TRUE);
-  g_assert_no_error (tc.error);
-  g_assert_cmpint (tc.value, ==, 42);
+  g_assert_no_error (f->tc.error);
+  g_assert_cmpint (f->tc.value, ==, 42);
   g_assert_false (gate.ran_in_pusher);
 
   /* Cancelling afterwards reports nothing more. */
-  g_cancellable_cancel (cancellable);
+  g_cancellable_cancel (f->cancellable);
   while (g_main_context_iteration (NULL, FALSE))
     ;
-  g_assert_cmpuint (tc.reports, ==, 1);
+  g_assert_cmpuint (f->tc.reports, ==, 1);
 }
 
 static void
-test_exec_thread_exec_cancelled_before (void)
+test_exec_thread_exec_cancelled_before (ExecFixture   *f,
+                                        gconstpointer  data)
 {
-  TestBehaviour b = { .exec = exec_gated };
-  g_autoptr(PftNode) node = test_node_new (&b);
-  g_autoptr(PftStore) store = pft_store_new ();
-  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
-  g_autoptr(GVariant) params = g_variant_ref_sink (g_variant_new ("a{sv}", NULL));
-  g_autoptr(PftContext) ctx = _pft_context_new (node, store, params, cancellable);
-  GValue item = G_VALUE_INIT;
-  TestCall tc = { .call.done = test_call_done };
-
   /* Already cancelled: reported before _pft_exec_start() returns, and the
    * exec never runs. */
-  test_gate_reset ();
   test_gate_open ();
-  g_cancellable_cancel (cancellable);
-  g_value_init (&item, G_TYPE_INT64);
-  _pft_exec_start (node, ctx, &item, cancellable, &tc.call);
-  g_assert_cmpuint (tc.reports, ==, 1);
-  g_assert_error (tc.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_cancellable_cancel (f->cancellable);
+  _pft_exec_start (f->node, f->ctx, &f->item, f->cancellable, &f->tc.call);
+  g_assert_cmpuint (f->tc.reports, ==, 1);
+  g_assert_error (f->tc.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
   g_usleep (10 * 1000);
   g_assert_cmpuint (gate.finished, ==, 0);
-  g_assert_cmpint (g_atomic_int_get (&b.exec_calls), ==, 0);
-  g_clear_error (&tc.error);
+  g_assert_cmpint (g_atomic_int_get (&f->b.exec_calls), ==, 0);
 }
 
 /* Feeds @n_ticks ticks of @span_us each, @done execs finished and @cpu_us
@@ -434,9 +441,12 @@ main (int   argc,
   g_test_add_func ("/pft/exec-pool/runs-every-job", test_exec_pool_runs_every_job);
   g_test_add_func ("/pft/exec-pool/grows-for-blocked-jobs", test_exec_pool_grows_for_blocked_jobs);
   g_test_add_func ("/pft/exec-pool/shutdown-waits-for-jobs", test_exec_pool_shutdown_waits_for_jobs);
-  g_test_add_func ("/pft/exec/thread-exec-reported", test_exec_thread_exec_reported);
-  g_test_add_func ("/pft/exec/thread-exec-cancelled", test_exec_thread_exec_cancelled);
-  g_test_add_func ("/pft/exec/thread-exec-cancelled-before", test_exec_thread_exec_cancelled_before);
+  g_test_add ("/pft/exec/thread-exec-reported", ExecFixture, NULL,
+              exec_fixture_set_up, test_exec_thread_exec_reported, exec_fixture_tear_down);
+  g_test_add ("/pft/exec/thread-exec-cancelled", ExecFixture, NULL,
+              exec_fixture_set_up, test_exec_thread_exec_cancelled, exec_fixture_tear_down);
+  g_test_add ("/pft/exec/thread-exec-cancelled-before", ExecFixture, NULL,
+              exec_fixture_set_up, test_exec_thread_exec_cancelled_before, exec_fixture_tear_down);
 
   return g_test_run ();
 }
