@@ -3,7 +3,7 @@
  * SPDX-License-Identifier: MIT
  */
 
-#include "pft.h"
+#include "pft-adaptive-batch-flow.h"
 #include "pft-node-private.h"
 #include "pft-throttle-private.h"
 

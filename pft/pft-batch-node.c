@@ -3,7 +3,7 @@
  * SPDX-License-Identifier: MIT
  */
 
-#include "pft.h"
+#include "pft-batch-node.h"
 #include "pft-batch-exec-private.h"
 #include "pft-node-private.h"
 

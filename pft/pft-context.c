@@ -3,7 +3,10 @@
  * SPDX-License-Identifier: MIT
  */
 
-#include "pft.h"
+#include "pft-context.h"
+#include "pft-node.h"
+#include "pft-rate-limiter.h"
+#include "pft-store.h"
 #include "pft-private.h"
 #include "pft-context-private.h"
 #include "pft-node-private.h"

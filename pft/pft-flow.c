@@ -5,7 +5,9 @@
 
 #include <glib/gi18n-lib.h>
 
-#include "pft.h"
+#include "pft-context.h"
+#include "pft-error.h"
+#include "pft-flow.h"
 #include "pft-invocation-private.h"
 #include "pft-node-private.h"
 

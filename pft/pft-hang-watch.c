@@ -4,8 +4,11 @@
  * SPDX-License-Identifier: MIT
  */
 
-#include "pft.h"
+#include "pft-context.h"
+#include "pft-node.h"
+#include "pft-clock-private.h"
 #include "pft-hang-watch-private.h"
+#include "pft-node-private.h"
 
 /*
  * pft_node_run() iterates a private main context. A timer or idle that an

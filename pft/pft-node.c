@@ -12,6 +12,7 @@
 #include "pft-enums.h"
 #include "pft-error.h"
 #include "pft-node.h"
+#include "pft-store.h"
 #include "pft-private.h"
 #include "pft-clock-private.h"
 #include "pft-exec-private.h"

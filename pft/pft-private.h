@@ -5,7 +5,7 @@
 
 #pragma once
 
-#include "pft.h"
+#include "pft-types.h"
 
 G_BEGIN_DECLS
 

@@ -7,7 +7,7 @@
 
 #pragma once
 
-#include "pft.h"
+#include "pft.h"   /* for pft-adaptive-controller.c, which includes only this */
 #include "pft-dispatch-private.h"
 
 G_BEGIN_DECLS

@@ -3,7 +3,8 @@
  * SPDX-License-Identifier: MIT
  */
 
-#include "pft.h"
+#include "pft-rate-limiter.h"
+#include "pft-throttled-batch-flow.h"
 #include "pft-node-private.h"
 #include "pft-throttle-private.h"
 
@@ -136,15 +137,15 @@ pft_throttled_batch_flow_get_throttle (PftNode *node)
 
 static void
 pft_throttled_batch_flow_max_concurrent_changed (PftNode *node,
-                                                  guint    max_concurrent)
+                                                 guint    max_concurrent)
 {
   _pft_throttle_max_concurrent_changed (THROTTLE (PFT_THROTTLED_BATCH_FLOW (node)), max_concurrent);
 }
 
 static void
-renotify_alias (GObject    *object,
-                GParamSpec *pspec,
-                gpointer    user_data)
+pft_throttled_batch_flow_renotify_alias (GObject    *object,
+                                         GParamSpec *pspec,
+                                         gpointer    user_data)
 {
   g_object_notify_by_pspec (object, max_concurrent_flows_pspec);
 }
@@ -164,7 +165,8 @@ pft_throttled_batch_flow_constructor (GType                  type,
    * by what g_object_new() was given. */
   priv->throttle = _pft_throttle_new (object, properties, item_done_signal, &defaults);
   pft_batch_flow_set_max_concurrent (PFT_BATCH_FLOW (self), MAX (defaults.max_concurrent, 1));
-  g_signal_connect (object, "notify::max-concurrent", G_CALLBACK (renotify_alias), NULL);
+  g_signal_connect (object, "notify::max-concurrent",
+                    G_CALLBACK (pft_throttled_batch_flow_renotify_alias), NULL);
   return object;
 }
 

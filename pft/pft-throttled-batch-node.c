@@ -3,7 +3,8 @@
  * SPDX-License-Identifier: MIT
  */
 
-#include "pft.h"
+#include "pft-rate-limiter.h"
+#include "pft-throttled-batch-node.h"
 #include "pft-node-private.h"
 #include "pft-throttle-private.h"
 
