@@ -522,7 +522,9 @@ enum
 typedef struct _PftExecToken PftExecToken;
 struct _PftExecToken
 {
-  gint                 state;      /* atomic, PFT_EXEC_TOKEN_* */
+  /* PFT_EXEC_TOKEN_*: read and written on the run's main context only,
+   * where exec_async is called and its callback comes (GIO's rule). */
+  gint                 state;
   GAsyncReadyCallback  callback;
   gpointer             user_data;
   GType                type;       /* the node's, for the critical */
@@ -622,13 +624,14 @@ pft_exec_token_cb (GObject      *source,
                    gpointer      user_data)
 {
   PftExecToken *token = user_data;
-  gint old = g_atomic_int_or (&token->state, PFT_EXEC_TOKEN_CALLED_BACK);
+  gint old = token->state;
 
   if (old & (PFT_EXEC_TOKEN_CALLED_BACK | PFT_EXEC_TOKEN_RETURNED))
     {
       pft_exec_token_report_twice (token);
       return;
     }
+  token->state = old | PFT_EXEC_TOKEN_CALLED_BACK;
   token->callback (source, result, token->user_data);
   /* Inside exec_async, its caller recycles the token once it returned. */
   if (old & PFT_EXEC_TOKEN_LEFT)
@@ -665,7 +668,8 @@ pft_exec_call_async (PftNode             *node,
   PFT_NODE_GET_CLASS (node)->exec_async (node, ctx, item, cancellable, pft_exec_token_cb, token);
   _pft_context_set_sync_return (ctx, previous);
 
-  old = g_atomic_int_or (&token->state, PFT_EXEC_TOKEN_LEFT | (sr->returned ? PFT_EXEC_TOKEN_RETURNED : 0));
+  old = token->state;
+  token->state = old | PFT_EXEC_TOKEN_LEFT | (sr->returned ? PFT_EXEC_TOKEN_RETURNED : 0);
   if (sr->returned && (old & PFT_EXEC_TOKEN_CALLED_BACK))
     {
       /* The callback came first, from inside exec_async, and reported. */
