@@ -311,16 +311,30 @@ pft_node_init (PftNode *self)
 /* ------------------------------------------------------------------ */
 /* The engine's hooks                                                   */
 
+/* Asked per exec: g_type_class_get_private() walks the type's ancestry,
+ * so the last class looked up in this thread is remembered (with its
+ * type: a class of an unloaded type module could come back elsewhere). */
+static __thread gpointer             pft_node_last_class;
+static __thread GType                pft_node_last_class_type;
+static __thread PftNodeClassPrivate *pft_node_last_class_private;
+
 PftNodeClassPrivate *
 _pft_node_class_get_private (gpointer klass)
 {
-  return PFT_NODE_CLASS_GET_PRIVATE (klass);
+  GType type = G_TYPE_FROM_CLASS (klass);
+
+  if (G_LIKELY (klass == pft_node_last_class && type == pft_node_last_class_type))
+    return pft_node_last_class_private;
+  pft_node_last_class_private = PFT_NODE_CLASS_GET_PRIVATE (klass);
+  pft_node_last_class = klass;
+  pft_node_last_class_type = type;
+  return pft_node_last_class_private;
 }
 
 PftNodeClassPrivate *
 _pft_node_get_class_private (PftNode *node)
 {
-  return PFT_NODE_CLASS_GET_PRIVATE (PFT_NODE_GET_CLASS (node));
+  return _pft_node_class_get_private (PFT_NODE_GET_CLASS (node));
 }
 
 PftThrottle *
