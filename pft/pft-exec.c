@@ -18,6 +18,7 @@
 #include "pft-context-private.h"
 #include "pft-exec-private.h"
 #include "pft-exec-pool-private.h"
+#include "pft-exec-request-private.h"
 #include "pft-main-context-batch-private.h"
 #include "pft-node-private.h"
 #include "pft-rate-limiter-private.h"
@@ -113,12 +114,6 @@ struct _PftExecGroup
 };
 
 static void pft_thread_exec_report (PftThreadExec *te);
-static void pft_exec_request_starts (PftNode        *node,
-                                     PftContext     *ctx,
-                                     PftRateLimiter *limiter,
-                                     guint64         entry);
-static void pft_exec_returned_after_report (PftContext     *ctx,
-                                            PftRateLimiter *limiter);
 
 static PftExecGroup *
 pft_exec_group_ref (PftExecGroup *group)
@@ -331,7 +326,7 @@ pft_thread_exec_run (PftExecPoolJob *job)
 
       /* The request starts now, in this thread: the window counts it
        * from here, not from when its slot was granted. */
-      pft_exec_request_starts (te->node, te->ctx, te->limiter, te->entry);
+      _pft_exec_request_starts (te->node, te->ctx, te->limiter, te->entry);
       if (klass->exec != NULL)
         klass->exec (te->node, te->ctx, &te->item, &result, &error);
       /* Whoever moves @state on first reports: the exec (through its
@@ -339,7 +334,7 @@ pft_thread_exec_run (PftExecPoolJob *job)
        * wait for it, and that took a hold on the limiter for us. */
       won = g_atomic_int_compare_and_exchange (&te->state, PFT_THREAD_EXEC_RUNNING, PFT_THREAD_EXEC_REPORTED);
       if (!won)
-        pft_exec_returned_after_report (te->ctx, te->limiter);
+        _pft_exec_request_returned_after_report (te->ctx, te->limiter);
     }
   if (te->group != NULL)
     pft_exec_group_unlink (te);
@@ -403,7 +398,7 @@ pft_exec_default (PftNode      *self,
     {
       GValue result = G_VALUE_INIT;
 
-      pft_exec_request_starts (self, ctx, call->limiter, call->entry);
+      _pft_exec_request_starts (self, ctx, call->limiter, call->entry);
       if (klass->exec != NULL)
         klass->exec (self, ctx, item, &result, &error);
       if (error != NULL && G_IS_VALUE (&result))
@@ -703,83 +698,10 @@ _pft_exec_call_async (PftNode             *node,
 /* ------------------------------------------------------------------ */
 /* Starting one exec in the node's shape                                */
 
-/* The exec of @node, with @ctx, is being called: its request starts now,
- * or when the exec says so (pft_context_begin_request()). */
-static void
-pft_exec_request_starts (PftNode        *node,
-                         PftContext     *ctx,
-                         PftRateLimiter *limiter,
-                         guint64         entry)
-{
-  if (limiter == NULL)
-    return;
-  if (_pft_node_get_class_private (node)->begins_requests)
-    _pft_context_defer_request_start (ctx, limiter, entry);
-  else
-    _pft_rate_limiter_start (limiter, entry);
-}
-
-/* An exec reported before it returned keeps its limiter's count until it
- * returns (PftExecCall.limiter): the early report takes a hold first,
- * and whatever then tells that the exec returned gives it back. The
- * states of such a report, moved on atomically: */
-enum
-{
-  PFT_EXEC_REPORT_PENDING,   /* nobody reported yet */
-  PFT_EXEC_REPORT_DONE,      /* reported; nothing held */
-  PFT_EXEC_REPORT_HOLDING,   /* reported cancelled while the exec runs, with a hold */
-};
-
-/* An exec reported early (PftExecCall.exec_running) has returned: a
- * request start it deferred and never marked counts from now (its slot's
- * release left the entry pending), and its hold goes. */
-static void
-pft_exec_returned_after_report (PftContext     *ctx,
-                                PftRateLimiter *limiter)
-{
-  if (limiter != NULL)
-    {
-      if (ctx != NULL)
-        pft_context_begin_request (ctx);
-      _pft_rate_limiter_unhold (limiter);
-    }
-}
-
-/* Reports early (@report with @data) unless the exec did first. The hold
- * is taken before the report lets the run give its slot back. */
-static void
-pft_exec_report_cancelled_early (gint           *state,
-                                 PftRateLimiter *limiter,
-                                 void          (*report) (gpointer data),
-                                 gpointer        data)
-{
-  if (limiter != NULL)
-    _pft_rate_limiter_hold (limiter);
-  if (g_atomic_int_compare_and_exchange (state, PFT_EXEC_REPORT_PENDING,
-                                         limiter != NULL ? PFT_EXEC_REPORT_HOLDING : PFT_EXEC_REPORT_DONE))
-    report (data);
-  else if (limiter != NULL)
-    _pft_rate_limiter_unhold (limiter);
-}
-
-/* The exec returned. TRUE if it reports; otherwise its outcome is
- * dropped, and the hold of an early report, if any, goes. */
-static gboolean
-pft_exec_report_returned (gint           *state,
-                          PftContext     *ctx,
-                          PftRateLimiter *limiter)
-{
-  if (g_atomic_int_compare_and_exchange (state, PFT_EXEC_REPORT_PENDING, PFT_EXEC_REPORT_DONE))
-    return TRUE;
-  if (g_atomic_int_compare_and_exchange (state, PFT_EXEC_REPORT_HOLDING, PFT_EXEC_REPORT_DONE))
-    pft_exec_returned_after_report (ctx, limiter);
-  return FALSE;
-}
-
 /* The engine's task around exec_task: its task data. */
 typedef struct
 {
-  gint            state;     /* atomic, PFT_EXEC_REPORT_* */
+  gint            state;     /* atomic, PFT_EXEC_REQUEST_* */
   PftRateLimiter *limiter;   /* (owned) (nullable): outlives the run's slot */
   PftContext     *ctx;       /* (owned) (nullable): the exec's, if it may be reported early */
   PftExecCall    *call;      /* valid until reported */
@@ -809,7 +731,7 @@ pft_exec_task_inner_cb (GObject      *source,
   GError *error = NULL;
 
   g_task_propagate_value (G_TASK (result), &value, &error);
-  if (pft_exec_report_returned (&etd->state, etd->ctx, etd->limiter))
+  if (_pft_exec_request_report_returned (&etd->state, etd->ctx, etd->limiter))
     {
       if (error != NULL)
         g_task_return_error (outer, g_steal_pointer (&error));
@@ -864,7 +786,7 @@ pft_exec_task_cancelled_cb (gpointer data)
   GTask *outer = data;
   PftExecTaskData *etd = g_task_get_task_data (outer);
 
-  pft_exec_report_cancelled_early (&etd->state, etd->limiter, pft_exec_task_return_cancelled, outer);
+  _pft_exec_request_report_early (&etd->state, etd->limiter, pft_exec_task_return_cancelled, outer);
   return G_SOURCE_REMOVE;
 }
 
@@ -873,7 +795,7 @@ pft_exec_task_cancelled_cb (gpointer data)
 typedef struct
 {
   gatomicrefcount  ref_count;
-  gint             state;      /* atomic, PFT_EXEC_REPORT_* */
+  gint             state;      /* atomic, PFT_EXEC_REQUEST_* */
   PftExecCall     *call;       /* valid until reported */
   PftNode         *node;
   PftContext      *ctx;        /* (owned): the exec's */
@@ -916,7 +838,7 @@ pft_exec_async_report_cancelled_cb (gpointer data)
 {
   PftExecAsyncReport *ar = data;
 
-  pft_exec_report_cancelled_early (&ar->state, ar->limiter, pft_exec_async_report_cancelled, ar);
+  _pft_exec_request_report_early (&ar->state, ar->limiter, pft_exec_async_report_cancelled, ar);
   return G_SOURCE_REMOVE;
 }
 
@@ -931,7 +853,7 @@ pft_exec_async_report_cb (GObject      *source,
 
   /* Finished either way, as GIO expects of a started operation. */
   PFT_NODE_GET_CLASS (ar->node)->exec_finish (ar->node, result, &value, &error);
-  if (pft_exec_report_returned (&ar->state, ar->ctx, ar->limiter))
+  if (_pft_exec_request_report_returned (&ar->state, ar->ctx, ar->limiter))
     {
       PftExecCall *call = g_steal_pointer (&ar->call);
 
@@ -970,7 +892,7 @@ pft_exec_start_async_reporting_cancel (PftNode      *node,
   if (pft_exec_call_async (node, ctx, item, cancellable, pft_exec_async_report_cb, ar, &sr))
     {
       /* Returned at once: the callback will not be called. */
-      if (pft_exec_report_returned (&ar->state, ar->ctx, ar->limiter))
+      if (_pft_exec_request_report_returned (&ar->state, ar->ctx, ar->limiter))
         {
           ar->call = NULL;
           call->done (call, &sr.value, sr.error);
@@ -1017,7 +939,7 @@ _pft_exec_start (PftNode      *node,
       g_task_set_task_data (outer, etd, pft_exec_task_data_free);
       inner = g_task_new (node, cancellable, pft_exec_task_inner_cb, NULL);
       g_task_set_task_data (inner, g_object_ref (outer), g_object_unref);
-      pft_exec_request_starts (node, ctx, call->limiter, call->entry);
+      _pft_exec_request_starts (node, ctx, call->limiter, call->entry);
       if (call->report_cancel_at_once && cancellable != NULL)
         _pft_cancel_watch_connect (pft_context_get_main_context (ctx), cancellable,
                                    pft_exec_task_cancelled_cb, g_object_ref (outer), g_object_unref);
@@ -1026,7 +948,7 @@ _pft_exec_start (PftNode      *node,
        * task later. */
       if (error != NULL)
         {
-          if (pft_exec_report_returned (&etd->state, etd->ctx, etd->limiter))
+          if (_pft_exec_request_report_returned (&etd->state, etd->ctx, etd->limiter))
             g_task_return_error (outer, error);
           else
             g_error_free (error);
@@ -1046,7 +968,7 @@ _pft_exec_start (PftNode      *node,
    * pft_context_return_value() before it returns, instead of its
    * callback: no GTask, no main-loop iteration. Its request starts when
    * it is called, in either shape of the report. */
-  pft_exec_request_starts (node, ctx, call->limiter, call->entry);
+  _pft_exec_request_starts (node, ctx, call->limiter, call->entry);
 
   if (call->report_cancel_at_once && cancellable != NULL)
     {
