@@ -3,13 +3,15 @@
  * SPDX-License-Identifier: MIT
  */
 
+#include "pft-adaptive-batch-flow.h"
+#include "pft-node-private.h"
 #include "pft-throttle-private.h"
 
 /**
  * PftAdaptiveBatchFlow:
  *
  * A throttled batch flow whose walk concurrency adapts, with the same
- * controller as [class@Pft.AdaptiveNode] (the seed's
+ * controller as [class@Pft.AdaptiveNode] (pocketflow-throttled's
  * `AdaptiveThrottledBatchFlow`): walks that fail with a rate-limit error
  * (for example from an inner [class@Pft.AdaptiveNode] with
  * [property@Pft.AdaptiveNode:propagate-rate-limit]) back the flow off and
@@ -129,7 +131,7 @@ pft_adaptive_batch_flow_constructor (GType                  type,
   };
 
   priv->adaptive = _pft_adaptive_controller_new (object, properties, &defaults);
-  _pft_throttle_set_adaptive (_pft_throttled_batch_flow_get_throttle (PFT_THROTTLED_BATCH_FLOW (self)),
+  _pft_throttle_set_adaptive (_pft_node_get_throttle (PFT_NODE (self)),
                               priv->adaptive);
   return object;
 }
@@ -193,7 +195,7 @@ pft_adaptive_batch_flow_init (PftAdaptiveBatchFlow *self)
  * pft_adaptive_batch_flow_new:
  * @start: (nullable): the start node of the graph
  *
- * Creates an adaptive batch flow with the seed's defaults (5 initial, 1
+ * Creates an adaptive batch flow with pocketflow-throttled's defaults (5 initial, 1
  * min, 20 max walks, 0.5 back-off, 10 successes, 1.2 recovery). Its
  * default prep returns no param sets, so it is meant to be subclassed.
  *

@@ -3,6 +3,8 @@
  * SPDX-License-Identifier: MIT
  */
 
+#include "pft-adaptive-node.h"
+#include "pft-node-private.h"
 #include "pft-throttle-private.h"
 
 /**
@@ -16,15 +18,12 @@
  * consecutive successes grows it by
  * [property@Pft.AdaptiveNode:recovery-factor], by at least one, up to
  * [property@Pft.BatchNode:max-concurrent] (20 here), while the limit is in
- * use. The seed's `AdaptiveThrottledNode`, with its defects fixed:
- *
- * - the live limiter is resized in place, so items already waiting obey
- *   the new value at once (the seed's queued items kept the old limiter);
- * - recovery grows by at least one (the seed's `int(4 * 1.2)` stayed 4);
- * - a rate limit absorbed by a retry or the fallback still counts;
- * - a rate-limited item is retried after the pause, not lost;
- * - the level where the last rate limit hit is remembered, and is probed
- *   again only now and then rather than at every recovery.
+ * use. It is pocketflow-throttled's `AdaptiveThrottledNode`: the live
+ * limiter is resized in place, so items already waiting obey the new
+ * value at once; a rate limit absorbed by a retry or the fallback still
+ * counts; a rate-limited item is retried after the pause, not lost; and
+ * the level where the last rate limit hit is remembered and probed again
+ * only now and then (see "What Pft does instead" in docs/throttling.md).
  *
  * The counters live on this object, the one the user holds: nodes are
  * never copied per run.
@@ -145,7 +144,7 @@ pft_adaptive_node_constructor (GType                  type,
   };
 
   priv->adaptive = _pft_adaptive_controller_new (object, properties, &defaults);
-  _pft_throttle_set_adaptive (_pft_throttled_batch_node_get_throttle (PFT_THROTTLED_BATCH_NODE (self)),
+  _pft_throttle_set_adaptive (_pft_node_get_throttle (PFT_NODE (self)),
                               priv->adaptive);
   return object;
 }
@@ -208,7 +207,7 @@ pft_adaptive_node_init (PftAdaptiveNode *self)
 /**
  * pft_adaptive_node_new:
  *
- * Creates an adaptive node with the seed's defaults (5 initial, 1 min, 20
+ * Creates an adaptive node with pocketflow-throttled's defaults (5 initial, 1 min, 20
  * max, 0.5 back-off, 10 successes, 1.2 recovery); mostly useful to
  * subclass from bindings.
  *

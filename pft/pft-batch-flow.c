@@ -3,8 +3,9 @@
  * SPDX-License-Identifier: MIT
  */
 
-#include "pft.h"
-#include "pft-throttle-private.h"
+#include "pft-batch-flow.h"
+#include "pft-batch-exec-private.h"
+#include "pft-node-private.h"
 
 /**
  * PftBatchFlow:
@@ -83,11 +84,21 @@ pft_batch_flow_real_post (PftNode       *node,
   return NULL;
 }
 
+static guint
+pft_batch_flow_real_get_max_concurrent (PftNode *node)
+{
+  return pft_batch_flow_get_max_concurrent (PFT_BATCH_FLOW (node));
+}
+
 static void
 pft_batch_flow_class_init (PftBatchFlowClass *klass)
 {
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
   PftNodeClass *node_class = PFT_NODE_CLASS (klass);
+  PftNodeClassPrivate *hooks = _pft_node_class_get_private (klass);
+
+  hooks->exec_phase = _pft_batch_exec_walks;
+  hooks->get_max_concurrent = pft_batch_flow_real_get_max_concurrent;
 
   object_class->get_property = pft_batch_flow_get_property;
   object_class->set_property = pft_batch_flow_set_property;

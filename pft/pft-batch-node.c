@@ -3,8 +3,9 @@
  * SPDX-License-Identifier: MIT
  */
 
-#include "pft.h"
-#include "pft-throttle-private.h"
+#include "pft-batch-node.h"
+#include "pft-batch-exec-private.h"
+#include "pft-node-private.h"
 
 /**
  * PftBatchNode:
@@ -78,10 +79,20 @@ pft_batch_node_set_property (GObject      *object,
     }
 }
 
+static guint
+pft_batch_node_real_get_max_concurrent (PftNode *node)
+{
+  return pft_batch_node_get_max_concurrent (PFT_BATCH_NODE (node));
+}
+
 static void
 pft_batch_node_class_init (PftBatchNodeClass *klass)
 {
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  PftNodeClassPrivate *hooks = _pft_node_class_get_private (klass);
+
+  hooks->exec_phase = _pft_batch_exec_items;
+  hooks->get_max_concurrent = pft_batch_node_real_get_max_concurrent;
 
   object_class->get_property = pft_batch_node_get_property;
   object_class->set_property = pft_batch_node_set_property;

@@ -3,9 +3,13 @@
  * SPDX-License-Identifier: MIT
  */
 
-#include "pft.h"
+#include "pft-context.h"
+#include "pft-node.h"
+#include "pft-rate-limiter.h"
+#include "pft-store.h"
 #include "pft-private.h"
-#include "pft-dispatch-private.h"
+#include "pft-context-private.h"
+#include "pft-node-private.h"
 #include "pft-rate-limiter-private.h"
 
 /**
@@ -337,7 +341,9 @@ _pft_context_set_sync_return (PftContext    *self,
  * called. A result that is not ready when exec_async returns goes
  * through the callback as usual.
  *
- * Calling it anywhere else is a programmer error.
+ * Calling it anywhere else is a programmer error, and so is completing
+ * the attempt twice (with this and with the callback as well): that is
+ * reported as a critical, and the second completion is ignored.
  *
  * Since: 0.1
  */

@@ -7,6 +7,10 @@
 
 #pragma once
 
+#include <gio/gio.h>
+
+#include "pft-types.h"
+#include "pft-clock-private.h"
 #include "pft-node-private.h"
 #include "pft-adaptive-controller-private.h"
 
@@ -34,6 +38,13 @@ typedef struct
   PftClock        *clock;              /* times @timeout */
 } PftRunPolicy;
 
+/* Called once per item with the result moved into @result (or @error
+ * set, owned by the callee). */
+typedef void (*PftItemDoneFunc) (gpointer  user_data,
+                                 guint     index,
+                                 GValue   *result,
+                                 GError   *error);
+
 PftRunPolicy *_pft_run_policy_new   (PftNode      *node);
 PftRunPolicy *_pft_run_policy_ref   (PftRunPolicy *policy);
 void          _pft_run_policy_unref (PftRunPolicy *policy);
@@ -59,6 +70,33 @@ void     _pft_run_item       (PftNode         *node,
                               PftRunPolicy    *policy,
                               PftItemDoneFunc  done,
                               gpointer         user_data);
+
+/* What the items of one batch recycle (their contexts and runs), so
+ * that an item costs no allocation. */
+typedef struct _PftItemPool PftItemPool;
+
+PftItemPool *_pft_item_pool_new         (void);
+void         _pft_item_pool_free        (PftItemPool *pool);
+/* A context a finished item left for the next one, or NULL (transfer full). */
+PftContext  *_pft_item_pool_pop_context (PftItemPool *pool);
+
+/* _pft_run_item() for an item of a batch: takes @ctx's reference;
+ * borrows @node, @cancellable and @policy, which the batch holds; when
+ * @holds_slot, the item owns a slot of the policy's limiter (window entry
+ * @entry) that serves its first attempt. */
+void     _pft_run_pooled_item (PftNode         *node,
+                               PftJobKind       kind,
+                               PftContext      *ctx,
+                               const GValue    *item,
+                               GVariant        *params,
+                               guint            index,
+                               GCancellable    *cancellable,
+                               PftRunPolicy    *policy,
+                               gboolean         holds_slot,
+                               guint64          entry,
+                               PftItemPool     *pool,
+                               PftItemDoneFunc  done,
+                               gpointer         user_data);
 
 typedef struct _PftDispatch PftDispatch;
 
@@ -94,85 +132,11 @@ void     _pft_dispatch_start     (guint                 n_items,
                                   PftDispatchDoneFunc   done,
                                   gpointer              user_data);
 
-/* The exec phase of a batch node (PFT_JOB_EXEC on each item of prep's
- * PftValues) or of a batch flow (PFT_JOB_WALK with each param set). */
-void     _pft_batch_exec_phase   (PftInvocation        *inv,
-                                  PftJobKind            kind);
-
 /* A PftItemDoneFunc: @user_data is the PftDispatch. */
 void     _pft_dispatch_item_done (gpointer  user_data,
                                   guint     index,
                                   GValue   *result,
                                   GError   *error);
 
-/* One exec attempt, as the engine sees it: @done is called once with the
- * outcome, on the run's main context, and may be called before
- * _pft_node_start_exec() returns (an exec that had its result at once).
- * @value is the callee's to take or unset (unset when there is no value);
- * @error is transfer full. Embed it in the caller's own state.
- *
- * @limiter (nullable, borrowed) is the limiter whose slot serves the
- * attempt, with the slot's window entry @entry: the exec machinery calls
- * _pft_rate_limiter_start() right before the exec starts, and an exec
- * still running when @done reports it cancelled (its run was cancelled,
- * or its attempt timed out) keeps counting in the limiter
- * (_pft_rate_limiter_hold()) until it really returns. The caller gives
- * its slot back when @done is called, whatever the error. */
-typedef struct _PftExecCall PftExecCall;
-typedef void (*PftExecDoneFunc) (PftExecCall *call,
-                                 GValue      *value,
-                                 GError      *error);
-struct _PftExecCall
-{
-  PftNode         *node;   /* set by _pft_node_start_exec() */
-  PftExecDoneFunc  done;
-  PftRateLimiter  *limiter;
-  guint64          entry;
-  /* Set by the caller: report G_IO_ERROR_CANCELLED as soon as the
-   * cancellable is cancelled, whatever the exec's shape, rather than wait
-   * for an exec_async or exec_task that ignores it (a thread exec always
-   * reports at once). Used for attempts with a timeout. An exec reported
-   * early keeps its @limiter's count until it really returns, as above. */
-  gboolean         report_cancel_at_once;
-  /* Set by such an early report, cleared by the caller per attempt: the
-   * exec still runs, and a request start it deferred
-   * (pft_node_class_set_begins_requests()) stays pending until it marks
-   * it or returns: the caller's release must not start the entry. */
-  gboolean         exec_running;
-};
-
-/* From pft-node.c: start one exec attempt in the node's shape. */
-void     _pft_node_start_exec    (PftNode             *node,
-                                  PftContext          *ctx,
-                                  const GValue        *item,
-                                  GCancellable        *cancellable,
-                                  PftExecCall         *call);
-
-/* What pft_context_return_value() fills in while a class's exec_async
- * runs (see _pft_node_start_exec()). */
-typedef struct
-{
-  GThread  *thread;     /* the one that may return */
-  gboolean  returned;
-  GValue    value;
-  GError   *error;
-} PftSyncReturn;
-
-/* From pft-throttle.c: the throttle of a throttled node or flow, or NULL. */
-PftThrottle *_pft_node_get_throttle (PftNode *node);
-void     _pft_throttle_fill_policy  (PftThrottle  *throttle,
-                                     PftRunPolicy *policy);
-void     _pft_throttle_batch_started (PftThrottle *throttle,
-                                      guint        n_items);
-void     _pft_throttle_item_done     (PftThrottle  *throttle,
-                                      guint         index,
-                                      const GError *error);
-
-/* From pft-context.c: reuse of item contexts within a batch. */
-gboolean _pft_context_is_recyclable  (PftContext  *self);
-PftSyncReturn *_pft_context_set_sync_return (PftContext    *self,
-                                             PftSyncReturn *sync_return);
-void     _pft_context_reset_for_item (PftContext  *self,
-                                      gint64       index);
 
 G_END_DECLS

@@ -7,10 +7,15 @@
 
 #include <glib/gi18n-lib.h>
 
+#include "pft-private.h"
 #include "pft-dispatch-private.h"
+#include "pft-context-private.h"
+#include "pft-exec-private.h"
+#include "pft-node-private.h"
 #include "pft-rate-limiter-private.h"
 #include "pft-hang-watch-private.h"
 #include "pft-sleep-private.h"
+#include "pft-throttle-private.h"
 
 /* ------------------------------------------------------------------ */
 /* Run policy                                                           */
@@ -19,19 +24,15 @@ PftRunPolicy *
 _pft_run_policy_new (PftNode *node)
 {
   PftRunPolicy *policy = g_new0 (PftRunPolicy, 1);
-  PftThrottle *throttle = _pft_node_get_throttle (node);
+  PftNodeClassPrivate *hooks = _pft_node_get_class_private (node);
+  PftThrottle *throttle = hooks->get_throttle != NULL ? hooks->get_throttle (node) : NULL;
 
   g_atomic_ref_count_init (&policy->ref_count);
   policy->max_retries = pft_node_get_max_retries (node);
   policy->wait = pft_node_get_wait (node);
   policy->timeout = pft_node_get_timeout (node);
   policy->clock = _pft_clock_ref (_pft_node_get_clock (node));
-  if (PFT_IS_BATCH_NODE (node))
-    policy->max_concurrent = pft_batch_node_get_max_concurrent (PFT_BATCH_NODE (node));
-  else if (PFT_IS_BATCH_FLOW (node))
-    policy->max_concurrent = pft_batch_flow_get_max_concurrent (PFT_BATCH_FLOW (node));
-  else
-    policy->max_concurrent = 1;
+  policy->max_concurrent = hooks->get_max_concurrent (node);
   if (throttle != NULL)
     {
       policy->owner = g_object_ref (G_OBJECT (node));
@@ -95,11 +96,12 @@ typedef struct _AttemptTimeout AttemptTimeout;
 
 /* What the items of one batch recycle: an item's context and its ItemRun
  * serve the next item, so that an item costs no allocation. */
-typedef struct
+struct _PftItemPool
 {
   GPtrArray *contexts;   /* (element-type PftContext) */
   ItemRun   *free_runs;  /* chained by next_free */
-} ItemPool;
+};
+typedef PftItemPool ItemPool;
 
 struct _ItemRun
 {
@@ -435,7 +437,7 @@ item_run_exec_done (PftExecCall *call,
     _pft_context_defer_request_start (run->timeout != NULL ? run->timeout->ctx : run->ctx, NULL, 0);
   /* Cancelled becomes timed out here, before the attempt is accounted:
    * the slot goes back whatever the error, and an exec still running
-   * holds the limiter's count by itself (see _pft_node_start_exec()). */
+   * holds the limiter's count by itself (see _pft_exec_start()). */
   run->timed_out = FALSE;
   if (run->timeout != NULL)
     error = attempt_timeout_finish (run, error);
@@ -454,7 +456,7 @@ item_run_walk_cb (GObject      *source,
   ItemRun *run = user_data;
   GValue value = G_VALUE_INIT;
   GError *error = NULL;
-  char *action = _pft_flow_walk_finish (PFT_FLOW (source), result, &error);
+  char *action = _pft_node_get_class_private (run->node)->walk_finish (run->node, result, &error);
   gboolean rate_limited = item_run_attempt_ended (run, error);
 
   if (action != NULL)
@@ -488,18 +490,19 @@ item_run_start_job (ItemRun *run)
         {
           run->timeout = attempt_timeout_start (run);
           run->call.report_cancel_at_once = TRUE;
-          _pft_node_start_exec (run->node, run->timeout->ctx, run->item, run->timeout->cancellable,
+          _pft_exec_start (run->node, run->timeout->ctx, run->item, run->timeout->cancellable,
                                 &run->call);
           return;
         }
-      _pft_node_start_exec (run->node, run->ctx, run->item, run->cancellable, &run->call);
+      _pft_exec_start (run->node, run->ctx, run->item, run->cancellable, &run->call);
     }
   else
     {
       if (run->holds_slot)
         _pft_rate_limiter_start (run->policy->limiter, run->entry);
-      _pft_flow_walk_async (PFT_FLOW (run->node), pft_context_get_store (run->ctx),
-                            run->params, run->cancellable, item_run_walk_cb, run);
+      _pft_node_get_class_private (run->node)->walk_async (run->node, pft_context_get_store (run->ctx),
+                                                           run->params, run->cancellable,
+                                                           item_run_walk_cb, run);
     }
 }
 
@@ -543,20 +546,20 @@ item_run_try_attempt (ItemRun *run)
 /* Takes @ctx's reference: an item that completes at once may be done
  * before this returns, and its context can only serve the next item if
  * nobody else holds it then. */
-static void
-item_run_start (PftNode         *node,
-                PftJobKind       kind,
-                PftContext      *ctx,
-                const GValue    *item,
-                GVariant        *params,
-                guint            index,
-                GCancellable    *cancellable,
-                PftRunPolicy    *policy,
-                gboolean         holds_slot,
-                guint64          entry,
-                ItemPool        *pool,
-                PftItemDoneFunc  done,
-                gpointer         user_data)
+void
+_pft_run_pooled_item (PftNode         *node,
+                      PftJobKind       kind,
+                      PftContext      *ctx,
+                      const GValue    *item,
+                      GVariant        *params,
+                      guint            index,
+                      GCancellable    *cancellable,
+                      PftRunPolicy    *policy,
+                      gboolean         holds_slot,
+                      guint64          entry,
+                      ItemPool        *pool,
+                      PftItemDoneFunc  done,
+                      gpointer         user_data)
 {
   ItemRun *run;
 
@@ -606,8 +609,8 @@ _pft_run_item (PftNode         *node,
                PftItemDoneFunc  done,
                gpointer         user_data)
 {
-  item_run_start (node, kind, g_object_ref (ctx), item, params, index, cancellable, policy,
-                  FALSE, PFT_ENTRY_NONE, NULL, done, user_data);
+  _pft_run_pooled_item (node, kind, g_object_ref (ctx), item, params, index, cancellable, policy,
+                        FALSE, PFT_ENTRY_NONE, NULL, done, user_data);
 }
 
 /* ------------------------------------------------------------------ */
@@ -858,167 +861,35 @@ _pft_dispatch_item_done (gpointer  user_data,
 }
 
 /* ------------------------------------------------------------------ */
-/* The exec phase of batch nodes and batch flows                        */
+/* The item pool of a batch                                             */
 
-/* Reads the PftValues a batch prep returned; "none" is an empty batch, as
- * PocketFlow's `prep_res or []`. */
-static PftValues *
-batch_items_from_prep (PftNode       *node,
-                       const GValue  *prep_result,
-                       GError       **error)
+PftItemPool *
+_pft_item_pool_new (void)
 {
-  if (G_VALUE_HOLDS_POINTER (prep_result) && g_value_get_pointer (prep_result) == NULL)
-    return pft_values_new ();
-  if (G_VALUE_HOLDS (prep_result, PFT_TYPE_VALUES) && g_value_get_object (prep_result) != NULL)
-    return g_value_dup_object (prep_result);
+  PftItemPool *pool = g_new0 (PftItemPool, 1);
 
-  g_set_error (error, PFT_ERROR, PFT_ERROR_INVALID_ARGUMENT,
-               _("%s: prep of a batch must return a PftValues, not %s"),
-               pft_node_get_name (node), G_VALUE_TYPE_NAME (prep_result));
-  return NULL;
-}
-
-/* Every param set of a batch flow is checked before the first walk
- * starts: a bad one is a bug in prep, better reported before any side
- * effect. */
-static gboolean
-check_param_sets (PftNode    *node,
-                  PftValues  *sets,
-                  GError    **error)
-{
-  guint n = pft_values_get_length (sets);
-
-  for (guint i = 0; i < n; i++)
-    {
-      const GValue *v = pft_values_peek (sets, i);
-      GVariant *set = G_VALUE_HOLDS_VARIANT (v) ? g_value_get_variant (v) : NULL;
-
-      if (set == NULL || !g_variant_is_of_type (set, G_VARIANT_TYPE_VARDICT))
-        {
-          g_set_error (error, PFT_ERROR, PFT_ERROR_INVALID_ARGUMENT,
-                       _("%s: param set %u is not an a{sv} variant (it holds %s)"),
-                       pft_node_get_name (node), i,
-                       set != NULL ? g_variant_get_type_string (set) : G_VALUE_TYPE_NAME (v));
-          return FALSE;
-        }
-    }
-  return TRUE;
-}
-
-typedef struct
-{
-  PftInvocation *inv;
-  PftJobKind     kind;
-  PftValues     *items;
-  PftRunPolicy  *policy;
-  ItemPool       pool;
-} BatchRun;
-
-static void
-batch_start_item (PftDispatch  *dispatch,
-                  guint         index,
-                  GCancellable *cancellable,
-                  gboolean      holds_slot,
-                  guint64       entry,
-                  gpointer      user_data)
-{
-  BatchRun *br = user_data;
-
-  if (br->kind == PFT_JOB_EXEC)
-    {
-      PftContext *ctx;
-
-      /* All items of the batch share the cancellable, store, params. */
-      if (br->pool.contexts->len > 0)
-        {
-          ctx = g_ptr_array_steal_index_fast (br->pool.contexts, br->pool.contexts->len - 1);
-          _pft_context_reset_for_item (ctx, index);
-        }
-      else
-        ctx = _pft_context_new_for_item (br->inv->ctx, index, cancellable);
-
-      item_run_start (br->inv->node, PFT_JOB_EXEC, ctx, pft_values_peek (br->items, index), NULL,
-                      index, cancellable, br->policy, holds_slot, entry, &br->pool,
-                      _pft_dispatch_item_done, dispatch);
-    }
-  else
-    {
-      /* A param set is laid over the flow's own params. */
-      g_autoptr(GVariant) set = pft_values_dup_variant (br->items, index);
-      g_autoptr(GVariant) params = _pft_params_merge (pft_context_get_params (br->inv->ctx), set);
-
-      item_run_start (br->inv->node, PFT_JOB_WALK, g_object_ref (br->inv->ctx), NULL, params,
-                      index, cancellable, br->policy, holds_slot, entry, &br->pool,
-                      _pft_dispatch_item_done, dispatch);
-    }
-}
-
-static void
-batch_done (PftValues *results,
-            GError    *error,
-            gpointer   user_data)
-{
-  BatchRun *br = user_data;
-  PftInvocation *inv = br->inv;
-
-  g_object_unref (br->items);
-  g_ptr_array_unref (br->pool.contexts);
-  while (br->pool.free_runs != NULL)
-    {
-      ItemRun *run = br->pool.free_runs;
-
-      br->pool.free_runs = run->next_free;
-      g_free (run);
-    }
-  _pft_run_policy_unref (br->policy);
-  g_free (br);
-
-  if (error == NULL)
-    {
-      g_value_init (&inv->exec_result, PFT_TYPE_VALUES);
-      g_value_take_object (&inv->exec_result, results);
-    }
-  _pft_invocation_exec_done (inv, error);
+  pool->contexts = g_ptr_array_new_with_free_func (g_object_unref);
+  return pool;
 }
 
 void
-_pft_batch_exec_phase (PftInvocation *inv,
-                       PftJobKind     kind)
+_pft_item_pool_free (PftItemPool *pool)
 {
-  GError *error = NULL;
-  PftRunPolicy *policy;
-  PftValues *items;
-  BatchRun *br;
-
-  items = batch_items_from_prep (inv->node, &inv->prep_result, &error);
-  if (items != NULL && kind == PFT_JOB_WALK && !check_param_sets (inv->node, items, &error))
-    g_clear_object (&items);
-  if (items == NULL)
+  g_ptr_array_unref (pool->contexts);
+  while (pool->free_runs != NULL)
     {
-      _pft_invocation_exec_done (inv, error);
-      return;
-    }
+      ItemRun *run = pool->free_runs;
 
-  policy = _pft_run_policy_new (inv->node);
-  if (policy->adaptive != NULL && !_pft_adaptive_controller_check (policy->adaptive, &error))
-    {
-      _pft_run_policy_unref (policy);
-      g_object_unref (items);
-      _pft_invocation_exec_done (inv, error);
-      return;
+      pool->free_runs = run->next_free;
+      g_free (run);
     }
+  g_free (pool);
+}
 
-  br = g_new0 (BatchRun, 1);
-  br->policy = policy;
-  br->inv = inv;
-  br->kind = kind;
-  br->items = items;
-  br->pool.contexts = g_ptr_array_new_with_free_func (g_object_unref);
-  /* A walk is not retried for ordinary errors (its nodes retry their own
-   * execs); only a throttled flow runs a rate-limited walk again. */
-  if (kind == PFT_JOB_WALK)
-    br->policy->max_retries = 1;
-  _pft_dispatch_start (pft_values_get_length (items), br->policy,
-                       pft_context_get_cancellable (inv->ctx),
-                       batch_start_item, batch_done, br);
+PftContext *
+_pft_item_pool_pop_context (PftItemPool *pool)
+{
+  if (pool->contexts->len == 0)
+    return NULL;
+  return g_ptr_array_steal_index_fast (pool->contexts, pool->contexts->len - 1);
 }

@@ -5,7 +5,10 @@
 
 #include <glib/gi18n-lib.h>
 
-#include "pft.h"
+#include "pft-context.h"
+#include "pft-error.h"
+#include "pft-flow.h"
+#include "pft-invocation-private.h"
 #include "pft-node-private.h"
 
 /**
@@ -112,11 +115,27 @@ pft_flow_real_post (PftNode       *node,
   return NULL;
 }
 
+static void  pft_flow_exec_phase  (PftInvocation       *inv);
+static void  pft_flow_walk_async  (PftNode             *node,
+                                   PftStore            *store,
+                                   GVariant            *params,
+                                   GCancellable        *cancellable,
+                                   GAsyncReadyCallback  callback,
+                                   gpointer             user_data);
+static char *pft_flow_walk_finish (PftNode             *node,
+                                   GAsyncResult        *result,
+                                   GError             **error);
+
 static void
 pft_flow_class_init (PftFlowClass *klass)
 {
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
   PftNodeClass *node_class = PFT_NODE_CLASS (klass);
+  PftNodeClassPrivate *hooks = _pft_node_class_get_private (klass);
+
+  hooks->exec_phase = pft_flow_exec_phase;
+  hooks->walk_async = pft_flow_walk_async;
+  hooks->walk_finish = pft_flow_walk_finish;
 
   object_class->dispose = pft_flow_dispose;
   object_class->get_property = pft_flow_get_property;
@@ -271,12 +290,12 @@ typedef struct
   PftNode      *current;
   guint         steps;
   guint         max_steps;
-} Walk;
+} PftFlowWalk;
 
 static void
-walk_free (gpointer data)
+pft_flow_walk_free (gpointer data)
 {
-  Walk *walk = data;
+  PftFlowWalk *walk = data;
 
   g_clear_object (&walk->flow);
   g_clear_object (&walk->store);
@@ -285,12 +304,12 @@ walk_free (gpointer data)
   g_free (walk);
 }
 
-static void walk_step (GTask *task);
+static void pft_flow_walk_step (GTask *task);
 
 static void
-warn_dead_end (PftFlow    *flow,
-               PftNode    *node,
-               const char *action)
+pft_flow_warn_dead_end (PftFlow    *flow,
+                        PftNode    *node,
+                        const char *action)
 {
   g_auto(GStrv) actions = pft_node_dup_actions (node);
   g_autofree char *list = NULL;
@@ -303,17 +322,17 @@ warn_dead_end (PftFlow    *flow,
 }
 
 static void
-walk_step_cb (GObject      *source,
-              GAsyncResult *result,
-              gpointer      user_data)
+pft_flow_walk_step_cb (GObject      *source,
+                       GAsyncResult *result,
+                       gpointer      user_data)
 {
   g_autoptr(GTask) task = user_data;
-  Walk *walk = g_task_get_task_data (task);
+  PftFlowWalk *walk = g_task_get_task_data (task);
   GError *error = NULL;
   char *action;
   PftNode *next;
 
-  action = _pft_node_invoke_finish (PFT_NODE (source), result, &error);
+  action = _pft_invocation_run_finish (PFT_NODE (source), result, &error);
   if (action == NULL)
     {
       g_task_return_error (task, error);
@@ -323,20 +342,20 @@ walk_step_cb (GObject      *source,
   next = pft_node_get_successor (walk->current, action);
   if (next == NULL)
     {
-      warn_dead_end (walk->flow, walk->current, action);
+      pft_flow_warn_dead_end (walk->flow, walk->current, action);
       g_task_return_pointer (task, action, g_free);
       return;
     }
 
   g_free (action);
   g_set_object (&walk->current, next);
-  walk_step (g_steal_pointer (&task));
+  pft_flow_walk_step (g_steal_pointer (&task));
 }
 
 static void
-walk_step (GTask *task)
+pft_flow_walk_step (GTask *task)
 {
-  Walk *walk = g_task_get_task_data (task);
+  PftFlowWalk *walk = g_task_get_task_data (task);
 
   if (walk->max_steps != 0 && walk->steps >= walk->max_steps)
     {
@@ -348,23 +367,26 @@ walk_step (GTask *task)
       return;
     }
   walk->steps++;
-  _pft_node_invoke_async (walk->current, walk->store, walk->params,
-                          g_task_get_cancellable (task), walk_step_cb, task);
+  _pft_invocation_run_async (walk->current, walk->store, walk->params,
+                             g_task_get_cancellable (task), pft_flow_walk_step_cb, task);
 }
 
-void
-_pft_flow_walk_async (PftFlow             *flow,
-                      PftStore            *store,
-                      GVariant            *params,
-                      GCancellable        *cancellable,
-                      GAsyncReadyCallback  callback,
-                      gpointer             user_data)
+/* The walk hook: runs the graph from the start node with @params;
+ * completes with the last action (char *). */
+static void
+pft_flow_walk_async (PftNode             *node,
+                     PftStore            *store,
+                     GVariant            *params,
+                     GCancellable        *cancellable,
+                     GAsyncReadyCallback  callback,
+                     gpointer             user_data)
 {
+  PftFlow *flow = PFT_FLOW (node);
   PftFlowPrivate *priv = pft_flow_get_instance_private (flow);
   GTask *task = g_task_new (flow, cancellable, callback, user_data);
-  Walk *walk;
+  PftFlowWalk *walk;
 
-  g_task_set_source_tag (task, _pft_flow_walk_async);
+  g_task_set_source_tag (task, pft_flow_walk_async);
 
   if (priv->start == NULL)
     {
@@ -375,34 +397,34 @@ _pft_flow_walk_async (PftFlow             *flow,
       return;
     }
 
-  walk = g_new0 (Walk, 1);
+  walk = g_new0 (PftFlowWalk, 1);
   walk->flow = g_object_ref (flow);
   walk->store = g_object_ref (store);
   walk->params = g_variant_ref (params);
   walk->current = g_object_ref (priv->start);
   walk->max_steps = priv->max_steps;
-  g_task_set_task_data (task, walk, walk_free);
-  walk_step (task);
+  g_task_set_task_data (task, walk, pft_flow_walk_free);
+  pft_flow_walk_step (task);
 }
 
-char *
-_pft_flow_walk_finish (PftFlow       *flow,
-                       GAsyncResult  *result,
-                       GError       **error)
+static char *
+pft_flow_walk_finish (PftNode       *node,
+                      GAsyncResult  *result,
+                      GError       **error)
 {
-  g_return_val_if_fail (g_task_is_valid (result, flow), NULL);
+  g_return_val_if_fail (g_task_is_valid (result, node), NULL);
 
   return g_task_propagate_pointer (G_TASK (result), error);
 }
 
 static void
-flow_walk_cb (GObject      *source,
-              GAsyncResult *result,
-              gpointer      user_data)
+pft_flow_walk_cb (GObject      *source,
+                  GAsyncResult *result,
+                  gpointer      user_data)
 {
   PftInvocation *inv = user_data;
   GError *error = NULL;
-  char *action = _pft_flow_walk_finish (PFT_FLOW (source), result, &error);
+  char *action = pft_flow_walk_finish (PFT_NODE (source), result, &error);
 
   if (action != NULL)
     {
@@ -412,12 +434,13 @@ flow_walk_cb (GObject      *source,
   _pft_invocation_exec_done (inv, error);
 }
 
-void
-_pft_flow_exec_phase (PftInvocation *inv)
+/* The exec phase of a flow: the walk of its graph. */
+static void
+pft_flow_exec_phase (PftInvocation *inv)
 {
-  _pft_flow_walk_async (PFT_FLOW (inv->node),
-                        pft_context_get_store (inv->ctx),
-                        pft_context_get_params (inv->ctx),
-                        pft_context_get_cancellable (inv->ctx),
-                        flow_walk_cb, inv);
+  pft_flow_walk_async (inv->node,
+                       pft_context_get_store (inv->ctx),
+                       pft_context_get_params (inv->ctx),
+                       pft_context_get_cancellable (inv->ctx),
+                       pft_flow_walk_cb, inv);
 }

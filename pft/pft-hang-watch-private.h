@@ -6,7 +6,7 @@
 
 #pragma once
 
-#include "pft-node-private.h"
+#include "pft-types.h"
 
 G_BEGIN_DECLS
 

@@ -4,8 +4,11 @@
  * SPDX-License-Identifier: MIT
  */
 
-#include "pft.h"
+#include "pft-context.h"
+#include "pft-node.h"
+#include "pft-clock-private.h"
 #include "pft-hang-watch-private.h"
+#include "pft-node-private.h"
 
 /*
  * pft_node_run() iterates a private main context. A timer or idle that an
@@ -63,7 +66,8 @@ struct _PftHangWatch
   GArray        *in_flight;     /* InFlight, run thread only */
 };
 
-static GPrivate current_watch;
+/* TLS, not a GPrivate: read twice per exec. */
+static __thread PftHangWatch *pft_hang_watch_current_watch;
 
 static G_DEFINE_QUARK (pft-hang-watch, pft_hang_watch)
 
@@ -120,15 +124,15 @@ _pft_hang_watch_begin (PftNode      *node,
   watch->timer = _pft_clock_timer_new (watch->clock, watch->target, pft_hang_watch_timer_cb);
   _pft_clock_timer_set_deadline (watch->timer, watch->last_progress + PFT_HANG_WATCH_INTERVAL_US);
 
-  watch->previous = g_private_get (&current_watch);
-  g_private_set (&current_watch, watch);
+  watch->previous = pft_hang_watch_current_watch;
+  pft_hang_watch_current_watch = watch;
   return watch;
 }
 
 void
 _pft_hang_watch_end (PftHangWatch *watch)
 {
-  g_private_set (&current_watch, watch->previous);
+  pft_hang_watch_current_watch = watch->previous;
   _pft_clock_timer_free (watch->timer);
   /* A timer callback running right now holds the target, hence the
    * struct, until it returns. */
@@ -138,7 +142,7 @@ _pft_hang_watch_end (PftHangWatch *watch)
 static PftHangWatch *
 pft_hang_watch_current (PftContext *ctx)
 {
-  PftHangWatch *watch = g_private_get (&current_watch);
+  PftHangWatch *watch = pft_hang_watch_current_watch;
 
   /* Only execs of the run this thread is blocked in. */
   if (watch == NULL || pft_context_get_main_context (ctx) != watch->context)

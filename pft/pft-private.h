@@ -5,7 +5,7 @@
 
 #pragma once
 
-#include "pft.h"
+#include "pft-types.h"
 
 G_BEGIN_DECLS
 
@@ -27,27 +27,6 @@ void        _pft_values_take_at       (PftValues    *self,
 void        _pft_values_set_length    (PftValues    *self,
                                        guint         length);
 
-/* PftContext */
-PftContext *_pft_context_new          (PftNode      *node,
-                                       PftStore     *store,
-                                       GVariant     *params,
-                                       GCancellable *cancellable);
-PftContext *_pft_context_new_for_item (PftContext   *parent,
-                                       gint64        index,
-                                       GCancellable *cancellable);
-void        _pft_context_set_attempt  (PftContext   *self,
-                                       guint         attempt);
-/* A copy of @parent (index and attempt included) with its own
- * @cancellable: the context of one attempt that can be cancelled alone
- * (see PftNode:timeout). */
-PftContext *_pft_context_new_for_attempt (PftContext   *parent,
-                                       GCancellable *cancellable);
-/* The exec of @self marks its request's start itself (see
- * pft_node_class_set_begins_requests()): pft_context_begin_request()
- * starts @entry of @limiter then. @limiter NULL forgets a mark not used. */
-void        _pft_context_defer_request_start (PftContext     *self,
-                                              PftRateLimiter *limiter,
-                                              guint64         entry);
 
 /* Calls @func (@data) once, from an idle on @context, when @cancellable
  * is cancelled (at once if it already is); @notify frees @data when the

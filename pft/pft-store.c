@@ -4,6 +4,7 @@
  */
 
 #include "pft-store.h"
+#include "pft-values.h"
 #include "pft-private.h"
 
 /**

@@ -7,6 +7,7 @@
 
 #pragma once
 
+#include "pft.h"   /* for pft-adaptive-controller.c, which includes only this */
 #include "pft-dispatch-private.h"
 #include "pft-adaptive-controller-private.h"
 
@@ -50,10 +51,17 @@ gboolean     _pft_throttle_get_property       (PftThrottle    *throttle,
 gboolean     _pft_throttle_set_property       (PftThrottle    *throttle,
                                                guint           offset,
                                                const GValue   *value);
+/* What the dispatcher asks of the throttle of a run: its knobs for the
+ * run policy, and the progress it reports. */
+void         _pft_throttle_fill_policy        (PftThrottle    *throttle,
+                                               PftRunPolicy   *policy);
+void         _pft_throttle_batch_started      (PftThrottle    *throttle,
+                                               guint           n_items);
+void         _pft_throttle_item_done          (PftThrottle    *throttle,
+                                               guint           index,
+                                               const GError   *error);
 /* The owner's max-concurrent changed. */
 void         _pft_throttle_max_concurrent_changed (PftThrottle *throttle,
-                                                   guint        max_concurrent);
-void         _pft_node_max_concurrent_changed     (PftNode     *node,
                                                    guint        max_concurrent);
 PftRateLimiter *_pft_throttle_get_limiter     (PftThrottle    *throttle);
 void         _pft_throttle_set_limiter        (PftThrottle    *throttle,
@@ -78,7 +86,3 @@ void         _pft_throttle_set_adaptive       (PftThrottle    *throttle,
 
 G_END_DECLS
 
-G_BEGIN_DECLS
-PftThrottle *_pft_throttled_batch_node_get_throttle (PftThrottledBatchNode *self);
-PftThrottle *_pft_throttled_batch_flow_get_throttle (PftThrottledBatchFlow *self);
-G_END_DECLS

@@ -8,6 +8,10 @@
 
 #include <glib/gi18n-lib.h>
 
+#include "pft-limiter-registry.h"
+#include "pft-node.h"
+#include "pft-presets.h"
+#include "pft-rate-limiter.h"
 #include "pft-throttle-private.h"
 
 /* Throttled nodes and flows own a limiter, or share one; they never count
@@ -34,11 +38,11 @@ struct _PftThrottle
 
 #define DEFAULT_RATE_LIMIT_RETRIES 10
 
-static gboolean set_field (PftThrottle *throttle,
-                           guint        offset,
-                           gpointer     field,
-                           gsize        size,
-                           gconstpointer new_value);
+static gboolean pft_throttle_set_field (PftThrottle *throttle,
+                                        guint        offset,
+                                        gpointer     field,
+                                        gsize        size,
+                                        gconstpointer new_value);
 
 void
 _pft_throttle_install_properties (GObjectClass  *klass,
@@ -210,8 +214,8 @@ _pft_throttle_set_continue_on_error (PftThrottle *throttle,
 {
   gboolean v = !!continue_on_error;
 
-  set_field (throttle, PFT_THROTTLE_PROP_CONTINUE_ON_ERROR,
-             &throttle->continue_on_error, sizeof v, &v);
+  pft_throttle_set_field (throttle, PFT_THROTTLE_PROP_CONTINUE_ON_ERROR,
+                          &throttle->continue_on_error, sizeof v, &v);
 }
 
 gboolean
@@ -346,11 +350,11 @@ _pft_throttle_get_property (PftThrottle *throttle,
 }
 
 static gboolean
-set_field (PftThrottle *throttle,
-           guint        offset,
-           gpointer     field,
-           gsize        size,
-           gconstpointer new_value)
+pft_throttle_set_field (PftThrottle *throttle,
+                        guint        offset,
+                        gpointer     field,
+                        gsize        size,
+                        gconstpointer new_value)
 {
   gboolean changed;
 
@@ -383,36 +387,14 @@ _pft_throttle_set_property (PftThrottle  *throttle,
     case PFT_THROTTLE_PROP_RATE_LIMIT_RETRIES:
       {
         guint v = g_value_get_uint (value);
-        return set_field (throttle, offset, &throttle->rate_limit_retries, sizeof v, &v);
+        return pft_throttle_set_field (throttle, offset, &throttle->rate_limit_retries, sizeof v, &v);
       }
     case PFT_THROTTLE_PROP_TOKEN_COST:
       {
         guint64 v = g_value_get_uint64 (value);
-        return set_field (throttle, offset, &throttle->token_cost, sizeof v, &v);
+        return pft_throttle_set_field (throttle, offset, &throttle->token_cost, sizeof v, &v);
       }
     default:
       return FALSE;
     }
-}
-
-PftThrottle *
-_pft_node_get_throttle (PftNode *node)
-{
-  if (PFT_IS_THROTTLED_BATCH_NODE (node))
-    return _pft_throttled_batch_node_get_throttle (PFT_THROTTLED_BATCH_NODE (node));
-  if (PFT_IS_THROTTLED_BATCH_FLOW (node))
-    return _pft_throttled_batch_flow_get_throttle (PFT_THROTTLED_BATCH_FLOW (node));
-  return NULL;
-}
-
-/* The max-concurrent of a batch node or flow changed: a throttled one runs
- * under its limiter (or adaptive controller), sized from there. */
-void
-_pft_node_max_concurrent_changed (PftNode *node,
-                                  guint    max_concurrent)
-{
-  PftThrottle *throttle = _pft_node_get_throttle (node);
-
-  if (throttle != NULL)
-    _pft_throttle_max_concurrent_changed (throttle, max_concurrent);
 }

@@ -3,6 +3,9 @@
  * SPDX-License-Identifier: MIT
  */
 
+#include "pft-rate-limiter.h"
+#include "pft-throttled-batch-flow.h"
+#include "pft-node-private.h"
 #include "pft-throttle-private.h"
 
 /**
@@ -12,9 +15,9 @@
  * [class@Pft.RateLimiter]: at most
  * [property@Pft.ThrottledBatchFlow:max-concurrent-flows] at once and at
  * most [property@Pft.ThrottledBatchFlow:max-flows-per-minute] started in
- * any 60 seconds (the seed's `ThrottledAsyncParallelBatchFlow`, defaults 5
- * and no limit), or under a shared
- * [property@Pft.ThrottledBatchFlow:limiter].
+ * any 60 seconds (pocketflow-throttled's
+ * `ThrottledAsyncParallelBatchFlow`, defaults 5 and no limit), or under a
+ * shared [property@Pft.ThrottledBatchFlow:limiter].
  *
  * Nodes inside the walks keep their own limits, so both levels hold: 5
  * flows of 3 throttled calls never make more than 15 calls at once, nor
@@ -32,7 +35,7 @@
  * PftThrottledBatchFlow:max-concurrent-flows:
  *
  * Walks in flight at once: the same value as
- * [property@Pft.BatchFlow:max-concurrent], under the seed's name.
+ * [property@Pft.BatchFlow:max-concurrent], under pocketflow-throttled's name.
  *
  * Since: 0.1
  */
@@ -126,16 +129,23 @@ static guint item_done_signal;
 
 #define THROTTLE(self) (((PftThrottledBatchFlowPrivate *) pft_throttled_batch_flow_get_instance_private (self))->throttle)
 
-PftThrottle *
-_pft_throttled_batch_flow_get_throttle (PftThrottledBatchFlow *self)
+static PftThrottle *
+pft_throttled_batch_flow_get_throttle (PftNode *node)
 {
-  return THROTTLE (self);
+  return THROTTLE (PFT_THROTTLED_BATCH_FLOW (node));
 }
 
 static void
-renotify_alias (GObject    *object,
-                GParamSpec *pspec,
-                gpointer    user_data)
+pft_throttled_batch_flow_max_concurrent_changed (PftNode *node,
+                                                 guint    max_concurrent)
+{
+  _pft_throttle_max_concurrent_changed (THROTTLE (PFT_THROTTLED_BATCH_FLOW (node)), max_concurrent);
+}
+
+static void
+pft_throttled_batch_flow_renotify_alias (GObject    *object,
+                                         GParamSpec *pspec,
+                                         gpointer    user_data)
 {
   g_object_notify_by_pspec (object, max_concurrent_flows_pspec);
 }
@@ -155,7 +165,8 @@ pft_throttled_batch_flow_constructor (GType                  type,
    * by what g_object_new() was given. */
   priv->throttle = _pft_throttle_new (object, properties, item_done_signal, &defaults);
   pft_batch_flow_set_max_concurrent (PFT_BATCH_FLOW (self), MAX (defaults.max_concurrent, 1));
-  g_signal_connect (object, "notify::max-concurrent", G_CALLBACK (renotify_alias), NULL);
+  g_signal_connect (object, "notify::max-concurrent",
+                    G_CALLBACK (pft_throttled_batch_flow_renotify_alias), NULL);
   return object;
 }
 
@@ -201,6 +212,10 @@ static void
 pft_throttled_batch_flow_class_init (PftThrottledBatchFlowClass *klass)
 {
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  PftNodeClassPrivate *hooks = _pft_node_class_get_private (klass);
+
+  hooks->get_throttle = pft_throttled_batch_flow_get_throttle;
+  hooks->max_concurrent_changed = pft_throttled_batch_flow_max_concurrent_changed;
 
   object_class->constructor = pft_throttled_batch_flow_constructor;
   object_class->finalize = pft_throttled_batch_flow_finalize;

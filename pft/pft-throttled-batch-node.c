@@ -3,6 +3,9 @@
  * SPDX-License-Identifier: MIT
  */
 
+#include "pft-rate-limiter.h"
+#include "pft-throttled-batch-node.h"
+#include "pft-node-private.h"
 #include "pft-throttle-private.h"
 
 /**
@@ -12,8 +15,8 @@
  * [property@Pft.BatchNode:max-concurrent] at once (0: no bound, as for
  * every batch node) and at most
  * [property@Pft.ThrottledBatchNode:max-per-minute] started in any 60
- * seconds (the seed's `ThrottledParallelBatchNode`, defaults 5 and no
- * limit). Set [property@Pft.ThrottledBatchNode:limiter] to share a limiter
+ * seconds (pocketflow-throttled's `ThrottledParallelBatchNode`, defaults
+ * 5 and no limit). Set [property@Pft.ThrottledBatchNode:limiter] to share a limiter
  * between nodes instead, for example one from the
  * [class@Pft.LimiterRegistry].
  *
@@ -26,8 +29,8 @@
  * [vfunc@Pft.Node.is_rate_limit]) pauses the limiter for its retry-after,
  * for everyone who shares it, and the item is tried again after the pause
  * without using up [property@Pft.Node:max-retries], up to
- * [property@Pft.ThrottledBatchNode:rate-limit-retries] times. The seed
- * aborted the whole batch on the first 429.
+ * [property@Pft.ThrottledBatchNode:rate-limit-retries] times, rather
+ * than the whole batch failing on the first 429.
  *
  * With [property@Pft.ThrottledBatchNode:continue-on-error] the batch runs
  * to its end and a failed item's result is its #GError (a `G_TYPE_ERROR`
@@ -130,10 +133,17 @@ static guint item_done_signal;
 
 #define THROTTLE(self) (((PftThrottledBatchNodePrivate *) pft_throttled_batch_node_get_instance_private (self))->throttle)
 
-PftThrottle *
-_pft_throttled_batch_node_get_throttle (PftThrottledBatchNode *self)
+static PftThrottle *
+pft_throttled_batch_node_get_throttle (PftNode *node)
 {
-  return THROTTLE (self);
+  return THROTTLE (PFT_THROTTLED_BATCH_NODE (node));
+}
+
+static void
+pft_throttled_batch_node_max_concurrent_changed (PftNode *node,
+                                                  guint    max_concurrent)
+{
+  _pft_throttle_max_concurrent_changed (THROTTLE (PFT_THROTTLED_BATCH_NODE (node)), max_concurrent);
 }
 
 static GObject *
@@ -193,6 +203,10 @@ static void
 pft_throttled_batch_node_class_init (PftThrottledBatchNodeClass *klass)
 {
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  PftNodeClassPrivate *hooks = _pft_node_class_get_private (klass);
+
+  hooks->get_throttle = pft_throttled_batch_node_get_throttle;
+  hooks->max_concurrent_changed = pft_throttled_batch_node_max_concurrent_changed;
 
   object_class->constructor = pft_throttled_batch_node_constructor;
   object_class->finalize = pft_throttled_batch_node_finalize;

@@ -594,6 +594,131 @@ test_batch_return_outside_exec_async (void)
   assert_squares (store, 1);
 }
 
+
+/* ---- an exec_async that completes an attempt twice ---- */
+
+#define TEST_TYPE_TWICE_NODE (test_twice_node_get_type ())
+G_DECLARE_FINAL_TYPE (TestTwiceNode, test_twice_node, TEST, TWICE_NODE, PftBatchNode)
+
+struct _TestTwiceNode
+{
+  PftBatchNode parent_instance;
+};
+
+G_DEFINE_FINAL_TYPE (TestTwiceNode, test_twice_node, PFT_TYPE_BATCH_NODE)
+
+static void
+twice_prep (PftNode *node, PftContext *ctx, GValue *result, GError **error)
+{
+  g_autoptr(PftValues) items = pft_values_new ();
+
+  for (gint64 i = 1; i <= 4; i++)
+    pft_values_append_int (items, i);
+  g_value_init (result, PFT_TYPE_VALUES);
+  g_value_set_object (result, items);
+}
+
+static gboolean
+twice_return_later (gpointer data)
+{
+  GTask *task = data;
+  GValue v = G_VALUE_INIT;
+
+  g_value_init (&v, G_TYPE_INT64);
+  g_value_set_int64 (&v, GPOINTER_TO_INT (g_task_get_task_data (task)) + 2000);
+  g_task_return_value (task, &v);
+  return G_SOURCE_REMOVE;
+}
+
+/* Item 1 completes at once and through its callback later; item 3 at
+ * once and through its callback from inside exec_async; items 2 and 4
+ * only through their callback, after a main-loop wait (during which the
+ * stray callback of item 1 comes). */
+static void
+twice_exec_async (PftNode *node, PftContext *ctx, const GValue *item, GCancellable *cancellable,
+                  GAsyncReadyCallback callback, gpointer user_data)
+{
+  gint64 i = g_value_get_int64 (item);
+  GTask *task;
+  GValue v = G_VALUE_INIT;
+
+  g_value_init (&v, G_TYPE_INT64);
+  if (i == 2 || i == 4)
+    {
+      GSource *source = g_timeout_source_new (20);
+
+      task = g_task_new (node, cancellable, callback, user_data);
+      g_task_set_task_data (task, GINT_TO_POINTER ((gint) i), NULL);
+      g_source_set_callback (source, twice_return_later, task, g_object_unref);
+      g_source_attach (source, g_main_context_get_thread_default ());
+      g_source_unref (source);
+      return;
+    }
+
+  g_value_set_int64 (&v, i + 1000);
+  pft_context_return_value (ctx, &v);
+  if (i == 1)
+    {
+      task = g_task_new (node, cancellable, callback, user_data);
+      g_task_set_task_data (task, GINT_TO_POINTER ((gint) i), NULL);
+      twice_return_later (task);
+      g_object_unref (task);
+    }
+  else
+    {
+      task = g_task_new (node, cancellable, NULL, NULL);
+      g_task_set_task_data (task, GINT_TO_POINTER ((gint) i), NULL);
+      twice_return_later (task);
+      callback (G_OBJECT (node), G_ASYNC_RESULT (task), user_data);
+      g_object_unref (task);
+    }
+}
+
+static void
+twice_exec_finish (PftNode *node, GAsyncResult *result, GValue *value, GError **error)
+{
+  g_task_propagate_value (G_TASK (result), value, error);
+}
+
+static void
+test_twice_node_class_init (TestTwiceNodeClass *klass)
+{
+  PftNodeClass *node_class = PFT_NODE_CLASS (klass);
+
+  node_class->prep = twice_prep;
+  node_class->exec_async = twice_exec_async;
+  node_class->exec_finish = twice_exec_finish;
+  node_class->post = post_results;
+}
+
+static void
+test_twice_node_init (TestTwiceNode *self)
+{
+}
+
+static void
+test_batch_return_now_twice (void)
+{
+  g_autoptr(PftNode) node = g_object_new (TEST_TYPE_TWICE_NODE, NULL);
+  g_autoptr(PftStore) store = pft_store_new ();
+  g_autoptr(GError) error = NULL;
+  g_autofree char *action = NULL;
+  g_autoptr(PftValues) results = NULL;
+  const gint64 expected[] = { 1001, 2002, 2003, 2004 };
+
+  /* A double completion is a critical; the first completion counts. */
+  g_test_expect_message ("Pft", G_LOG_LEVEL_CRITICAL, "*TestTwiceNode*completed an attempt twice*");
+  g_test_expect_message ("Pft", G_LOG_LEVEL_CRITICAL, "*TestTwiceNode*completed an attempt twice*");
+  action = pft_node_run (node, store, NULL, &error);
+  g_test_assert_expected_messages ();
+  g_assert_no_error (error);
+
+  results = pft_store_dup_values (store, "results");
+  g_assert_cmpuint (pft_values_get_length (results), ==, G_N_ELEMENTS (expected));
+  for (guint i = 0; i < G_N_ELEMENTS (expected); i++)
+    g_assert_cmpint (pft_values_get_int (results, i), ==, expected[i]);
+}
+
 /* ---- batch flow ---- */
 
 #define TEST_TYPE_SETS_FLOW (test_sets_flow_get_type ())
@@ -727,7 +852,8 @@ static void
 test_batch_flow_nested_routes (void)
 {
   /* A batch flow nested in a flow: the outer flow follows "default", not
-   * the batch's results (the seed's defect 8). */
+   * the batch's results (pocketflow-throttled's defect 8, see
+   * docs/throttling.md). */
   TestBehaviour b = { .post = post_seen };
   TestBehaviour after_b = { 0 };
   g_autoptr(PftNode) leaf = test_node_new (&b);
@@ -767,6 +893,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/pft/batch/return-now-cancel", test_batch_return_now_cancel);
   g_test_add_func ("/pft/batch/return-outside-exec-async", test_batch_return_outside_exec_async);
   g_test_add_func ("/pft/batch/return-now-public-api", test_batch_return_now_public_api);
+  g_test_add_func ("/pft/batch/return-now-twice", test_batch_return_now_twice);
   g_test_add_func ("/pft/batch/recycle-pygobject-context", test_batch_recycle_pygobject_context);
   g_test_add_func ("/pft/batch-flow/sequential-and-parallel", test_batch_flow_sequential_and_parallel);
   g_test_add_func ("/pft/batch-flow/bad-set", test_batch_flow_bad_set);

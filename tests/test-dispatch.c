@@ -16,6 +16,7 @@
 
 #include "pft-clock-private.h"
 #include "pft-dispatch-private.h"
+#include "pft-context-private.h"
 #include "pft-rate-limiter-private.h"
 #include "test-util.h"
 

@@ -5,6 +5,7 @@
 
 #include "test-util.h"
 #include "pft-private.h"
+#include "pft-context-private.h"
 
 static void
 on_changed (PftStore *store, const char *key, gpointer data)

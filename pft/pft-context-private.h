@@ -1,0 +1,54 @@
+/* pft-context-private.h: how the engine makes and reuses contexts
+ *
+ * SPDX-License-Identifier: MIT
+ */
+
+#pragma once
+
+#include <gio/gio.h>
+
+#include "pft-types.h"
+
+G_BEGIN_DECLS
+
+PftContext *_pft_context_new          (PftNode      *node,
+                                       PftStore     *store,
+                                       GVariant     *params,
+                                       GCancellable *cancellable);
+PftContext *_pft_context_new_for_item (PftContext   *parent,
+                                       gint64        index,
+                                       GCancellable *cancellable);
+void        _pft_context_set_attempt  (PftContext   *self,
+                                       guint         attempt);
+/* A copy of @parent (index and attempt included) with its own
+ * @cancellable: the context of one attempt that can be cancelled alone
+ * (see PftNode:timeout). */
+PftContext *_pft_context_new_for_attempt (PftContext   *parent,
+                                          GCancellable *cancellable);
+/* The exec of @self marks its request's start itself (see
+ * pft_node_class_set_begins_requests()): pft_context_begin_request()
+ * starts @entry of @limiter then. @limiter NULL forgets a mark not used. */
+void        _pft_context_defer_request_start (PftContext     *self,
+                                              PftRateLimiter *limiter,
+                                              guint64         entry);
+
+/* What pft_context_return_value() fills in while a class's exec_async
+ * runs (see _pft_exec_call_async()). */
+typedef struct
+{
+  GThread  *thread;     /* the one that may return */
+  gboolean  returned;
+  GValue    value;
+  GError   *error;
+} PftSyncReturn;
+
+/* Returns the previous one, to put back after. */
+PftSyncReturn *_pft_context_set_sync_return (PftContext    *self,
+                                             PftSyncReturn *sync_return);
+
+/* Reuse of item contexts within a batch. */
+gboolean _pft_context_is_recyclable  (PftContext  *self);
+void     _pft_context_reset_for_item (PftContext  *self,
+                                      gint64       index);
+
+G_END_DECLS
