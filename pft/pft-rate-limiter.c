@@ -78,6 +78,8 @@ enum {
 };
 
 static GParamSpec *properties[N_PROPS];
+GParamSpec *_pft_rate_limiter_pspec_in_flight;
+GParamSpec *_pft_rate_limiter_pspec_waiting;
 static guint signals[N_SIGNALS];
 
 #define DEFAULT_MAX_CONCURRENT 5
@@ -362,6 +364,8 @@ pft_rate_limiter_class_init (PftRateLimiterClass *klass)
     g_param_spec_double ("paused-for", NULL, NULL, 0, G_MAXDOUBLE, 0, ro);
 
   g_object_class_install_properties (object_class, N_PROPS, properties);
+  _pft_rate_limiter_pspec_in_flight = properties[PROP_IN_FLIGHT];
+  _pft_rate_limiter_pspec_waiting = properties[PROP_WAITING];
 
   /**
    * PftRateLimiter::rate-limited:
@@ -950,15 +954,4 @@ _pft_rate_limiter_set_admission (PftRateLimiter *self,
   self->admission = admission;
   admission->vtable->configure (admission, &self->limits, _pft_rate_limiter_now_locked (self));
   g_mutex_unlock (&self->mutex);
-}
-
-void
-_pft_rate_limiter_notify_use (PftRateLimiter *self,
-                              gboolean        in_flight,
-                              gboolean        waiting)
-{
-  if (in_flight)
-    g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_IN_FLIGHT]);
-  if (waiting)
-    g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_WAITING]);
 }
