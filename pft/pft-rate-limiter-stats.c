@@ -54,6 +54,17 @@ pft_rate_limiter_get_waiting (PftRateLimiter *self)
   return v;
 }
 
+/* The window's use now, read under the lock. */
+static void
+pft_rate_limiter_stats_usage (PftRateLimiter *self,
+                              guint          *count,
+                              guint64        *cost)
+{
+  g_mutex_lock (&self->mutex);
+  self->admission->vtable->usage (self->admission, _pft_rate_limiter_now_locked (self), count, cost);
+  g_mutex_unlock (&self->mutex);
+}
+
 /**
  * pft_rate_limiter_get_window_count:
  * @self: a limiter
@@ -75,9 +86,7 @@ pft_rate_limiter_get_window_count (PftRateLimiter *self)
 
   g_return_val_if_fail (PFT_IS_RATE_LIMITER (self), 0);
 
-  g_mutex_lock (&self->mutex);
-  self->admission->vtable->usage (self->admission, _pft_rate_limiter_now_locked (self), &count, &cost);
-  g_mutex_unlock (&self->mutex);
+  pft_rate_limiter_stats_usage (self, &count, &cost);
   return count;
 }
 
@@ -101,9 +110,7 @@ pft_rate_limiter_get_window_cost (PftRateLimiter *self)
 
   g_return_val_if_fail (PFT_IS_RATE_LIMITER (self), 0);
 
-  g_mutex_lock (&self->mutex);
-  self->admission->vtable->usage (self->admission, _pft_rate_limiter_now_locked (self), &count, &cost);
-  g_mutex_unlock (&self->mutex);
+  pft_rate_limiter_stats_usage (self, &count, &cost);
   return cost;
 }
 
