@@ -363,8 +363,6 @@ pft_rate_limiter_class_init (PftRateLimiterClass *klass)
     g_param_spec_double ("paused-for", NULL, NULL, 0, G_MAXDOUBLE, 0, ro);
 
   g_object_class_install_properties (object_class, N_PROPS, properties);
-  _pft_rate_limiter_pspec_in_flight = properties[PROP_IN_FLIGHT];
-  _pft_rate_limiter_pspec_waiting = properties[PROP_WAITING];
 
   /**
    * PftRateLimiter::rate-limited:
@@ -385,6 +383,10 @@ pft_rate_limiter_class_init (PftRateLimiterClass *klass)
                   G_SIGNAL_RUN_LAST,
                   0, NULL, NULL, NULL,
                   G_TYPE_NONE, 1, G_TYPE_DOUBLE);
+
+  /* For the queue, which notifies them without a call. */
+  _pft_rate_limiter_pspec_in_flight = properties[PROP_IN_FLIGHT];
+  _pft_rate_limiter_pspec_waiting = properties[PROP_WAITING];
 }
 
 static void
