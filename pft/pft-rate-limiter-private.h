@@ -8,6 +8,8 @@
 #include <gio/gio.h>
 
 #include "pft-rate-limiter.h"
+#include "pft-rate-limiter-limits.h"
+#include "pft-rate-limiter-stats.h"
 #include "pft-permit.h"
 #include "pft-clock-private.h"
 #include "pft-admission-private.h"

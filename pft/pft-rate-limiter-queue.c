@@ -691,6 +691,20 @@ _pft_rate_limiter_acquire_full (PftRateLimiter  *self,
   return FALSE;
 }
 
+/* The dispatcher's slot wait, until it calls the core itself. */
+void
+_pft_rate_limiter_acquire_slot_async (PftRateLimiter   *self,
+                                      guint64           cost,
+                                      GCancellable     *cancellable,
+                                      PftSlotReadyFunc  callback,
+                                      gpointer          user_data)
+{
+  g_autoptr(GMainContext) context = g_main_context_ref_thread_default ();
+
+  _pft_rate_limiter_acquire_full (self, cost, PFT_ACQUIRE_DEFERRED, cancellable, context,
+                                  callback, user_data, NULL, NULL);
+}
+
 /* ------------------------------------------------------------------ */
 /* Holders */
 
