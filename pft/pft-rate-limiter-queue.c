@@ -27,7 +27,7 @@ typedef enum {
 } PftRateLimiterWaiterState;
 
 typedef enum {
-  PFT_WAITER_ON_CONTEXT, /* func runs in an idle of its context */
+  PFT_WAITER_ON_CONTEXT, /* func runs on its context, batched */
   PFT_WAITER_IN_PLACE,   /* func runs where the waiter is finished */
 } PftRateLimiterWaiterMode;
 
