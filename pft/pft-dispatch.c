@@ -71,21 +71,17 @@ _pft_run_policy_unref (PftRunPolicy *policy)
 static gboolean
 dispatch_acquire_slot (PftRunPolicy      *policy,
                        GCancellable      *cancellable,
-                       PftSlotReadyFunc   func,
+                       PftAcquireFunc     func,
                        gpointer           user_data,
                        guint64           *entry,
                        GError           **error)
 {
-  GError *local_error = NULL;
+  GMainContext *context = g_main_context_get_thread_default ();
 
-  if (_pft_rate_limiter_try_acquire_slot (policy->limiter, policy->cost, entry, &local_error))
-    return TRUE;
-  if (local_error != NULL)
-    g_propagate_error (error, local_error);
-  else
-    _pft_rate_limiter_acquire_slot_async (policy->limiter, policy->cost, cancellable,
-                                          func, user_data);
-  return FALSE;
+  return _pft_rate_limiter_acquire_full (policy->limiter, policy->cost, PFT_ACQUIRE_NONE,
+                                         cancellable,
+                                         context != NULL ? context : g_main_context_default (),
+                                         func, user_data, entry, error);
 }
 
 /* ------------------------------------------------------------------ */

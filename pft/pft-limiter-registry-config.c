@@ -10,9 +10,11 @@
 
 #include <glib/gi18n-lib.h>
 
+#include "pft-enums.h"
 #include "pft-error.h"
 #include "pft-presets.h"
 #include "pft-limiter-registry-config-private.h"
+#include "pft-limits-private.h"
 #include "pft-rate-limiter-private.h"
 
 /* A group that sets nothing: the registry's defaults for a limiter

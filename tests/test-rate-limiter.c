@@ -1627,6 +1627,32 @@ test_two_contexts (void)
   g_assert_cmpuint (pft_rate_limiter_get_in_flight (limiter), ==, 0);
 }
 
+/* A slot, as the dispatcher takes one: through the acquire core, without
+ * a PftPermit. */
+static gboolean
+slot_try_acquire (PftRateLimiter  *limiter,
+                  guint64          cost,
+                  guint64         *entry,
+                  GError         **error)
+{
+  return _pft_rate_limiter_acquire_full (limiter, cost, PFT_ACQUIRE_NONE, NULL, NULL, NULL, NULL,
+                                         entry, error);
+}
+
+/* Always answered through @func on the thread-default main context. */
+static void
+slot_acquire_async (PftRateLimiter *limiter,
+                    guint64         cost,
+                    GCancellable   *cancellable,
+                    PftAcquireFunc  func,
+                    gpointer        user_data)
+{
+  g_autoptr(GMainContext) context = g_main_context_ref_thread_default ();
+
+  _pft_rate_limiter_acquire_full (limiter, cost, PFT_ACQUIRE_DEFERRED, cancellable, context,
+                                  func, user_data, NULL, NULL);
+}
+
 typedef struct
 {
   gboolean called;
@@ -1660,18 +1686,18 @@ test_slot_cancel_after_grant (void)
   GError *error = NULL;
 
   g_main_context_push_thread_default (context);
-  g_assert_true (_pft_rate_limiter_try_acquire_slot (limiter, 0, &entry, &error));
+  g_assert_true (slot_try_acquire (limiter, 0, &entry, &error));
   g_assert_no_error (error);
-  g_assert_false (_pft_rate_limiter_try_acquire_slot (limiter, 0, &entry, &error));
+  g_assert_false (slot_try_acquire (limiter, 0, &entry, &error));
   g_assert_no_error (error);
 
-  _pft_rate_limiter_acquire_slot_async (limiter, 0, cancellable, slot_ready, &r);
+  slot_acquire_async (limiter, 0, cancellable, slot_ready, &r);
   g_assert_false (r.called);
   g_assert_cmpuint (pft_rate_limiter_get_waiting (limiter), ==, 1);
 
   /* The release grants the waiter; the cancellation comes before its
    * callback could run. */
-  _pft_rate_limiter_release_slot (limiter, entry);
+  _pft_rate_limiter_release (limiter, entry);
   g_cancellable_cancel (cancellable);
   while (!r.called)
     g_main_context_iteration (context, TRUE);
@@ -1682,12 +1708,12 @@ test_slot_cancel_after_grant (void)
 
   /* And a plain grant delivers the slot, to be released exactly once. */
   r.called = FALSE;
-  _pft_rate_limiter_acquire_slot_async (limiter, 0, NULL, slot_ready, &r);
+  slot_acquire_async (limiter, 0, NULL, slot_ready, &r);
   while (!r.called)
     g_main_context_iteration (context, TRUE);
   g_assert_no_error (r.error);
   g_assert_cmpuint (pft_rate_limiter_get_in_flight (limiter), ==, 1);
-  _pft_rate_limiter_release_slot (limiter, r.entry);
+  _pft_rate_limiter_release (limiter, r.entry);
   g_assert_cmpuint (pft_rate_limiter_get_in_flight (limiter), ==, 0);
   g_main_context_pop_thread_default (context);
 }
@@ -1710,14 +1736,14 @@ test_lowered_before_delivery (void)
 
   for (guint i = 0; i < 4; i++)
     {
-      g_assert_true (_pft_rate_limiter_try_acquire_slot (limiter, 0, &held[i], &error));
+      g_assert_true (slot_try_acquire (limiter, 0, &held[i], &error));
       g_assert_no_error (error);
     }
-  _pft_rate_limiter_acquire_slot_async (limiter, 0, NULL, slot_ready, &a);
+  slot_acquire_async (limiter, 0, NULL, slot_ready, &a);
   pft_rate_limiter_acquire_async (limiter, 0, NULL, acq_cb, &b);
-  _pft_rate_limiter_acquire_slot_async (limiter, 0, cancellable, slot_ready, &c);
+  slot_acquire_async (limiter, 0, cancellable, slot_ready, &c);
   for (guint i = 0; i < 3; i++)
-    _pft_rate_limiter_release_slot (limiter, held[i]);
+    _pft_rate_limiter_release (limiter, held[i]);
   g_assert_cmpuint (pft_rate_limiter_get_waiting (limiter), ==, 0);
 
   /* Granted under 4, delivered under 1 with one request running. */
@@ -1735,13 +1761,13 @@ test_lowered_before_delivery (void)
   g_assert_cmpuint (pft_rate_limiter_get_in_flight (limiter), ==, 3);
 
   /* The running request ends: the oldest grant starts, alone. */
-  _pft_rate_limiter_release_slot (limiter, held[3]);
+  _pft_rate_limiter_release (limiter, held[3]);
   drain ();
   g_assert_true (a.called);
   g_assert_no_error (a.error);
   g_assert_false (b.done);
 
-  _pft_rate_limiter_release_slot (limiter, a.entry);
+  _pft_rate_limiter_release (limiter, a.entry);
   drain ();
   g_assert_true (b.done);
   g_assert_no_error (b.error);
@@ -1763,11 +1789,11 @@ test_lowered_then_raised (void)
 
   for (guint i = 0; i < 2; i++)
     {
-      g_assert_true (_pft_rate_limiter_try_acquire_slot (limiter, 0, &held[i], &error));
+      g_assert_true (slot_try_acquire (limiter, 0, &held[i], &error));
       g_assert_no_error (error);
     }
-  _pft_rate_limiter_acquire_slot_async (limiter, 0, NULL, slot_ready, &a);
-  _pft_rate_limiter_release_slot (limiter, held[0]);
+  slot_acquire_async (limiter, 0, NULL, slot_ready, &a);
+  _pft_rate_limiter_release (limiter, held[0]);
   pft_rate_limiter_set_max_concurrent (limiter, 1);
   drain ();
   g_assert_false (a.called);
@@ -1775,8 +1801,8 @@ test_lowered_then_raised (void)
   drain ();
   g_assert_true (a.called);
   g_assert_no_error (a.error);
-  _pft_rate_limiter_release_slot (limiter, a.entry);
-  _pft_rate_limiter_release_slot (limiter, held[1]);
+  _pft_rate_limiter_release (limiter, a.entry);
+  _pft_rate_limiter_release (limiter, held[1]);
   g_assert_cmpuint (pft_rate_limiter_get_in_flight (limiter), ==, 0);
 }
 
@@ -1909,10 +1935,10 @@ test_entry_counts_from_start (void)
   GError *error = NULL;
   Acq w = { 0 };
 
-  g_assert_true (_pft_rate_limiter_try_acquire_slot (limiter, 0, &entry, &error));
+  g_assert_true (slot_try_acquire (limiter, 0, &entry, &error));
   /* The exec has not started after two windows: nothing else may go. */
   advance (clock, 2 * SEC);
-  g_assert_false (_pft_rate_limiter_try_acquire_slot (limiter, 0, &entry2, &error));
+  g_assert_false (slot_try_acquire (limiter, 0, &entry2, &error));
   g_assert_no_error (error);
   pft_rate_limiter_acquire_async (limiter, 0, NULL, acq_cb, &w);
   drain ();
@@ -1930,20 +1956,20 @@ test_entry_counts_from_start (void)
   g_assert_cmpint (w.at, ==, START_US + 3 * SEC);
   /* Only the first start counts. */
   _pft_rate_limiter_start (limiter, entry);
-  _pft_rate_limiter_release_slot (limiter, entry);
+  _pft_rate_limiter_release (limiter, entry);
   acq_clear (&w);
 
   /* Released without starting (its run was cancelled first): counted
    * from the release. */
   advance (clock, SEC);
-  g_assert_true (_pft_rate_limiter_try_acquire_slot (limiter, 0, &entry, &error));
+  g_assert_true (slot_try_acquire (limiter, 0, &entry, &error));
   advance (clock, 5 * SEC);
-  _pft_rate_limiter_release_slot (limiter, entry);
+  _pft_rate_limiter_release (limiter, entry);
   advance (clock, SEC - 1);
-  g_assert_false (_pft_rate_limiter_try_acquire_slot (limiter, 0, &entry2, &error));
+  g_assert_false (slot_try_acquire (limiter, 0, &entry2, &error));
   advance (clock, 1);
-  g_assert_true (_pft_rate_limiter_try_acquire_slot (limiter, 0, &entry2, &error));
-  _pft_rate_limiter_release_slot (limiter, entry2);
+  g_assert_true (slot_try_acquire (limiter, 0, &entry2, &error));
+  _pft_rate_limiter_release (limiter, entry2);
   g_assert_no_error (error);
 
   g_clear_object (&limiter);
@@ -1964,7 +1990,7 @@ test_pending_does_not_block_others (void)
   guint64 a;
   GError *error = NULL;
 
-  g_assert_true (_pft_rate_limiter_try_acquire_slot (limiter, 0, &a, &error));
+  g_assert_true (slot_try_acquire (limiter, 0, &a, &error));
   b = pft_rate_limiter_try_acquire (limiter, 0, NULL);
   g_assert_nonnull (b);
   g_assert_cmpuint (pft_rate_limiter_get_window_count (limiter), ==, 2);
@@ -1975,7 +2001,7 @@ test_pending_does_not_block_others (void)
   g_assert_nonnull (c);
   d = pft_rate_limiter_try_acquire (limiter, 0, NULL);
   g_assert_null (d);
-  _pft_rate_limiter_release_slot (limiter, a);
+  _pft_rate_limiter_release (limiter, a);
   g_assert_no_error (error);
 
   g_clear_object (&b);
