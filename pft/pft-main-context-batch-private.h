@@ -38,7 +38,7 @@ typedef void (*PftMainContextBatchFunc) (PftMainContextBatchItem *item);
 typedef struct
 {
   GMutex                   lock;
-  GHashTable              *pending;   /* GMainContext -> its open source */
+  struct _PftMainContextBatchSource *open;   /* the sources taking items, one per context */
   const char              *name;      /* of the sources, static */
   int                      priority;
   PftMainContextBatchFunc  deliver;

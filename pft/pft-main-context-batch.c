@@ -7,15 +7,39 @@
 #include "pft-main-context-batch-private.h"
 
 /* The source of one context: items added until it runs. Once it runs (or
- * goes away) it leaves @batch->pending, so the next item opens another. */
-typedef struct
+ * goes away) it leaves @batch->open, so the next item opens another. */
+typedef struct _PftMainContextBatchSource PftMainContextBatchSource;
+struct _PftMainContextBatchSource
 {
-  GSource                  source;
-  PftMainContextBatch     *batch;
-  GMainContext            *context;   /* the key in batch->pending */
-  PftMainContextBatchItem *head;      /* under batch->lock */
-  PftMainContextBatchItem *tail;
-} PftMainContextBatchSource;
+  GSource                    source;
+  PftMainContextBatch       *batch;
+  GMainContext              *context;
+  /* Under batch->lock: the items, and the links in batch->open while the
+   * source takes items. A list, not a hash table: a process has one or a
+   * few contexts, and a lookup is on the path of every delivery. */
+  PftMainContextBatchItem   *head;
+  PftMainContextBatchItem   *tail;
+  PftMainContextBatchSource *prev_open;
+  PftMainContextBatchSource *next_open;
+  gboolean                   is_open;
+};
+
+static inline void
+pft_main_context_batch_source_close (PftMainContextBatchSource *source)
+{
+  PftMainContextBatch *batch = source->batch;
+
+  if (!source->is_open)
+    return;
+  source->is_open = FALSE;
+  if (source->prev_open != NULL)
+    source->prev_open->next_open = source->next_open;
+  else
+    batch->open = source->next_open;
+  if (source->next_open != NULL)
+    source->next_open->prev_open = source->prev_open;
+  source->prev_open = source->next_open = NULL;
+}
 
 /* Takes the items of @source and closes it to new ones. */
 static PftMainContextBatchItem *
@@ -25,9 +49,7 @@ pft_main_context_batch_source_steal (PftMainContextBatchSource *source)
   PftMainContextBatchItem *head;
 
   g_mutex_lock (&batch->lock);
-  if (batch->pending != NULL &&
-      g_hash_table_lookup (batch->pending, source->context) == source)
-    g_hash_table_remove (batch->pending, source->context);
+  pft_main_context_batch_source_close (source);
   head = source->head;
   source->head = source->tail = NULL;
   g_mutex_unlock (&batch->lock);
@@ -91,9 +113,9 @@ _pft_main_context_batch_add (PftMainContextBatch     *batch,
 
   item->next = NULL;
   g_mutex_lock (&batch->lock);
-  if (G_UNLIKELY (batch->pending == NULL))
-    batch->pending = g_hash_table_new (NULL, NULL);
-  source = g_hash_table_lookup (batch->pending, context);
+  for (source = batch->open; source != NULL; source = source->next_open)
+    if (source->context == context)
+      break;
   if (source == NULL)
     {
       fresh = g_source_new (&pft_main_context_batch_source_funcs,
@@ -104,7 +126,11 @@ _pft_main_context_batch_add (PftMainContextBatch     *batch,
       source = (PftMainContextBatchSource *) fresh;
       source->batch = batch;
       source->context = context;
-      g_hash_table_insert (batch->pending, context, source);
+      source->is_open = TRUE;
+      source->next_open = batch->open;
+      if (batch->open != NULL)
+        batch->open->prev_open = source;
+      batch->open = source;
     }
   if (source->tail != NULL)
     source->tail->next = item;
