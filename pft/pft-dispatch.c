@@ -7,6 +7,7 @@
 
 #include <glib/gi18n-lib.h>
 
+#include "pft-node-vfuncs.h"
 #include "pft-private.h"
 #include "pft-dispatch-private.h"
 #include "pft-context-private.h"

@@ -32,55 +32,13 @@
  *
  * ## Configuration files
  *
- * [method@Pft.LimiterRegistry.load_from_file] reads a [struct@GLib.KeyFile]
- * with one group per limiter, the group name being the limiter's name:
- *
- * ```ini
- * [openai]
- * preset = openai_tier1
- * # overrides the preset's 5
- * max-concurrent = 8
- *
- * [search]
- * max-concurrent = 4
- * max-per-window = 100
- * # seconds
- * window = 1.5
- * mode = smooth
- * burst = 10
- *
- * [embeddings]
- * max-per-window = 3000
- * # tokens per minute
- * max-cost-per-window = 1000000
- * ```
- *
- * Comments take whole lines: a `#` after a value is part of the value.
- *
- * Keys: `max-concurrent` (1 to 2^32 - 1, default 5), `max-per-window` (0 =
- * no limit, the default, to 2^32 - 1), `window` (seconds, 1e-6 to 1e9,
- * default 60), `max-cost-per-window` (0 = no limit, to 2^64 - 1), `mode`
- * (`sliding-window` or `smooth`), `burst` (1 to 2^32 - 1), and
- * `preset` (any name [func@Pft.presets_lookup] accepts), whose values the
- * other keys of the group override. A key that is absent takes its default
- * (the preset's value, else the limiter's default), so a group always
- * describes a limiter completely.
- *
- * Loading is atomic: every group is checked first, and on any error nothing
- * is registered or changed. Errors are %PFT_ERROR_PARSE and name the group,
- * the key, the value and, when the text was read by Pft, the line; numbers
- * are checked by the same rules as the limiter's own properties. Group
- * names must be valid UTF-8, and so must the whole text read by
- * [method@Pft.LimiterRegistry.load_from_file] (a leading byte-order mark is
- * skipped).
- *
- * Loading is also a *reload*: a group whose name is already registered
- * updates that limiter's limits in place instead of swapping in a new
- * object, so the nodes and flows holding it see the new limits at once and
- * keep its window history, in-flight permits and waiters. Limiters not named
- * in the file are left alone. (In contrast,
- * [method@Pft.LimiterRegistry.register] with @replace swaps the object,
- * since it is handed one.)
+ * [method@Pft.LimiterRegistry.load_from_file] reads limiter definitions
+ * from a [struct@GLib.KeyFile]: one group per limiter, named after it, the
+ * limiter's properties as keys and an optional `preset`. Loading is atomic
+ * (on any error nothing changes) and is also a reload: a limiter already
+ * registered under a group's name gets the new limits in place. The keys,
+ * their ranges and the errors are listed in
+ * [Configuration files](throttling.html#configuration-files).
  *
  * ## Threads and the list model
  *
@@ -972,10 +930,11 @@ pft_limiter_registry_load_configs (PftLimiterRegistry *self,
  * @error: return location for a #GError
  *
  * Registers or updates a limiter for every group of @keyfile, as described
- * in the class documentation: new names are registered, existing limiters
- * get their limits updated in place, and on error nothing changes. Since a
- * parsed #GKeyFile has no line numbers, errors name the group and key only;
- * prefer [method@Pft.LimiterRegistry.load_from_file].
+ * in [Configuration files](throttling.html#configuration-files): new names
+ * are registered, existing limiters get their limits updated in place, and
+ * on error nothing changes. Since a parsed #GKeyFile has no line numbers,
+ * errors name the group and key only; prefer
+ * [method@Pft.LimiterRegistry.load_from_file].
  *
  * Returns: %TRUE on success; %FALSE with @error set to %PFT_ERROR_PARSE
  *
@@ -1029,8 +988,9 @@ pft_limiter_registry_load_from_data (PftLimiterRegistry  *self,
  * @path: (type filename): the path of a key file
  * @error: return location for a #GError
  *
- * Reads limiter definitions from a key file (format in the class
- * documentation) and registers or updates them, atomically. Errors are
+ * Reads limiter definitions from a key file (format in
+ * [Configuration files](throttling.html#configuration-files)) and
+ * registers or updates them, atomically. Errors are
  * %PFT_ERROR_PARSE, in the form `PATH:LINE: group “G”, key “K”: problem`,
  * or a #GFileError if the file cannot be read.
  *

@@ -16,6 +16,7 @@
 # include "pft-values.h"
 # include "pft-context.h"
 # include "pft-node.h"
+# include "pft-node-vfuncs.h"
 # include "pft-batch-node.h"
 # include "pft-flow.h"
 # include "pft-batch-flow.h"
