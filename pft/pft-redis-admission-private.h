@@ -89,6 +89,11 @@ PftRedisAdmission *_pft_redis_admission_new           (const char           *uri
 PftRedisAdmission *_pft_redis_admission_ref           (PftRedisAdmission    *self);
 void               _pft_redis_admission_unref         (PftRedisAdmission    *self);
 const char        *_pft_redis_admission_get_key       (PftRedisAdmission    *self);
+/* The URI with its password replaced by "***". */
+const char        *_pft_redis_admission_get_display   (PftRedisAdmission    *self);
+/* See _pft_redis_connection_set_timeout(). */
+void               _pft_redis_admission_set_backend_timeout (PftRedisAdmission *self,
+                                                             gint64             timeout_us);
 /* Live resize: the next decision uses them. */
 void               _pft_redis_admission_set_limits    (PftRedisAdmission    *self,
                                                        const PftRedisLimits *limits);
@@ -106,6 +111,19 @@ gboolean           _pft_redis_admission_try_admit_finish (PftRedisAdmission   *s
                                                           char               **lease,
                                                           gint64              *retry_after_us,
                                                           GError             **error);
+/* One decision, for a caller that runs no main context of its own (the
+ * limiter, which answers its waiters from any thread): @func runs on the
+ * "pft-redis" thread, after this returns, with a @lease (transfer full)
+ * when granted, @retry_after_us > 0 when refused, or @error. The caller
+ * checks @cost against max_cost; a grant is the caller's to release. */
+typedef void (*PftRedisAskFunc) (char         *lease,
+                                 gint64        retry_after_us,
+                                 const GError *error,
+                                 gpointer      data);
+void               _pft_redis_admission_ask              (PftRedisAdmission   *self,
+                                                          guint64              cost,
+                                                          PftRedisAskFunc      func,
+                                                          gpointer             data);
 /* Tries until granted (sleeping each hint), cancelled or failed. A grant
  * that arrives after cancellation is released. Returns the lease. */
 void               _pft_redis_admission_admit_async      (PftRedisAdmission   *self,

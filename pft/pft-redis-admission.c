@@ -46,6 +46,8 @@ typedef struct
   char              *id;
   gboolean           loop;
   GCancellable      *cancellable;
+  PftRedisAskFunc    ask_func;      /* instead of @task: see _pft_redis_admission_ask() */
+  gpointer           ask_data;
   gboolean           for_slot;      /* sleeping for a concurrency slot */
   GSource           *sleep_source;
   GSource           *cancel_source;
@@ -274,7 +276,34 @@ pft_redis_admit_op_fail (PftRedisAdmitOp *op,
                          GError          *error)
 {
   pft_redis_admit_op_unsleep (op);
-  g_task_return_error (op->task, error);
+  if (op->ask_func != NULL)
+    {
+      op->ask_func (NULL, 0, error, op->ask_data);
+      g_error_free (error);
+    }
+  else
+    g_task_return_error (op->task, error);
+  pft_redis_admit_op_free (op);
+}
+
+/* The answer to a single try: @lease (transfer full) or @retry_after_us. */
+static void
+pft_redis_admit_op_return_try (PftRedisAdmitOp *op,
+                               char            *lease,
+                               gint64           retry_after_us)
+{
+  PftRedisTryResult *res;
+
+  if (op->ask_func != NULL)
+    {
+      op->ask_func (lease, retry_after_us, NULL, op->ask_data);
+      pft_redis_admit_op_free (op);
+      return;
+    }
+  res = g_new0 (PftRedisTryResult, 1);
+  res->lease = lease;
+  res->retry_after_us = retry_after_us;
+  g_task_return_pointer (op->task, res, g_free);
   pft_redis_admit_op_free (op);
 }
 
@@ -389,26 +418,19 @@ pft_redis_admit_op_decided (PftRedisAdmitOp *op,
           pft_redis_admit_op_fail (op, cancelled);
           return;
         }
-      if (op->loop)
-        g_task_return_pointer (op->task, g_steal_pointer (&op->id), g_free);
-      else
+      if (!op->loop)
         {
-          PftRedisTryResult *res = g_new0 (PftRedisTryResult, 1);
-
-          res->lease = g_steal_pointer (&op->id);
-          g_task_return_pointer (op->task, res, g_free);
+          pft_redis_admit_op_return_try (op, g_steal_pointer (&op->id), 0);
+          return;
         }
+      g_task_return_pointer (op->task, g_steal_pointer (&op->id), g_free);
       pft_redis_admit_op_free (op);
       return;
     }
 
   if (!op->loop)
     {
-      PftRedisTryResult *res = g_new0 (PftRedisTryResult, 1);
-
-      res->retry_after_us = MAX (1, value);
-      g_task_return_pointer (op->task, res, g_free);
-      pft_redis_admit_op_free (op);
+      pft_redis_admit_op_return_try (op, NULL, MAX (1, value));
       return;
     }
   if (g_cancellable_is_cancelled (op->cancellable))
@@ -646,6 +668,26 @@ pft_redis_admission_start (PftRedisAdmission   *self,
   op->id = pft_redis_admission_new_id ();
   op->loop = loop;
   op->cancellable = cancellable != NULL ? g_object_ref (cancellable) : NULL;
+  pft_redis_admission_queue (self, op, NULL);
+}
+
+void
+_pft_redis_admission_ask (PftRedisAdmission *self,
+                          guint64            cost,
+                          PftRedisAskFunc    func,
+                          gpointer           data)
+{
+  PftRedisAdmitOp *op;
+
+  g_return_if_fail (self != NULL);
+  g_return_if_fail (func != NULL);
+
+  op = g_new0 (PftRedisAdmitOp, 1);
+  op->self = _pft_redis_admission_ref (self);
+  op->ask_func = func;
+  op->ask_data = data;
+  op->cost = cost;
+  op->id = pft_redis_admission_new_id ();
   pft_redis_admission_queue (self, op, NULL);
 }
 
@@ -1004,6 +1046,23 @@ _pft_redis_admission_set_limits (PftRedisAdmission    *self,
   g_mutex_lock (&self->lock);
   self->limits = *limits;
   g_mutex_unlock (&self->lock);
+}
+
+void
+_pft_redis_admission_set_backend_timeout (PftRedisAdmission *self,
+                                          gint64             timeout_us)
+{
+  g_return_if_fail (self != NULL);
+
+  _pft_redis_connection_set_timeout (self->conn, timeout_us);
+}
+
+const char *
+_pft_redis_admission_get_display (PftRedisAdmission *self)
+{
+  g_return_val_if_fail (self != NULL, NULL);
+
+  return _pft_redis_connection_get_display (self->conn);
 }
 
 guint

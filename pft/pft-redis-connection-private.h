@@ -74,6 +74,10 @@ PftRedisConnection *_pft_redis_connection_get          (const char         *uri,
 PftRedisConnection *_pft_redis_connection_ref          (PftRedisConnection *conn);
 void                _pft_redis_connection_unref        (PftRedisConnection *conn);
 const char         *_pft_redis_connection_get_display  (PftRedisConnection *conn);
+/* A new backend timeout for the commands queued from now on (a live
+ * change: the last one set wins for every user of @conn). */
+void                _pft_redis_connection_set_timeout  (PftRedisConnection *conn,
+                                                        gint64              timeout_us);
 /* The context of the "pft-redis" thread: one for every connection, so
  * @conn may be NULL. */
 GMainContext       *_pft_redis_connection_get_context  (PftRedisConnection *conn);

@@ -254,6 +254,18 @@ pft_redis_connection_timeout (PftRedisConnection *conn)
   return t;
 }
 
+void
+_pft_redis_connection_set_timeout (PftRedisConnection *conn,
+                                   gint64              timeout_us)
+{
+  g_return_if_fail (conn != NULL);
+  g_return_if_fail (timeout_us > 0);
+
+  g_mutex_lock (&conn->lock);
+  conn->timeout_us = timeout_us;
+  g_mutex_unlock (&conn->lock);
+}
+
 static void
 pft_redis_command_free (PftRedisCommand *cmd)
 {
