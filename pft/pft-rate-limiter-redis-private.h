@@ -1,0 +1,26 @@
+/* pft-rate-limiter-redis-private.h: the limiter's hooks for its shared backend
+ *
+ * SPDX-License-Identifier: MIT
+ */
+
+#pragma once
+
+#include <glib-object.h>
+
+G_BEGIN_DECLS
+
+/* The properties of pft-rate-limiter-redis.h (backend, redis-key,
+ * redis-uri, backend-timeout, fallback, lease-ttl) belong to
+ * PftRateLimiter but live in pft-rate-limiter-redis.c: the limiter's
+ * class_init installs them from @first_prop_id on, and its get/set_property
+ * hand them any id they do not know (FALSE: not one of these either). */
+void       _pft_rate_limiter_redis_install_properties (GObjectClass *klass,
+                                                       guint         first_prop_id);
+gboolean   _pft_rate_limiter_redis_get_property       (GObject      *object,
+                                                       guint         prop_id,
+                                                       GValue       *value);
+gboolean   _pft_rate_limiter_redis_set_property       (GObject      *object,
+                                                       guint         prop_id,
+                                                       const GValue *value);
+
+G_END_DECLS
