@@ -108,7 +108,7 @@ item_release_permit (ItemRun *run)
   if (run->holds_slot)
     {
       run->holds_slot = FALSE;
-      _pft_rate_limiter_release_slot (run->policy->limiter, run->entry);
+      _pft_rate_limiter_release (run->policy->limiter, run->entry);
     }
   if (run->permit != NULL)
     {
@@ -714,7 +714,7 @@ dispatch_slot_cb (gpointer  user_data,
   else if (dispatch_stopped (d))
     {
       /* Granted just as the batch failed: give it back untouched. */
-      _pft_rate_limiter_release_slot (d->policy->limiter, entry);
+      _pft_rate_limiter_release (d->policy->limiter, entry);
     }
   else
     {

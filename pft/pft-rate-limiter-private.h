@@ -5,134 +5,64 @@
 
 #pragma once
 
-#include "pft.h"
+#include <gio/gio.h>
+
+#include "pft-rate-limiter.h"
+#include "pft-permit.h"
 #include "pft-clock-private.h"
+#include "pft-admission-private.h"
+#include "pft-limits-private.h"
 
 G_BEGIN_DECLS
 
 /* ------------------------------------------------------------------ */
-/* The admission seam.
- *
- * PftRateLimiter keeps what is local to the process (the FIFO of waiters,
- * the concurrency count, the timer, completions) and asks a backend about
- * everything that counts against the provider's limits: the window (or the
- * GCRA state in smooth mode), token costs and pauses. The in-memory backend
- * is the only one today; a shared, cross-process backend (a file lock or a
- * Redis script) implements the same table and the nodes never notice.
- *
- * Every function is called with the limiter's mutex held, and must not call
- * back into the limiter. Times are microseconds on the limiter's clock. */
+/* The acquire core: every way of taking an admission (try_acquire,
+ * acquire_async, blocking acquire, the dispatcher's slots) goes through
+ * _pft_rate_limiter_acquire_full(). An admission without a PftPermit (a
+ * "slot") takes a concurrency slot and counts its request and cost in the
+ * window like a permit; its holder starts it with _pft_rate_limiter_start()
+ * when its request starts, and gives it back with
+ * _pft_rate_limiter_release(), exactly once. */
 
-/* Entry id of an admission that was not recorded (no window limit set). */
-#define PFT_ENTRY_NONE G_MAXUINT64
+typedef enum {
+  PFT_ACQUIRE_NONE     = 0,
+  /* An immediate grant counts from now (the caller uses it at once);
+   * otherwise it is pending until _pft_rate_limiter_start(). */
+  PFT_ACQUIRE_STARTED  = 1 << 0,
+  /* Every outcome, an immediate grant or error included, goes to @func
+   * on @context, never before _pft_rate_limiter_acquire_full() returns
+   * (as a GTask does). */
+  PFT_ACQUIRE_DEFERRED = 1 << 1,
+} PftAcquireFlags;
 
-/* Every backend marks the entry ids of requests that have not started
- * with this bit, so that a release can tell without asking. */
-#define PFT_ENTRY_PENDING_BIT (G_GUINT64_CONSTANT (1) << 62)
-#define PFT_ENTRY_IS_PENDING(e) ((e) != PFT_ENTRY_NONE && ((e) & PFT_ENTRY_PENDING_BIT) != 0)
+/* @entry is the admission's id (or PFT_ENTRY_NONE) when @error is NULL;
+ * the callee then holds it. @error is transfer full. Same argument order
+ * as the dispatcher's callbacks. */
+typedef void (*PftAcquireFunc) (gpointer  user_data,
+                                guint64   entry,
+                                GError   *error);
 
-/* The time of a window entry whose request has not started yet (it counts
- * and does not expire), and a ready time that no timer waits for: the
- * admission waits for a pending request to start. */
-#define PFT_TIME_PENDING (G_MAXINT64 / 2)
+/* TRUE with *@entry: admitted at once (@func is not called).
+ * FALSE with @error (PFT_ERROR_INVALID_ARGUMENT): @cost can never go.
+ * FALSE, no error, @func NULL: the caller would have to wait (a try).
+ * FALSE, no error, @func set: a waiter is queued, first come first served;
+ *   @func runs exactly once, in an idle of @context or, when @context is
+ *   NULL, in the thread that grants it (without the limiter's lock, maybe
+ *   before this returns: for blocking callers). A cancellation seen when
+ *   @func is due wins over a grant (the admission is given back first).
+ * With PFT_ACQUIRE_DEFERRED, always FALSE with no error (see above). */
+gboolean   _pft_rate_limiter_acquire_full (PftRateLimiter  *self,
+                                           guint64          cost,
+                                           PftAcquireFlags  flags,
+                                           GCancellable    *cancellable,
+                                           GMainContext    *context,
+                                           PftAcquireFunc   func,
+                                           gpointer         user_data,
+                                           guint64         *entry,
+                                           GError         **error);
 
-typedef struct
-{
-  guint           max_per_window;   /* requests per window, 0 = none */
-  guint64         max_cost;         /* cost per window, 0 = none */
-  gint64          window_us;        /* > 0 */
-  PftLimiterMode  mode;
-  guint           burst;            /* >= 1, smooth mode */
-} PftAdmissionLimits;
-
-typedef struct _PftAdmissionBackend PftAdmissionBackend;
-
-typedef struct
-{
-  void     (*free)         (PftAdmissionBackend       *backend);
-  /* New limits; the history (window entries, pacing state, pause) stays. */
-  void     (*configure)    (PftAdmissionBackend       *backend,
-                            const PftAdmissionLimits  *limits,
-                            gint64                     now_us);
-  /* May one request of @cost go at @now_us? If not, *@ready_at_us is the
-   * earliest time (> @now_us) at which it may, other admissions aside, or
-   * PFT_TIME_PENDING when that depends on a pending request starting. */
-  gboolean (*decide)       (PftAdmissionBackend       *backend,
-                            guint64                    cost,
-                            gint64                     now_us,
-                            gint64                    *ready_at_us);
-  /* Counts one request of @cost admitted at @now_us, started then or,
-   * when @pending, at a later call of start; returns its entry id (for
-   * settle and start) or PFT_ENTRY_NONE. */
-  guint64  (*record)       (PftAdmissionBackend       *backend,
-                            guint64                    cost,
-                            gint64                     now_us,
-                            gboolean                   pending);
-  /* The request @entry really cost @new_cost, not @old_cost. Returns TRUE
-   * when capacity was given back. */
-  gboolean (*settle)       (PftAdmissionBackend       *backend,
-                            guint64                    entry,
-                            guint64                    old_cost,
-                            guint64                    new_cost,
-                            gint64                     now_us);
-  /* The request of pending @entry starts at @now_us (its exec is called,
-   * its permit reaches its holder): it counts from then. Returns the id
-   * the entry has from then on (for settle), or PFT_ENTRY_NONE when
-   * @entry was not pending (nothing happens then). */
-  guint64  (*start)        (PftAdmissionBackend       *backend,
-                            guint64                    entry,
-                            gint64                     now_us);
-  /* Holds everything until @until_us; returns TRUE if that extended the
-   * current pause (a shorter pause never shortens it). */
-  gboolean (*pause)        (PftAdmissionBackend       *backend,
-                            gint64                     until_us);
-  gint64   (*paused_until) (PftAdmissionBackend       *backend);
-  /* Live use of the window at @now_us. */
-  void     (*usage)        (PftAdmissionBackend       *backend,
-                            gint64                     now_us,
-                            guint                     *count,
-                            guint64                   *cost);
-  /* Forgets the history (window entries, pacing state, pause); entry ids
-   * handed out before stay unique. */
-  void     (*reset)        (PftAdmissionBackend       *backend);
-} PftAdmissionBackendVTable;
-
-struct _PftAdmissionBackend
-{
-  const PftAdmissionBackendVTable *vtable;
-};
-
-PftAdmissionBackend *_pft_admission_backend_new_memory (const PftAdmissionLimits *limits);
-
-/* ------------------------------------------------------------------ */
-/* The numbers a user gives a limiter: one rule per limit, for every door.
- * FALSE with PFT_ERROR_INVALID_ARGUMENT naming the key and the value. */
-
-#define PFT_WINDOW_MIN 1e-6
-#define PFT_WINDOW_MAX 1e9
-
-gboolean   _pft_limit_check_window      (double          window,
-                                         GError        **error);
-/* @key: "max-concurrent", "max-per-window", "max-cost-per-window" or
- * "burst". */
-gboolean   _pft_limit_check_uint        (const char     *key,
-                                         guint64         value,
-                                         GError        **error);
-gboolean   _pft_limit_uint_range        (const char     *key,
-                                         guint64        *min,
-                                         guint64        *max);
-
-/* ------------------------------------------------------------------ */
-/* Limiter internals. */
-
-/* Replaces the clock (the system clock by default). Tests call it right
- * after construction, before anything is acquired. */
-void       _pft_rate_limiter_set_clock   (PftRateLimiter *self,
-                                          PftClock       *clock);
-PftClock  *_pft_rate_limiter_get_clock   (PftRateLimiter *self);
-
-/* Called by PftPermit: gives back the concurrency slot; a request of
- * @entry that never started counts from now. */
+/* Gives the concurrency slot back; a request of @entry that never started
+ * counts from now. */
 void       _pft_rate_limiter_release     (PftRateLimiter *self,
                                           guint64         entry);
 /* Sets *@cost to @new_cost under the limiter's lock and corrects the
@@ -142,44 +72,11 @@ gboolean   _pft_rate_limiter_settle      (PftRateLimiter *self,
                                           guint64        *cost,
                                           guint64         new_cost);
 
-/* Slots: an admission without a PftPermit object, for the dispatcher.
- * A slot is a permit in all but the object: it takes a concurrency slot
- * and its request (and cost) is counted in the window the same way; the
- * holder gives it back with _pft_rate_limiter_release_slot(), exactly
- * once. */
-
-/* As pft_rate_limiter_try_acquire(): TRUE with *@entry set when admitted;
- * FALSE with no error when the caller would have to wait; FALSE with
- * PFT_ERROR_INVALID_ARGUMENT when @cost can never go. */
-gboolean   _pft_rate_limiter_try_acquire_slot (PftRateLimiter  *self,
-                                               guint64          cost,
-                                               guint64         *entry,
-                                               GError         **error);
-
-/* @entry is the slot's window entry (or PFT_ENTRY_NONE) when @error is
- * NULL; then the callee holds the slot. @error is transfer full. */
-typedef void (*PftSlotReadyFunc) (gpointer  user_data,
-                                  guint64   entry,
-                                  GError   *error);
-
-/* As pft_rate_limiter_acquire_async(), @callback running on the caller's
- * thread-default main context, never before this returns; a cancellation
- * seen when the callback is due wins over a grant (the slot is given back
- * first), as with the GTask of acquire_async. */
-void       _pft_rate_limiter_acquire_slot_async (PftRateLimiter   *self,
-                                                 guint64           cost,
-                                                 GCancellable     *cancellable,
-                                                 PftSlotReadyFunc  callback,
-                                                 gpointer          user_data);
-
-void       _pft_rate_limiter_release_slot (PftRateLimiter *self,
-                                           guint64         entry);
-
 /* The request of a slot or permit (window entry @entry, or
  * PFT_ENTRY_NONE) starts now: its exec is being called. Until then (or
  * until its release) the entry counts and does not expire; from then on
  * it counts for one window. Only the first call counts. Returns the id
- * of the entry from then on (see the backend's start). */
+ * of the entry from then on (see the admission's start). */
 guint64    _pft_rate_limiter_start       (PftRateLimiter *self,
                                           guint64         entry);
 
@@ -188,6 +85,43 @@ guint64    _pft_rate_limiter_start       (PftRateLimiter *self,
  * until _pft_rate_limiter_unhold(). Admits nothing and waits for nothing. */
 void       _pft_rate_limiter_hold        (PftRateLimiter *self);
 void       _pft_rate_limiter_unhold      (PftRateLimiter *self);
+
+/* The dispatcher's slot calls, kept as thin forms of the core until the
+ * dispatcher calls it directly. */
+typedef PftAcquireFunc PftSlotReadyFunc;
+
+static inline gboolean
+_pft_rate_limiter_try_acquire_slot (PftRateLimiter  *self,
+                                    guint64          cost,
+                                    guint64         *entry,
+                                    GError         **error)
+{
+  return _pft_rate_limiter_acquire_full (self, cost, PFT_ACQUIRE_NONE, NULL, NULL, NULL, NULL,
+                                         entry, error);
+}
+
+/* @callback runs on the caller's thread-default main context. */
+void       _pft_rate_limiter_acquire_slot_async (PftRateLimiter   *self,
+                                                 guint64           cost,
+                                                 GCancellable     *cancellable,
+                                                 PftSlotReadyFunc  callback,
+                                                 gpointer          user_data);
+
+/* ------------------------------------------------------------------ */
+/* Setup, for tests and other backends. */
+
+/* Replaces the clock (the system clock by default). Tests call it right
+ * after construction, before anything is acquired. */
+void       _pft_rate_limiter_set_clock   (PftRateLimiter *self,
+                                          PftClock       *clock);
+/* Replaces the admission (a PftRateWindow by default), taking ownership;
+ * it is configured with the limiter's limits. Right after construction,
+ * before anything is acquired. */
+void       _pft_rate_limiter_set_admission (PftRateLimiter *self,
+                                            PftAdmission   *admission);
+
+/* ------------------------------------------------------------------ */
+/* PftPermit */
 
 /* Called by PftRateLimiter: a permit for an admission already counted. */
 PftPermit *_pft_permit_new               (PftRateLimiter *limiter,

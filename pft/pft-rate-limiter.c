@@ -8,664 +8,12 @@
 
 #include <glib/gi18n-lib.h>
 
-#include "pft.h"
+#include "pft-enums.h"
+#include "pft-error.h"
 #include "pft-private.h"
-#include "pft-clock-private.h"
-#include "pft-rate-limiter-private.h"
+#include "pft-rate-limiter-queue-private.h"
+#include "pft-rate-window-private.h"
 
-/* ================================================================== */
-/* The in-memory admission backend (see the seam in
- * pft-rate-limiter-private.h).
- *
- * The provider counts a request when it arrives, so an admission counts
- * in the window from when its request starts (its exec is called, its
- * permit reaches its holder), not from its grant. Between the two it is
- * pending: it counts, and it cannot expire. Admission keeps the count,
- * pending requests included, within the limit at every instant, so every
- * request that started in the window ending at a start is still counted
- * there: no window of that length ever holds more starts than the limit,
- * however late a granted request starts.
- *
- * Started requests are entries (time, cost) in a ring, in start order, so
- * times never decrease; an entry made at t counts for [t, t + window): it
- * expires once now >= t + window. A request may go when the live entries,
- * the pending ones and itself stay within both limits; otherwise it may go
- * when enough of the oldest entries have expired, which gives the exact
- * time to arm the timer for (or none, when that needs a pending request to
- * start first). Pending requests wait in a queue of their own, in grant
- * order, and move to the ring when they start. Ids are consecutive in each
- * (the pending ones marked with PENDING_ID), so both are found by
- * subtraction.
- *
- * Smooth mode: GCRA (the virtual scheduling form). Requests are spaced by
- * T = window / max-per-window; tat is the theoretical arrival time of the
- * next one, and a request conforms when tat - tau <= now, with a tolerance
- * tau = (burst - 1) * T. The cost budget is paced the same way, with a
- * request of cost c advancing its own tat by c * window / max-cost. The
- * exact window applies in this mode too, so that a burst never puts more
- * than the limits into any window (a provider counting a sliding window
- * refuses the excess, however well paced).
- *
- * Arithmetic saturates: cost sums are 128-bit, and computed times stop at
- * TIME_FAR, far beyond any real deadline and far from overflow.
- */
-
-#define TIME_FAR   (G_MAXINT64 / 4)
-#define PENDING_ID PFT_ENTRY_PENDING_BIT
-
-typedef struct
-{
-  gint64  t;
-  guint64 cost;
-} Entry;
-
-typedef struct
-{
-  guint64  cost;
-  gboolean gone;     /* started (moved to the ring) */
-} Pending;
-
-/* A sum of 64-bit costs that cannot wrap. */
-typedef struct
-{
-  guint64 hi;
-  guint64 lo;
-} CostSum;
-
-static inline void
-cost_sum_add (CostSum *s,
-              guint64  c)
-{
-  s->lo += c;
-  if (s->lo < c)
-    s->hi++;
-}
-
-static inline void
-cost_sum_sub (CostSum *s,
-              guint64  c)
-{
-  if (s->lo < c)
-    s->hi--;
-  s->lo -= c;
-}
-
-/* Whether @s + @c <= @max. */
-static inline gboolean
-cost_sum_fits (const CostSum *s,
-               guint64        c,
-               guint64        max)
-{
-  return s->hi == 0 && s->lo <= max && c <= max - s->lo;
-}
-
-static inline guint64
-cost_sum_get (const CostSum *s)
-{
-  return s->hi != 0 ? G_MAXUINT64 : s->lo;
-}
-
-typedef struct
-{
-  PftAdmissionBackend parent;
-
-  PftAdmissionLimits  limits;
-
-  /* Started requests, in start order. */
-  Entry              *ring;
-  guint               cap;       /* a power of two, or 0 */
-  guint               head;
-  guint               len;
-  guint64             head_id;   /* id of the entry at head */
-
-  /* Pending requests, in grant order; started ones leave holes, dropped
-   * from the head. */
-  Pending            *pq;
-  guint               pq_cap;    /* a power of two, or 0 */
-  guint               pq_head;
-  guint               pq_len;
-  guint64             pq_head_id;
-  guint               n_pending;
-
-  CostSum             cost_sum;  /* of the live entries and the pending */
-
-  gint64              tat_req;   /* smooth mode */
-  gint64              tat_cost;  /* smooth mode */
-
-  gint64              paused_until;
-} MemoryBackend;
-
-static inline Entry *
-ring_at (MemoryBackend *mb,
-         guint          i)
-{
-  return &mb->ring[(mb->head + i) & (mb->cap - 1)];
-}
-
-static inline Pending *
-pq_at (MemoryBackend *mb,
-       guint          i)
-{
-  return &mb->pq[(mb->pq_head + i) & (mb->pq_cap - 1)];
-}
-
-/* Grows a power-of-two ring of @size-byte elements, unwrapping it. */
-static gpointer
-ring_grow (gpointer  data,
-           gsize     size,
-           guint    *cap,
-           guint    *head,
-           guint     len)
-{
-  guint new_cap = *cap ? *cap * 2 : 16;
-  char *grown = g_malloc (new_cap * size);
-
-  for (guint i = 0; i < len; i++)
-    memcpy (grown + i * size, (char *) data + ((*head + i) & (*cap - 1)) * size, size);
-  g_free (data);
-  *cap = new_cap;
-  *head = 0;
-  return grown;
-}
-
-static void
-ring_expire (MemoryBackend *mb,
-             gint64         now)
-{
-  gint64 window = mb->limits.window_us;
-
-  while (mb->len > 0)
-    {
-      Entry *e = &mb->ring[mb->head];
-
-      if (e->t + window > now)
-        break;
-      cost_sum_sub (&mb->cost_sum, e->cost);
-      mb->head = (mb->head + 1) & (mb->cap - 1);
-      mb->len--;
-      mb->head_id++;
-    }
-}
-
-/* Records a request started at @t (never before the last one: the times
- * come from one monotonic clock, read under the limiter's lock). */
-static guint64
-ring_push (MemoryBackend *mb,
-           gint64         t,
-           guint64        cost)
-{
-  Entry *e;
-
-  if (mb->len == mb->cap)
-    mb->ring = ring_grow (mb->ring, sizeof (Entry), &mb->cap, &mb->head, mb->len);
-  e = ring_at (mb, mb->len);
-  e->t = t;
-  e->cost = cost;
-  mb->len++;
-  cost_sum_add (&mb->cost_sum, cost);
-  return mb->head_id + mb->len - 1;
-}
-
-static inline Entry *
-ring_find (MemoryBackend *mb,
-           guint64        entry)
-{
-  if (entry == PFT_ENTRY_NONE || (entry & PENDING_ID) != 0 ||
-      entry < mb->head_id || entry - mb->head_id >= mb->len)
-    return NULL;
-  return ring_at (mb, (guint) (entry - mb->head_id));
-}
-
-static guint64
-pq_push (MemoryBackend *mb,
-         guint64        cost)
-{
-  Pending *p;
-
-  if (mb->pq_len == mb->pq_cap)
-    mb->pq = ring_grow (mb->pq, sizeof (Pending), &mb->pq_cap, &mb->pq_head, mb->pq_len);
-  p = pq_at (mb, mb->pq_len);
-  p->cost = cost;
-  p->gone = FALSE;
-  mb->pq_len++;
-  mb->n_pending++;
-  cost_sum_add (&mb->cost_sum, cost);
-  return PENDING_ID | (mb->pq_head_id + mb->pq_len - 1);
-}
-
-static inline Pending *
-pq_find (MemoryBackend *mb,
-         guint64        entry)
-{
-  guint64 id;
-  Pending *p;
-
-  if (entry == PFT_ENTRY_NONE || (entry & PENDING_ID) == 0)
-    return NULL;
-  id = entry & ~PENDING_ID;
-  if (id < mb->pq_head_id || id - mb->pq_head_id >= mb->pq_len)
-    return NULL;
-  p = pq_at (mb, (guint) (id - mb->pq_head_id));
-  return p->gone ? NULL : p;
-}
-
-/* @a + @b for 0 <= @b <= TIME_FAR and @a <= TIME_FAR, at most TIME_FAR. */
-static inline gint64
-time_add (gint64 a,
-          gint64 b)
-{
-  return MIN (a + b, TIME_FAR);
-}
-
-static gint64
-smooth_interval (const PftAdmissionLimits *limits)
-{
-  /* Rounded up: pacing may be a microsecond slow, never fast. */
-  return (limits->window_us + limits->max_per_window - 1) / limits->max_per_window;
-}
-
-static gint64
-smooth_cost_span (const PftAdmissionLimits *limits,
-                  guint64                   cost)
-{
-  double span = ceil ((double) cost * (double) limits->window_us / (double) limits->max_cost);
-
-  return span >= (double) TIME_FAR ? TIME_FAR : (gint64) span;
-}
-
-static gint64
-smooth_tolerance (const PftAdmissionLimits *limits)
-{
-  gint64 interval;
-
-  if (limits->max_per_window == 0)
-    return 0;
-  interval = smooth_interval (limits);
-  /* A burst of 2^32 - 1 spans more than the int64 range of microseconds:
-   * it means "no pacing", which TIME_FAR says without overflowing. */
-  if ((gint64) limits->burst - 1 > TIME_FAR / interval)
-    return TIME_FAR;
-  return ((gint64) limits->burst - 1) * interval;
-}
-
-/* The earliest time (>= @now) at which the window has room for one more
- * request of @cost; PFT_TIME_PENDING when that waits for a pending request
- * to start (pending requests never expire). */
-static gint64
-window_ready (MemoryBackend *mb,
-              guint64        cost,
-              gint64         now)
-{
-  const PftAdmissionLimits *limits = &mb->limits;
-  gint64 window = limits->window_us;
-  gint64 ready = now;
-  guint count;
-
-  ring_expire (mb, now);
-  count = mb->len + mb->n_pending;
-
-  if (limits->max_per_window > 0 && count >= limits->max_per_window)
-    {
-      /* The oldest count + 1 - max started ones must leave first. */
-      guint need = count + 1 - limits->max_per_window;
-
-      if (need > mb->len)
-        return PFT_TIME_PENDING;
-      ready = MAX (ready, ring_at (mb, need - 1)->t + window);
-    }
-
-  if (limits->max_cost > 0 && !cost_sum_fits (&mb->cost_sum, cost, limits->max_cost))
-    {
-      CostSum left = mb->cost_sum;
-      guint i;
-
-      /* Enough of the oldest must leave for @cost to fit (it always fits
-       * in an empty window: the caller checked cost <= max). */
-      for (i = 0; i < mb->len; i++)
-        {
-          cost_sum_sub (&left, ring_at (mb, i)->cost);
-          if (cost_sum_fits (&left, cost, limits->max_cost))
-            break;
-        }
-      if (i == mb->len)
-        return PFT_TIME_PENDING;
-      ready = MAX (ready, ring_at (mb, i)->t + window);
-    }
-  return ready;
-}
-
-static void
-memory_free (PftAdmissionBackend *backend)
-{
-  MemoryBackend *mb = (MemoryBackend *) backend;
-
-  g_free (mb->ring);
-  g_free (mb->pq);
-  g_free (mb);
-}
-
-static void
-memory_configure (PftAdmissionBackend      *backend,
-                  const PftAdmissionLimits *limits,
-                  gint64                    now)
-{
-  MemoryBackend *mb = (MemoryBackend *) backend;
-  gboolean to_smooth = limits->mode == PFT_LIMITER_MODE_SMOOTH &&
-                       mb->limits.mode != PFT_LIMITER_MODE_SMOOTH;
-
-  mb->limits = *limits;
-  ring_expire (mb, now);
-
-  /* Switching to smooth pacing: go on from the last admission rather than
-   * allowing a fresh burst. */
-  if (to_smooth && (mb->len > 0 || mb->n_pending > 0))
-    {
-      gint64 last = mb->n_pending > 0 ? now : ring_at (mb, mb->len - 1)->t;
-
-      if (limits->max_per_window > 0)
-        mb->tat_req = MAX (mb->tat_req, time_add (last, smooth_interval (limits)));
-      if (limits->max_cost > 0)
-        mb->tat_cost = MAX (mb->tat_cost, last);
-    }
-}
-
-static gboolean
-memory_decide (PftAdmissionBackend *backend,
-               guint64              cost,
-               gint64               now,
-               gint64              *ready_at)
-{
-  MemoryBackend *mb = (MemoryBackend *) backend;
-  const PftAdmissionLimits *limits = &mb->limits;
-  gint64 ready = now;
-
-  if (mb->paused_until > now)
-    ready = mb->paused_until;
-
-  if (limits->mode == PFT_LIMITER_MODE_SMOOTH)
-    {
-      gint64 tau = smooth_tolerance (limits);
-
-      if (limits->max_per_window > 0 && mb->tat_req - tau > now)
-        ready = MAX (ready, mb->tat_req - tau);
-      if (limits->max_cost > 0 && mb->tat_cost - tau > now)
-        ready = MAX (ready, mb->tat_cost - tau);
-    }
-
-  if (limits->max_per_window > 0 || limits->max_cost > 0)
-    ready = MAX (ready, window_ready (mb, cost, now));
-
-  if (ready > now)
-    {
-      *ready_at = ready;
-      return FALSE;
-    }
-  return TRUE;
-}
-
-static guint64
-memory_record (PftAdmissionBackend *backend,
-               guint64              cost,
-               gint64               now,
-               gboolean             pending)
-{
-  MemoryBackend *mb = (MemoryBackend *) backend;
-  const PftAdmissionLimits *limits = &mb->limits;
-
-  /* Without a window limit, nothing is kept: a limiter that only bounds
-   * concurrency must not grow a window of a million entries. */
-  if (limits->max_per_window == 0 && limits->max_cost == 0)
-    return PFT_ENTRY_NONE;
-
-  if (limits->mode == PFT_LIMITER_MODE_SMOOTH)
-    {
-      if (limits->max_per_window > 0)
-        mb->tat_req = time_add (MAX (mb->tat_req, now), smooth_interval (limits));
-      if (limits->max_cost > 0)
-        mb->tat_cost = time_add (MAX (mb->tat_cost, now), smooth_cost_span (limits, cost));
-    }
-
-  if (pending)
-    return pq_push (mb, cost);
-  ring_expire (mb, now);
-  return ring_push (mb, now, cost);
-}
-
-static gboolean
-memory_settle (PftAdmissionBackend *backend,
-               guint64              entry,
-               guint64              old_cost,
-               guint64              new_cost,
-               gint64               now)
-{
-  MemoryBackend *mb = (MemoryBackend *) backend;
-  const PftAdmissionLimits *limits = &mb->limits;
-  Pending *p;
-  Entry *e;
-
-  ring_expire (mb, now);
-  e = ring_find (mb, entry);
-  p = e == NULL ? pq_find (mb, entry) : NULL;
-  if (e != NULL || p != NULL)
-    {
-      guint64 *cost = e != NULL ? &e->cost : &p->cost;
-
-      cost_sum_sub (&mb->cost_sum, *cost);
-      cost_sum_add (&mb->cost_sum, new_cost);
-      *cost = new_cost;
-
-      if (limits->mode == PFT_LIMITER_MODE_SMOOTH && limits->max_cost > 0)
-        mb->tat_cost = MIN (mb->tat_cost + smooth_cost_span (limits, new_cost) -
-                            smooth_cost_span (limits, old_cost), TIME_FAR);
-    }
-  return new_cost < old_cost;
-}
-
-static guint64
-memory_start (PftAdmissionBackend *backend,
-              guint64              entry,
-              gint64               now)
-{
-  MemoryBackend *mb = (MemoryBackend *) backend;
-  Pending *p = pq_find (mb, entry);
-  guint64 cost;
-
-  if (p == NULL)
-    return PFT_ENTRY_NONE;
-  cost = p->cost;
-  p->gone = TRUE;
-  mb->n_pending--;
-  cost_sum_sub (&mb->cost_sum, cost);
-  while (mb->pq_len > 0 && pq_at (mb, 0)->gone)
-    {
-      mb->pq_head = (mb->pq_head + 1) & (mb->pq_cap - 1);
-      mb->pq_len--;
-      mb->pq_head_id++;
-    }
-  ring_expire (mb, now);
-  return ring_push (mb, now, cost);
-}
-
-static gboolean
-memory_pause (PftAdmissionBackend *backend,
-              gint64               until)
-{
-  MemoryBackend *mb = (MemoryBackend *) backend;
-
-  if (until <= mb->paused_until)
-    return FALSE;
-  mb->paused_until = until;
-  return TRUE;
-}
-
-static gint64
-memory_paused_until (PftAdmissionBackend *backend)
-{
-  return ((MemoryBackend *) backend)->paused_until;
-}
-
-static void
-memory_usage (PftAdmissionBackend *backend,
-              gint64               now,
-              guint               *count,
-              guint64             *cost)
-{
-  MemoryBackend *mb = (MemoryBackend *) backend;
-
-  ring_expire (mb, now);
-  *count = mb->len + mb->n_pending;
-  *cost = cost_sum_get (&mb->cost_sum);
-}
-
-static void
-memory_reset (PftAdmissionBackend *backend)
-{
-  MemoryBackend *mb = (MemoryBackend *) backend;
-
-  /* Forget the started requests (their ids are never reused) and the
-   * pacing; pending ones are about to reach the provider, so they stay. */
-  for (guint i = 0; i < mb->len; i++)
-    cost_sum_sub (&mb->cost_sum, ring_at (mb, i)->cost);
-  mb->head_id += mb->len;
-  mb->head = 0;
-  mb->len = 0;
-  mb->tat_req = G_MININT64 / 2;
-  mb->tat_cost = G_MININT64 / 2;
-  mb->paused_until = G_MININT64 / 2;
-}
-
-static const PftAdmissionBackendVTable memory_vtable = {
-  .free = memory_free,
-  .configure = memory_configure,
-  .decide = memory_decide,
-  .record = memory_record,
-  .settle = memory_settle,
-  .start = memory_start,
-  .pause = memory_pause,
-  .paused_until = memory_paused_until,
-  .usage = memory_usage,
-  .reset = memory_reset,
-};
-
-PftAdmissionBackend *
-_pft_admission_backend_new_memory (const PftAdmissionLimits *limits)
-{
-  MemoryBackend *mb = g_new0 (MemoryBackend, 1);
-
-  mb->parent.vtable = &memory_vtable;
-  mb->limits = *limits;
-  mb->tat_req = G_MININT64 / 2;
-  mb->tat_cost = G_MININT64 / 2;
-  mb->paused_until = G_MININT64 / 2;
-  return &mb->parent;
-}
-
-/* ================================================================== */
-/* The numbers a user gives a limiter.
- *
- * One rule per limit, used by every door: the constructor and the setters
- * (bad numbers there are programmer errors: a critical naming the key and
- * the value, nothing changes), properties (GObject's own warning from the
- * same bounds in the GParamSpecs, nothing changes),
- * the registry (PFT_ERROR_INVALID_ARGUMENT) and the key-file loader
- * (PFT_ERROR_PARSE with the file's line). The bounds match the
- * properties' GParamSpecs. */
-
-typedef struct
-{
-  const char *key;
-  guint64     min;
-  guint64     max;
-} UintLimit;
-
-static const UintLimit uint_limits[] = {
-  { "max-concurrent",      1, G_MAXUINT },
-  { "max-per-window",      0, G_MAXUINT },
-  { "max-cost-per-window", 0, G_MAXUINT64 },
-  { "burst",               1, G_MAXUINT },
-};
-
-gboolean
-_pft_limit_uint_range (const char *key,
-                       guint64    *min,
-                       guint64    *max)
-{
-  for (guint i = 0; i < G_N_ELEMENTS (uint_limits); i++)
-    if (g_str_equal (uint_limits[i].key, key))
-      {
-        *min = uint_limits[i].min;
-        *max = uint_limits[i].max;
-        return TRUE;
-      }
-  return FALSE;
-}
-
-gboolean
-_pft_limit_check_uint (const char  *key,
-                       guint64      value,
-                       GError     **error)
-{
-  guint64 min = 0, max = G_MAXUINT64;
-  g_autofree char *v = NULL, *min_s = NULL, *max_s = NULL;
-
-  if (!_pft_limit_uint_range (key, &min, &max))
-    g_return_val_if_reached (FALSE);
-  if (value >= min && value <= max)
-    return TRUE;
-
-  /* Numbers pre-formatted: xgettext cannot see through G_GUINT64_FORMAT. */
-  v = g_strdup_printf ("%" G_GUINT64_FORMAT, value);
-  min_s = g_strdup_printf ("%" G_GUINT64_FORMAT, min);
-  max_s = g_strdup_printf ("%" G_GUINT64_FORMAT, max);
-  g_set_error (error, PFT_ERROR, PFT_ERROR_INVALID_ARGUMENT,
-               /* Translators: "max-concurrent = 0 is out of range: ..." */
-               _("%s = %s is out of range: it must be a whole number from %s to %s"),
-               key, v, min_s, max_s);
-  return FALSE;
-}
-
-gboolean
-_pft_limit_check_window (double   window,
-                         GError **error)
-{
-  char v[G_ASCII_DTOSTR_BUF_SIZE], min_s[G_ASCII_DTOSTR_BUF_SIZE], max_s[G_ASCII_DTOSTR_BUF_SIZE];
-
-  /* Written so that NaN fails too. */
-  if (window >= PFT_WINDOW_MIN && window <= PFT_WINDOW_MAX)
-    return TRUE;
-
-  g_ascii_formatd (v, sizeof v, "%g", window);
-  g_ascii_formatd (min_s, sizeof min_s, "%g", PFT_WINDOW_MIN);
-  g_ascii_formatd (max_s, sizeof max_s, "%g", PFT_WINDOW_MAX);
-  g_set_error (error, PFT_ERROR, PFT_ERROR_INVALID_ARGUMENT,
-               _("window = %s is out of range: it must be a number of seconds from %s to %s"),
-               v, min_s, max_s);
-  return FALSE;
-}
-
-/* A bad number from C code: reported as g_return_if_fail() would, with
- * the rule's own message. Consumes @error. */
-static gboolean
-limit_ok_or_critical (const char *func,
-                      GError     *error)
-{
-  if (error == NULL)
-    return TRUE;
-  g_critical ("%s: %s", func, error->message);
-  g_error_free (error);
-  return FALSE;
-}
-
-#define RETURN_IF_BAD_UINT(key, value) \
-  G_STMT_START { \
-    GError *limit_error_ = NULL; \
-    _pft_limit_check_uint ((key), (value), &limit_error_); \
-    if (!limit_ok_or_critical (G_STRFUNC, limit_error_)) \
-      return; \
-  } G_STMT_END
-
-/* ================================================================== */
-/* The limiter. */
 
 /**
  * PftRateLimiter:
@@ -704,32 +52,6 @@ limit_ok_or_critical (const char *func,
  *
  * Since: 0.1
  */
-struct _PftRateLimiter
-{
-  GObject              parent_instance;
-
-  GMutex               mutex;
-
-  /* Everything below is protected by @mutex. */
-  PftClock            *clock;
-  PftClockTimer       *timer;          /* created when first needed */
-  gint64               timer_deadline; /* -1: disarmed */
-  PftAdmissionBackend *backend;
-  PftAdmissionLimits   limits;
-  double               window;         /* seconds, as set */
-  guint                max_concurrent;
-  guint                in_flight;
-  GQueue               waiters;        /* (element-type Waiter), FIFO */
-  GQueue               parked;         /* (element-type Waiter), FIFO: see park_locked() */
-  guint64              total_admitted;
-  guint64              total_pauses;
-  /* After a pause, one request (the probe) goes first, and the others
-   * wait for it to come back without a rate limit; see admit_locked(). */
-  gboolean             half_open;
-  gboolean             probe_out;
-  gboolean             probe_failed;
-};
-
 G_DEFINE_FINAL_TYPE (PftRateLimiter, pft_rate_limiter, G_TYPE_OBJECT)
 
 enum {
@@ -762,638 +84,6 @@ static guint signals[N_SIGNALS];
 #define DEFAULT_WINDOW         60.0
 
 /* ------------------------------------------------------------------ */
-/* Waiters */
-
-typedef enum {
-  WAITER_NEW,        /* not queued yet */
-  WAITER_QUEUED,
-  WAITER_GRANTED,
-  WAITER_PARKED,     /* granted, held back at delivery: see park_locked() */
-  WAITER_FAILED,
-  WAITER_CANCELLED,
-} WaiterState;
-
-typedef struct _Waiter Waiter;
-
-struct _Waiter
-{
-  gatomicrefcount  ref_count;
-  GList            link;          /* in self->waiters or self->parked; data = the waiter */
-  Waiter          *next_done;
-  PftRateLimiter  *limiter;       /* (unowned): the task or caller keeps it */
-  guint64          cost;
-  guint64          entry;
-  WaiterState      state;         /* protected by the limiter's mutex */
-  GTask           *task;          /* (owned) (nullable): async waiters */
-  PftSlotReadyFunc slot_ready;    /* (nullable): slot waiters (async, no task) */
-  gpointer         slot_data;
-  GMainContext    *context;       /* (owned) (nullable): slot waiters */
-  gboolean         blocking;      /* neither a task nor a slot callback */
-  gboolean         slot_held;     /* a granted slot not handed over yet */
-  GCond            cond;          /* blocking waiters */
-  GCancellable    *cancellable;   /* (owned) (nullable) */
-  gulong           cancel_id;
-  PftPermit       *permit;        /* (owned) (nullable) */
-  GError          *error;         /* (owned) (nullable) */
-};
-
-/* Async waiters finished under the lock, completed after unlocking. */
-typedef struct
-{
-  Waiter  *head;
-  Waiter **tail;
-} DoneList;
-
-#define DONE_LIST_INIT(d) { NULL, &(d).head }
-
-static Waiter *
-waiter_new (PftRateLimiter *limiter,
-            guint64         cost,
-            GTask          *task,
-            GCancellable   *cancellable)
-{
-  Waiter *w = g_new0 (Waiter, 1);
-
-  g_atomic_ref_count_init (&w->ref_count);
-  w->link.data = w;
-  w->limiter = limiter;
-  w->cost = cost;
-  w->entry = PFT_ENTRY_NONE;
-  w->state = WAITER_NEW;
-  w->task = task != NULL ? g_object_ref (task) : NULL;
-  w->blocking = task == NULL;
-  if (w->blocking)
-    g_cond_init (&w->cond);
-  w->cancellable = cancellable != NULL ? g_object_ref (cancellable) : NULL;
-  return w;
-}
-
-static Waiter *
-waiter_ref (Waiter *w)
-{
-  g_atomic_ref_count_inc (&w->ref_count);
-  return w;
-}
-
-static void
-waiter_unref (gpointer data)
-{
-  Waiter *w = data;
-
-  if (!g_atomic_ref_count_dec (&w->ref_count))
-    return;
-
-  if (w->blocking)
-    g_cond_clear (&w->cond);
-  /* A permit that was never handed over releases itself here; so does a
-   * slot. */
-  g_clear_object (&w->permit);
-  if (w->slot_ready != NULL)
-    {
-      if (w->slot_held)
-        _pft_rate_limiter_release (w->limiter, w->entry);
-      g_clear_pointer (&w->context, g_main_context_unref);
-      g_object_unref (w->limiter);
-    }
-  g_clear_error (&w->error);
-  g_clear_object (&w->task);
-  g_clear_object (&w->cancellable);
-  g_free (w);
-}
-
-/* ------------------------------------------------------------------ */
-/* Locking. Notifications are emitted after unlocking, for what changed. */
-
-typedef struct
-{
-  guint in_flight;
-  guint waiting;
-} Snapshot;
-
-static void flush_done (PftRateLimiter *self,
-                        DoneList       *done);
-
-static inline void
-limiter_lock (PftRateLimiter *self,
-              Snapshot       *snap)
-{
-  g_mutex_lock (&self->mutex);
-  snap->in_flight = self->in_flight;
-  snap->waiting = self->waiters.length;
-}
-
-static inline void
-limiter_unlock (PftRateLimiter *self,
-                Snapshot       *snap,
-                DoneList       *done)
-{
-  guint in_flight = self->in_flight;
-  guint waiting = self->waiters.length;
-
-  g_mutex_unlock (&self->mutex);
-
-  if (done != NULL && done->head != NULL)
-    flush_done (self, done);
-  if (in_flight != snap->in_flight)
-    g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_IN_FLIGHT]);
-  if (waiting != snap->waiting)
-    g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_WAITING]);
-}
-
-static inline gint64
-now_locked (PftRateLimiter *self)
-{
-  return _pft_clock_now_us (self->clock);
-}
-
-static inline gboolean
-cost_too_large_locked (PftRateLimiter *self,
-                       guint64         cost)
-{
-  return self->limits.max_cost > 0 && cost > self->limits.max_cost;
-}
-
-static GError *
-cost_too_large_error (guint64 cost,
-                      guint64 max_cost)
-{
-  g_autofree char *c = g_strdup_printf ("%" G_GUINT64_FORMAT, cost);
-  g_autofree char *m = g_strdup_printf ("%" G_GUINT64_FORMAT, max_cost);
-
-  return g_error_new (PFT_ERROR, PFT_ERROR_INVALID_ARGUMENT,
-                      /* Translators: the first %s is a cost (for example a
-                       * number of tokens), the second the limit per window */
-                      _("A request costing %s can never be admitted: the limiter allows at most %s per window (max-cost-per-window)"),
-                      c, m);
-}
-
-static void on_timer (GObject *object);
-
-static void
-set_timer_locked (PftRateLimiter *self,
-                  gint64          deadline)
-{
-  if (deadline == self->timer_deadline)
-    return;
-  if (self->timer == NULL)
-    {
-      if (deadline < 0)
-        return;
-      self->timer = _pft_clock_timer_new (self->clock, G_OBJECT (self), on_timer);
-    }
-  self->timer_deadline = deadline;
-  _pft_clock_timer_set_deadline (self->timer, deadline);
-}
-
-/* Half-open after a pause, as a circuit breaker: a provider that asked
- * for a pause is often still at its limit when the pause ends (a rate
- * window frees one slot at a time), and the requests held back would all
- * go at once and all be refused. So the first request after a pause goes
- * alone; when it is released without a rate limit reported in between,
- * the limiter is closed again and the others go; when it is refused (and
- * paused again), the next one after that pause is the new probe. Any
- * release while a probe is out counts as its outcome: in-process, the
- * limiter cannot tell permits apart, and a request admitted earlier that
- * now comes back accepted is good news too. */
-static inline gboolean
-held_for_probe_locked (PftRateLimiter *self)
-{
-  return self->half_open && self->probe_out;
-}
-
-/* @pending: the request starts later than now (when its permit reaches
- * its holder, or its exec is called), see _pft_rate_limiter_start(). */
-static inline guint64
-admit_locked (PftRateLimiter *self,
-              guint64         cost,
-              gint64          now,
-              gboolean        pending)
-{
-  if (self->half_open)
-    self->probe_out = TRUE;
-  self->in_flight++;
-  self->total_admitted++;
-  return self->backend->vtable->record (self->backend, cost, now, pending);
-}
-
-/* The one place where admission is decided: concurrency and the backend
- * (window, cost, pause) together, for the request at the head only. */
-static gboolean
-try_admit_locked (PftRateLimiter *self,
-                  guint64         cost,
-                  gboolean        pending,
-                  guint64        *entry)
-{
-  gint64 now, ready;
-
-  if (self->waiters.length > 0 || self->in_flight >= self->max_concurrent ||
-      held_for_probe_locked (self))
-    return FALSE;
-  now = now_locked (self);
-  if (!self->backend->vtable->decide (self->backend, cost, now, &ready))
-    return FALSE;
-  *entry = admit_locked (self, cost, now, pending);
-  return TRUE;
-}
-
-static void
-finish_waiter_locked (PftRateLimiter *self,
-                      Waiter         *w,
-                      WaiterState     state,
-                      DoneList       *done)
-{
-  if (w->state == WAITER_QUEUED)
-    g_queue_unlink (&self->waiters, &w->link);
-  w->state = state;
-
-  /* The queue's reference moves to the done list (async), or is dropped
-   * (blocking: the waiting thread holds its own). */
-  if (w->blocking)
-    {
-      g_cond_signal (&w->cond);
-      waiter_unref (w);
-    }
-  else
-    {
-      w->next_done = NULL;
-      *done->tail = w;
-      done->tail = &w->next_done;
-    }
-}
-
-/* Admits waiters from the head of the queue for as long as they can go,
- * then arms the timer for the time the head may go (if the window or a
- * pause holds it back; a full concurrency needs no timer, a release will
- * come). */
-static void
-process_locked (PftRateLimiter *self,
-                DoneList       *done)
-{
-  gint64 deadline = -1;
-  gint64 now;
-
-  if (self->waiters.head == NULL)
-    {
-      set_timer_locked (self, -1);
-      return;
-    }
-
-  now = now_locked (self);
-  while (self->waiters.head != NULL)
-    {
-      Waiter *w = self->waiters.head->data;
-      gint64 ready;
-
-      if (cost_too_large_locked (self, w->cost))
-        {
-          w->error = cost_too_large_error (w->cost, self->limits.max_cost);
-          finish_waiter_locked (self, w, WAITER_FAILED, done);
-          continue;
-        }
-      if (self->in_flight >= self->max_concurrent || held_for_probe_locked (self))
-        break;
-      if (!self->backend->vtable->decide (self->backend, w->cost, now, &ready))
-        {
-          /* Waiting for a request to start needs no timer: its start
-           * comes back here. */
-          deadline = ready >= PFT_TIME_PENDING ? -1 : ready;
-          break;
-        }
-      /* Counted from when the waiter gets it (a thread wakes, a callback
-       * runs) or, for a slot, from when its exec starts. */
-      w->entry = admit_locked (self, w->cost, now, TRUE);
-      finish_waiter_locked (self, w, WAITER_GRANTED, done);
-    }
-  set_timer_locked (self, deadline);
-}
-
-/* A grant travels to its holder (an idle of its main context, a thread
- * waking) before its request starts. If max-concurrent was lowered on the
- * way, starting it would open more requests at the provider than the new
- * value: it waits here, still counted in @in_flight (its window entry
- * still pending), until those that started are fewer than the new value.
- * Returns whether @w was parked; the queue takes a reference of an async
- * waiter (a blocking one's thread keeps its own). */
-static gboolean
-park_locked (PftRateLimiter *self,
-             Waiter         *w)
-{
-  if (w->state != WAITER_GRANTED ||
-      self->in_flight - self->parked.length <= self->max_concurrent ||
-      g_cancellable_is_cancelled (w->cancellable))
-    return FALSE;
-  w->state = WAITER_PARKED;
-  g_queue_push_tail_link (&self->parked, &w->link);
-  if (!w->blocking)
-    waiter_ref (w);
-  return TRUE;
-}
-
-static void
-unpark_one_locked (PftRateLimiter *self,
-                   Waiter         *w,
-                   DoneList       *done)
-{
-  g_queue_unlink (&self->parked, &w->link);
-  w->state = WAITER_GRANTED;
-  if (w->blocking)
-    g_cond_signal (&w->cond);
-  else
-    {
-      /* The queue's reference moves to the done list. */
-      w->next_done = NULL;
-      *done->tail = w;
-      done->tail = &w->next_done;
-    }
-}
-
-/* Hands parked grants on, oldest first, while each can start within
- * max-concurrent. Before process_locked(): they were granted first. */
-static inline void
-unpark_locked (PftRateLimiter *self,
-               DoneList       *done)
-{
-  while (self->parked.head != NULL &&
-         self->in_flight - self->parked.length < self->max_concurrent)
-    unpark_one_locked (self, self->parked.head->data, done);
-}
-
-static gboolean
-waiter_park (Waiter *w)
-{
-  PftRateLimiter *self = w->limiter;
-  Snapshot snap;
-  gboolean parked;
-
-  limiter_lock (self, &snap);
-  parked = park_locked (self, w);
-  limiter_unlock (self, &snap, NULL);
-  return parked;
-}
-
-static void
-on_timer (GObject *object)
-{
-  PftRateLimiter *self = PFT_RATE_LIMITER (object);
-  DoneList done = DONE_LIST_INIT (done);
-  Snapshot snap;
-
-  limiter_lock (self, &snap);
-  self->timer_deadline = -1;   /* it fired: a timer fires once per arming */
-  process_locked (self, &done);
-  limiter_unlock (self, &snap, &done);
-}
-
-/* Runs on the waiter's own main context: a slot waiter, completed as
- * complete_waiter() completes a task (a cancellation seen at delivery
- * wins over the outcome, as GTask's check-cancellable does, and gives the
- * slot back before the callback runs). */
-static void
-complete_slot_waiter (Waiter *w)
-{
-  PftRateLimiter *self = w->limiter;
-  GError *error = NULL;
-  guint64 entry = PFT_ENTRY_NONE;
-
-  if (w->cancel_id != 0)
-    {
-      g_cancellable_disconnect (w->cancellable, w->cancel_id);
-      w->cancel_id = 0;
-    }
-
-  if (g_cancellable_set_error_if_cancelled (w->cancellable, &error))
-    {
-      if (w->slot_held)
-        {
-          w->slot_held = FALSE;
-          _pft_rate_limiter_release (self, w->entry);
-        }
-      g_clear_error (&w->error);
-      w->slot_ready (w->slot_data, PFT_ENTRY_NONE, error);
-      return;
-    }
-
-  switch (w->state)
-    {
-    case WAITER_GRANTED:
-      /* Handed over; its request starts when its holder calls the exec. */
-      w->slot_held = FALSE;
-      entry = w->entry;
-      break;
-    case WAITER_FAILED:
-      error = g_steal_pointer (&w->error);
-      break;
-    case WAITER_CANCELLED:
-      error = _pft_error_new_cancelled ();
-      break;
-    case WAITER_NEW:
-    case WAITER_QUEUED:
-    default:
-      g_assert_not_reached ();
-    }
-  w->slot_ready (w->slot_data, entry, error);
-}
-
-/* Runs on the waiter's own main context. */
-static void
-complete_waiter (Waiter *w)
-{
-  /* Before the cancellable is disconnected: a parked waiter leaves the
-   * queue when it is cancelled. */
-  if (waiter_park (w))
-    return;
-  if (w->slot_ready != NULL)
-    {
-      complete_slot_waiter (w);
-      return;
-    }
-
-  /* Never inside the cancellable's handler here, so this cannot
-   * deadlock; the handler does nothing once the waiter is finished. */
-  if (w->cancel_id != 0)
-    {
-      g_cancellable_disconnect (w->cancellable, w->cancel_id);
-      w->cancel_id = 0;
-    }
-
-  switch (w->state)
-    {
-    case WAITER_GRANTED:
-      /* The callback runs now: count the request from here. */
-      _pft_permit_start (w->permit);
-      g_task_return_pointer (w->task, g_steal_pointer (&w->permit), g_object_unref);
-      break;
-    case WAITER_FAILED:
-      g_task_return_error (w->task, g_steal_pointer (&w->error));
-      break;
-    case WAITER_CANCELLED:
-      g_task_return_error (w->task, _pft_error_new_cancelled ());
-      break;
-    case WAITER_NEW:
-    case WAITER_QUEUED:
-    default:
-      g_assert_not_reached ();
-    }
-}
-
-/* Waiters finished together that complete on the same context share one
- * idle source: one wakeup of that context, not one per waiter. */
-typedef struct
-{
-  Waiter *head;   /* (owned), chained by next_done */
-} Batch;
-
-static gboolean
-complete_batch_cb (gpointer data)
-{
-  Batch *batch = data;
-  Waiter *w;
-
-  while ((w = batch->head) != NULL)
-    {
-      batch->head = w->next_done;
-      complete_waiter (w);
-      waiter_unref (w);
-    }
-  return G_SOURCE_REMOVE;
-}
-
-static void
-batch_free (gpointer data)
-{
-  Batch *batch = data;
-  Waiter *w;
-
-  /* Only left if the context went away before the source ran: the
-   * permits are released as the waiters are freed. */
-  while ((w = batch->head) != NULL)
-    {
-      batch->head = w->next_done;
-      waiter_unref (w);
-    }
-  g_free (batch);
-}
-
-static void
-attach_batch (Batch        *batch,
-              GMainContext *context)
-{
-  GSource *source = g_idle_source_new ();
-
-  g_source_set_priority (source, G_PRIORITY_DEFAULT);
-  g_source_set_static_name (source, "[pft] limiter admission");
-  g_source_set_callback (source, complete_batch_cb, batch, batch_free);
-  /* Once attached, the batch may run in the context's thread at once and
-   * drop the waiters' references to the context, which its owner may then
-   * finalize: keep it alive until the source is unreferenced here. */
-  g_main_context_ref (context);
-  g_source_attach (source, context);
-  g_source_unref (source);
-  g_main_context_unref (context);
-}
-
-static void
-flush_done (PftRateLimiter *self,
-            DoneList       *done)
-{
-  Waiter *w = done->head;
-  Batch *batch = NULL;
-  Waiter **tail = NULL;
-  GMainContext *context = NULL;
-
-  done->head = NULL;
-  done->tail = &done->head;
-
-  /* The list's references move into the batches. */
-  while (w != NULL)
-    {
-      Waiter *next = w->next_done;
-      GMainContext *c = w->task != NULL ? g_task_get_context (w->task) : w->context;
-
-      w->next_done = NULL;
-      if (w->state == WAITER_GRANTED)
-        {
-          if (w->slot_ready != NULL)
-            w->slot_held = TRUE;
-          else if (w->permit == NULL)   /* not one coming back from the parked */
-            w->permit = _pft_permit_new (self, w->cost, w->entry);
-        }
-
-      if (batch == NULL || c != context)
-        {
-          if (batch != NULL)
-            attach_batch (batch, context);
-          batch = g_new0 (Batch, 1);
-          tail = &batch->head;
-          context = c;
-        }
-      *tail = w;
-      tail = &w->next_done;
-      w = next;
-    }
-  if (batch != NULL)
-    attach_batch (batch, context);
-}
-
-static void
-on_cancelled (GCancellable *cancellable,
-              gpointer      data)
-{
-  Waiter *w = data;
-  PftRateLimiter *self = w->limiter;
-  DoneList done = DONE_LIST_INIT (done);
-  Snapshot snap;
-
-  limiter_lock (self, &snap);
-  if (w->state == WAITER_NEW)
-    w->state = WAITER_CANCELLED;   /* enqueue_waiter() finishes it */
-  else if (w->state == WAITER_QUEUED)
-    {
-      finish_waiter_locked (self, w, WAITER_CANCELLED, &done);
-      /* The head may have changed: let whoever can go now go. */
-      process_locked (self, &done);
-    }
-  else if (w->state == WAITER_PARKED)
-    unpark_one_locked (self, w, &done);   /* delivered cancelled: its slot goes back */
-  limiter_unlock (self, &snap, &done);
-}
-
-/* Queues @w (or finishes it at once). Takes the caller's reference, which
- * the queue holds until the waiter is finished. */
-static void
-enqueue_waiter (PftRateLimiter *self,
-                Waiter         *w)
-{
-  DoneList done = DONE_LIST_INIT (done);
-  Snapshot snap;
-
-  /* Connected before queueing and without the lock: an already cancelled
-   * cancellable calls on_cancelled() right here. */
-  if (w->cancellable != NULL)
-    w->cancel_id = g_cancellable_connect (w->cancellable, G_CALLBACK (on_cancelled),
-                                          waiter_ref (w), waiter_unref);
-
-  limiter_lock (self, &snap);
-  if (w->state == WAITER_CANCELLED)
-    {
-      if (!w->blocking)
-        {
-          *done.tail = w;
-          done.tail = &w->next_done;
-        }
-      else
-        waiter_unref (w);
-    }
-  else
-    {
-      w->state = WAITER_QUEUED;
-      g_queue_push_tail_link (&self->waiters, &w->link);
-      process_locked (self, &done);
-    }
-  limiter_unlock (self, &snap, &done);
-}
-
-/* ------------------------------------------------------------------ */
 /* GObject */
 
 static void
@@ -1406,7 +96,7 @@ pft_rate_limiter_finalize (GObject *object)
   g_assert (self->parked.length == 0);
 
   g_clear_pointer (&self->timer, _pft_clock_timer_free);
-  self->backend->vtable->free (self->backend);
+  self->admission->vtable->free (self->admission);
   _pft_clock_unref (self->clock);
   g_mutex_clear (&self->mutex);
 
@@ -1700,14 +390,15 @@ pft_rate_limiter_init (PftRateLimiter *self)
   g_mutex_init (&self->mutex);
   self->clock = _pft_clock_get_system ();
   self->timer_deadline = -1;
-  self->max_concurrent = DEFAULT_MAX_CONCURRENT;
+  self->ask_retry_at = -1;
+  self->limits.max_concurrent = DEFAULT_MAX_CONCURRENT;
   self->window = DEFAULT_WINDOW;
   self->limits.max_per_window = 0;
   self->limits.max_cost = 0;
   self->limits.window_us = (gint64) (DEFAULT_WINDOW * G_USEC_PER_SEC);
   self->limits.mode = PFT_LIMITER_MODE_SLIDING_WINDOW;
   self->limits.burst = 1;
-  self->backend = _pft_admission_backend_new_memory (&self->limits);
+  self->admission = PFT_RATE_WINDOW_ADMISSION (_pft_rate_window_new (&self->limits));
   g_queue_init (&self->waiters);
 }
 
@@ -1740,7 +431,7 @@ pft_rate_limiter_new (guint  max_concurrent,
 
   if (_pft_limit_check_uint ("max-concurrent", max_concurrent, &error))
     _pft_limit_check_window (window, &error);
-  if (!limit_ok_or_critical (G_STRFUNC, error))
+  if (!_pft_limit_ok_or_critical (G_STRFUNC, error))
     return NULL;
 
   return g_object_new (PFT_TYPE_RATE_LIMITER,
@@ -1778,29 +469,37 @@ pft_rate_limiter_try_acquire (PftRateLimiter  *self,
                               guint64          cost,
                               GError         **error)
 {
-  Snapshot snap;
   guint64 entry;
 
   g_return_val_if_fail (PFT_IS_RATE_LIMITER (self), NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
-  limiter_lock (self, &snap);
-  if (G_UNLIKELY (cost_too_large_locked (self, cost)))
-    {
-      guint64 max_cost = self->limits.max_cost;
-      limiter_unlock (self, &snap, NULL);
-      g_propagate_error (error, cost_too_large_error (cost, max_cost));
-      return NULL;
-    }
   /* The caller has it now: the request counts from now. */
-  if (!try_admit_locked (self, cost, FALSE, &entry))
-    {
-      limiter_unlock (self, &snap, NULL);
-      return NULL;
-    }
-  limiter_unlock (self, &snap, NULL);
-
+  if (!_pft_rate_limiter_acquire_full (self, cost, PFT_ACQUIRE_STARTED, NULL, NULL, NULL, NULL,
+                                       &entry, error))
+    return NULL;
   return _pft_permit_new (self, cost, entry);
+}
+
+static void
+pft_rate_limiter_acquire_async_done (gpointer  user_data,
+                                     guint64   entry,
+                                     GError   *error)
+{
+  GTask *task = user_data;
+  PftRateLimiter *self = g_task_get_source_object (task);
+  PftPermit *permit;
+
+  if (error != NULL)
+    g_task_return_error (task, error);
+  else
+    {
+      permit = _pft_permit_new (self, *(guint64 *) g_task_get_task_data (task), entry);
+      /* The callback runs now: count the request from here. */
+      _pft_permit_start (permit);
+      g_task_return_pointer (task, permit, g_object_unref);
+    }
+  g_object_unref (task);
 }
 
 /**
@@ -1832,44 +531,24 @@ pft_rate_limiter_acquire_async (PftRateLimiter      *self,
                                 GAsyncReadyCallback  callback,
                                 gpointer             user_data)
 {
-  g_autoptr(GTask) task = NULL;
-  Snapshot snap;
-  guint64 entry;
+  GTask *task;
+  guint64 *task_cost;
 
   g_return_if_fail (PFT_IS_RATE_LIMITER (self));
   g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
 
   task = g_task_new (self, cancellable, callback, user_data);
   g_task_set_source_tag (task, pft_rate_limiter_acquire_async);
+  task_cost = g_new (guint64, 1);
+  *task_cost = cost;
+  g_task_set_task_data (task, task_cost, g_free);
 
-  if (g_task_return_error_if_cancelled (task))
-    return;
-
-  limiter_lock (self, &snap);
-  if (G_UNLIKELY (cost_too_large_locked (self, cost)))
-    {
-      guint64 max_cost = self->limits.max_cost;
-      limiter_unlock (self, &snap, NULL);
-      g_task_return_error (task, cost_too_large_error (cost, max_cost));
-      return;
-    }
-  if (try_admit_locked (self, cost, TRUE, &entry))
-    {
-      /* Completed like any granted waiter: in an idle on the caller's
-       * context, which also counts the request from when it is delivered. */
-      DoneList done = DONE_LIST_INIT (done);
-      Waiter *w = waiter_new (self, cost, task, NULL);
-
-      w->state = WAITER_GRANTED;
-      w->entry = entry;
-      *done.tail = w;
-      done.tail = &w->next_done;
-      limiter_unlock (self, &snap, &done);
-      return;
-    }
-  limiter_unlock (self, &snap, NULL);
-
-  enqueue_waiter (self, waiter_new (self, cost, task, cancellable));
+  /* Every outcome comes back on the task's context (the caller's
+   * thread-default one), even an immediate grant; the task is the
+   * callback's. */
+  _pft_rate_limiter_acquire_full (self, cost, PFT_ACQUIRE_DEFERRED, cancellable,
+                                  g_task_get_context (task), pft_rate_limiter_acquire_async_done,
+                                  task, NULL, NULL);
 }
 
 /**
@@ -1899,6 +578,31 @@ pft_rate_limiter_acquire_finish (PftRateLimiter  *self,
   return g_task_propagate_pointer (G_TASK (result), error);
 }
 
+/* A blocking caller, woken by its waiter's func. */
+typedef struct
+{
+  GMutex   mutex;
+  GCond    cond;
+  gboolean done;
+  guint64  entry;
+  GError  *error;
+} PftRateLimiterBlocking;
+
+static void
+pft_rate_limiter_blocking_done (gpointer  user_data,
+                                guint64   entry,
+                                GError   *error)
+{
+  PftRateLimiterBlocking *b = user_data;
+
+  g_mutex_lock (&b->mutex);
+  b->entry = entry;
+  b->error = error;
+  b->done = TRUE;
+  g_cond_signal (&b->cond);
+  g_mutex_unlock (&b->mutex);
+}
+
 /**
  * pft_rate_limiter_acquire:
  * @self: a limiter
@@ -1924,11 +628,10 @@ pft_rate_limiter_acquire (PftRateLimiter  *self,
                           GCancellable    *cancellable,
                           GError         **error)
 {
-  Snapshot snap;
+  PftRateLimiterBlocking b = { 0, };
+  GError *local_error = NULL;
   guint64 entry;
-  Waiter *w;
-  WaiterState state;
-  PftPermit *permit = NULL;
+  PftPermit *permit;
 
   g_return_val_if_fail (PFT_IS_RATE_LIMITER (self), NULL);
   g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), NULL);
@@ -1937,306 +640,59 @@ pft_rate_limiter_acquire (PftRateLimiter  *self,
   if (g_cancellable_set_error_if_cancelled (cancellable, error))
     return NULL;
 
-  limiter_lock (self, &snap);
-  if (G_UNLIKELY (cost_too_large_locked (self, cost)))
+  g_mutex_init (&b.mutex);
+  g_cond_init (&b.cond);
+  if (_pft_rate_limiter_acquire_full (self, cost, PFT_ACQUIRE_STARTED, cancellable, NULL,
+                                      pft_rate_limiter_blocking_done, &b, &entry, &local_error))
+    permit = _pft_permit_new (self, cost, entry);
+  else if (local_error != NULL)
+    permit = NULL;
+  else
     {
-      guint64 max_cost = self->limits.max_cost;
-      limiter_unlock (self, &snap, NULL);
-      g_propagate_error (error, cost_too_large_error (cost, max_cost));
-      return NULL;
-    }
-  if (try_admit_locked (self, cost, FALSE, &entry))
-    {
-      limiter_unlock (self, &snap, NULL);
-      return _pft_permit_new (self, cost, entry);
-    }
-  limiter_unlock (self, &snap, NULL);
-
-  w = waiter_new (self, cost, NULL, cancellable);
-  enqueue_waiter (self, waiter_ref (w));
-
-  limiter_lock (self, &snap);
-  for (;;)
-    {
-      park_locked (self, w);
-      if (w->state != WAITER_QUEUED && w->state != WAITER_PARKED)
-        break;
-      if (!_pft_clock_cond_wait_until (self->clock, &w->cond, &self->mutex, self->timer_deadline) &&
-          w->state == WAITER_QUEUED)
+      /* The waiter's func runs in the thread that grants or cancels it
+       * (maybe this one, already). */
+      g_mutex_lock (&b.mutex);
+      while (!b.done)
+        g_cond_wait (&b.cond, &b.mutex);
+      g_mutex_unlock (&b.mutex);
+      local_error = b.error;
+      permit = NULL;
+      if (local_error == NULL)
         {
-          /* The deadline passed: do the timer's work here rather than wait
-           * for the timer thread to get to it. */
-          DoneList done = DONE_LIST_INIT (done);
-
-          process_locked (self, &done);
-          if (done.head != NULL)
-            {
-              limiter_unlock (self, &snap, &done);
-              limiter_lock (self, &snap);
-            }
+          permit = _pft_permit_new (self, cost, b.entry);
+          /* The thread runs again now: count the request from here. */
+          _pft_permit_start (permit);
         }
     }
-  state = w->state;
-  if (state == WAITER_GRANTED)
-    {
-      /* The thread runs again now: count the request from here. */
-      guint64 started = self->backend->vtable->start (self->backend, w->entry, now_locked (self));
-
-      if (started != PFT_ENTRY_NONE)
-        w->entry = started;
-      if (started != PFT_ENTRY_NONE && self->waiters.head != NULL)
-        {
-          DoneList done = DONE_LIST_INIT (done);
-
-          process_locked (self, &done);
-          limiter_unlock (self, &snap, &done);
-          limiter_lock (self, &snap);
-        }
-    }
-  limiter_unlock (self, &snap, NULL);
-
-  if (w->cancel_id != 0)
-    g_cancellable_disconnect (w->cancellable, w->cancel_id);
-
-  switch (state)
-    {
-    case WAITER_GRANTED:
-      permit = _pft_permit_new (self, cost, w->entry);
-      break;
-    case WAITER_FAILED:
-      g_propagate_error (error, g_steal_pointer (&w->error));
-      break;
-    case WAITER_CANCELLED:
-      g_propagate_error (error, _pft_error_new_cancelled ());
-      break;
-    case WAITER_NEW:
-    case WAITER_QUEUED:
-    default:
-      g_assert_not_reached ();
-    }
-  waiter_unref (w);
+  g_mutex_clear (&b.mutex);
+  g_cond_clear (&b.cond);
+  if (local_error != NULL)
+    g_propagate_error (error, local_error);
   return permit;
 }
 
-/* ------------------------------------------------------------------ */
-/* Release, settle, pause */
-
-void
-_pft_rate_limiter_release (PftRateLimiter *self,
-                           guint64         entry)
-{
-  DoneList done = DONE_LIST_INIT (done);
-  Snapshot snap;
-
-  limiter_lock (self, &snap);
-  g_assert (self->in_flight > 0);
-  /* A request that never started (its run was cancelled first) counts
-   * from now: conservative, and its entry must not stay pending. */
-  if (PFT_ENTRY_IS_PENDING (entry))
-    self->backend->vtable->start (self->backend, entry, now_locked (self));
-  self->in_flight--;
-  unpark_locked (self, &done);
-  if (held_for_probe_locked (self))
-    {
-      if (self->probe_failed)
-        self->probe_failed = FALSE;   /* the next probe goes after the pause */
-      else
-        self->half_open = FALSE;
-      self->probe_out = FALSE;
-    }
-  if (self->waiters.head != NULL)
-    process_locked (self, &done);
-  limiter_unlock (self, &snap, &done);
-}
-
-/* Slots: admissions without a PftPermit, for the dispatcher. */
-
-gboolean
-_pft_rate_limiter_try_acquire_slot (PftRateLimiter  *self,
-                                    guint64          cost,
-                                    guint64         *entry,
-                                    GError         **error)
-{
-  Snapshot snap;
-
-  limiter_lock (self, &snap);
-  if (G_UNLIKELY (cost_too_large_locked (self, cost)))
-    {
-      guint64 max_cost = self->limits.max_cost;
-      limiter_unlock (self, &snap, NULL);
-      g_propagate_error (error, cost_too_large_error (cost, max_cost));
-      return FALSE;
-    }
-  if (!try_admit_locked (self, cost, TRUE, entry))
-    {
-      limiter_unlock (self, &snap, NULL);
-      return FALSE;
-    }
-  limiter_unlock (self, &snap, NULL);
-  return TRUE;
-}
-
-static Waiter *
-slot_waiter_new (PftRateLimiter   *self,
-                 guint64           cost,
-                 GCancellable     *cancellable,
-                 PftSlotReadyFunc  callback,
-                 gpointer          user_data)
-{
-  Waiter *w = waiter_new (self, cost, NULL, cancellable);
-
-  g_cond_clear (&w->cond);
-  w->blocking = FALSE;
-  w->limiter = g_object_ref (self);
-  w->slot_ready = callback;
-  w->slot_data = user_data;
-  w->context = g_main_context_ref_thread_default ();
-  return w;
-}
-
-void
-_pft_rate_limiter_acquire_slot_async (PftRateLimiter   *self,
-                                      guint64           cost,
-                                      GCancellable     *cancellable,
-                                      PftSlotReadyFunc  callback,
-                                      gpointer          user_data)
-{
-  DoneList done = DONE_LIST_INIT (done);
-  Snapshot snap;
-  guint64 entry;
-  Waiter *w = slot_waiter_new (self, cost, cancellable, callback, user_data);
-
-  /* Already cancelled: reported from an idle, as acquire_async does. */
-  if (g_cancellable_is_cancelled (cancellable))
-    {
-      w->state = WAITER_CANCELLED;
-      *done.tail = w;
-      flush_done (self, &done);
-      return;
-    }
-
-  limiter_lock (self, &snap);
-  if (G_UNLIKELY (cost_too_large_locked (self, cost)))
-    {
-      w->error = cost_too_large_error (cost, self->limits.max_cost);
-      w->state = WAITER_FAILED;
-      *done.tail = w;
-      limiter_unlock (self, &snap, &done);
-      return;
-    }
-  if (try_admit_locked (self, cost, TRUE, &entry))
-    {
-      w->state = WAITER_GRANTED;
-      w->entry = entry;
-      *done.tail = w;
-      limiter_unlock (self, &snap, &done);
-      return;
-    }
-  limiter_unlock (self, &snap, NULL);
-
-  enqueue_waiter (self, w);
-}
-
-void
-_pft_rate_limiter_release_slot (PftRateLimiter *self,
-                                guint64         entry)
-{
-  _pft_rate_limiter_release (self, entry);
-}
-
-guint64
-_pft_rate_limiter_start (PftRateLimiter *self,
-                         guint64         entry)
-{
-  DoneList done = DONE_LIST_INIT (done);
-  Snapshot snap;
-  guint64 started;
-
-  if (!PFT_ENTRY_IS_PENDING (entry))
-    return PFT_ENTRY_NONE;
-  limiter_lock (self, &snap);
-  started = self->backend->vtable->start (self->backend, entry, now_locked (self));
-  /* A waiter held back by this pending entry had no timer: its deadline
-   * is known now. */
-  if (started != PFT_ENTRY_NONE && self->waiters.head != NULL)
-    process_locked (self, &done);
-  limiter_unlock (self, &snap, &done);
-  return started;
-}
-
-void
-_pft_rate_limiter_hold (PftRateLimiter *self)
-{
-  Snapshot snap;
-
-  limiter_lock (self, &snap);
-  self->in_flight++;
-  limiter_unlock (self, &snap, NULL);
-}
-
-void
-_pft_rate_limiter_unhold (PftRateLimiter *self)
-{
-  DoneList done = DONE_LIST_INIT (done);
-  Snapshot snap;
-
-  /* Not a probe's outcome: the exec it stands for was cancelled. */
-  limiter_lock (self, &snap);
-  g_assert (self->in_flight > 0);
-  self->in_flight--;
-  unpark_locked (self, &done);
-  if (self->waiters.head != NULL)
-    process_locked (self, &done);
-  limiter_unlock (self, &snap, &done);
-}
-
-gboolean
-_pft_rate_limiter_settle (PftRateLimiter *self,
-                          guint64         entry,
-                          guint64        *cost,
-                          guint64         new_cost)
-{
-  DoneList done = DONE_LIST_INIT (done);
-  Snapshot snap;
-  guint64 old_cost;
-
-  limiter_lock (self, &snap);
-  old_cost = *cost;
-  if (old_cost == new_cost)
-    {
-      limiter_unlock (self, &snap, NULL);
-      return FALSE;
-    }
-  *cost = new_cost;
-  self->backend->vtable->settle (self->backend, entry, old_cost, new_cost, now_locked (self));
-  /* Given back: the head may fit now. Charged: its deadline moved. */
-  process_locked (self, &done);
-  limiter_unlock (self, &snap, &done);
-  return TRUE;
-}
 
 static gboolean
-pause_internal (PftRateLimiter *self,
-                double          seconds)
+pft_rate_limiter_pause_internal (PftRateLimiter *self,
+                                 double          seconds)
 {
-  DoneList done = DONE_LIST_INIT (done);
-  Snapshot snap;
+  PftRateLimiterHeld held;
   gboolean extended;
   gint64 until;
 
-  limiter_lock (self, &snap);
+  _pft_rate_limiter_lock (self, &held);
   /* Capped at about 292 years to stay clear of overflow. */
-  until = now_locked (self) + (gint64) ceil (MIN (seconds, 9.2e9) * G_USEC_PER_SEC);
-  extended = self->backend->vtable->pause (self->backend, until);
+  until = _pft_rate_limiter_now_locked (self) + (gint64) ceil (MIN (seconds, 9.2e9) * G_USEC_PER_SEC);
+  extended = self->admission->vtable->pause (self->admission, until);
   if (extended)
     {
       self->half_open = TRUE;
       if (self->probe_out)
         self->probe_failed = TRUE;
       self->total_pauses++;
-      process_locked (self, &done);
+      _pft_rate_limiter_process_locked (self, &held);
     }
-  limiter_unlock (self, &snap, &done);
+  _pft_rate_limiter_unlock (self, &held);
 
   if (extended)
     g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_TOTAL_PAUSES]);
@@ -2272,7 +728,7 @@ pft_rate_limiter_pause (PftRateLimiter *self,
 
   if (seconds <= 0)
     return;
-  if (pause_internal (self, seconds))
+  if (pft_rate_limiter_pause_internal (self, seconds))
     g_signal_emit (self, signals[SIGNAL_RATE_LIMITED], 0, seconds);
 }
 
@@ -2307,7 +763,7 @@ pft_rate_limiter_report_error (PftRateLimiter *self,
   g_mutex_unlock (&self->mutex);
   retry_after = pft_error_get_retry_after (error);
   if (retry_after > 0)
-    pause_internal (self, retry_after);
+    pft_rate_limiter_pause_internal (self, retry_after);
   g_signal_emit (self, signals[SIGNAL_RATE_LIMITED], 0, retry_after >= 0 ? retry_after : -1.0);
   return TRUE;
 }
@@ -2329,31 +785,22 @@ pft_rate_limiter_report_error (PftRateLimiter *self,
 void
 pft_rate_limiter_reset (PftRateLimiter *self)
 {
-  DoneList done = DONE_LIST_INIT (done);
-  Snapshot snap;
+  PftRateLimiterHeld held;
 
   g_return_if_fail (PFT_IS_RATE_LIMITER (self));
 
-  limiter_lock (self, &snap);
-  self->backend->vtable->reset (self->backend);
+  _pft_rate_limiter_lock (self, &held);
+  self->admission->vtable->reset (self->admission);
+  self->ask_retry_at = -1;
   self->half_open = FALSE;
   self->probe_out = FALSE;
   self->probe_failed = FALSE;
-  process_locked (self, &done);
-  limiter_unlock (self, &snap, &done);
+  _pft_rate_limiter_process_locked (self, &held);
+  _pft_rate_limiter_unlock (self, &held);
 }
 
 /* ------------------------------------------------------------------ */
 /* Limits */
-
-/* Applies self->limits to the backend, then admits whoever can now go. */
-static void
-reconfigure_locked (PftRateLimiter *self,
-                    DoneList       *done)
-{
-  self->backend->vtable->configure (self->backend, &self->limits, now_locked (self));
-  process_locked (self, done);
-}
 
 /**
  * pft_rate_limiter_get_max_concurrent:
@@ -2373,7 +820,7 @@ pft_rate_limiter_get_max_concurrent (PftRateLimiter *self)
   g_return_val_if_fail (PFT_IS_RATE_LIMITER (self), 0);
 
   g_mutex_lock (&self->mutex);
-  v = self->max_concurrent;
+  v = self->limits.max_concurrent;
   g_mutex_unlock (&self->mutex);
   return v;
 }
@@ -2395,22 +842,21 @@ void
 pft_rate_limiter_set_max_concurrent (PftRateLimiter *self,
                                      guint           max_concurrent)
 {
-  DoneList done = DONE_LIST_INIT (done);
-  Snapshot snap;
+  PftRateLimiterHeld held;
   gboolean changed;
 
   g_return_if_fail (PFT_IS_RATE_LIMITER (self));
-  RETURN_IF_BAD_UINT ("max-concurrent", max_concurrent);
+  PFT_LIMIT_RETURN_IF_BAD_UINT ("max-concurrent", max_concurrent);
 
-  limiter_lock (self, &snap);
-  changed = self->max_concurrent != max_concurrent;
-  self->max_concurrent = max_concurrent;
+  _pft_rate_limiter_lock (self, &held);
+  changed = self->limits.max_concurrent != max_concurrent;
+  self->limits.max_concurrent = max_concurrent;
   if (changed)
     {
-      unpark_locked (self, &done);
-      process_locked (self, &done);
+      _pft_rate_limiter_unpark_locked (self, &held);
+      _pft_rate_limiter_reconfigure_locked (self, &held);
     }
-  limiter_unlock (self, &snap, &done);
+  _pft_rate_limiter_unlock (self, &held);
 
   if (changed)
     g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_MAX_CONCURRENT]);
@@ -2455,18 +901,17 @@ void
 pft_rate_limiter_set_max_per_window (PftRateLimiter *self,
                                      guint           max_per_window)
 {
-  DoneList done = DONE_LIST_INIT (done);
-  Snapshot snap;
+  PftRateLimiterHeld held;
   gboolean changed;
 
   g_return_if_fail (PFT_IS_RATE_LIMITER (self));
 
-  limiter_lock (self, &snap);
+  _pft_rate_limiter_lock (self, &held);
   changed = self->limits.max_per_window != max_per_window;
   self->limits.max_per_window = max_per_window;
   if (changed)
-    reconfigure_locked (self, &done);
-  limiter_unlock (self, &snap, &done);
+    _pft_rate_limiter_reconfigure_locked (self, &held);
+  _pft_rate_limiter_unlock (self, &held);
 
   if (changed)
     g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_MAX_PER_WINDOW]);
@@ -2510,8 +955,7 @@ void
 pft_rate_limiter_set_window (PftRateLimiter *self,
                              double          window)
 {
-  DoneList done = DONE_LIST_INIT (done);
-  Snapshot snap;
+  PftRateLimiterHeld held;
   gboolean changed;
   gint64 window_us;
 
@@ -2519,20 +963,20 @@ pft_rate_limiter_set_window (PftRateLimiter *self,
 
   g_return_if_fail (PFT_IS_RATE_LIMITER (self));
   _pft_limit_check_window (window, &error);
-  if (!limit_ok_or_critical (G_STRFUNC, error))
+  if (!_pft_limit_ok_or_critical (G_STRFUNC, error))
     return;
 
   window_us = MAX (1, (gint64) llround (window * G_USEC_PER_SEC));
 
-  limiter_lock (self, &snap);
+  _pft_rate_limiter_lock (self, &held);
   changed = self->window != window;
   self->window = window;
   if (self->limits.window_us != window_us)
     {
       self->limits.window_us = window_us;
-      reconfigure_locked (self, &done);
+      _pft_rate_limiter_reconfigure_locked (self, &held);
     }
-  limiter_unlock (self, &snap, &done);
+  _pft_rate_limiter_unlock (self, &held);
 
   if (changed)
     g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_WINDOW]);
@@ -2578,34 +1022,20 @@ void
 pft_rate_limiter_set_max_cost_per_window (PftRateLimiter *self,
                                           guint64         max_cost)
 {
-  DoneList done = DONE_LIST_INIT (done);
-  Snapshot snap;
+  PftRateLimiterHeld held;
   gboolean changed;
 
   g_return_if_fail (PFT_IS_RATE_LIMITER (self));
 
-  limiter_lock (self, &snap);
+  _pft_rate_limiter_lock (self, &held);
   changed = self->limits.max_cost != max_cost;
   self->limits.max_cost = max_cost;
   if (changed)
     {
-      /* Any waiter may be the one that no longer fits, not just the head. */
-      GList *l = self->waiters.head;
-
-      while (l != NULL)
-        {
-          Waiter *w = l->data;
-
-          l = l->next;
-          if (cost_too_large_locked (self, w->cost))
-            {
-              w->error = cost_too_large_error (w->cost, max_cost);
-              finish_waiter_locked (self, w, WAITER_FAILED, &done);
-            }
-        }
-      reconfigure_locked (self, &done);
+      _pft_rate_limiter_fail_costly_locked (self, &held);
+      _pft_rate_limiter_reconfigure_locked (self, &held);
     }
-  limiter_unlock (self, &snap, &done);
+  _pft_rate_limiter_unlock (self, &held);
 
   if (changed)
     g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_MAX_COST_PER_WINDOW]);
@@ -2649,19 +1079,18 @@ void
 pft_rate_limiter_set_mode (PftRateLimiter *self,
                            PftLimiterMode  mode)
 {
-  DoneList done = DONE_LIST_INIT (done);
-  Snapshot snap;
+  PftRateLimiterHeld held;
   gboolean changed;
 
   g_return_if_fail (PFT_IS_RATE_LIMITER (self));
   g_return_if_fail (mode == PFT_LIMITER_MODE_SLIDING_WINDOW || mode == PFT_LIMITER_MODE_SMOOTH);
 
-  limiter_lock (self, &snap);
+  _pft_rate_limiter_lock (self, &held);
   changed = self->limits.mode != mode;
   self->limits.mode = mode;
   if (changed)
-    reconfigure_locked (self, &done);
-  limiter_unlock (self, &snap, &done);
+    _pft_rate_limiter_reconfigure_locked (self, &held);
+  _pft_rate_limiter_unlock (self, &held);
 
   if (changed)
     g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_MODE]);
@@ -2703,19 +1132,18 @@ void
 pft_rate_limiter_set_burst (PftRateLimiter *self,
                             guint           burst)
 {
-  DoneList done = DONE_LIST_INIT (done);
-  Snapshot snap;
+  PftRateLimiterHeld held;
   gboolean changed;
 
   g_return_if_fail (PFT_IS_RATE_LIMITER (self));
-  RETURN_IF_BAD_UINT ("burst", burst);
+  PFT_LIMIT_RETURN_IF_BAD_UINT ("burst", burst);
 
-  limiter_lock (self, &snap);
+  _pft_rate_limiter_lock (self, &held);
   changed = self->limits.burst != burst;
   self->limits.burst = burst;
   if (changed)
-    reconfigure_locked (self, &done);
-  limiter_unlock (self, &snap, &done);
+    _pft_rate_limiter_reconfigure_locked (self, &held);
+  _pft_rate_limiter_unlock (self, &held);
 
   if (changed)
     g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_BURST]);
@@ -2794,7 +1222,7 @@ pft_rate_limiter_get_window_count (PftRateLimiter *self)
   g_return_val_if_fail (PFT_IS_RATE_LIMITER (self), 0);
 
   g_mutex_lock (&self->mutex);
-  self->backend->vtable->usage (self->backend, now_locked (self), &count, &cost);
+  self->admission->vtable->usage (self->admission, _pft_rate_limiter_now_locked (self), &count, &cost);
   g_mutex_unlock (&self->mutex);
   return count;
 }
@@ -2820,7 +1248,7 @@ pft_rate_limiter_get_window_cost (PftRateLimiter *self)
   g_return_val_if_fail (PFT_IS_RATE_LIMITER (self), 0);
 
   g_mutex_lock (&self->mutex);
-  self->backend->vtable->usage (self->backend, now_locked (self), &count, &cost);
+  self->admission->vtable->usage (self->admission, _pft_rate_limiter_now_locked (self), &count, &cost);
   g_mutex_unlock (&self->mutex);
   return cost;
 }
@@ -2892,7 +1320,7 @@ pft_rate_limiter_get_paused_for (PftRateLimiter *self)
   g_return_val_if_fail (PFT_IS_RATE_LIMITER (self), 0);
 
   g_mutex_lock (&self->mutex);
-  left = self->backend->vtable->paused_until (self->backend) - now_locked (self);
+  left = self->admission->vtable->paused_until (self->admission) - _pft_rate_limiter_now_locked (self);
   g_mutex_unlock (&self->mutex);
   return left > 0 ? (double) left / G_USEC_PER_SEC : 0.0;
 }
@@ -2945,24 +1373,27 @@ pft_rate_limiter_dup_stats (PftRateLimiter *self)
 
   g_return_val_if_fail (PFT_IS_RATE_LIMITER (self), NULL);
 
+  g_variant_builder_init (&b, G_VARIANT_TYPE_VARDICT);
+
   g_mutex_lock (&self->mutex);
-  now = now_locked (self);
+  now = _pft_rate_limiter_now_locked (self);
+  if (self->admission->vtable->add_stats != NULL)
+    self->admission->vtable->add_stats (self->admission, &b);
   limits = self->limits;
-  max_concurrent = self->max_concurrent;
+  max_concurrent = self->limits.max_concurrent;
   window = self->window;
   in_flight = self->in_flight;
   waiting = self->waiters.length;
-  self->backend->vtable->usage (self->backend, now, &window_count, &window_cost);
+  self->admission->vtable->usage (self->admission, now, &window_count, &window_cost);
   total_admitted = self->total_admitted;
   total_pauses = self->total_pauses;
-  paused = self->backend->vtable->paused_until (self->backend) - now;
+  paused = self->admission->vtable->paused_until (self->admission) - now;
   g_mutex_unlock (&self->mutex);
 
   /* Nicks live in the static storage of the registered type. */
   mode_class = g_type_class_ref (PFT_TYPE_LIMITER_MODE);
   mode_value = g_enum_get_value (mode_class, limits.mode);
 
-  g_variant_builder_init (&b, G_VARIANT_TYPE_VARDICT);
   g_variant_builder_add (&b, "{sv}", "max_concurrent", g_variant_new_uint32 (max_concurrent));
   g_variant_builder_add (&b, "{sv}", "max_per_window", g_variant_new_uint32 (limits.max_per_window));
   g_variant_builder_add (&b, "{sv}", "window", g_variant_new_double (window));
@@ -3009,10 +1440,10 @@ pft_rate_limiter_to_string (PftRateLimiter *self)
 
   g_mutex_lock (&self->mutex);
   limits = self->limits;
-  max_concurrent = self->max_concurrent;
+  max_concurrent = self->limits.max_concurrent;
   in_flight = self->in_flight;
   waiting = self->waiters.length;
-  paused = self->backend->vtable->paused_until (self->backend) - now_locked (self);
+  paused = self->admission->vtable->paused_until (self->admission) - _pft_rate_limiter_now_locked (self);
   g_ascii_formatd (window, sizeof window, "%g", self->window);
   g_mutex_unlock (&self->mutex);
 
@@ -3057,10 +1488,28 @@ _pft_rate_limiter_set_clock (PftRateLimiter *self,
   g_mutex_unlock (&self->mutex);
 }
 
-PftClock *
-_pft_rate_limiter_get_clock (PftRateLimiter *self)
+void
+_pft_rate_limiter_set_admission (PftRateLimiter *self,
+                                 PftAdmission   *admission)
 {
-  g_return_val_if_fail (PFT_IS_RATE_LIMITER (self), NULL);
+  g_return_if_fail (PFT_IS_RATE_LIMITER (self));
+  g_return_if_fail (admission != NULL);
 
-  return self->clock;
+  g_mutex_lock (&self->mutex);
+  g_warn_if_fail (self->waiters.length == 0 && self->in_flight == 0);
+  self->admission->vtable->free (self->admission);
+  self->admission = admission;
+  admission->vtable->configure (admission, &self->limits, _pft_rate_limiter_now_locked (self));
+  g_mutex_unlock (&self->mutex);
+}
+
+void
+_pft_rate_limiter_notify_use (PftRateLimiter *self,
+                              gboolean        in_flight,
+                              gboolean        waiting)
+{
+  if (in_flight)
+    g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_IN_FLIGHT]);
+  if (waiting)
+    g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_WAITING]);
 }

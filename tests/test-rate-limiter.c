@@ -1671,7 +1671,7 @@ test_slot_cancel_after_grant (void)
 
   /* The release grants the waiter; the cancellation comes before its
    * callback could run. */
-  _pft_rate_limiter_release_slot (limiter, entry);
+  _pft_rate_limiter_release (limiter, entry);
   g_cancellable_cancel (cancellable);
   while (!r.called)
     g_main_context_iteration (context, TRUE);
@@ -1687,7 +1687,7 @@ test_slot_cancel_after_grant (void)
     g_main_context_iteration (context, TRUE);
   g_assert_no_error (r.error);
   g_assert_cmpuint (pft_rate_limiter_get_in_flight (limiter), ==, 1);
-  _pft_rate_limiter_release_slot (limiter, r.entry);
+  _pft_rate_limiter_release (limiter, r.entry);
   g_assert_cmpuint (pft_rate_limiter_get_in_flight (limiter), ==, 0);
   g_main_context_pop_thread_default (context);
 }
@@ -1717,7 +1717,7 @@ test_lowered_before_delivery (void)
   pft_rate_limiter_acquire_async (limiter, 0, NULL, acq_cb, &b);
   _pft_rate_limiter_acquire_slot_async (limiter, 0, cancellable, slot_ready, &c);
   for (guint i = 0; i < 3; i++)
-    _pft_rate_limiter_release_slot (limiter, held[i]);
+    _pft_rate_limiter_release (limiter, held[i]);
   g_assert_cmpuint (pft_rate_limiter_get_waiting (limiter), ==, 0);
 
   /* Granted under 4, delivered under 1 with one request running. */
@@ -1735,13 +1735,13 @@ test_lowered_before_delivery (void)
   g_assert_cmpuint (pft_rate_limiter_get_in_flight (limiter), ==, 3);
 
   /* The running request ends: the oldest grant starts, alone. */
-  _pft_rate_limiter_release_slot (limiter, held[3]);
+  _pft_rate_limiter_release (limiter, held[3]);
   drain ();
   g_assert_true (a.called);
   g_assert_no_error (a.error);
   g_assert_false (b.done);
 
-  _pft_rate_limiter_release_slot (limiter, a.entry);
+  _pft_rate_limiter_release (limiter, a.entry);
   drain ();
   g_assert_true (b.done);
   g_assert_no_error (b.error);
@@ -1767,7 +1767,7 @@ test_lowered_then_raised (void)
       g_assert_no_error (error);
     }
   _pft_rate_limiter_acquire_slot_async (limiter, 0, NULL, slot_ready, &a);
-  _pft_rate_limiter_release_slot (limiter, held[0]);
+  _pft_rate_limiter_release (limiter, held[0]);
   pft_rate_limiter_set_max_concurrent (limiter, 1);
   drain ();
   g_assert_false (a.called);
@@ -1775,8 +1775,8 @@ test_lowered_then_raised (void)
   drain ();
   g_assert_true (a.called);
   g_assert_no_error (a.error);
-  _pft_rate_limiter_release_slot (limiter, a.entry);
-  _pft_rate_limiter_release_slot (limiter, held[1]);
+  _pft_rate_limiter_release (limiter, a.entry);
+  _pft_rate_limiter_release (limiter, held[1]);
   g_assert_cmpuint (pft_rate_limiter_get_in_flight (limiter), ==, 0);
 }
 
@@ -1930,7 +1930,7 @@ test_entry_counts_from_start (void)
   g_assert_cmpint (w.at, ==, START_US + 3 * SEC);
   /* Only the first start counts. */
   _pft_rate_limiter_start (limiter, entry);
-  _pft_rate_limiter_release_slot (limiter, entry);
+  _pft_rate_limiter_release (limiter, entry);
   acq_clear (&w);
 
   /* Released without starting (its run was cancelled first): counted
@@ -1938,12 +1938,12 @@ test_entry_counts_from_start (void)
   advance (clock, SEC);
   g_assert_true (_pft_rate_limiter_try_acquire_slot (limiter, 0, &entry, &error));
   advance (clock, 5 * SEC);
-  _pft_rate_limiter_release_slot (limiter, entry);
+  _pft_rate_limiter_release (limiter, entry);
   advance (clock, SEC - 1);
   g_assert_false (_pft_rate_limiter_try_acquire_slot (limiter, 0, &entry2, &error));
   advance (clock, 1);
   g_assert_true (_pft_rate_limiter_try_acquire_slot (limiter, 0, &entry2, &error));
-  _pft_rate_limiter_release_slot (limiter, entry2);
+  _pft_rate_limiter_release (limiter, entry2);
   g_assert_no_error (error);
 
   g_clear_object (&limiter);
@@ -1975,7 +1975,7 @@ test_pending_does_not_block_others (void)
   g_assert_nonnull (c);
   d = pft_rate_limiter_try_acquire (limiter, 0, NULL);
   g_assert_null (d);
-  _pft_rate_limiter_release_slot (limiter, a);
+  _pft_rate_limiter_release (limiter, a);
   g_assert_no_error (error);
 
   g_clear_object (&b);

@@ -1,0 +1,113 @@
+/* pft-rate-limiter-queue-private.h: the limiter's waiters and acquire core
+ *
+ * SPDX-License-Identifier: MIT
+ */
+
+#pragma once
+
+#include "pft-rate-limiter-private.h"
+
+G_BEGIN_DECLS
+
+typedef struct _PftRateLimiterWaiter PftRateLimiterWaiter;
+
+/* Shared by pft-rate-limiter.c (the GObject: properties, limits, stats)
+ * and pft-rate-limiter-queue.c (waiters, admission, delivery). */
+struct _PftRateLimiter
+{
+  GObject              parent_instance;
+
+  GMutex               mutex;
+
+  /* Everything below is protected by @mutex. */
+  PftClock            *clock;
+  PftClockTimer       *timer;          /* created when first needed */
+  gint64               timer_deadline; /* -1: disarmed */
+  PftAdmission        *admission;
+  PftAdmissionLimits   limits;
+  double               window;         /* seconds, as set */
+  guint                in_flight;
+  guint                n_asking;       /* asks the admission has not answered */
+  gint64               ask_retry_at;   /* -1, or when a refused ask may be asked again */
+  GQueue               waiters;        /* (element-type PftRateLimiterWaiter), FIFO */
+  GQueue               parked;         /* (element-type PftRateLimiterWaiter), FIFO: see park */
+  guint64              total_admitted;
+  guint64              total_pauses;
+  /* After a pause, one request (the probe) goes first, and the others
+   * wait for it to come back without a rate limit. */
+  gboolean             half_open;
+  gboolean             probe_out;
+  gboolean             probe_failed;
+};
+
+/* What a locked section changed: the counts to notify and the waiters it
+ * finished, delivered after unlocking. */
+typedef struct
+{
+  guint                 in_flight;
+  guint                 waiting;
+  PftRateLimiterWaiter *done;
+  PftRateLimiterWaiter **done_tail;
+} PftRateLimiterHeld;
+
+/* From pft-rate-limiter.c: emits notify for what changed. */
+void     _pft_rate_limiter_notify_use      (PftRateLimiter      *self,
+                                            gboolean             in_flight,
+                                            gboolean             waiting);
+/* Delivers the finished waiters of @held (after unlocking). */
+void     _pft_rate_limiter_deliver         (PftRateLimiterHeld  *held);
+
+static inline void
+_pft_rate_limiter_lock (PftRateLimiter     *self,
+                        PftRateLimiterHeld *held)
+{
+  g_mutex_lock (&self->mutex);
+  held->in_flight = self->in_flight;
+  held->waiting = self->waiters.length;
+  held->done = NULL;
+  held->done_tail = &held->done;
+}
+
+/* Unlocks, delivers the finished waiters and notifies in-flight and
+ * waiting if they changed. */
+static inline void
+_pft_rate_limiter_unlock (PftRateLimiter     *self,
+                          PftRateLimiterHeld *held)
+{
+  gboolean in_flight = self->in_flight != held->in_flight;
+  gboolean waiting = self->waiters.length != held->waiting;
+
+  g_mutex_unlock (&self->mutex);
+
+  if (held->done != NULL)
+    _pft_rate_limiter_deliver (held);
+  if (in_flight || waiting)
+    _pft_rate_limiter_notify_use (self, in_flight, waiting);
+}
+
+static inline gint64
+_pft_rate_limiter_now_locked (PftRateLimiter *self)
+{
+  return _pft_clock_now_us (self->clock);
+}
+
+/* Admits waiters from the head of the queue while they can go, then arms
+ * the timer for when the head may. */
+void     _pft_rate_limiter_process_locked  (PftRateLimiter      *self,
+                                            PftRateLimiterHeld  *held);
+/* Hands grants held back by a lowered max-concurrent on, as far as it
+ * allows now. */
+void     _pft_rate_limiter_unpark_locked   (PftRateLimiter      *self,
+                                            PftRateLimiterHeld  *held);
+/* Fails the waiters whose cost is above the (lowered) cost limit. */
+void     _pft_rate_limiter_fail_costly_locked (PftRateLimiter     *self,
+                                               PftRateLimiterHeld *held);
+/* The limits in self->limits changed: tells the admission, then admits
+ * whoever can go now (and asks a refused ask again at once). */
+void     _pft_rate_limiter_reconfigure_locked (PftRateLimiter     *self,
+                                               PftRateLimiterHeld *held);
+
+GError  *_pft_rate_limiter_cost_error      (guint64              cost,
+                                            guint64              max_cost);
+
+G_END_DECLS
