@@ -3,11 +3,14 @@
  * SPDX-License-Identifier: MIT
  */
 
+#include <math.h>
+
 #include <glib/gi18n-lib.h>
 
 #include "pft-enums.h"
 #include "pft-error.h"
 #include "pft-limits-private.h"
+#include "pft-rate-limiter-private.h"
 #include "pft-rate-limiter-redis.h"
 #include "pft-rate-limiter-redis-private.h"
 
@@ -303,10 +306,12 @@ pft_rate_limiter_new_redis (const char  *uri,
   {
     g_autoptr(PftRateLimiter) self = pft_rate_limiter_new (max_concurrent, max_per_window, window);
     PftLimiterShared *s = pft_limiter_shared_get (self, TRUE);
-    PftAdmissionLimits limits;
+    /* The rest of the limits: set_admission() configures it. */
+    PftAdmissionLimits limits = { max_concurrent, max_per_window, 0,
+                                  (gint64) ceil (window * G_USEC_PER_SEC),
+                                  PFT_LIMITER_MODE_SLIDING_WINDOW, 1 };
     PftRedisBackend *backend;
 
-    _pft_rate_limiter_get_limits (self, &limits);
     backend = _pft_redis_backend_new (uri, redis_key, &limits,
                                       (gint64) (s->backend_timeout * G_USEC_PER_SEC),
                                       (gint64) (s->lease_ttl * G_USEC_PER_SEC), error);

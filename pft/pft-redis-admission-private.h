@@ -138,6 +138,7 @@ void               _pft_redis_admission_release          (PftRedisAdmission   *s
                                                           const char          *lease);
 /* The request of @lease was charged @old_cost and really cost @new_cost
  * (both absolute, so a resend is harmless). */
+/* @callback may be NULL (settle and pause): fire and forget. */
 void               _pft_redis_admission_settle_async     (PftRedisAdmission   *self,
                                                           const char          *lease,
                                                           guint64              old_cost,
@@ -164,6 +165,14 @@ gboolean           _pft_redis_admission_stats_finish     (PftRedisAdmission   *s
                                                           GAsyncResult        *result,
                                                           PftRedisStats       *stats,
                                                           GError             **error);
+/* The same reading, answered on the "pft-redis" thread (see
+ * _pft_redis_admission_ask()): @stats, or NULL and @error. */
+typedef void (*PftRedisStatsFunc) (const PftRedisStats *stats,
+                                   const GError        *error,
+                                   gpointer             data);
+void               _pft_redis_admission_query_stats      (PftRedisAdmission   *self,
+                                                          PftRedisStatsFunc    func,
+                                                          gpointer             data);
 /* Leases this object holds and renews (granted, not released, not found
  * gone), and how many a renewal found gone (expired while this process
  * stalled, or lost with the server's data; each is reported once, with a

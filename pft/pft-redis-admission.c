@@ -772,6 +772,29 @@ _pft_redis_admission_release (PftRedisAdmission *self,
 /* ------------------------------------------------------------------ */
 /* Settle, pause, stats */
 
+static gboolean
+pft_redis_admission_parse_stats (redisReply    *reply,
+                                 PftRedisStats *stats)
+{
+  gint64 v[6];
+
+  for (guint i = 0; i < 6; i++)
+    if (!pft_redis_reply_int (reply, i, &v[i]))
+      return FALSE;
+  stats->in_window = (guint) v[0];
+  stats->cost_in_window = (guint64) MAX (v[1], 0);
+  stats->in_flight = (guint) v[2];
+  stats->paused_until_us = v[3];
+  stats->now_us = v[4];
+  stats->half_open = v[5] != 0;
+  return TRUE;
+}
+
+static GTask *pft_redis_admission_task_new (PftRedisAdmission   *self,
+                                            gpointer             tag,
+                                            GAsyncReadyCallback  callback,
+                                            gpointer             user_data);
+
 static void
 pft_redis_admission_on_task_reply (PftRedisConnection *conn,
                                    redisReply         *reply,
@@ -803,28 +826,75 @@ pft_redis_admission_on_task_reply (PftRedisConnection *conn,
   else
     {
       PftRedisStats *stats = g_new0 (PftRedisStats, 1);
-      gint64 v[6];
-      gboolean ok = TRUE;
 
-      for (guint i = 0; i < 6; i++)
-        ok = ok && pft_redis_reply_int (reply, i, &v[i]);
-      if (!ok)
+      if (!pft_redis_admission_parse_stats (reply, stats))
         {
           g_free (stats);
           g_task_return_error (task, pft_redis_admission_bad_reply (self, "stats"));
         }
       else
-        {
-          stats->in_window = (guint) v[0];
-          stats->cost_in_window = (guint64) MAX (v[1], 0);
-          stats->in_flight = (guint) v[2];
-          stats->paused_until_us = v[3];
-          stats->now_us = v[4];
-          stats->half_open = v[5] != 0;
-          g_task_return_pointer (task, stats, g_free);
-        }
+        g_task_return_pointer (task, stats, g_free);
     }
   g_object_unref (task);
+}
+
+/* For settle and pause without a callback: errors only logged (a lost
+ * settle or pause is one the next window or the next 429 corrects). */
+static void
+pft_redis_admission_on_ignored_reply (PftRedisConnection *conn,
+                                      redisReply         *reply,
+                                      const GError       *error,
+                                      gpointer            data)
+{
+  PftRedisAdmission *self = data;
+
+  if (error != NULL)
+    g_debug ("Quota “%s”: %s", self->key, error->message);
+  _pft_redis_admission_unref (self);
+}
+
+/* Runs @script for a task of @tag, or for nothing when @callback is NULL. */
+static void
+pft_redis_admission_eval_task (PftRedisAdmission   *self,
+                               PftRedisScriptId     script,
+                               guint                n_args,
+                               const char         **args,
+                               gpointer             tag,
+                               GAsyncReadyCallback  callback,
+                               gpointer             user_data)
+{
+  if (callback == NULL)
+    pft_redis_admission_eval (self, script, n_args, args, pft_redis_admission_on_ignored_reply,
+                              _pft_redis_admission_ref (self));
+  else
+    pft_redis_admission_eval (self, script, n_args, args, pft_redis_admission_on_task_reply,
+                              pft_redis_admission_task_new (self, tag, callback, user_data));
+}
+
+typedef struct
+{
+  PftRedisAdmission *self;
+  PftRedisStatsFunc  func;
+  gpointer           data;
+} PftRedisStatsQuery;
+
+static void
+pft_redis_admission_on_query_reply (PftRedisConnection *conn,
+                                    redisReply         *reply,
+                                    const GError       *error,
+                                    gpointer            data)
+{
+  PftRedisStatsQuery *q = data;
+  PftRedisStats stats = { 0 };
+  g_autoptr(GError) failed = NULL;
+
+  if (error != NULL)
+    failed = pft_redis_admission_wrap_error (q->self, error);
+  else if (!pft_redis_admission_parse_stats (reply, &stats))
+    failed = pft_redis_admission_bad_reply (q->self, "stats");
+  q->func (failed == NULL ? &stats : NULL, failed, q->data);
+  _pft_redis_admission_unref (q->self);
+  g_free (q);
 }
 
 static GTask *
@@ -865,10 +935,8 @@ _pft_redis_admission_settle_async (PftRedisAdmission   *self,
   args[0] = lease;
   for (guint i = 0; i < 5; i++)
     args[1 + i] = buf[i];
-  pft_redis_admission_eval (self, PFT_REDIS_SCRIPT_SETTLE, 6, args,
-                            pft_redis_admission_on_task_reply,
-                            pft_redis_admission_task_new (self, _pft_redis_admission_settle_async,
-                                                          callback, user_data));
+  pft_redis_admission_eval_task (self, PFT_REDIS_SCRIPT_SETTLE, 6, args,
+                                 _pft_redis_admission_settle_async, callback, user_data);
 }
 
 gboolean
@@ -893,10 +961,8 @@ _pft_redis_admission_pause_async (PftRedisAdmission   *self,
 
   /* Capped at about 292 years, as the in-process limiter. */
   g_snprintf (buf, sizeof buf, "%.0f", ceil (MIN (seconds, 9.2e9) * G_USEC_PER_SEC));
-  pft_redis_admission_eval (self, PFT_REDIS_SCRIPT_PAUSE, 1, args,
-                            pft_redis_admission_on_task_reply,
-                            pft_redis_admission_task_new (self, _pft_redis_admission_pause_async,
-                                                          callback, user_data));
+  pft_redis_admission_eval_task (self, PFT_REDIS_SCRIPT_PAUSE, 1, args,
+                                 _pft_redis_admission_pause_async, callback, user_data);
 }
 
 gboolean
@@ -933,6 +999,27 @@ _pft_redis_admission_stats_async (PftRedisAdmission   *self,
                             pft_redis_admission_on_task_reply,
                             pft_redis_admission_task_new (self, _pft_redis_admission_stats_async,
                                                           callback, user_data));
+}
+
+void
+_pft_redis_admission_query_stats (PftRedisAdmission *self,
+                                  PftRedisStatsFunc  func,
+                                  gpointer           data)
+{
+  PftRedisStatsQuery *q;
+  char buf[32];
+  const char *args[] = { buf };
+
+  g_return_if_fail (self != NULL);
+  g_return_if_fail (func != NULL);
+
+  q = g_new0 (PftRedisStatsQuery, 1);
+  q->self = _pft_redis_admission_ref (self);
+  q->func = func;
+  q->data = data;
+  g_snprintf (buf, sizeof buf, "%" G_GINT64_FORMAT, pft_redis_admission_dup_limits (self).window_us);
+  pft_redis_admission_eval (self, PFT_REDIS_SCRIPT_STATS, 1, args,
+                            pft_redis_admission_on_query_reply, q);
 }
 
 gboolean

@@ -20,6 +20,7 @@
 # include "pft-flow.h"
 # include "pft-batch-flow.h"
 # include "pft-rate-limiter.h"
+# include "pft-rate-limiter-redis.h"
 # include "pft-permit.h"
 # include "pft-limiter-registry.h"
 # include "pft-presets.h"
