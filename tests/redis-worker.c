@@ -15,6 +15,10 @@
  * keeps them (renewing) until it is killed. --start-at is a monotonic
  * time (microseconds, CLOCK_MONOTONIC is system-wide) to start at, so
  * that several workers start together. Exit status 1 on a backend error.
+ *
+ * With --limiter, the same loops go through a PftRateLimiter made by
+ * pft_rate_limiter_new_redis() (acquire_async, PftPermit) instead of the
+ * admission underneath it; --fallback-local sets its fallback policy.
  */
 
 #include <stdio.h>
@@ -40,6 +44,8 @@ static int      opt_timeout_ms = 5000;
 static gint64   opt_start_at;
 static gboolean opt_smooth;
 static int      opt_burst = 1;
+static gboolean opt_limiter;
+static gboolean opt_fallback_local;
 
 static const GOptionEntry entries[] = {
   { "uri", 0, 0, G_OPTION_ARG_STRING, &opt_uri, "Redis URI", NULL },
@@ -59,12 +65,15 @@ static const GOptionEntry entries[] = {
   { "start-at", 0, 0, G_OPTION_ARG_INT64, &opt_start_at, "Monotonic start time (us)", NULL },
   { "smooth", 0, 0, G_OPTION_ARG_NONE, &opt_smooth, "GCRA pacing", NULL },
   { "burst", 0, 0, G_OPTION_ARG_INT, &opt_burst, "Smooth burst", NULL },
+  { "limiter", 0, 0, G_OPTION_ARG_NONE, &opt_limiter, "Through a PftRateLimiter", NULL },
+  { "fallback-local", 0, 0, G_OPTION_ARG_NONE, &opt_fallback_local, "Limiter: local fallback", NULL },
   { NULL }
 };
 
 typedef struct
 {
-  PftRedisAdmission *adm;
+  PftRedisAdmission *adm;       /* or */
+  PftRateLimiter    *limiter;
   GMainLoop         *loop;
   gint64             deadline;
   guint              running;
@@ -75,9 +84,10 @@ typedef struct
 
 typedef struct
 {
-  Worker *w;
-  gint64  asked_at;
-  char   *lease;
+  Worker    *w;
+  gint64     asked_at;
+  char      *lease;    /* admission */
+  PftPermit *permit;   /* limiter */
 } Slot;
 
 static void worker_admit (Slot *slot);
@@ -106,8 +116,24 @@ worker_slot_done (Slot *slot)
   Worker *w = slot->w;
 
   g_free (slot);
-  if (--w->running == 0)
-    _pft_redis_admission_stats_async (w->adm, worker_on_flushed, w);
+  if (--w->running > 0)
+    return;
+  if (w->limiter != NULL)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(GVariant) stats = NULL;
+
+      /* The same barrier: one connection, replies in order. */
+      stats = pft_rate_limiter_dup_shared_stats (w->limiter, NULL, &error);
+      if (stats == NULL)
+        {
+          g_printerr ("redis-worker: %s\n", error->message);
+          w->status = 1;
+        }
+      g_main_loop_quit (w->loop);
+      return;
+    }
+  _pft_redis_admission_stats_async (w->adm, worker_on_flushed, w);
 }
 
 static gboolean
@@ -115,8 +141,16 @@ worker_on_held (gpointer data)
 {
   Slot *slot = data;
 
-  _pft_redis_admission_release (slot->w->adm, slot->lease);
-  g_clear_pointer (&slot->lease, g_free);
+  if (slot->permit != NULL)
+    {
+      pft_permit_release (slot->permit);
+      g_clear_object (&slot->permit);
+    }
+  else
+    {
+      _pft_redis_admission_release (slot->w->adm, slot->lease);
+      g_clear_pointer (&slot->lease, g_free);
+    }
   if (g_get_monotonic_time () >= slot->w->deadline)
     worker_slot_done (slot);
   else
@@ -134,8 +168,11 @@ worker_on_admitted (GObject      *source,
   g_autoptr(GError) error = NULL;
   gint64 latency;
 
-  slot->lease = _pft_redis_admission_admit_finish (w->adm, result, &error);
-  if (slot->lease == NULL)
+  if (w->limiter != NULL)
+    slot->permit = pft_rate_limiter_acquire_finish (w->limiter, result, &error);
+  else
+    slot->lease = _pft_redis_admission_admit_finish (w->adm, result, &error);
+  if (slot->lease == NULL && slot->permit == NULL)
     {
       g_printerr ("redis-worker: %s\n", error->message);
       w->status = 1;
@@ -165,8 +202,38 @@ static void
 worker_admit (Slot *slot)
 {
   slot->asked_at = g_get_monotonic_time ();
+  if (slot->w->limiter != NULL)
+    {
+      pft_rate_limiter_acquire_async (slot->w->limiter, (guint64) opt_cost, NULL,
+                                      worker_on_admitted, slot);
+      return;
+    }
   _pft_redis_admission_admit_async (slot->w->adm, (guint64) opt_cost, NULL,
                                     worker_on_admitted, slot);
+}
+
+static PftRateLimiter *
+worker_limiter_new (GError **error)
+{
+  /* No concurrency limit is not a limiter's: a large one instead. */
+  guint max_concurrent = opt_max_concurrent > 0 ? (guint) opt_max_concurrent : 1000000;
+  PftRateLimiter *limiter;
+
+  limiter = pft_rate_limiter_new_redis (opt_uri, opt_key, max_concurrent, (guint) opt_per_window,
+                                        opt_window_ms / 1000.0, error);
+  if (limiter == NULL)
+    return NULL;
+  pft_rate_limiter_set_max_cost_per_window (limiter, (guint64) opt_max_cost);
+  pft_rate_limiter_set_lease_ttl (limiter, opt_ttl_ms / 1000.0);
+  pft_rate_limiter_set_backend_timeout (limiter, opt_timeout_ms / 1000.0);
+  if (opt_smooth)
+    {
+      pft_rate_limiter_set_mode (limiter, PFT_LIMITER_MODE_SMOOTH);
+      pft_rate_limiter_set_burst (limiter, (guint) opt_burst);
+    }
+  if (opt_fallback_local)
+    pft_rate_limiter_set_fallback (limiter, PFT_LIMITER_FALLBACK_LOCAL);
+  return limiter;
 }
 
 static int
@@ -203,9 +270,12 @@ main (int argc, char **argv)
   limits.smooth = opt_smooth;
   limits.burst = (guint) opt_burst;
 
-  w.adm = _pft_redis_admission_new (opt_uri, opt_key, &limits,
-                                    (gint64) opt_timeout_ms * 1000, &error);
-  if (w.adm == NULL)
+  if (opt_limiter)
+    w.limiter = worker_limiter_new (&error);
+  else
+    w.adm = _pft_redis_admission_new (opt_uri, opt_key, &limits,
+                                      (gint64) opt_timeout_ms * 1000, &error);
+  if (w.adm == NULL && w.limiter == NULL)
     {
       g_printerr ("redis-worker: %s\n", error->message);
       return 1;
@@ -239,7 +309,10 @@ main (int argc, char **argv)
     }
   g_array_unref (w.latency);
   g_main_loop_unref (w.loop);
-  _pft_redis_admission_unref (w.adm);
+  if (w.limiter != NULL)
+    g_object_unref (w.limiter);
+  else
+    _pft_redis_admission_unref (w.adm);
   g_free (opt_uri);
   g_free (opt_key);
   return w.status;
