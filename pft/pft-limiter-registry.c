@@ -11,6 +11,7 @@
 #include "pft.h"
 #include "pft-private.h"
 #include "pft-rate-limiter-private.h"
+#include "pft-rate-limiter-redis-private.h"
 
 /**
  * PftLimiterRegistry:
@@ -843,6 +844,11 @@ pft_limiter_registry_dup_name_of (PftLimiterRegistry *self,
  * [method@Pft.RateLimiter.dup_stats] returns, whose documentation lists
  * the keys and their units. `window_count` and `window_cost` count only
  * entries that have not expired (the seed counted expired timestamps too).
+ * For a limiter shared through Redis ([ctor@Pft.RateLimiter.new_redis]),
+ * the counts of every process sharing it are read from the server now
+ * (waiting at most its [property@Pft.RateLimiter:backend-timeout]) and
+ * added as `shared_window_count`, `shared_window_cost`,
+ * `shared_in_flight` and `shared_paused_for`, beside this process's own.
  *
  * Returns: (transfer full): the statistics, or %NULL with @error set to
  *   %PFT_ERROR_NOT_FOUND
@@ -864,6 +870,7 @@ pft_limiter_registry_get_stats (PftLimiterRegistry  *self,
   if (limiter == NULL)
     return NULL;
 
+  _pft_rate_limiter_redis_refresh_stats (limiter);
   return pft_rate_limiter_dup_stats (limiter);
 }
 
@@ -907,7 +914,10 @@ pft_limiter_registry_get_all_stats (PftLimiterRegistry *self)
   for (guint i = 0; i < snap->len; i++)
     {
       Snapshot *s = &g_array_index (snap, Snapshot, i);
-      g_autoptr(GVariant) stats = pft_rate_limiter_dup_stats (s->limiter);
+      g_autoptr(GVariant) stats = NULL;
+
+      _pft_rate_limiter_redis_refresh_stats (s->limiter);
+      stats = pft_rate_limiter_dup_stats (s->limiter);
 
       g_variant_builder_add (&b, "{s@a{sv}}", s->name, stats);
     }

@@ -7,6 +7,8 @@
 
 #include <glib-object.h>
 
+#include "pft-rate-limiter.h"
+
 G_BEGIN_DECLS
 
 /* The properties of pft-rate-limiter-redis.h (backend, redis-key,
@@ -22,5 +24,11 @@ gboolean   _pft_rate_limiter_redis_get_property       (GObject      *object,
 gboolean   _pft_rate_limiter_redis_set_property       (GObject      *object,
                                                        guint         prop_id,
                                                        const GValue *value);
+
+/* For a limiter shared through Redis, reads the counts of every process
+ * now (a round trip, at most the backend timeout), so that the next
+ * pft_rate_limiter_dup_stats() shows them in its shared_* keys; a memory
+ * limiter, or a Redis that does not answer, leaves them as they were. */
+void       _pft_rate_limiter_redis_refresh_stats      (PftRateLimiter *self);
 
 G_END_DECLS

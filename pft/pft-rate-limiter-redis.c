@@ -674,3 +674,17 @@ pft_rate_limiter_dup_shared_stats (PftRateLimiter  *self,
   }
   return g_variant_ref_sink (g_variant_builder_end (&b));
 }
+
+void
+_pft_rate_limiter_redis_refresh_stats (PftRateLimiter *self)
+{
+#ifdef PFT_HAVE_REDIS
+  PftLimiterShared *s = pft_limiter_shared_get (self, FALSE);
+  g_autoptr(GError) error = NULL;
+  PftRedisStats r;
+
+  if (s != NULL && s->redis != NULL &&
+      !_pft_redis_backend_query_stats (s->redis, NULL, &r, &error))
+    g_debug ("%s", error->message);
+#endif
+}

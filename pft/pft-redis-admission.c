@@ -28,6 +28,7 @@ struct _PftRedisAdmission
   gint                lost_leases;   /* atomic */
   GQueue              pending;       /* PftRedisAdmitOp for the next batch */
   GPtrArray          *releases;      /* lease ids for the next batch */
+  GPtrArray          *queries;       /* PftRedisStatsQuery, after the batch */
   gboolean            flush_scheduled;
 
   /* Only on the "pft-redis" thread. */
@@ -309,12 +310,16 @@ pft_redis_admit_op_return_try (PftRedisAdmitOp *op,
 
 static gboolean
 pft_redis_admission_on_flush (gpointer data);
+static void
+pft_redis_admission_send_query (PftRedisAdmission *self,
+                                gpointer           query);
 
 /* Queues @op for the next batch. Any thread. */
 static void
 pft_redis_admission_queue (PftRedisAdmission *self,
                            PftRedisAdmitOp   *op,
-                           const char        *release)
+                           const char        *release,
+                           gpointer           query)
 {
   gboolean kick;
 
@@ -323,6 +328,8 @@ pft_redis_admission_queue (PftRedisAdmission *self,
     g_queue_push_tail (&self->pending, op);
   if (release != NULL)
     g_ptr_array_add (self->releases, g_strdup (release));
+  if (query != NULL)
+    g_ptr_array_add (self->queries, query);
   kick = !self->flush_scheduled;
   self->flush_scheduled = TRUE;
   g_mutex_unlock (&self->lock);
@@ -346,7 +353,7 @@ pft_redis_admit_op_on_wake (gpointer data)
   PftRedisAdmitOp *op = data;
 
   pft_redis_admit_op_unsleep (op);
-  pft_redis_admission_queue (op->self, op, NULL);
+  pft_redis_admission_queue (op->self, op, NULL, NULL);
   return G_SOURCE_REMOVE;
 }
 
@@ -561,7 +568,7 @@ pft_redis_admission_on_release_reply (PftRedisConnection *conn,
       if (!op->for_slot)
         continue;
       pft_redis_admit_op_unsleep (op);
-      pft_redis_admission_queue (self, op, NULL);
+      pft_redis_admission_queue (self, op, NULL, NULL);
       freed--;
     }
   _pft_redis_admission_unref (self);
@@ -588,6 +595,7 @@ pft_redis_admission_on_flush (gpointer data)
   PftRedisAdmission *self = data;
   GQueue pending;
   g_autoptr(GPtrArray) releases = NULL;
+  g_autoptr(GPtrArray) queries = NULL;
   PftRedisAdmitOp *op;
 
   g_mutex_lock (&self->lock);
@@ -595,6 +603,8 @@ pft_redis_admission_on_flush (gpointer data)
   g_queue_init (&self->pending);
   releases = g_steal_pointer (&self->releases);
   self->releases = g_ptr_array_new_with_free_func (g_free);
+  queries = g_steal_pointer (&self->queries);
+  self->queries = g_ptr_array_new ();
   self->flush_scheduled = FALSE;
   g_mutex_unlock (&self->lock);
 
@@ -616,6 +626,8 @@ pft_redis_admission_on_flush (gpointer data)
         g_ptr_array_add (ops, op);
       pft_redis_admission_send_admits (self, ops);
     }
+  for (guint i = 0; i < queries->len; i++)
+    pft_redis_admission_send_query (self, g_ptr_array_index (queries, i));
   return G_SOURCE_REMOVE;
 }
 
@@ -668,7 +680,7 @@ pft_redis_admission_start (PftRedisAdmission   *self,
   op->id = pft_redis_admission_new_id ();
   op->loop = loop;
   op->cancellable = cancellable != NULL ? g_object_ref (cancellable) : NULL;
-  pft_redis_admission_queue (self, op, NULL);
+  pft_redis_admission_queue (self, op, NULL, NULL);
 }
 
 void
@@ -688,7 +700,7 @@ _pft_redis_admission_ask (PftRedisAdmission *self,
   op->ask_data = data;
   op->cost = cost;
   op->id = pft_redis_admission_new_id ();
-  pft_redis_admission_queue (self, op, NULL);
+  pft_redis_admission_queue (self, op, NULL, NULL);
 }
 
 void
@@ -766,7 +778,7 @@ _pft_redis_admission_release (PftRedisAdmission *self,
   g_mutex_lock (&self->lock);
   g_hash_table_remove (self->held, lease);
   g_mutex_unlock (&self->lock);
-  pft_redis_admission_queue (self, NULL, lease);
+  pft_redis_admission_queue (self, NULL, lease, NULL);
 }
 
 /* ------------------------------------------------------------------ */
@@ -814,7 +826,7 @@ pft_redis_admission_on_task_reply (PftRedisConnection *conn,
       else
         g_task_return_boolean (task, reply->integer > 0);
     }
-  else if (tag == _pft_redis_admission_pause_async)
+  else   /* pause */
     {
       gint64 extended, until;
 
@@ -822,18 +834,6 @@ pft_redis_admission_on_task_reply (PftRedisConnection *conn,
         g_task_return_error (task, pft_redis_admission_bad_reply (self, "pause"));
       else
         g_task_return_int (task, extended);
-    }
-  else
-    {
-      PftRedisStats *stats = g_new0 (PftRedisStats, 1);
-
-      if (!pft_redis_admission_parse_stats (reply, stats))
-        {
-          g_free (stats);
-          g_task_return_error (task, pft_redis_admission_bad_reply (self, "stats"));
-        }
-      else
-        g_task_return_pointer (task, stats, g_free);
     }
   g_object_unref (task);
 }
@@ -984,21 +984,42 @@ _pft_redis_admission_pause_finish (PftRedisAdmission  *self,
   return TRUE;
 }
 
+static void
+pft_redis_admission_on_stats_for_task (const PftRedisStats *stats,
+                                       const GError        *error,
+                                       gpointer             data)
+{
+  GTask *task = data;
+
+  if (stats == NULL)
+    g_task_return_error (task, g_error_copy (error));
+  else
+    g_task_return_pointer (task, g_memdup2 (stats, sizeof *stats), g_free);
+  g_object_unref (task);
+}
+
 void
 _pft_redis_admission_stats_async (PftRedisAdmission   *self,
                                   GAsyncReadyCallback  callback,
                                   gpointer             user_data)
 {
+  g_return_if_fail (self != NULL);
+
+  _pft_redis_admission_query_stats (self, pft_redis_admission_on_stats_for_task,
+                                    pft_redis_admission_task_new (self, _pft_redis_admission_stats_async,
+                                                                  callback, user_data));
+}
+
+static void
+pft_redis_admission_send_query (PftRedisAdmission *self,
+                                gpointer           query)
+{
   char buf[32];
   const char *args[] = { buf };
 
-  g_return_if_fail (self != NULL);
-
   g_snprintf (buf, sizeof buf, "%" G_GINT64_FORMAT, pft_redis_admission_dup_limits (self).window_us);
   pft_redis_admission_eval (self, PFT_REDIS_SCRIPT_STATS, 1, args,
-                            pft_redis_admission_on_task_reply,
-                            pft_redis_admission_task_new (self, _pft_redis_admission_stats_async,
-                                                          callback, user_data));
+                            pft_redis_admission_on_query_reply, query);
 }
 
 void
@@ -1007,8 +1028,6 @@ _pft_redis_admission_query_stats (PftRedisAdmission *self,
                                   gpointer           data)
 {
   PftRedisStatsQuery *q;
-  char buf[32];
-  const char *args[] = { buf };
 
   g_return_if_fail (self != NULL);
   g_return_if_fail (func != NULL);
@@ -1017,9 +1036,9 @@ _pft_redis_admission_query_stats (PftRedisAdmission *self,
   q->self = _pft_redis_admission_ref (self);
   q->func = func;
   q->data = data;
-  g_snprintf (buf, sizeof buf, "%" G_GINT64_FORMAT, pft_redis_admission_dup_limits (self).window_us);
-  pft_redis_admission_eval (self, PFT_REDIS_SCRIPT_STATS, 1, args,
-                            pft_redis_admission_on_query_reply, q);
+  /* Behind the releases and tries asked before: a reading after a
+   * release sees it. */
+  pft_redis_admission_queue (self, NULL, NULL, q);
 }
 
 gboolean
@@ -1084,6 +1103,12 @@ _pft_redis_admission_new (const char            *uri,
   g_queue_init (&self->sleepers);
   g_queue_init (&self->pending);
   self->releases = g_ptr_array_new_with_free_func (g_free);
+  self->queries = g_ptr_array_new ();
+  /* Every script before the first decision: a NOSCRIPT reload would run
+   * that script after the commands queued behind it (a settle after the
+   * ask it made room for). */
+  for (guint i = 0; i < PFT_REDIS_N_SCRIPTS; i++)
+    _pft_redis_connection_preload (conn, _pft_redis_script_get_sha (i), _pft_redis_script_get_body (i));
   return self;
 }
 
@@ -1105,8 +1130,9 @@ _pft_redis_admission_unref (PftRedisAdmission *self)
     return;
   /* Held leases keep a renewal (and so a reference) alive: none here. */
   g_assert (self->renew_source == NULL && g_queue_is_empty (&self->sleepers));
-  g_assert (g_queue_is_empty (&self->pending) && self->releases->len == 0);
+  g_assert (g_queue_is_empty (&self->pending) && self->releases->len == 0 && self->queries->len == 0);
   g_ptr_array_unref (self->releases);
+  g_ptr_array_unref (self->queries);
   g_hash_table_unref (self->held);
   g_mutex_clear (&self->lock);
   _pft_redis_keys_clear (&self->keys);

@@ -198,15 +198,15 @@ pft_redis_backend_on_ask_reply (char         *lease,
 
       warn = pft_redis_backend_go_local_locked (self);
       verdict = pft_redis_backend_admit_local_locked (self, a->cost, now, &entry, &ready);
-      retry_after_us = MAX (1, ready - now);
+      retry_after_us = CLAMP (ready - now, 1, PFT_REDIS_BACKEND_PROBE_MS * 1000);
     }
   else
     failed = g_error_copy (error);
   g_mutex_unlock (&self->lock);
 
   if (warn)
-    g_warning ("Quota “%s”: %s; going on with this process's own limits until Redis answers again",
-               _pft_redis_admission_get_key (self->adm), error->message);
+    g_warning ("%s; going on with this process's own limits until Redis answers again",
+               error->message);
   /* Outside the lock: the limiter takes its own, then may call us. */
   _pft_admission_ask_answer (a->ask, verdict, entry, retry_after_us, failed);
   _pft_redis_backend_unref (self);
@@ -269,6 +269,10 @@ pft_redis_backend_admit (PftAdmission    *admission,
       PftAdmissionVerdict v = pft_redis_backend_admit_local_locked (self, cost, now_us, entry, ready_at_us);
 
       g_mutex_unlock (&self->lock);
+      /* Asked again at least as often as Redis is probed, so that a
+       * waiter goes back to Redis soon after it answers. */
+      if (v == PFT_ADMISSION_REFUSED)
+        *ready_at_us = MIN (*ready_at_us, now_us + PFT_REDIS_BACKEND_PROBE_MS * 1000);
       return v;
     }
   g_mutex_unlock (&self->lock);

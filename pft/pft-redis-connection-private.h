@@ -104,6 +104,13 @@ void                _pft_redis_connection_evalsha      (PftRedisConnection *conn
                                                         PftRedisReplyFunc   func,
                                                         gpointer            user_data);
 
+/* Loads @body now (SCRIPT LOAD, queued like a command) and on every
+ * reconnection, so that the first EVALSHA of each script does not come
+ * back NOSCRIPT and run after the commands queued behind it. */
+void                _pft_redis_connection_preload      (PftRedisConnection *conn,
+                                                        const char         *sha,
+                                                        const char         *body);
+
 /* Testing: how many times the connection was (re)opened since it was
  * made, the synchronous check excluded. */
 guint               _pft_redis_connection_get_connects (PftRedisConnection *conn);

@@ -510,6 +510,32 @@ _pft_redis_connection_command (PftRedisConnection *conn,
 }
 
 void
+_pft_redis_connection_preload (PftRedisConnection *conn,
+                               const char         *sha,
+                               const char         *body)
+{
+  gboolean added;
+
+  g_return_if_fail (conn != NULL);
+  g_return_if_fail (sha != NULL && body != NULL);
+
+  g_mutex_lock (&conn->lock);
+  added = !g_hash_table_contains (conn->scripts, sha);
+  g_hash_table_replace (conn->scripts, (gpointer) sha, (gpointer) body);
+  g_mutex_unlock (&conn->lock);
+  if (added)
+    {
+      const char *argv[] = { "SCRIPT", "LOAD", body };
+      char *resp = NULL;
+      int len = redisFormatCommandArgv (&resp, 3, argv, NULL);
+
+      pft_redis_connection_push (conn, pft_redis_command_new (conn, resp, (gsize) len,
+                                                              pft_redis_connection_on_script_loaded,
+                                                              NULL));
+    }
+}
+
+void
 _pft_redis_connection_evalsha (PftRedisConnection *conn,
                                const char         *sha,
                                const char         *body,

@@ -144,27 +144,6 @@ settle (PftRedisAdmission *adm,
   return ok;
 }
 
-/* Lets the "pft-redis" thread and the timers run for @us. */
-static void
-spin_for (gint64 us)
-{
-  gint64 end = g_get_monotonic_time () + us;
-
-  while (g_get_monotonic_time () < end)
-    {
-      g_main_context_iteration (NULL, FALSE);
-      g_usleep (1000);
-    }
-}
-
-static char *
-unique_key (const char *name)
-{
-  static int n;
-
-  return g_strdup_printf ("test-%s-%d-%d", name, (int) getpid (), n++);
-}
-
 /* Releases and waits until Redis has them. */
 static void
 release_all (PftRedisAdmission *adm,
@@ -174,62 +153,6 @@ release_all (PftRedisAdmission *adm,
     _pft_redis_admission_release (adm, g_ptr_array_index (leases, i));
   g_ptr_array_set_size (leases, 0);
   stats (adm);
-}
-
-/* Starts redis-worker with the common arguments and @extra. */
-static GSubprocess *
-worker_spawn (const char         *key,
-              const char * const *extra)
-{
-  g_autofree char *program = g_test_build_filename (G_TEST_BUILT, "redis-worker", NULL);
-  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
-  g_autoptr(GError) error = NULL;
-  GSubprocess *proc;
-
-  g_ptr_array_add (argv, program);
-  g_ptr_array_add (argv, "--uri");
-  g_ptr_array_add (argv, server->uri);
-  g_ptr_array_add (argv, "--key");
-  g_ptr_array_add (argv, (gpointer) key);
-  for (guint i = 0; extra[i] != NULL; i++)
-    g_ptr_array_add (argv, (gpointer) extra[i]);
-  g_ptr_array_add (argv, NULL);
-  proc = g_subprocess_newv ((const char * const *) argv->pdata, G_SUBPROCESS_FLAGS_STDOUT_PIPE, &error);
-  g_assert_no_error (error);
-  return proc;
-}
-
-/* Waits for a worker; returns its "granted" count. */
-static guint64
-worker_wait (GSubprocess *proc)
-{
-  g_autofree char *out = NULL;
-  g_autoptr(GError) error = NULL;
-  const char *line;
-
-  g_subprocess_communicate_utf8 (proc, NULL, NULL, &out, NULL, &error);
-  g_assert_no_error (error);
-  g_assert_true (g_subprocess_get_if_exited (proc));
-  g_assert_cmpint (g_subprocess_get_exit_status (proc), ==, 0);
-  line = strstr (out, "granted ");
-  g_assert_nonnull (line);
-  return g_ascii_strtoull (line + strlen ("granted "), NULL, 10);
-}
-
-static void
-assert_ids_unique (GArray *log)
-{
-  g_autoptr(GHashTable) seen = g_hash_table_new (g_str_hash, g_str_equal);
-
-  for (guint i = 0; i < log->len; i++)
-    {
-      PftRedisLogEntry *e = &g_array_index (log, PftRedisLogEntry, i);
-
-      if (e->kind != 'g')
-        continue;
-      g_assert_false (g_hash_table_contains (seen, e->id));
-      g_hash_table_add (seen, e->id);
-    }
 }
 
 /* ------------------------------------------------------------------ */
@@ -362,7 +285,7 @@ test_connect_wrong_password (void)
 static void
 test_window_exact (void)
 {
-  g_autofree char *key = unique_key ("window");
+  g_autofree char *key = pft_redis_unique_key ("window");
   const char *args[] = { "--per-window", "20", "--window-ms", "200", "--parallel", "30",
                          "--seconds", "1", NULL };
   g_autoptr(GSubprocess) proc = NULL;
@@ -370,8 +293,8 @@ test_window_exact (void)
   guint64 granted;
 
   pft_redis_log_enable (server, key);
-  proc = worker_spawn (key, args);
-  granted = worker_wait (proc);
+  proc = pft_redis_worker_spawn (server, key, args);
+  granted = pft_redis_worker_wait (proc);
   log = pft_redis_log_read (server, key);
 
   g_assert_cmpuint (pft_redis_log_count (log, 'g'), ==, granted);
@@ -379,13 +302,13 @@ test_window_exact (void)
   /* Never more than 20 in any 200 ms, and the limit did bind. */
   g_assert_cmpuint (pft_redis_log_max_in_window (log, 200 * MS), ==, 20);
   g_assert_cmpuint (granted, >, 20);
-  assert_ids_unique (log);
+  pft_redis_log_assert_ids_unique (log);
 }
 
 static void
 test_window_retry_hint (void)
 {
-  g_autofree char *key = unique_key ("hint");
+  g_autofree char *key = pft_redis_unique_key ("hint");
   PftRedisLimits limits = PFT_REDIS_LIMITS_INIT;
   g_autoptr(PftRedisAdmission) adm = NULL;
   g_autoptr(GPtrArray) leases = g_ptr_array_new_with_free_func (g_free);
@@ -424,7 +347,7 @@ test_window_retry_hint (void)
 static void
 test_cost_settle (void)
 {
-  g_autofree char *key = unique_key ("cost");
+  g_autofree char *key = pft_redis_unique_key ("cost");
   PftRedisLimits limits = PFT_REDIS_LIMITS_INIT;
   g_autoptr(PftRedisAdmission) adm = NULL;
   g_autoptr(GError) error = NULL;
@@ -471,7 +394,7 @@ test_cost_settle (void)
 static void
 test_smooth_gcra (void)
 {
-  g_autofree char *key = unique_key ("gcra");
+  g_autofree char *key = pft_redis_unique_key ("gcra");
   const char *args[] = { "--per-window", "10", "--window-ms", "1000", "--smooth",
                          "--parallel", "4", "--seconds", "0.55", NULL };
   g_autoptr(GSubprocess) proc = NULL;
@@ -480,8 +403,8 @@ test_smooth_gcra (void)
   guint n = 0;
 
   pft_redis_log_enable (server, key);
-  proc = worker_spawn (key, args);
-  worker_wait (proc);
+  proc = pft_redis_worker_spawn (server, key, args);
+  pft_redis_worker_wait (proc);
   log = pft_redis_log_read (server, key);
   /* Paced: one every 100 ms on the server's clock, no burst. */
   for (guint i = 0; i < log->len; i++)
@@ -503,7 +426,7 @@ test_smooth_gcra (void)
 static void
 test_pause_half_open (void)
 {
-  g_autofree char *key = unique_key ("pause");
+  g_autofree char *key = pft_redis_unique_key ("pause");
   /* Another spelling of the same server: another connection, as another
    * process would have. */
   g_autofree char *other_uri = g_strdup_printf ("redis://127.0.0.1:%d", server->port);
@@ -572,7 +495,7 @@ test_pause_half_open (void)
 static void
 test_leases_renewed (void)
 {
-  g_autofree char *key = unique_key ("lease");
+  g_autofree char *key = pft_redis_unique_key ("lease");
   PftRedisLimits limits = PFT_REDIS_LIMITS_INIT;
   g_autoptr(PftRedisAdmission) adm = NULL;
   g_autoptr(GPtrArray) leases = g_ptr_array_new_with_free_func (g_free);
@@ -591,7 +514,7 @@ test_leases_renewed (void)
   g_assert_cmpuint (_pft_redis_admission_get_held (adm), ==, 2);
 
   /* Three TTLs later both are still held: renewed, not expired. */
-  spin_for (1500 * MS);
+  pft_redis_spin_for (1500 * MS);
   g_assert_cmpuint (stats (adm).in_flight, ==, 2);
   g_assert_cmpuint (_pft_redis_admission_get_lost_leases (adm), ==, 0);
   lease = try_admit (adm, 1, &retry, &error);
@@ -885,7 +808,7 @@ test_connection_churn (void)
 static void
 test_admission_batched (void)
 {
-  g_autofree char *key = unique_key ("batch");
+  g_autofree char *key = pft_redis_unique_key ("batch");
   PftRedisLimits limits = PFT_REDIS_LIMITS_INIT;
   g_autoptr(PftRedisAdmission) adm = NULL;
   g_autoptr(GPtrArray) leases = g_ptr_array_new_with_free_func (g_free);
@@ -931,7 +854,7 @@ cancel_later (gpointer data)
 static void
 test_admission_cancelled (void)
 {
-  g_autofree char *key = unique_key ("cancel");
+  g_autofree char *key = pft_redis_unique_key ("cancel");
   PftRedisLimits limits = PFT_REDIS_LIMITS_INIT;
   g_autoptr(PftRedisAdmission) adm = NULL;
   g_autoptr(GCancellable) cancellable = g_cancellable_new ();
@@ -966,7 +889,7 @@ test_admission_cancelled (void)
 static void
 test_processes_one_quota (void)
 {
-  g_autofree char *key = unique_key ("procs");
+  g_autofree char *key = pft_redis_unique_key ("procs");
   const char *args[] = { "--per-window", "100", "--window-ms", "1000", "--max-concurrent", "8",
                          "--parallel", "8", "--hold-ms", "5", "--seconds", "3", NULL };
   GSubprocess *procs[4];
@@ -976,10 +899,10 @@ test_processes_one_quota (void)
 
   pft_redis_log_enable (server, key);
   for (guint i = 0; i < G_N_ELEMENTS (procs); i++)
-    procs[i] = worker_spawn (key, args);
+    procs[i] = pft_redis_worker_spawn (server, key, args);
   for (guint i = 0; i < G_N_ELEMENTS (procs); i++)
     {
-      granted += worker_wait (procs[i]);
+      granted += pft_redis_worker_wait (procs[i]);
       g_object_unref (procs[i]);
     }
   log = pft_redis_log_read (server, key);
@@ -995,13 +918,13 @@ test_processes_one_quota (void)
   g_assert_cmpuint (max_flight, <=, 8);
   g_assert_cmpuint (max_flight, >=, 2);
   g_assert_cmpuint (granted, >, 200);
-  assert_ids_unique (log);
+  pft_redis_log_assert_ids_unique (log);
 }
 
 static void
 test_processes_crash (void)
 {
-  g_autofree char *key = unique_key ("crash");
+  g_autofree char *key = pft_redis_unique_key ("crash");
   const char *args[] = { "--max-concurrent", "8", "--ttl-ms", "1000", "--parallel", "8",
                          "--hold-forever", NULL };
   PftRedisLimits limits = PFT_REDIS_LIMITS_INIT;
@@ -1016,7 +939,7 @@ test_processes_crash (void)
   guint expired = 0, regranted = 0;
 
   pft_redis_log_enable (server, key);
-  proc = worker_spawn (key, args);
+  proc = pft_redis_worker_spawn (server, key, args);
   out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (proc));
   line = g_data_input_stream_read_line (out, NULL, NULL, &error);
   g_assert_no_error (error);
@@ -1064,7 +987,7 @@ test_processes_crash (void)
 static void
 test_restart_mid_run (void)
 {
-  g_autofree char *key = unique_key ("restart");
+  g_autofree char *key = pft_redis_unique_key ("restart");
   const char *args[] = { "--per-window", "50", "--window-ms", "1000", "--max-concurrent", "4",
                          "--parallel", "4", "--hold-ms", "5", "--seconds", "3",
                          "--timeout-ms", "10000", NULL };
@@ -1076,7 +999,7 @@ test_restart_mid_run (void)
 
   pft_redis_log_enable (server, key);
   for (guint i = 0; i < G_N_ELEMENTS (procs); i++)
-    procs[i] = worker_spawn (key, args);
+    procs[i] = pft_redis_worker_spawn (server, key, args);
   g_usleep (1200 * MS);
   /* The data survive (SHUTDOWN SAVE): the window, the leases and the
    * log; the clients lose their connection and replies in flight. */
@@ -1084,7 +1007,7 @@ test_restart_mid_run (void)
   restarted_at = pft_redis_server_time (server);
   for (guint i = 0; i < G_N_ELEMENTS (procs); i++)
     {
-      granted += worker_wait (procs[i]);
+      granted += pft_redis_worker_wait (procs[i]);
       g_object_unref (procs[i]);
     }
 
@@ -1096,7 +1019,7 @@ test_restart_mid_run (void)
   /* Every grant the workers saw is logged once: a request resent after
    * a lost reply was not granted again. */
   g_assert_cmpuint (pft_redis_log_count (log, 'g'), ==, granted);
-  assert_ids_unique (log);
+  pft_redis_log_assert_ids_unique (log);
   g_assert_cmpuint (after, >, 0);
   g_assert_cmpuint (pft_redis_log_max_in_window (log, 1 * SEC), <=, 50);
   g_assert_cmpuint (pft_redis_log_max_in_flight (log), <=, 4);
@@ -1107,7 +1030,7 @@ static gint64 script_exists (PftRedisScriptId id);
 static void
 test_restart_lost_data (void)
 {
-  g_autofree char *key = unique_key ("lostdata");
+  g_autofree char *key = pft_redis_unique_key ("lostdata");
   PftRedisLimits limits = PFT_REDIS_LIMITS_INIT;
   g_autoptr(PftRedisAdmission) adm = NULL;
   g_autoptr(GPtrArray) leases = g_ptr_array_new_with_free_func (g_free);
@@ -1123,12 +1046,12 @@ test_restart_lost_data (void)
   g_test_expect_message ("Pft", G_LOG_LEVEL_WARNING, "*2 leases expired in Redis while held*");
   pft_redis_server_restart (server, FALSE);
   while (_pft_redis_admission_get_lost_leases (adm) == 0)
-    spin_for (10 * MS);
+    pft_redis_spin_for (10 * MS);
   g_test_assert_expected_messages ();
   g_assert_cmpuint (_pft_redis_admission_get_lost_leases (adm), ==, 2);
   /* Reported once: no longer renewed, so no second warning. */
   g_assert_cmpuint (_pft_redis_admission_get_held (adm), ==, 0);
-  spin_for (300 * MS);
+  pft_redis_spin_for (300 * MS);
   /* The reconnection loaded the scripts it had used before anything else:
    * ADMIT is there although none ran since the restart. */
   g_assert_cmpint (script_exists (PFT_REDIS_SCRIPT_ADMIT), ==, 1);
@@ -1143,7 +1066,7 @@ test_restart_lost_data (void)
 static void
 test_backend_unavailable (void)
 {
-  g_autofree char *key = unique_key ("down");
+  g_autofree char *key = pft_redis_unique_key ("down");
   PftRedisLimits limits = PFT_REDIS_LIMITS_INIT;
   g_autoptr(PftRedisAdmission) adm = NULL;
   g_autoptr(GError) error = NULL;
@@ -1180,7 +1103,7 @@ test_backend_unavailable (void)
 static void
 test_wrong_type (void)
 {
-  g_autofree char *key = unique_key ("type");
+  g_autofree char *key = pft_redis_unique_key ("type");
   PftRedisLimits limits = PFT_REDIS_LIMITS_INIT;
   g_autoptr(PftRedisAdmission) adm = NULL;
   g_autoptr(GError) error = NULL;
@@ -1222,7 +1145,7 @@ script_exists (PftRedisScriptId id)
 static void
 test_script_flush (void)
 {
-  g_autofree char *key = unique_key ("flush");
+  g_autofree char *key = pft_redis_unique_key ("flush");
   PftRedisLimits limits = PFT_REDIS_LIMITS_INIT;
   g_autoptr(PftRedisAdmission) adm = NULL;
   g_autofree char *a = NULL;

@@ -1,0 +1,815 @@
+/* test-redis-limiter.c: PftRateLimiter on the Redis backend, against a
+ * real redis-server started by the fixture
+ *
+ * The limiter's own semantics (window, FIFO, cancellation, pause, live
+ * resize, cost and settle, blocking acquire) with the limits kept in
+ * Redis, and the failure policy. Limits are checked from the server-side
+ * grant log (stamped with Redis TIME by the scripts) or from the shared
+ * counts, never from the limiter's own bookkeeping.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+
+#include <signal.h>
+#include <string.h>
+
+#include <pft.h>
+
+#include "redis-fixture.h"
+
+#define MS 1000
+#define SEC G_USEC_PER_SEC
+
+static PftRedisServer *server;
+
+/* ------------------------------------------------------------------ */
+/* Helpers */
+
+static PftRateLimiter *
+limiter_new (const char *key,
+             guint       max_concurrent,
+             guint       max_per_window,
+             double      window)
+{
+  g_autoptr(GError) error = NULL;
+  PftRateLimiter *limiter = pft_rate_limiter_new_redis (server->uri, key, max_concurrent,
+                                                        max_per_window, window, &error);
+
+  g_assert_no_error (error);
+  g_assert_nonnull (limiter);
+  return limiter;
+}
+
+/* The shared counts; also a barrier for the releases asked before. */
+static guint64
+shared (PftRateLimiter *limiter,
+        const char     *name)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) stats = pft_rate_limiter_dup_shared_stats (limiter, NULL, &error);
+  g_autoptr(GVariant) v = NULL;
+
+  g_assert_no_error (error);
+  v = g_variant_lookup_value (stats, name, NULL);
+  g_assert_nonnull (v);
+  if (g_variant_is_of_type (v, G_VARIANT_TYPE_UINT32))
+    return g_variant_get_uint32 (v);
+  return g_variant_get_uint64 (v);
+}
+
+typedef struct
+{
+  PftRateLimiter *limiter;
+  GPtrArray      *order;     /* names of granted waiters, in order */
+  PftPermit      *permit;
+  GError         *error;
+  const char     *name;
+  gboolean        done;
+} Waiter;
+
+static void
+waiter_cb (GObject      *source,
+           GAsyncResult *result,
+           gpointer      data)
+{
+  Waiter *w = data;
+
+  w->permit = pft_rate_limiter_acquire_finish (w->limiter, result, &w->error);
+  if (w->permit != NULL && w->order != NULL)
+    g_ptr_array_add (w->order, (gpointer) w->name);
+  w->done = TRUE;
+}
+
+static void
+waiter_wait (Waiter *w)
+{
+  while (!w->done)
+    g_main_context_iteration (NULL, TRUE);
+}
+
+static void
+waiter_clear (Waiter *w)
+{
+  g_clear_object (&w->permit);
+  g_clear_error (&w->error);
+}
+
+static PftPermit *
+acquire (PftRateLimiter *limiter,
+         guint64         cost)
+{
+  g_autoptr(GError) error = NULL;
+  PftPermit *permit = pft_rate_limiter_acquire (limiter, cost, NULL, &error);
+
+  g_assert_no_error (error);
+  g_assert_nonnull (permit);
+  return permit;
+}
+
+/* ------------------------------------------------------------------ */
+/* Construction and properties */
+
+static void
+test_new_errors (void)
+{
+  g_autoptr(GError) error = NULL;
+  int port = pft_redis_free_port ();
+  g_autofree char *down = g_strdup_printf ("redis://:hunter2@127.0.0.1:%d/0", port);
+  PftRateLimiter *limiter;
+
+  limiter = pft_rate_limiter_new_redis ("http://:hunter2@127.0.0.1:1/0", "k", 1, 1, 1.0, &error);
+  g_assert_null (limiter);
+  g_assert_error (error, PFT_ERROR, PFT_ERROR_INVALID_ARGUMENT);
+  g_assert_null (strstr (error->message, "hunter2"));
+
+  g_clear_error (&error);
+  limiter = pft_rate_limiter_new_redis (down, "k", 1, 1, 1.0, &error);
+  g_assert_null (limiter);
+  g_assert_error (error, PFT_ERROR, PFT_ERROR_BACKEND_UNAVAILABLE);
+  g_test_message ("%s", error->message);
+  g_assert_nonnull (strstr (error->message, ":***@127.0.0.1"));
+  g_assert_null (strstr (error->message, "hunter2"));
+
+  g_clear_error (&error);
+  limiter = pft_rate_limiter_new_redis (server->uri, "a{b}", 1, 1, 1.0, &error);
+  g_assert_null (limiter);
+  g_assert_error (error, PFT_ERROR, PFT_ERROR_INVALID_ARGUMENT);
+  g_assert_nonnull (strstr (error->message, "a{b}"));
+
+  /* The limiter's own rules, with the key named. */
+  g_clear_error (&error);
+  limiter = pft_rate_limiter_new_redis (server->uri, "k", 0, 1, 1.0, &error);
+  g_assert_null (limiter);
+  g_assert_error (error, PFT_ERROR, PFT_ERROR_INVALID_ARGUMENT);
+  g_assert_nonnull (strstr (error->message, "max-concurrent"));
+  g_clear_error (&error);
+  limiter = pft_rate_limiter_new_redis (server->uri, "k", 1, 1, 0.0, &error);
+  g_assert_null (limiter);
+  g_assert_error (error, PFT_ERROR, PFT_ERROR_INVALID_ARGUMENT);
+  g_assert_nonnull (strstr (error->message, "window"));
+}
+
+static void
+on_notify (GObject    *object,
+           GParamSpec *pspec,
+           gpointer    data)
+{
+  (*(guint *) data)++;
+}
+
+static void
+test_properties (void)
+{
+  PftRedisServer *secured = pft_redis_server_start ("s3cret");
+  g_autofree char *key = pft_redis_unique_key ("props");
+  g_autofree char *shown = g_strdup_printf ("redis://:***@127.0.0.1:%d/0", secured->port);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PftRateLimiter) memory = pft_rate_limiter_new (2, 10, 1.0);
+  g_autoptr(PftRateLimiter) limiter = NULL;
+  g_autofree char *backend = NULL;
+  g_autofree char *uri = NULL;
+  g_autofree char *redis_key = NULL;
+  g_autofree char *wrong = g_strdup_printf ("redis://:hunter2@127.0.0.1:%d/0", secured->port);
+  PftLimiterFallback fallback;
+  double timeout, ttl;
+  guint notified = 0;
+
+  g_assert_null (pft_rate_limiter_new_redis (wrong, key, 1, 1, 1.0, &error));
+  g_assert_error (error, PFT_ERROR, PFT_ERROR_BACKEND_UNAVAILABLE);
+  g_assert_nonnull (strstr (error->message, "refused the password"));
+  g_assert_null (strstr (error->message, "hunter2"));
+  g_clear_error (&error);
+
+  limiter = pft_rate_limiter_new_redis (secured->uri, key, 3, 10, 2.0, &error);
+  g_assert_no_error (error);
+  g_object_get (limiter, "backend", &backend, "redis-uri", &uri, "redis-key", &redis_key,
+                "backend-timeout", &timeout, "fallback", &fallback, "lease-ttl", &ttl, NULL);
+  g_assert_cmpstr (backend, ==, "redis");
+  g_assert_cmpstr (uri, ==, shown);   /* never the password */
+  g_assert_cmpstr (redis_key, ==, key);
+  g_assert_cmpfloat (timeout, ==, 5.0);
+  g_assert_cmpint (fallback, ==, PFT_LIMITER_FALLBACK_FAIL);
+  g_assert_cmpfloat (ttl, ==, 10.0);
+  /* The limits are the limiter's, as with new(). */
+  g_assert_cmpuint (pft_rate_limiter_get_max_concurrent (limiter), ==, 3);
+  g_assert_cmpuint (pft_rate_limiter_get_max_per_window (limiter), ==, 10);
+  g_assert_cmpfloat (pft_rate_limiter_get_window (limiter), ==, 2.0);
+
+  g_signal_connect (limiter, "notify", G_CALLBACK (on_notify), &notified);
+  g_object_set (limiter, "backend-timeout", 0.5, "fallback", PFT_LIMITER_FALLBACK_LOCAL,
+                "lease-ttl", 2.0, NULL);
+  g_assert_cmpuint (notified, ==, 3);
+  g_object_set (limiter, "backend-timeout", 0.5, NULL);
+  g_assert_cmpuint (notified, ==, 3);   /* unchanged: no notify */
+  g_assert_cmpfloat (pft_rate_limiter_get_backend_timeout (limiter), ==, 0.5);
+  g_assert_cmpint (pft_rate_limiter_get_fallback (limiter), ==, PFT_LIMITER_FALLBACK_LOCAL);
+  g_assert_cmpfloat (pft_rate_limiter_get_lease_ttl (limiter), ==, 2.0);
+
+  /* The memory limiter says so, and keeps what it is given. */
+  g_assert_cmpstr (pft_rate_limiter_get_backend (memory), ==, "memory");
+  g_assert_null (pft_rate_limiter_get_redis_key (memory));
+  g_assert_null (pft_rate_limiter_get_redis_uri (memory));
+  pft_rate_limiter_set_fallback (memory, PFT_LIMITER_FALLBACK_LOCAL);
+  g_assert_cmpint (pft_rate_limiter_get_fallback (memory), ==, PFT_LIMITER_FALLBACK_LOCAL);
+
+  /* AUTH on the running connection too: an admission goes through. */
+  g_clear_object (&limiter);
+  limiter = pft_rate_limiter_new_redis (secured->uri, key, 3, 10, 2.0, &error);
+  g_assert_no_error (error);
+  {
+    g_autoptr(PftPermit) permit = acquire (limiter, 1);
+
+    g_assert_cmpuint (shared (limiter, "in_flight"), ==, 1);
+    pft_permit_release (permit);
+    g_assert_cmpuint (shared (limiter, "in_flight"), ==, 0);
+    g_assert_cmpuint (shared (limiter, "window_count"), ==, 1);
+  }
+  g_clear_object (&limiter);
+  pft_redis_server_free (secured);
+}
+
+/* ------------------------------------------------------------------ */
+/* The limiter's semantics on Redis */
+
+/* Workers through the limiter: never more than the limit in any window
+ * of the server's clock, and the limit binds. */
+static void
+test_window_exact (void)
+{
+  g_autofree char *key = pft_redis_unique_key ("window");
+  const char *args[] = { "--limiter", "--per-window", "20", "--window-ms", "200",
+                         "--parallel", "30", "--seconds", "1", NULL };
+  g_autoptr(GSubprocess) proc = NULL;
+  g_autoptr(GArray) log = NULL;
+  guint64 granted;
+
+  pft_redis_log_enable (server, key);
+  proc = pft_redis_worker_spawn (server, key, args);
+  granted = pft_redis_worker_wait (proc);
+  log = pft_redis_log_read (server, key);
+  g_test_message ("granted %" G_GUINT64_FORMAT " in 1 s at 20 per 200 ms", granted);
+  g_assert_cmpuint (pft_redis_log_count (log, 'g'), ==, granted);
+  g_assert_cmpuint (pft_redis_log_max_in_window (log, 200 * MS), ==, 20);
+  g_assert_cmpuint (granted, >, 20);
+  pft_redis_log_assert_ids_unique (log);
+}
+
+/* Waiters of one process are granted in their order, one slot at a time. */
+static void
+test_fifo (void)
+{
+  g_autofree char *key = pft_redis_unique_key ("fifo");
+  g_autoptr(PftRateLimiter) limiter = limiter_new (key, 1, 0, 1.0);
+  g_autoptr(GPtrArray) order = g_ptr_array_new ();
+  g_autoptr(PftPermit) first = acquire (limiter, 1);
+  const char *names[] = { "b", "c", "d", "e" };
+  Waiter w[G_N_ELEMENTS (names)] = { 0 };
+
+  for (guint i = 0; i < G_N_ELEMENTS (w); i++)
+    {
+      w[i].limiter = limiter;
+      w[i].order = order;
+      w[i].name = names[i];
+      pft_rate_limiter_acquire_async (limiter, 1, NULL, waiter_cb, &w[i]);
+    }
+  g_assert_cmpuint (pft_rate_limiter_get_waiting (limiter), ==, 4);
+  pft_redis_spin_for (30 * MS);
+  g_assert_cmpuint (order->len, ==, 0);
+
+  pft_permit_release (first);
+  for (guint i = 0; i < G_N_ELEMENTS (w); i++)
+    {
+      waiter_wait (&w[i]);
+      g_assert_no_error (w[i].error);
+      /* Only one at a time holds the shared slot. */
+      g_assert_cmpuint (shared (limiter, "in_flight"), ==, 1);
+      pft_permit_release (w[i].permit);
+    }
+  for (guint i = 0; i < G_N_ELEMENTS (w); i++)
+    {
+      g_assert_cmpstr (g_ptr_array_index (order, i), ==, names[i]);
+      waiter_clear (&w[i]);
+    }
+  g_assert_cmpuint (shared (limiter, "in_flight"), ==, 0);
+}
+
+/* A waiter cancelled while its ask is out at Redis: it fails cancelled
+ * and the grant, if one comes, is given back. */
+static void
+test_cancel (void)
+{
+  g_autofree char *key = pft_redis_unique_key ("cancel");
+  g_autofree char *other_uri = g_strdup_printf ("redis://127.0.0.1:%d", server->port);
+  g_autoptr(PftRateLimiter) limiter = limiter_new (key, 1, 0, 1.0);
+  g_autoptr(PftRateLimiter) other = NULL;
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PftPermit) held = NULL;
+  Waiter w = { limiter };
+
+  /* Another connection holds the slot, as another process would. */
+  other = pft_rate_limiter_new_redis (other_uri, key, 1, 0, 1.0, &error);
+  g_assert_no_error (error);
+  held = acquire (other, 1);
+
+  pft_rate_limiter_acquire_async (limiter, 1, cancellable, waiter_cb, &w);
+  pft_redis_spin_for (50 * MS);   /* asked, refused, asked again... */
+  g_assert_false (w.done);
+  g_cancellable_cancel (cancellable);
+  waiter_wait (&w);
+  g_assert_error (w.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_assert_null (w.permit);
+  g_assert_cmpuint (pft_rate_limiter_get_waiting (limiter), ==, 0);
+
+  /* The slot comes back to the other; whatever this one was asking for
+   * is not left held. */
+  pft_permit_release (held);
+  pft_redis_spin_for (50 * MS);
+  g_assert_cmpuint (pft_rate_limiter_get_in_flight (limiter), ==, 0);
+  g_assert_cmpuint (shared (limiter, "in_flight"), ==, 0);
+  g_clear_object (&held);
+  held = acquire (limiter, 1);
+  g_assert_cmpuint (shared (limiter, "in_flight"), ==, 1);
+  waiter_clear (&w);
+}
+
+/* A 429 in one limiter pauses the other (another connection, as another
+ * process): the server's log shows no grant before the pause's end. */
+static void
+test_pause (void)
+{
+  g_autofree char *key = pft_redis_unique_key ("pause");
+  g_autofree char *other_uri = g_strdup_printf ("redis://127.0.0.1:%d", server->port);
+  g_autoptr(PftRateLimiter) a = limiter_new (key, 4, 100, 1.0);
+  g_autoptr(PftRateLimiter) b = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GError) limited = pft_error_new_rate_limited (0.3, "test", "slow down");
+  g_autoptr(GArray) log = NULL;
+  g_autoptr(PftPermit) permit = NULL;
+  gint64 paused_until = 0, granted_at = 0;
+
+  b = pft_rate_limiter_new_redis (other_uri, key, 4, 100, 1.0, &error);
+  g_assert_no_error (error);
+  pft_redis_log_enable (server, key);
+
+  g_assert_true (pft_rate_limiter_report_error (a, limited));
+  g_assert_cmpfloat (pft_rate_limiter_get_paused_for (a), >, 0);
+  shared (a, "in_flight");   /* after the pause it sent, on its connection */
+  {
+    g_autoptr(GVariant) stats = pft_rate_limiter_dup_shared_stats (b, NULL, &error);
+    double paused_for = 0;
+
+    g_assert_no_error (error);
+    g_assert_true (g_variant_lookup (stats, "paused_for", "d", &paused_for));
+    g_assert_cmpfloat (paused_for, >, 0.1);
+  }
+
+  permit = acquire (b, 1);
+  log = pft_redis_log_read (server, key);
+  for (guint i = 0; i < log->len; i++)
+    {
+      PftRedisLogEntry *e = &g_array_index (log, PftRedisLogEntry, i);
+
+      if (e->kind == 'p')
+        paused_until = e->value;
+      else if (e->kind == 'g')
+        granted_at = e->t_us;
+    }
+  g_assert_cmpint (paused_until, >, 0);
+  g_assert_cmpint (granted_at, >=, paused_until);
+}
+
+/* Raising max-per-window live lets the waiters held by the window go. */
+static void
+test_resize (void)
+{
+  g_autofree char *key = pft_redis_unique_key ("resize");
+  g_autoptr(PftRateLimiter) limiter = limiter_new (key, 100, 3, 60.0);
+  g_autoptr(GPtrArray) permits = g_ptr_array_new_with_free_func (g_object_unref);
+  Waiter w[3] = { { limiter }, { limiter }, { limiter } };
+
+  for (guint i = 0; i < 3; i++)
+    g_ptr_array_add (permits, acquire (limiter, 1));
+  for (guint i = 0; i < G_N_ELEMENTS (w); i++)
+    pft_rate_limiter_acquire_async (limiter, 1, NULL, waiter_cb, &w[i]);
+  pft_redis_spin_for (50 * MS);
+  for (guint i = 0; i < G_N_ELEMENTS (w); i++)
+    g_assert_false (w[i].done);   /* the window is full for a minute */
+  g_assert_cmpuint (shared (limiter, "window_count"), ==, 3);
+
+  pft_rate_limiter_set_max_per_window (limiter, 5);
+  waiter_wait (&w[0]);
+  waiter_wait (&w[1]);
+  pft_redis_spin_for (50 * MS);
+  g_assert_false (w[2].done);
+  g_assert_cmpuint (shared (limiter, "window_count"), ==, 5);
+
+  pft_rate_limiter_set_max_per_window (limiter, 6);
+  waiter_wait (&w[2]);
+  g_assert_cmpuint (shared (limiter, "window_count"), ==, 6);
+  for (guint i = 0; i < G_N_ELEMENTS (w); i++)
+    waiter_clear (&w[i]);
+}
+
+/* A permit settled to less than its estimate gives the rest back to
+ * everyone sharing the key. */
+static void
+test_cost_settle (void)
+{
+  g_autofree char *key = pft_redis_unique_key ("cost");
+  g_autoptr(PftRateLimiter) limiter = limiter_new (key, 10, 0, 60.0);
+  g_autoptr(PftPermit) first = NULL;
+  g_autoptr(GError) error = NULL;
+  Waiter w = { limiter };
+
+  pft_rate_limiter_set_max_cost_per_window (limiter, 100);
+  first = acquire (limiter, 60);
+  pft_rate_limiter_acquire_async (limiter, 50, NULL, waiter_cb, &w);
+  pft_redis_spin_for (50 * MS);
+  g_assert_false (w.done);
+  g_assert_cmpuint (shared (limiter, "window_cost"), ==, 60);
+
+  pft_permit_settle (first, 10);
+  waiter_wait (&w);
+  g_assert_no_error (w.error);
+  g_assert_cmpuint (shared (limiter, "window_cost"), ==, 60);   /* 10 + 50 */
+
+  /* Above the budget: refused by the limiter, as with memory. */
+  g_assert_null (pft_rate_limiter_acquire (limiter, 101, NULL, &error));
+  g_assert_error (error, PFT_ERROR, PFT_ERROR_INVALID_ARGUMENT);
+  waiter_clear (&w);
+}
+
+/* Blocking acquires from threads, and a try that does not wait. */
+typedef struct
+{
+  PftRateLimiter *limiter;
+  guint           n;
+} ThreadData;
+
+static gpointer
+acquire_thread (gpointer data)
+{
+  ThreadData *t = data;
+
+  for (guint i = 0; i < t->n; i++)
+    {
+      g_autoptr(PftPermit) permit = acquire (t->limiter, 1);
+
+      pft_permit_release (permit);
+    }
+  return NULL;
+}
+
+static void
+test_blocking_threads (void)
+{
+  g_autofree char *key = pft_redis_unique_key ("threads");
+  g_autoptr(PftRateLimiter) limiter = limiter_new (key, 2, 0, 1.0);
+  g_autoptr(GError) error = NULL;
+  ThreadData t = { limiter, 50 };
+  GThread *threads[4];
+  PftPermit *none;
+
+  pft_redis_log_enable (server, key);
+  for (guint i = 0; i < G_N_ELEMENTS (threads); i++)
+    threads[i] = g_thread_new ("acquire", acquire_thread, &t);
+  for (guint i = 0; i < G_N_ELEMENTS (threads); i++)
+    g_thread_join (threads[i]);
+  g_assert_cmpuint (shared (limiter, "in_flight"), ==, 0);
+  {
+    g_autoptr(GArray) log = pft_redis_log_read (server, key);
+
+    g_assert_cmpuint (pft_redis_log_count (log, 'g'), ==, 200);
+    g_assert_cmpuint (pft_redis_log_max_in_flight (log), <=, 2);
+  }
+
+  /* A decision takes a round trip: a try admits nothing, and says so
+   * without an error. */
+  none = pft_rate_limiter_try_acquire (limiter, 1, &error);
+  g_assert_no_error (error);
+  g_assert_null (none);
+}
+
+/* ------------------------------------------------------------------ */
+/* Many processes */
+
+static void
+test_processes_one_quota (void)
+{
+  g_autofree char *key = pft_redis_unique_key ("procs");
+  const char *args[] = { "--limiter", "--per-window", "100", "--window-ms", "1000",
+                         "--max-concurrent", "8", "--parallel", "8", "--hold-ms", "5",
+                         "--seconds", "3", NULL };
+  GSubprocess *procs[4];
+  g_autoptr(GArray) log = NULL;
+  g_autoptr(GArray) t = NULL;
+  guint64 granted = 0;
+  guint max_window, max_flight, in_two = 0;
+
+  pft_redis_log_enable (server, key);
+  for (guint i = 0; i < G_N_ELEMENTS (procs); i++)
+    procs[i] = pft_redis_worker_spawn (server, key, args);
+  for (guint i = 0; i < G_N_ELEMENTS (procs); i++)
+    {
+      granted += pft_redis_worker_wait (procs[i]);
+      g_object_unref (procs[i]);
+    }
+  log = pft_redis_log_read (server, key);
+  t = pft_redis_log_grant_times (log);
+  max_window = pft_redis_log_max_in_window (log, 1 * SEC);
+  max_flight = pft_redis_log_max_in_flight (log);
+  for (guint i = 0; i < t->len; i++)
+    in_two += g_array_index (t, gint64, i) < g_array_index (t, gint64, 0) + 2 * SEC;
+  g_test_message ("4 processes through PftRateLimiter: %" G_GUINT64_FORMAT " grants, at most %u "
+                  "in a 1 s window, %u in flight; utilization of the first 2 windows %.3f",
+                  granted, max_window, max_flight, in_two / 200.0);
+
+  g_assert_cmpuint (pft_redis_log_count (log, 'g'), ==, granted);
+  g_assert_cmpuint (max_window, ==, 100);   /* bound, and never over */
+  g_assert_cmpuint (max_flight, <=, 8);
+  g_assert_cmpuint (max_flight, >=, 2);
+  g_assert_cmpuint (granted, >, 200);
+  pft_redis_log_assert_ids_unique (log);
+}
+
+static void
+test_processes_crash (void)
+{
+  g_autofree char *key = pft_redis_unique_key ("crash");
+  const char *args[] = { "--limiter", "--max-concurrent", "8", "--ttl-ms", "1000",
+                         "--parallel", "8", "--hold-forever", NULL };
+  g_autoptr(PftRateLimiter) limiter = limiter_new (key, 8, 0, 1.0);
+  g_autoptr(GSubprocess) proc = NULL;
+  g_autoptr(GPtrArray) permits = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autoptr(GDataInputStream) out = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GArray) log = NULL;
+  g_autofree char *line = NULL;
+  gint64 killed_at;
+  guint regranted = 0;
+
+  pft_rate_limiter_set_lease_ttl (limiter, 1.0);
+  pft_redis_log_enable (server, key);
+  proc = pft_redis_worker_spawn (server, key, args);
+  out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (proc));
+  line = g_data_input_stream_read_line (out, NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (line, ==, "held 8");
+  g_assert_cmpuint (shared (limiter, "in_flight"), ==, 8);
+
+  /* Past two renewals, so the child did renew while it lived. */
+  g_usleep (700 * MS);
+  g_assert_cmpuint (shared (limiter, "in_flight"), ==, 8);
+  killed_at = pft_redis_server_time (server);
+  g_subprocess_send_signal (proc, SIGKILL);
+  g_subprocess_wait (proc, NULL, NULL);
+
+  for (guint i = 0; i < 8; i++)
+    g_ptr_array_add (permits, acquire (limiter, 1));
+  log = pft_redis_log_read (server, key);
+  for (guint i = 0; i < log->len; i++)
+    {
+      PftRedisLogEntry *e = &g_array_index (log, PftRedisLogEntry, i);
+
+      if (e->kind == 'g' && e->t_us > killed_at)
+        {
+          regranted++;
+          /* Within the TTL of the last renewal before the kill, plus one
+           * poll and scheduling slack on a loaded machine. */
+          g_assert_cmpint (e->t_us, <=, killed_at + 1 * SEC + 500 * MS);
+        }
+    }
+  g_assert_cmpuint (pft_redis_log_count (log, 'x'), ==, 8);
+  g_assert_cmpuint (regranted, ==, 8);
+  g_assert_cmpuint (pft_redis_log_max_in_flight (log), ==, 8);
+}
+
+/* Redis restarts (data kept) under two worker processes: every grant is
+ * logged once, limits hold, and the run completes. */
+static void
+test_restart_mid_run (void)
+{
+  g_autofree char *key = pft_redis_unique_key ("restart");
+  const char *args[] = { "--limiter", "--per-window", "50", "--window-ms", "1000",
+                         "--max-concurrent", "4", "--parallel", "4", "--hold-ms", "5",
+                         "--seconds", "3", "--timeout-ms", "10000", NULL };
+  GSubprocess *procs[2];
+  g_autoptr(GArray) log = NULL;
+  guint64 granted = 0;
+  gint64 restarted_at;
+  guint after = 0;
+
+  pft_redis_log_enable (server, key);
+  for (guint i = 0; i < G_N_ELEMENTS (procs); i++)
+    procs[i] = pft_redis_worker_spawn (server, key, args);
+  g_usleep (1200 * MS);
+  pft_redis_server_restart (server, TRUE);
+  restarted_at = pft_redis_server_time (server);
+  for (guint i = 0; i < G_N_ELEMENTS (procs); i++)
+    {
+      granted += pft_redis_worker_wait (procs[i]);
+      g_object_unref (procs[i]);
+    }
+  log = pft_redis_log_read (server, key);
+  for (guint i = 0; i < log->len; i++)
+    after += g_array_index (log, PftRedisLogEntry, i).kind == 'g' &&
+             g_array_index (log, PftRedisLogEntry, i).t_us > restarted_at;
+  g_test_message ("%" G_GUINT64_FORMAT " grants, %u after the restart", granted, after);
+  g_assert_cmpuint (pft_redis_log_count (log, 'g'), ==, granted);
+  pft_redis_log_assert_ids_unique (log);
+  g_assert_cmpuint (after, >, 0);
+  g_assert_cmpuint (pft_redis_log_max_in_window (log, 1 * SEC), <=, 50);
+  g_assert_cmpuint (pft_redis_log_max_in_flight (log), <=, 4);
+}
+
+/* ------------------------------------------------------------------ */
+/* Redis goes away */
+
+/* Fallback "fail": an acquire fails with the backend error after
+ * backend-timeout; the limiter works again once Redis is back. */
+static void
+test_down_fail (void)
+{
+  g_autofree char *key = pft_redis_unique_key ("downfail");
+  g_autoptr(PftRateLimiter) limiter = limiter_new (key, 4, 100, 1.0);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PftPermit) permit = NULL;
+  PftPermit *none;
+
+  pft_rate_limiter_set_backend_timeout (limiter, 0.3);
+  permit = acquire (limiter, 1);
+  pft_permit_release (permit);
+  g_clear_object (&permit);
+
+  pft_redis_server_shutdown (server);
+  none = pft_rate_limiter_acquire (limiter, 1, NULL, &error);
+  g_assert_null (none);
+  g_assert_error (error, PFT_ERROR, PFT_ERROR_BACKEND_UNAVAILABLE);
+  g_test_message ("%s", error->message);
+  g_assert_nonnull (strstr (error->message, key));
+  g_assert_cmpuint (pft_rate_limiter_get_in_flight (limiter), ==, 0);
+  g_assert_cmpuint (pft_rate_limiter_get_waiting (limiter), ==, 0);
+  g_clear_error (&error);
+  g_assert_null (pft_rate_limiter_dup_shared_stats (limiter, NULL, &error));
+  g_assert_error (error, PFT_ERROR, PFT_ERROR_BACKEND_UNAVAILABLE);
+
+  pft_redis_server_start_again (server);
+  permit = acquire (limiter, 1);
+  g_assert_cmpuint (shared (limiter, "in_flight"), ==, 1);
+}
+
+/* Fallback "local": admissions go on with this process's limits and one
+ * warning; once Redis answers again they are shared again. */
+static void
+test_down_local (void)
+{
+  g_autofree char *key = pft_redis_unique_key ("downlocal");
+  g_autoptr(PftRateLimiter) limiter = limiter_new (key, 4, 5, 60.0);
+  g_autoptr(GPtrArray) permits = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autoptr(GVariant) stats = NULL;
+  g_autoptr(GError) error = NULL;
+  gboolean active = FALSE;
+  Waiter w = { limiter };
+
+  pft_rate_limiter_set_backend_timeout (limiter, 0.3);
+  pft_rate_limiter_set_fallback (limiter, PFT_LIMITER_FALLBACK_LOCAL);
+  pft_rate_limiter_set_max_concurrent (limiter, 10);
+  g_ptr_array_add (permits, acquire (limiter, 1));
+  g_ptr_array_set_size (permits, 0);   /* released */
+
+  pft_redis_server_shutdown (server);
+  g_test_expect_message ("Pft", G_LOG_LEVEL_WARNING, "*downlocal*did not answer*own limits*");
+  /* The local window is empty: five go, the sixth waits for it. */
+  for (guint i = 0; i < 5; i++)
+    g_ptr_array_add (permits, acquire (limiter, 1));
+  g_test_assert_expected_messages ();
+  stats = pft_rate_limiter_dup_stats (limiter);
+  g_assert_true (g_variant_lookup (stats, "fallback_active", "b", &active));
+  g_assert_true (active);
+  pft_rate_limiter_acquire_async (limiter, 1, NULL, waiter_cb, &w);
+  pft_redis_spin_for (100 * MS);
+  g_assert_false (w.done);
+
+  /* Back: the probe finds it (every 500 ms) and says so once. */
+  g_test_expect_message ("Pft", G_LOG_LEVEL_MESSAGE, "*downlocal*answers again*");
+  pft_redis_server_start_again (server);
+  pft_redis_spin_for (1200 * MS);
+  g_test_assert_expected_messages ();
+  g_clear_pointer (&stats, g_variant_unref);
+  stats = pft_rate_limiter_dup_stats (limiter);
+  g_assert_true (g_variant_lookup (stats, "fallback_active", "b", &active));
+  g_assert_false (active);
+
+  /* The waiter is asked of Redis again (the server came back empty, as
+   * it was shut down without saving) and counted there. */
+  waiter_wait (&w);
+  g_assert_no_error (w.error);
+  g_assert_cmpuint (shared (limiter, "window_count"), ==, 1);
+  /* Local releases stay local; Redis's in-flight is the waiter's. */
+  g_ptr_array_set_size (permits, 0);
+  g_assert_cmpuint (shared (limiter, "in_flight"), ==, 1);
+  waiter_clear (&w);
+}
+
+static void
+test_wrong_type (void)
+{
+  g_autofree char *key = pft_redis_unique_key ("type");
+  g_autoptr(PftRateLimiter) limiter = limiter_new (key, 4, 10, 1.0);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PftPermit) permit = NULL;
+
+  freeReplyObject (pft_redis_server_command (server, "SET pft:{%s}:win oops", key));
+  g_assert_null (pft_rate_limiter_acquire (limiter, 1, NULL, &error));
+  g_assert_error (error, PFT_ERROR, PFT_ERROR_FAILED);
+  g_test_message ("%s", error->message);
+  g_assert_nonnull (strstr (error->message, "WRONGTYPE"));
+  g_assert_nonnull (strstr (error->message, key));
+  g_assert_cmpuint (pft_rate_limiter_get_in_flight (limiter), ==, 0);
+
+  freeReplyObject (pft_redis_server_command (server, "DEL pft:{%s}:win", key));
+  permit = acquire (limiter, 1);
+}
+
+static void
+test_script_flush (void)
+{
+  g_autofree char *key = pft_redis_unique_key ("flush");
+  g_autoptr(PftRateLimiter) limiter = limiter_new (key, 4, 10, 1.0);
+  g_autoptr(PftPermit) a = NULL;
+  g_autoptr(PftPermit) b = NULL;
+
+  a = acquire (limiter, 1);
+  freeReplyObject (pft_redis_server_command (server, "SCRIPT FLUSH"));
+  b = acquire (limiter, 1);
+  g_assert_cmpuint (shared (limiter, "window_count"), ==, 2);
+}
+
+/* The registry shows the counts of every process. */
+static void
+test_registry_stats (void)
+{
+  g_autofree char *key = pft_redis_unique_key ("registry");
+  g_autofree char *other_uri = g_strdup_printf ("redis://127.0.0.1:%d", server->port);
+  g_autoptr(PftLimiterRegistry) registry = pft_limiter_registry_new ();
+  g_autoptr(PftRateLimiter) limiter = limiter_new (key, 8, 100, 10.0);
+  g_autoptr(PftRateLimiter) other = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) stats = NULL;
+  g_autoptr(PftPermit) mine = NULL;
+  g_autoptr(GPtrArray) theirs = g_ptr_array_new_with_free_func (g_object_unref);
+  const char *backend = NULL;
+  guint32 in_flight = 0, window_count = 0;
+
+  other = pft_rate_limiter_new_redis (other_uri, key, 8, 100, 10.0, &error);
+  g_assert_no_error (error);
+  for (guint i = 0; i < 3; i++)
+    g_ptr_array_add (theirs, acquire (other, 1));
+  mine = acquire (limiter, 1);
+
+  pft_limiter_registry_register (registry, "shared", limiter, FALSE, &error);
+  g_assert_no_error (error);
+  stats = pft_limiter_registry_get_stats (registry, "shared", &error);
+  g_assert_no_error (error);
+  g_assert_true (g_variant_lookup (stats, "backend", "&s", &backend));
+  g_assert_cmpstr (backend, ==, "redis");
+  g_assert_true (g_variant_lookup (stats, "shared_in_flight", "u", &in_flight));
+  g_assert_true (g_variant_lookup (stats, "shared_window_count", "u", &window_count));
+  g_assert_cmpuint (in_flight, ==, 4);
+  g_assert_cmpuint (window_count, ==, 4);
+  /* This process's own count beside it. */
+  g_assert_true (g_variant_lookup (stats, "in_flight", "u", &in_flight));
+  g_assert_cmpuint (in_flight, ==, 1);
+}
+
+int
+main (int argc, char **argv)
+{
+  int ret;
+
+  g_test_init (&argc, &argv, NULL);
+  server = pft_redis_server_start (NULL);
+
+  g_test_add_func ("/redis-limiter/new/errors", test_new_errors);
+  g_test_add_func ("/redis-limiter/new/properties", test_properties);
+  g_test_add_func ("/redis-limiter/window/exact", test_window_exact);
+  g_test_add_func ("/redis-limiter/fifo", test_fifo);
+  g_test_add_func ("/redis-limiter/cancel", test_cancel);
+  g_test_add_func ("/redis-limiter/pause", test_pause);
+  g_test_add_func ("/redis-limiter/resize", test_resize);
+  g_test_add_func ("/redis-limiter/cost-settle", test_cost_settle);
+  g_test_add_func ("/redis-limiter/blocking-threads", test_blocking_threads);
+  g_test_add_func ("/redis-limiter/processes/one-quota", test_processes_one_quota);
+  g_test_add_func ("/redis-limiter/processes/crash", test_processes_crash);
+  g_test_add_func ("/redis-limiter/processes/restart", test_restart_mid_run);
+  g_test_add_func ("/redis-limiter/down/fail", test_down_fail);
+  g_test_add_func ("/redis-limiter/down/local", test_down_local);
+  g_test_add_func ("/redis-limiter/errors/wrong-type", test_wrong_type);
+  g_test_add_func ("/redis-limiter/errors/script-flush", test_script_flush);
+  g_test_add_func ("/redis-limiter/registry/stats", test_registry_stats);
+
+  ret = g_test_run ();
+  pft_redis_server_free (server);
+  return ret;
+}
