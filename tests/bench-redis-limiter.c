@@ -1,8 +1,9 @@
 /* bench-redis-limiter.c: one quota shared through Redis, measured
  *
  * Starts its own redis-server (tests/redis-fixture.c) and runs
- * redis-worker processes against it; prints `key: value` lines (see
- * BENCHMARKS.md):
+ * redis-worker processes against it, each acquiring through a
+ * PftRateLimiter made by pft_rate_limiter_new_redis() (acquire_async and
+ * PftPermit); prints `key: value` lines (see BENCHMARKS.md):
  *
  *   redis_limiter.admissions_per_s_1_proc    one process, a limit that
  *   redis_limiter.admissions_per_s_4_procs   never binds (window, cost
@@ -19,6 +20,9 @@
  *                                            grant / 1000, and the most in
  *                                            any 1 s, from the server's log
  *   redis_limiter.shared_acquire_us_p50|p99  the wait for a grant in that run
+ *   redis_admission.admissions_per_s_1|4_proc(s)  the first two without the
+ *                                            limiter (the admission under it):
+ *                                            what the limiter layer costs
  *
  * SPDX-License-Identifier: MIT
  */
@@ -115,17 +119,17 @@ bench_rate (const WorkerResult *results,
 int
 main (int argc, char **argv)
 {
-  const char *unbound[] = { "--per-window", "1000000000", "--max-cost", "1000000000000",
+  const char *unbound[] = { "--limiter", "--per-window", "1000000000", "--max-cost", "1000000000000",
                             "--max-concurrent", "1000000", "--window-ms", "1000",
                             "--parallel", "256", "--seconds", "3", NULL };
-  const char *single[] = { "--per-window", "1000000000", "--max-concurrent", "1000000",
+  const char *single[] = { "--limiter", "--per-window", "1000000000", "--max-concurrent", "1000000",
                            "--window-ms", "1000", "--parallel", "1", "--seconds", "2", NULL };
-  const char *shared[] = { "--per-window", "200", "--window-ms", "1000", "--parallel", "8",
+  const char *shared[] = { "--limiter", "--per-window", "200", "--window-ms", "1000", "--parallel", "8",
                            "--seconds", "5.5", NULL };
   PftRedisServer *server;
   WorkerResult r[4];
   g_autoptr(GArray) log = NULL;
-  g_autoptr(GArray) t = g_array_new (FALSE, FALSE, sizeof (gint64));
+  g_autoptr(GArray) t = NULL;
   guint in_five = 0;
   gint64 p50 = 0, p99 = 0;
 
@@ -148,9 +152,7 @@ main (int argc, char **argv)
   pft_redis_log_enable (server, "bench-shared");
   bench_run (server, "bench-shared", 4, shared, r);
   log = pft_redis_log_read (server, "bench-shared");
-  for (guint i = 0; i < log->len; i++)
-    if (g_array_index (log, PftRedisLogEntry, i).kind == 'g')
-      g_array_append_val (t, g_array_index (log, PftRedisLogEntry, i).t_us);
+  t = pft_redis_log_grant_times (log);
   g_assert_cmpuint (t->len, >, 0);
   for (guint i = 0; i < t->len; i++)
     in_five += g_array_index (t, gint64, i) < g_array_index (t, gint64, 0) + 5 * SEC;
@@ -163,6 +165,14 @@ main (int argc, char **argv)
   printf ("redis_limiter.max_in_window: %u\n", pft_redis_log_max_in_window (log, 1 * SEC));
   printf ("redis_limiter.shared_acquire_us_p50: %" G_GINT64_FORMAT "\n", p50);
   printf ("redis_limiter.shared_acquire_us_p99: %" G_GINT64_FORMAT "\n", p99);
+  fflush (stdout);
+
+  /* The same throughput without the limiter: its own cost. */
+  bench_run (server, "bench-adm-1", 1, unbound + 1, r);
+  printf ("redis_admission.admissions_per_s_1_proc: %.0f\n", bench_rate (r, 1));
+  fflush (stdout);
+  bench_run (server, "bench-adm-4", 4, unbound + 1, r);
+  printf ("redis_admission.admissions_per_s_4_procs: %.0f\n", bench_rate (r, 4));
 
   pft_redis_server_free (server);
   return 0;
