@@ -3,7 +3,6 @@
  * SPDX-License-Identifier: MIT
  */
 
-#include "pft.h"
 #include "pft-private.h"
 #include "pft-rate-limiter-private.h"
 

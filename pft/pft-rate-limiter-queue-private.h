@@ -50,10 +50,10 @@ typedef struct
   PftRateLimiterWaiter **done_tail;
 } PftRateLimiterHeld;
 
-/* From pft-rate-limiter.c: emits notify for what changed. */
-void     _pft_rate_limiter_notify_use      (PftRateLimiter      *self,
-                                            gboolean             in_flight,
-                                            gboolean             waiting);
+/* From pft-rate-limiter.c: the specs of in-flight and waiting, notified
+ * after unlocking when they changed. */
+extern GParamSpec *_pft_rate_limiter_pspec_in_flight;
+extern GParamSpec *_pft_rate_limiter_pspec_waiting;
 /* Delivers the finished waiters of @held (after unlocking). */
 void     _pft_rate_limiter_deliver         (PftRateLimiterHeld  *held);
 
@@ -81,8 +81,10 @@ _pft_rate_limiter_unlock (PftRateLimiter     *self,
 
   if (held->done != NULL)
     _pft_rate_limiter_deliver (held);
-  if (in_flight || waiting)
-    _pft_rate_limiter_notify_use (self, in_flight, waiting);
+  if (in_flight)
+    g_object_notify_by_pspec ((GObject *) self, _pft_rate_limiter_pspec_in_flight);
+  if (waiting)
+    g_object_notify_by_pspec ((GObject *) self, _pft_rate_limiter_pspec_waiting);
 }
 
 static inline gint64

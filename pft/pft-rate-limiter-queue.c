@@ -6,6 +6,7 @@
 #include <glib/gi18n-lib.h>
 
 #include "pft-error.h"
+#include "pft-main-context-batch-private.h"
 #include "pft-private.h"
 #include "pft-rate-limiter-queue-private.h"
 
@@ -34,7 +35,8 @@ struct _PftRateLimiterWaiter
 {
   gatomicrefcount            ref_count;
   GList                      link;      /* in waiters or parked; data = the waiter */
-  PftRateLimiterWaiter      *next_done;
+  PftRateLimiterWaiter      *next_done; /* in a PftRateLimiterHeld */
+  PftMainContextBatchItem    batch_item;
   PftRateLimiter            *limiter;   /* (owned) */
   guint64                    cost;
   guint64                    entry;
@@ -506,74 +508,38 @@ pft_rate_limiter_complete (PftRateLimiterWaiter *w)
   w->func (w->user_data, entry, error);
 }
 
-/* Waiters finished together that complete on the same context share one
- * idle source: one wakeup of that context, not one per waiter. */
-typedef struct
-{
-  PftRateLimiterWaiter *head;   /* (owned), chained by next_done */
-} PftRateLimiterBatch;
-
-static gboolean
-pft_rate_limiter_batch_run (gpointer data)
-{
-  PftRateLimiterBatch *batch = data;
-  PftRateLimiterWaiter *w;
-
-  while ((w = batch->head) != NULL)
-    {
-      batch->head = w->next_done;
-      pft_rate_limiter_complete (w);
-      pft_rate_limiter_waiter_unref (w);
-    }
-  return G_SOURCE_REMOVE;
-}
-
 static void
-pft_rate_limiter_batch_free (gpointer data)
+pft_rate_limiter_batch_deliver (PftMainContextBatchItem *item)
 {
-  PftRateLimiterBatch *batch = data;
-  PftRateLimiterWaiter *w;
+  PftRateLimiterWaiter *w = PFT_MAIN_CONTEXT_BATCH_ITEM_CONTAINER (item, PftRateLimiterWaiter, batch_item);
 
-  /* Only left if the context went away before the source ran: the
-   * grants are given back as the waiters are freed. */
-  while ((w = batch->head) != NULL)
-    {
-      batch->head = w->next_done;
-      pft_rate_limiter_waiter_unref (w);
-    }
-  g_free (batch);
+  pft_rate_limiter_complete (w);
+  pft_rate_limiter_waiter_unref (w);
 }
 
+/* The context went away before the source ran: a grant is given back as
+ * its waiter is freed. */
 static void
-pft_rate_limiter_batch_attach (PftRateLimiterBatch *batch,
-                               GMainContext        *context)
+pft_rate_limiter_batch_drop (PftMainContextBatchItem *item)
 {
-  GSource *source = g_idle_source_new ();
-
-  g_source_set_priority (source, G_PRIORITY_DEFAULT);
-  g_source_set_static_name (source, "[pft] limiter admission");
-  g_source_set_callback (source, pft_rate_limiter_batch_run, batch, pft_rate_limiter_batch_free);
-  /* Once attached, the batch may run in the context's thread at once and
-   * drop the waiters' references to the context, which its owner may then
-   * finalize: keep it alive until the source is unreferenced here. */
-  g_main_context_ref (context);
-  g_source_attach (source, context);
-  g_source_unref (source);
-  g_main_context_unref (context);
+  pft_rate_limiter_waiter_unref (PFT_MAIN_CONTEXT_BATCH_ITEM_CONTAINER (item, PftRateLimiterWaiter, batch_item));
 }
+
+/* Waiters finished on the same context share one source: one wakeup of
+ * that context per burst, not one per waiter. */
+static PftMainContextBatch pft_rate_limiter_batch =
+  PFT_MAIN_CONTEXT_BATCH_INIT ("[pft] limiter admission", G_PRIORITY_DEFAULT,
+                               pft_rate_limiter_batch_deliver, pft_rate_limiter_batch_drop);
 
 void
 _pft_rate_limiter_deliver (PftRateLimiterHeld *held)
 {
   PftRateLimiterWaiter *w = held->done;
-  PftRateLimiterBatch *batch = NULL;
-  PftRateLimiterWaiter **tail = NULL;
-  GMainContext *context = NULL;
 
   held->done = NULL;
   held->done_tail = &held->done;
 
-  /* The list's references move into the batches, or are dropped after an
+  /* The list's references move to the batches, or are dropped after an
    * in-place completion. */
   while (w != NULL)
     {
@@ -584,23 +550,11 @@ _pft_rate_limiter_deliver (PftRateLimiterHeld *held)
         {
           pft_rate_limiter_complete (w);
           pft_rate_limiter_waiter_unref (w);
-          w = next;
-          continue;
         }
-      if (batch == NULL || w->context != context)
-        {
-          if (batch != NULL)
-            pft_rate_limiter_batch_attach (batch, context);
-          batch = g_new0 (PftRateLimiterBatch, 1);
-          tail = &batch->head;
-          context = w->context;
-        }
-      *tail = w;
-      tail = &w->next_done;
+      else
+        _pft_main_context_batch_add (&pft_rate_limiter_batch, w->context, &w->batch_item);
       w = next;
     }
-  if (batch != NULL)
-    pft_rate_limiter_batch_attach (batch, context);
 }
 
 /* ------------------------------------------------------------------ */
@@ -735,19 +689,6 @@ _pft_rate_limiter_acquire_full (PftRateLimiter  *self,
     pft_rate_limiter_enqueue (self, pft_rate_limiter_waiter_new (self, cost, cancellable, context,
                                                                  func, user_data));
   return FALSE;
-}
-
-void
-_pft_rate_limiter_acquire_slot_async (PftRateLimiter   *self,
-                                      guint64           cost,
-                                      GCancellable     *cancellable,
-                                      PftSlotReadyFunc  callback,
-                                      gpointer          user_data)
-{
-  g_autoptr(GMainContext) context = g_main_context_ref_thread_default ();
-
-  _pft_rate_limiter_acquire_full (self, cost, PFT_ACQUIRE_DEFERRED, cancellable, context,
-                                  callback, user_data, NULL, NULL);
 }
 
 /* ------------------------------------------------------------------ */
