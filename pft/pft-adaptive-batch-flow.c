@@ -96,7 +96,7 @@
 
 typedef struct
 {
-  PftAdaptive *adaptive;
+  PftAdaptiveController *adaptive;
 } PftAdaptiveBatchFlowPrivate;
 
 G_DEFINE_TYPE_WITH_PRIVATE (PftAdaptiveBatchFlow, pft_adaptive_batch_flow, PFT_TYPE_THROTTLED_BATCH_FLOW)
@@ -106,7 +106,7 @@ enum {
   PROP_FIRST_ADAPTIVE = 1000,
 };
 
-static GParamSpec *properties[PFT_ADAPTIVE_N_PROPS];
+static GParamSpec *properties[PFT_ADAPTIVE_CONTROLLER_N_PROPS];
 
 #define ADAPTIVE(self) (((PftAdaptiveBatchFlowPrivate *) pft_adaptive_batch_flow_get_instance_private (self))->adaptive)
 
@@ -119,7 +119,7 @@ pft_adaptive_batch_flow_constructor (GType                  type,
   PftAdaptiveBatchFlowClass *klass = g_type_class_peek (type);
   PftAdaptiveBatchFlow *self = PFT_ADAPTIVE_BATCH_FLOW (object);
   PftAdaptiveBatchFlowPrivate *priv = pft_adaptive_batch_flow_get_instance_private (self);
-  PftAdaptiveDefaults defaults = {
+  PftAdaptiveControllerDefaults defaults = {
     .initial_concurrent = klass->default_initial_concurrent_flows,
     .min_concurrent = klass->default_min_concurrent_flows,
     .max_concurrent = PFT_THROTTLED_BATCH_FLOW_CLASS (klass)->default_max_concurrent_flows,
@@ -128,7 +128,7 @@ pft_adaptive_batch_flow_constructor (GType                  type,
     .recovery_factor = klass->default_recovery_factor,
   };
 
-  priv->adaptive = _pft_adaptive_new (object, properties, &defaults);
+  priv->adaptive = _pft_adaptive_controller_new (object, properties, &defaults);
   _pft_throttle_set_adaptive (_pft_throttled_batch_flow_get_throttle (PFT_THROTTLED_BATCH_FLOW (self)),
                               priv->adaptive);
   return object;
@@ -139,7 +139,7 @@ pft_adaptive_batch_flow_finalize (GObject *object)
 {
   PftAdaptiveBatchFlow *self = PFT_ADAPTIVE_BATCH_FLOW (object);
 
-  g_clear_pointer (&ADAPTIVE (self), _pft_adaptive_free);
+  g_clear_pointer (&ADAPTIVE (self), _pft_adaptive_controller_free);
 
   G_OBJECT_CLASS (pft_adaptive_batch_flow_parent_class)->finalize (object);
 }
@@ -150,7 +150,7 @@ pft_adaptive_batch_flow_get_property (GObject    *object,
                                       GValue     *value,
                                       GParamSpec *pspec)
 {
-  if (!_pft_adaptive_get_property (ADAPTIVE (PFT_ADAPTIVE_BATCH_FLOW (object)), prop_id - PROP_FIRST_ADAPTIVE, value))
+  if (!_pft_adaptive_controller_get_property (ADAPTIVE (PFT_ADAPTIVE_BATCH_FLOW (object)), prop_id - PROP_FIRST_ADAPTIVE, value))
     G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
 }
 
@@ -160,7 +160,7 @@ pft_adaptive_batch_flow_set_property (GObject      *object,
                                       const GValue *value,
                                       GParamSpec   *pspec)
 {
-  if (!_pft_adaptive_set_property (ADAPTIVE (PFT_ADAPTIVE_BATCH_FLOW (object)), prop_id - PROP_FIRST_ADAPTIVE, value))
+  if (!_pft_adaptive_controller_set_property (ADAPTIVE (PFT_ADAPTIVE_BATCH_FLOW (object)), prop_id - PROP_FIRST_ADAPTIVE, value))
     G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
 }
 
@@ -181,7 +181,7 @@ pft_adaptive_batch_flow_class_init (PftAdaptiveBatchFlowClass *klass)
   klass->default_recovery_threshold = 10;
   klass->default_recovery_factor = 1.2;
 
-  _pft_adaptive_install_properties (object_class, PROP_FIRST_ADAPTIVE, TRUE, properties);
+  _pft_adaptive_controller_install_properties (object_class, PROP_FIRST_ADAPTIVE, TRUE, properties);
 }
 
 static void
@@ -224,7 +224,7 @@ pft_adaptive_batch_flow_get_current_concurrent_flows (PftAdaptiveBatchFlow *self
 {
   g_return_val_if_fail (PFT_IS_ADAPTIVE_BATCH_FLOW (self), 0);
 
-  return _pft_adaptive_get_current (ADAPTIVE (self));
+  return _pft_adaptive_controller_get_current (ADAPTIVE (self));
 }
 
 /**
@@ -242,7 +242,7 @@ pft_adaptive_batch_flow_get_total_successes (PftAdaptiveBatchFlow *self)
 {
   g_return_val_if_fail (PFT_IS_ADAPTIVE_BATCH_FLOW (self), 0);
 
-  return _pft_adaptive_get_total_successes (ADAPTIVE (self));
+  return _pft_adaptive_controller_get_total_successes (ADAPTIVE (self));
 }
 
 /**
@@ -260,7 +260,7 @@ pft_adaptive_batch_flow_get_total_rate_limits (PftAdaptiveBatchFlow *self)
 {
   g_return_val_if_fail (PFT_IS_ADAPTIVE_BATCH_FLOW (self), 0);
 
-  return _pft_adaptive_get_total_rate_limits (ADAPTIVE (self));
+  return _pft_adaptive_controller_get_total_rate_limits (ADAPTIVE (self));
 }
 
 /**
@@ -279,7 +279,7 @@ pft_adaptive_batch_flow_get_consecutive_successes (PftAdaptiveBatchFlow *self)
 {
   g_return_val_if_fail (PFT_IS_ADAPTIVE_BATCH_FLOW (self), 0);
 
-  return _pft_adaptive_get_consecutive_successes (ADAPTIVE (self));
+  return _pft_adaptive_controller_get_consecutive_successes (ADAPTIVE (self));
 }
 
 /**
@@ -296,5 +296,5 @@ pft_adaptive_batch_flow_reset (PftAdaptiveBatchFlow *self)
 {
   g_return_if_fail (PFT_IS_ADAPTIVE_BATCH_FLOW (self));
 
-  _pft_adaptive_reset (ADAPTIVE (self));
+  _pft_adaptive_controller_reset (ADAPTIVE (self));
 }

@@ -112,7 +112,7 @@
 
 typedef struct
 {
-  PftAdaptive *adaptive;
+  PftAdaptiveController *adaptive;
 } PftAdaptiveNodePrivate;
 
 G_DEFINE_TYPE_WITH_PRIVATE (PftAdaptiveNode, pft_adaptive_node, PFT_TYPE_THROTTLED_BATCH_NODE)
@@ -122,7 +122,7 @@ enum {
   PROP_FIRST_ADAPTIVE = 1000,
 };
 
-static GParamSpec *properties[PFT_ADAPTIVE_N_PROPS];
+static GParamSpec *properties[PFT_ADAPTIVE_CONTROLLER_N_PROPS];
 
 #define ADAPTIVE(self) (((PftAdaptiveNodePrivate *) pft_adaptive_node_get_instance_private (self))->adaptive)
 
@@ -135,7 +135,7 @@ pft_adaptive_node_constructor (GType                  type,
   PftAdaptiveNodeClass *klass = g_type_class_peek (type);
   PftAdaptiveNode *self = PFT_ADAPTIVE_NODE (object);
   PftAdaptiveNodePrivate *priv = pft_adaptive_node_get_instance_private (self);
-  PftAdaptiveDefaults defaults = {
+  PftAdaptiveControllerDefaults defaults = {
     .initial_concurrent = klass->default_initial_concurrent,
     .min_concurrent = klass->default_min_concurrent,
     .max_concurrent = PFT_THROTTLED_BATCH_NODE_CLASS (klass)->default_max_concurrent,
@@ -144,7 +144,7 @@ pft_adaptive_node_constructor (GType                  type,
     .recovery_factor = klass->default_recovery_factor,
   };
 
-  priv->adaptive = _pft_adaptive_new (object, properties, &defaults);
+  priv->adaptive = _pft_adaptive_controller_new (object, properties, &defaults);
   _pft_throttle_set_adaptive (_pft_throttled_batch_node_get_throttle (PFT_THROTTLED_BATCH_NODE (self)),
                               priv->adaptive);
   return object;
@@ -155,7 +155,7 @@ pft_adaptive_node_finalize (GObject *object)
 {
   PftAdaptiveNode *self = PFT_ADAPTIVE_NODE (object);
 
-  g_clear_pointer (&ADAPTIVE (self), _pft_adaptive_free);
+  g_clear_pointer (&ADAPTIVE (self), _pft_adaptive_controller_free);
 
   G_OBJECT_CLASS (pft_adaptive_node_parent_class)->finalize (object);
 }
@@ -166,7 +166,7 @@ pft_adaptive_node_get_property (GObject    *object,
                                 GValue     *value,
                                 GParamSpec *pspec)
 {
-  if (!_pft_adaptive_get_property (ADAPTIVE (PFT_ADAPTIVE_NODE (object)), prop_id - PROP_FIRST_ADAPTIVE, value))
+  if (!_pft_adaptive_controller_get_property (ADAPTIVE (PFT_ADAPTIVE_NODE (object)), prop_id - PROP_FIRST_ADAPTIVE, value))
     G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
 }
 
@@ -176,7 +176,7 @@ pft_adaptive_node_set_property (GObject      *object,
                                 const GValue *value,
                                 GParamSpec   *pspec)
 {
-  if (!_pft_adaptive_set_property (ADAPTIVE (PFT_ADAPTIVE_NODE (object)), prop_id - PROP_FIRST_ADAPTIVE, value))
+  if (!_pft_adaptive_controller_set_property (ADAPTIVE (PFT_ADAPTIVE_NODE (object)), prop_id - PROP_FIRST_ADAPTIVE, value))
     G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
 }
 
@@ -197,7 +197,7 @@ pft_adaptive_node_class_init (PftAdaptiveNodeClass *klass)
   klass->default_recovery_threshold = 10;
   klass->default_recovery_factor = 1.2;
 
-  _pft_adaptive_install_properties (object_class, PROP_FIRST_ADAPTIVE, FALSE, properties);
+  _pft_adaptive_controller_install_properties (object_class, PROP_FIRST_ADAPTIVE, FALSE, properties);
 }
 
 static void
@@ -237,7 +237,7 @@ pft_adaptive_node_get_current_concurrent (PftAdaptiveNode *self)
 {
   g_return_val_if_fail (PFT_IS_ADAPTIVE_NODE (self), 0);
 
-  return _pft_adaptive_get_current (ADAPTIVE (self));
+  return _pft_adaptive_controller_get_current (ADAPTIVE (self));
 }
 
 /**
@@ -255,7 +255,7 @@ pft_adaptive_node_get_total_successes (PftAdaptiveNode *self)
 {
   g_return_val_if_fail (PFT_IS_ADAPTIVE_NODE (self), 0);
 
-  return _pft_adaptive_get_total_successes (ADAPTIVE (self));
+  return _pft_adaptive_controller_get_total_successes (ADAPTIVE (self));
 }
 
 /**
@@ -273,7 +273,7 @@ pft_adaptive_node_get_total_rate_limits (PftAdaptiveNode *self)
 {
   g_return_val_if_fail (PFT_IS_ADAPTIVE_NODE (self), 0);
 
-  return _pft_adaptive_get_total_rate_limits (ADAPTIVE (self));
+  return _pft_adaptive_controller_get_total_rate_limits (ADAPTIVE (self));
 }
 
 /**
@@ -291,7 +291,7 @@ pft_adaptive_node_get_consecutive_successes (PftAdaptiveNode *self)
 {
   g_return_val_if_fail (PFT_IS_ADAPTIVE_NODE (self), 0);
 
-  return _pft_adaptive_get_consecutive_successes (ADAPTIVE (self));
+  return _pft_adaptive_controller_get_consecutive_successes (ADAPTIVE (self));
 }
 
 /**
@@ -308,5 +308,5 @@ pft_adaptive_node_reset (PftAdaptiveNode *self)
 {
   g_return_if_fail (PFT_IS_ADAPTIVE_NODE (self));
 
-  _pft_adaptive_reset (ADAPTIVE (self));
+  _pft_adaptive_controller_reset (ADAPTIVE (self));
 }

@@ -33,7 +33,6 @@ PftClock      *_pft_clock_get_system          (void);
 PftClock      *_pft_fake_clock_new            (gint64         start_us);
 PftClock      *_pft_clock_ref                 (PftClock      *clock);
 void           _pft_clock_unref               (PftClock      *clock);
-gboolean       _pft_clock_is_fake             (PftClock      *clock);
 gint64         _pft_clock_now_us              (PftClock      *clock);
 
 /* Waits on @cond (with @mutex held) until it is signalled, or until
@@ -56,7 +55,6 @@ PftClockTimer *_pft_clock_timer_new           (PftClock         *clock,
  * A timer fires once per arming; re-arm it from the callback if needed. */
 void           _pft_clock_timer_set_deadline  (PftClockTimer *timer,
                                                gint64         deadline_us);
-gint64         _pft_clock_timer_get_deadline  (PftClockTimer *timer);
 /* Disarms and frees the timer; its callback is not called afterwards
  * (unless it is running right now in another thread holding a strong
  * reference to the target, which cannot be the case from the target's

@@ -15,7 +15,6 @@
 # define PFT_HAVE_PPOLL 1
 #endif
 
-#include "pft.h"
 #include "pft-clock-private.h"
 
 struct _PftClock
@@ -43,25 +42,9 @@ struct _PftClockTimer
 };
 
 /* ------------------------------------------------------------------ */
-/* The system clock's timers.
- *
- * Why a private worker thread: a limiter is shared between threads and
- * main contexts, so its one timer cannot live on any waiter's context (that
- * context may stop being iterated, or go away, while waiters of other
- * contexts still need the deadline). The timer therefore runs on a private
- * context iterated by one process-wide thread, "pft-timer". When it fires,
- * the limiter admits whoever can go, and completes each asynchronous waiter
- * by attaching a source to that waiter's own context, so callbacks always
- * run where the caller asked for them.
- *
- * Why a poll function: GMainContext turns a ready time into a poll timeout
- * rounded up to whole milliseconds, which would make every window boundary
- * up to 1 ms late (and the lateness adds up over consecutive windows). The
- * worker context polls with ppoll() and a microsecond timeout computed from
- * the armed deadlines instead, and the thread asks the kernel for a 1 µs
- * timer slack (see precise_poll() for the kernel's own slack on long
- * timeouts). Measured: a deadline fires about 80 µs late, whether it is
- * 3 ms or 1 s away. */
+/* The system clock's timers run on one private thread, "pft-timer", with
+ * a microsecond poll (why: docs/throttling.md, "Design notes: the clock's
+ * timers"). */
 
 static GMutex     timer_lock;
 static GPtrArray *system_timers;   /* (element-type PftClockTimer) */
@@ -72,17 +55,17 @@ typedef struct
   PftClockTimer *timer;   /* (owned) */
 } PftTimerSource;
 
-static PftClockTimer *timer_ref   (PftClockTimer *timer);
-static void           timer_unref (PftClockTimer *timer);
+static PftClockTimer *pft_clock_timer_ref   (PftClockTimer *timer);
+static void           pft_clock_timer_unref (PftClockTimer *timer);
 
 #ifdef PFT_HAVE_PPOLL
 G_STATIC_ASSERT (sizeof (GPollFD) == sizeof (struct pollfd));
 #endif
 
 static gint
-precise_poll (GPollFD *fds,
-              guint    nfds,
-              gint     timeout_ms)
+pft_clock_precise_poll (GPollFD *fds,
+                        guint    nfds,
+                        gint     timeout_ms)
 {
 #ifdef PFT_HAVE_PPOLL
   gint64 next = -1;
@@ -123,7 +106,7 @@ precise_poll (GPollFD *fds,
 }
 
 static gpointer
-worker_thread_func (gpointer data)
+pft_clock_worker_thread (gpointer data)
 {
   GMainContext *context = data;
 
@@ -137,7 +120,7 @@ worker_thread_func (gpointer data)
 }
 
 static GMainContext *
-get_worker_context (void)
+pft_clock_get_worker_context (void)
 {
   static GMainContext *context;
 
@@ -148,17 +131,17 @@ get_worker_context (void)
       g_mutex_lock (&timer_lock);
       system_timers = g_ptr_array_new ();
       g_mutex_unlock (&timer_lock);
-      g_main_context_set_poll_func (ctx, precise_poll);
-      g_thread_unref (g_thread_new ("pft-timer", worker_thread_func, ctx));
+      g_main_context_set_poll_func (ctx, pft_clock_precise_poll);
+      g_thread_unref (g_thread_new ("pft-timer", pft_clock_worker_thread, ctx));
       g_once_init_leave (&context, ctx);
     }
   return context;
 }
 
 static gboolean
-timer_source_dispatch (GSource     *source,
-                       GSourceFunc  callback,
-                       gpointer     user_data)
+pft_clock_timer_source_dispatch (GSource     *source,
+                                 GSourceFunc  callback,
+                                 gpointer     user_data)
 {
   PftClockTimer *timer = ((PftTimerSource *) source)->timer;
   gboolean fire = FALSE;
@@ -187,14 +170,14 @@ timer_source_dispatch (GSource     *source,
 }
 
 static void
-timer_source_finalize (GSource *source)
+pft_clock_timer_source_finalize (GSource *source)
 {
-  g_clear_pointer (&((PftTimerSource *) source)->timer, timer_unref);
+  g_clear_pointer (&((PftTimerSource *) source)->timer, pft_clock_timer_unref);
 }
 
 static GSourceFuncs timer_source_funcs = {
-  .dispatch = timer_source_dispatch,
-  .finalize = timer_source_finalize,
+  .dispatch = pft_clock_timer_source_dispatch,
+  .finalize = pft_clock_timer_source_finalize,
 };
 
 /* ------------------------------------------------------------------ */
@@ -256,12 +239,6 @@ _pft_clock_unref (PftClock *clock)
     }
 }
 
-gboolean
-_pft_clock_is_fake (PftClock *clock)
-{
-  return clock->fake;
-}
-
 gint64
 _pft_clock_now_us (PftClock *clock)
 {
@@ -291,14 +268,14 @@ _pft_clock_cond_wait_until (PftClock *clock,
 }
 
 static PftClockTimer *
-timer_ref (PftClockTimer *timer)
+pft_clock_timer_ref (PftClockTimer *timer)
 {
   g_atomic_ref_count_inc (&timer->ref_count);
   return timer;
 }
 
 static void
-timer_unref (PftClockTimer *timer)
+pft_clock_timer_unref (PftClockTimer *timer)
 {
   if (g_atomic_ref_count_dec (&timer->ref_count))
     {
@@ -334,10 +311,10 @@ _pft_clock_timer_new (PftClock          *clock,
     }
   else
     {
-      GMainContext *context = get_worker_context ();
+      GMainContext *context = pft_clock_get_worker_context ();
 
       timer->source = g_source_new (&timer_source_funcs, sizeof (PftTimerSource));
-      ((PftTimerSource *) timer->source)->timer = timer_ref (timer);
+      ((PftTimerSource *) timer->source)->timer = pft_clock_timer_ref (timer);
       g_source_set_priority (timer->source, G_PRIORITY_HIGH);
       g_source_set_name (timer->source, "[pft] limiter deadline");
       g_mutex_lock (&timer_lock);
@@ -376,18 +353,6 @@ _pft_clock_timer_set_deadline (PftClockTimer *timer,
     }
 }
 
-gint64
-_pft_clock_timer_get_deadline (PftClockTimer *timer)
-{
-  gint64 deadline;
-  GMutex *lock = timer->clock->fake ? &timer->clock->mutex : &timer_lock;
-
-  g_mutex_lock (lock);
-  deadline = timer->deadline;
-  g_mutex_unlock (lock);
-  return deadline;
-}
-
 void
 _pft_clock_timer_free (PftClockTimer *timer)
 {
@@ -418,7 +383,7 @@ _pft_clock_timer_free (PftClockTimer *timer)
       g_source_destroy (timer->source);
       g_clear_pointer (&timer->source, g_source_unref);
     }
-  timer_unref (timer);
+  pft_clock_timer_unref (timer);
 }
 
 void
@@ -451,7 +416,7 @@ _pft_fake_clock_advance (PftClock *clock,
        * read exactly the time it was due. */
       clock->now = MAX (clock->now, due->deadline);
       due->deadline = -1;
-      timer_ref (due);
+      pft_clock_timer_ref (due);
       g_mutex_unlock (&clock->mutex);
 
       obj = g_weak_ref_get (&due->target);
@@ -460,7 +425,7 @@ _pft_fake_clock_advance (PftClock *clock,
           due->func (obj);
           g_object_unref (obj);
         }
-      timer_unref (due);
+      pft_clock_timer_unref (due);
 
       g_mutex_lock (&clock->mutex);
     }

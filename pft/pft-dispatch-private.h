@@ -8,10 +8,10 @@
 #pragma once
 
 #include "pft-node-private.h"
+#include "pft-adaptive-controller-private.h"
 
 G_BEGIN_DECLS
 
-typedef struct _PftAdaptive PftAdaptive;
 typedef struct _PftThrottle PftThrottle;
 
 /* How the items of one invocation run. Built at the start of an exec
@@ -27,7 +27,7 @@ typedef struct
   guint            rate_limit_retries; /* extra attempts after rate-limit errors */
   gboolean         propagate_rate_limit;
   gboolean         continue_on_error;
-  PftAdaptive     *adaptive;           /* nullable */
+  PftAdaptiveController *adaptive;     /* nullable */
   PftThrottle     *throttle;           /* nullable: stats and progress */
   GObject         *owner;              /* the node or flow the throttle belongs to */
   double           timeout;            /* seconds per exec attempt, 0 = none */
@@ -169,17 +169,5 @@ PftSyncReturn *_pft_context_set_sync_return (PftContext    *self,
                                              PftSyncReturn *sync_return);
 void     _pft_context_reset_for_item (PftContext  *self,
                                       gint64       index);
-
-/* From pft-adaptive-controller.c. */
-guint64  _pft_adaptive_get_epoch     (PftAdaptive *adaptive);
-void     _pft_adaptive_success       (PftAdaptive *adaptive,
-                                      guint        in_flight,
-                                      guint64      epoch);
-void     _pft_adaptive_rate_limited  (PftAdaptive *adaptive,
-                                      guint64      epoch);
-/* FALSE with PFT_ERROR_INVALID_ARGUMENT when min-concurrent is above
- * max-concurrent: a run does not start with knobs that contradict. */
-gboolean _pft_adaptive_check         (PftAdaptive  *adaptive,
-                                      GError      **error);
 
 G_END_DECLS

@@ -200,7 +200,7 @@ item_attempt_ended (ItemRun      *run,
         {
           if (policy->limiter != NULL)
             in_flight = pft_rate_limiter_get_in_flight (policy->limiter);
-          _pft_adaptive_success (policy->adaptive, in_flight, run->epoch);
+          _pft_adaptive_controller_success (policy->adaptive, in_flight, run->epoch);
         }
     }
   /* The engine's own timeout is not the provider's answer: never a rate
@@ -214,7 +214,7 @@ item_attempt_ended (ItemRun      *run,
       if (policy->limiter != NULL)
         pft_rate_limiter_report_error (policy->limiter, error);
       if (policy->adaptive != NULL)
-        _pft_adaptive_rate_limited (policy->adaptive, run->epoch);
+        _pft_adaptive_controller_rate_limited (policy->adaptive, run->epoch);
     }
   item_release_permit (run);
   return rate_limited;
@@ -453,7 +453,7 @@ item_start_job (ItemRun *run)
 {
   run->attempt++;
   if (run->policy->adaptive != NULL)
-    run->epoch = _pft_adaptive_get_epoch (run->policy->adaptive);
+    run->epoch = _pft_adaptive_controller_get_epoch (run->policy->adaptive);
 
   /* The window counts the attempt from when its exec (or walk) starts,
    * which is what the provider sees, not from when its slot was granted. */
@@ -1007,7 +1007,7 @@ _pft_batch_exec_phase (PftInvocation *inv,
     }
 
   policy = _pft_run_policy_new (inv->node);
-  if (policy->adaptive != NULL && !_pft_adaptive_check (policy->adaptive, &error))
+  if (policy->adaptive != NULL && !_pft_adaptive_controller_check (policy->adaptive, &error))
     {
       _pft_run_policy_unref (policy);
       g_object_unref (items);

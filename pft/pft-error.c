@@ -8,7 +8,7 @@
 
 #include <glib/gi18n-lib.h>
 
-#include "pft.h"
+#include "pft-error.h"
 #include "pft-private.h"
 
 /* The retry-after and source of a rate-limit error travel as extended
@@ -107,7 +107,7 @@ pft_error_new_rate_limited (double      retry_after,
 
 /* "429" as a number of its own: not a part of a port, an id or a decimal. */
 static gboolean
-message_mentions_429 (const char *lower)
+pft_error_message_mentions_429 (const char *lower)
 {
   for (const char *p = strstr (lower, "429"); p != NULL; p = strstr (p + 1, "429"))
     {
@@ -121,7 +121,7 @@ message_mentions_429 (const char *lower)
 }
 
 static gboolean
-message_mentions_rate_limit (const char *message)
+pft_error_message_mentions_rate_limit (const char *message)
 {
   static const char * const needles[] = {
     "rate limit", "rate_limit", "ratelimit", "too many requests",
@@ -135,7 +135,7 @@ message_mentions_rate_limit (const char *message)
   /* strerror (EDQUOT) is a full disk, not a provider's quota. */
   if (strstr (lower, "disk quota") != NULL)
     return FALSE;
-  if (message_mentions_429 (lower))
+  if (pft_error_message_mentions_429 (lower))
     return TRUE;
   for (guint i = 0; i < G_N_ELEMENTS (needles); i++)
     if (strstr (lower, needles[i]) != NULL)
@@ -182,7 +182,7 @@ pft_error_is_rate_limit (const GError *error)
       if (domain != NULL && (strstr (domain, "http") != NULL || strstr (domain, "soup") != NULL))
         return TRUE;
     }
-  return message_mentions_rate_limit (error->message);
+  return pft_error_message_mentions_rate_limit (error->message);
 }
 
 /**
@@ -326,4 +326,17 @@ pft_task_return_js_error (GTask      *task,
       code = i;
   g_task_return_error (task, g_error_new_literal (g_quark_from_static_string ("gjs-js-error-quark"),
                                                   code, message));
+}
+
+/* The message g_cancellable_set_error_if_cancelled() uses, looked up in
+ * GLib's domain: kept out of a literal in a gettext call so that xgettext
+ * does not put it into Pft's catalogue. */
+#define PFT_GLIB_GETTEXT_DOMAIN "glib20"
+static const char pft_glib_cancelled_msgid[] = "Operation was cancelled";
+
+GError *
+_pft_error_new_cancelled (void)
+{
+  return g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CANCELLED,
+                              g_dgettext (PFT_GLIB_GETTEXT_DOMAIN, pft_glib_cancelled_msgid));
 }

@@ -5,12 +5,10 @@
 
 #include <glib/gi18n-lib.h>
 
-#include "pft.h"
+#include "pft-error.h"
+#include "pft-init.h"
 #include "pft-private.h"
 
-/* Called from every class_init and from the error quark, so that
- * translations are bound before the first message is built, whatever the
- * program touches first. */
 /* The error domain carries extended data (a retry-after), which GLib can
  * only attach to errors made after the domain was registered. GJS and
  * PyGObject build Pft errors from the typelib's quark without calling
@@ -21,6 +19,9 @@ pft_register_error_domain (void)
   (void) pft_error_quark ();
 }
 
+/* Called from every class_init and from the error quark, so that
+ * translations are bound before the first message is built, whatever the
+ * program touches first. */
 void
 _pft_init_i18n (void)
 {
@@ -32,19 +33,6 @@ _pft_init_i18n (void)
       bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
       g_once_init_leave (&initialized, 1);
     }
-}
-
-/* The message g_cancellable_set_error_if_cancelled() uses, looked up in
- * GLib's domain: kept out of a literal in a gettext call so that xgettext
- * does not put it into Pft's catalogue. */
-#define PFT_GLIB_GETTEXT_DOMAIN "glib20"
-static const char pft_glib_cancelled_msgid[] = "Operation was cancelled";
-
-GError *
-_pft_error_new_cancelled (void)
-{
-  return g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CANCELLED,
-                              g_dgettext (PFT_GLIB_GETTEXT_DOMAIN, pft_glib_cancelled_msgid));
 }
 
 /**

@@ -3,12 +3,14 @@
  * SPDX-License-Identifier: MIT
  */
 
-#include <math.h>
 #include <string.h>
 
 #include <glib/gi18n-lib.h>
 
-#include "pft.h"
+#include "pft-error.h"
+#include "pft-limiter-registry.h"
+#include "pft-limiter-registry-config-private.h"
+#include "pft-presets.h"
 #include "pft-private.h"
 #include "pft-rate-limiter-private.h"
 #include "pft-rate-limiter-redis-private.h"
@@ -115,12 +117,6 @@ struct _PftLimiterRegistry
 
 G_DEFINE_FINAL_TYPE (PftLimiterRegistry, pft_limiter_registry, G_TYPE_OBJECT)
 
-/* Defaults for a limiter registered without explicit limits, as in the
- * seed's LimiterRegistry.register(). */
-#define DEFAULT_MAX_CONCURRENT 5
-#define DEFAULT_MAX_PER_WINDOW 0
-#define DEFAULT_WINDOW         60.0
-
 static void
 pft_limiter_registry_finalize (GObject *object)
 {
@@ -206,47 +202,57 @@ pft_limiter_registry_get_default (void)
 typedef struct {
   char           *name;
   PftRateLimiter *limiter;
-} Snapshot;
+} PftLimiterRegistrySnapshot;
 
 static void
-snapshot_clear (gpointer data)
+pft_limiter_registry_snapshot_clear (gpointer data)
 {
-  Snapshot *s = data;
+  PftLimiterRegistrySnapshot *s = data;
 
   g_free (s->name);
   g_object_unref (s->limiter);
 }
 
 static int
-snapshot_compare (gconstpointer a,
-                  gconstpointer b)
+pft_limiter_registry_snapshot_compare (gconstpointer a,
+                                       gconstpointer b)
 {
-  return strcmp (((const Snapshot *) a)->name, ((const Snapshot *) b)->name);
+  return strcmp (((const PftLimiterRegistrySnapshot *) a)->name,
+                 ((const PftLimiterRegistrySnapshot *) b)->name);
 }
 
-/* Bring the model in line with the hash table: one splice of the range
- * between the common prefix and the common suffix. Runs in @context. */
-static void
-sync_model (PftLimiterRegistry *self)
+/* The registered (name, limiter) pairs sorted by name, taken under the
+ * mutex so that the caller can then work without it. */
+static GArray *
+pft_limiter_registry_dup_snapshot (PftLimiterRegistry *self)
 {
-  g_autoptr(GArray) snap = g_array_new (FALSE, FALSE, sizeof (Snapshot));
+  GArray *snap = g_array_new (FALSE, FALSE, sizeof (PftLimiterRegistrySnapshot));
   GHashTableIter iter;
   gpointer key, value;
-  guint old_n, new_n, prefix = 0, suffix = 0;
-  g_autofree gpointer *additions = NULL;
 
-  g_array_set_clear_func (snap, snapshot_clear);
+  g_array_set_clear_func (snap, pft_limiter_registry_snapshot_clear);
 
   g_mutex_lock (&self->mutex);
   g_hash_table_iter_init (&iter, self->limiters);
   while (g_hash_table_iter_next (&iter, &key, &value))
     {
-      Snapshot s = { g_strdup (key), g_object_ref (value) };
+      PftLimiterRegistrySnapshot s = { g_strdup (key), g_object_ref (value) };
       g_array_append_val (snap, s);
     }
   g_mutex_unlock (&self->mutex);
 
-  g_array_sort (snap, snapshot_compare);
+  g_array_sort (snap, pft_limiter_registry_snapshot_compare);
+  return snap;
+}
+
+/* Bring the model in line with the hash table: one splice of the range
+ * between the common prefix and the common suffix. Runs in @context. */
+static void
+pft_limiter_registry_sync_model (PftLimiterRegistry *self)
+{
+  g_autoptr(GArray) snap = pft_limiter_registry_dup_snapshot (self);
+  guint old_n, new_n, prefix = 0, suffix = 0;
+  g_autofree gpointer *additions = NULL;
 
   old_n = self->model_names->len;
   new_n = snap->len;
@@ -255,7 +261,7 @@ sync_model (PftLimiterRegistry *self)
     {
       g_autoptr(PftRateLimiter) item =
         g_list_model_get_item (G_LIST_MODEL (self->model), prefix);
-      Snapshot *s = &g_array_index (snap, Snapshot, prefix);
+      PftLimiterRegistrySnapshot *s = &g_array_index (snap, PftLimiterRegistrySnapshot, prefix);
 
       if (item != s->limiter ||
           !g_str_equal (g_ptr_array_index (self->model_names, prefix), s->name))
@@ -266,7 +272,7 @@ sync_model (PftLimiterRegistry *self)
     {
       g_autoptr(PftRateLimiter) item =
         g_list_model_get_item (G_LIST_MODEL (self->model), old_n - 1 - suffix);
-      Snapshot *s = &g_array_index (snap, Snapshot, new_n - 1 - suffix);
+      PftLimiterRegistrySnapshot *s = &g_array_index (snap, PftLimiterRegistrySnapshot, new_n - 1 - suffix);
 
       if (item != s->limiter ||
           !g_str_equal (g_ptr_array_index (self->model_names, old_n - 1 - suffix),
@@ -280,7 +286,7 @@ sync_model (PftLimiterRegistry *self)
 
   additions = g_new0 (gpointer, new_n - prefix - suffix + 1);
   for (guint i = prefix; i < new_n - suffix; i++)
-    additions[i - prefix] = g_array_index (snap, Snapshot, i).limiter;
+    additions[i - prefix] = g_array_index (snap, PftLimiterRegistrySnapshot, i).limiter;
 
   /* Names first, so that an items-changed handler calling
    * pft_limiter_registry_dup_name_of() or reading the model sees a
@@ -288,7 +294,7 @@ sync_model (PftLimiterRegistry *self)
   g_ptr_array_remove_range (self->model_names, prefix, old_n - prefix - suffix);
   for (guint i = prefix; i < new_n - suffix; i++)
     g_ptr_array_insert (self->model_names, i,
-                        g_strdup (g_array_index (snap, Snapshot, i).name));
+                        g_strdup (g_array_index (snap, PftLimiterRegistrySnapshot, i).name));
 
   self->syncing = TRUE;
   g_list_store_splice (self->model, prefix, old_n - prefix - suffix,
@@ -297,7 +303,7 @@ sync_model (PftLimiterRegistry *self)
 }
 
 static gboolean
-sync_model_cb (gpointer user_data)
+pft_limiter_registry_sync_model_cb (gpointer user_data)
 {
   PftLimiterRegistry *self = user_data;
 
@@ -305,18 +311,18 @@ sync_model_cb (gpointer user_data)
   g_clear_pointer (&self->sync_source, g_source_unref);
   g_mutex_unlock (&self->mutex);
 
-  sync_model (self);
+  pft_limiter_registry_sync_model (self);
 
   return G_SOURCE_REMOVE;
 }
 
 /* Called after every change, without the mutex held. */
 static void
-schedule_sync (PftLimiterRegistry *self)
+pft_limiter_registry_schedule_sync (PftLimiterRegistry *self)
 {
   if (g_main_context_is_owner (self->context) && !self->syncing)
     {
-      sync_model (self);
+      pft_limiter_registry_sync_model (self);
       return;
     }
 
@@ -325,7 +331,7 @@ schedule_sync (PftLimiterRegistry *self)
   if (!self->syncing && self->thread == g_thread_self () &&
       g_main_context_acquire (self->context))
     {
-      sync_model (self);
+      pft_limiter_registry_sync_model (self);
       g_main_context_release (self->context);
       return;
     }
@@ -336,7 +342,7 @@ schedule_sync (PftLimiterRegistry *self)
       self->sync_source = g_idle_source_new ();
       g_source_set_priority (self->sync_source, G_PRIORITY_DEFAULT);
       g_source_set_name (self->sync_source, "[pft] limiter registry model");
-      g_source_set_callback (self->sync_source, sync_model_cb,
+      g_source_set_callback (self->sync_source, pft_limiter_registry_sync_model_cb,
                              g_object_ref (self), g_object_unref);
       g_source_attach (self->sync_source, self->context);
     }
@@ -373,8 +379,8 @@ pft_limiter_registry_get_model (PftLimiterRegistry *self)
 
 /* Names are shown (statistics, the model, logs) as strings: valid UTF-8. */
 static gboolean
-check_name (const char  *name,
-            GError     **error)
+pft_limiter_registry_check_name (const char  *name,
+                                 GError     **error)
 {
   g_autofree char *shown = NULL;
 
@@ -390,17 +396,17 @@ check_name (const char  *name,
  * Returns the limiter now registered under @name (borrowed), or NULL with
  * @error set. */
 static PftRateLimiter *
-insert_limiter (PftLimiterRegistry *self,
-                const char         *name,
-                PftRateLimiter     *limiter,
-                gboolean            replace,
-                GError            **error)
+pft_limiter_registry_insert_limiter (PftLimiterRegistry  *self,
+                                     const char          *name,
+                                     PftRateLimiter      *limiter,
+                                     gboolean             replace,
+                                     GError             **error)
 {
   PftRateLimiter *old;
   gpointer old_key = NULL, old_value = NULL;
   gboolean changed = TRUE;
 
-  if (!check_name (name, error))
+  if (!pft_limiter_registry_check_name (name, error))
     {
       g_object_unref (limiter);
       return NULL;
@@ -437,7 +443,7 @@ insert_limiter (PftLimiterRegistry *self,
   g_clear_object (&old_value);
 
   if (changed)
-    schedule_sync (self);
+    pft_limiter_registry_schedule_sync (self);
 
   return limiter;
 }
@@ -472,7 +478,7 @@ pft_limiter_registry_register (PftLimiterRegistry  *self,
   g_return_val_if_fail (PFT_IS_RATE_LIMITER (limiter), FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  return insert_limiter (self, name, g_object_ref (limiter), replace, error) != NULL;
+  return pft_limiter_registry_insert_limiter (self, name, g_object_ref (limiter), replace, error) != NULL;
 }
 
 /**
@@ -509,10 +515,10 @@ pft_limiter_registry_register_new (PftLimiterRegistry  *self,
 
   if (!_pft_limit_check_uint ("max-concurrent", max_concurrent, error) ||
       !_pft_limit_check_window (window, error) ||
-      !check_name (name, error))
+      !pft_limiter_registry_check_name (name, error))
     return NULL;
 
-  return insert_limiter (self, name,
+  return pft_limiter_registry_insert_limiter (self, name,
                          pft_rate_limiter_new (max_concurrent, max_per_window, window),
                          FALSE, error);
 }
@@ -552,7 +558,7 @@ pft_limiter_registry_register_preset (PftLimiterRegistry  *self,
   if (preset == NULL)
     return NULL;
 
-  return insert_limiter (self, name, pft_preset_new_limiter (preset),
+  return pft_limiter_registry_insert_limiter (self, name, pft_preset_new_limiter (preset),
                          FALSE, error);
 }
 
@@ -639,7 +645,7 @@ pft_limiter_registry_get_or_create (PftLimiterRegistry *self,
    * else registered the name first is a bug waiting. */
   if (!_pft_limit_check_uint ("max-concurrent", max_concurrent, &error) ||
       !_pft_limit_check_window (window, &error) ||
-      !check_name (name, &error))
+      !pft_limiter_registry_check_name (name, &error))
     {
       g_critical ("%s: %s", G_STRFUNC, error->message);
       g_error_free (error);
@@ -658,7 +664,7 @@ pft_limiter_registry_get_or_create (PftLimiterRegistry *self,
   g_mutex_unlock (&self->mutex);
 
   if (created)
-    schedule_sync (self);
+    pft_limiter_registry_schedule_sync (self);
 
   return limiter;
 }
@@ -693,7 +699,7 @@ pft_limiter_registry_remove (PftLimiterRegistry *self,
     {
       g_free (key);
       g_object_unref (value);
-      schedule_sync (self);
+      pft_limiter_registry_schedule_sync (self);
     }
 
   return found;
@@ -703,7 +709,7 @@ pft_limiter_registry_remove (PftLimiterRegistry *self,
  * pft_limiter_registry_clear:
  * @self: a [class@Pft.LimiterRegistry]
  *
- * Unregisters every limiter (the seed's `LimiterRegistry.reset()`).
+ * Unregisters every limiter.
  *
  * Since: 0.1
  */
@@ -723,7 +729,7 @@ pft_limiter_registry_clear (PftLimiterRegistry *self)
   if (g_hash_table_size (old) > 0)
     {
       g_hash_table_unref (old);
-      schedule_sync (self);
+      pft_limiter_registry_schedule_sync (self);
     }
   else
     g_hash_table_unref (old);
@@ -758,8 +764,8 @@ pft_limiter_registry_contains (PftLimiterRegistry *self,
 }
 
 static int
-compare_strings (gconstpointer a,
-                 gconstpointer b)
+pft_limiter_registry_compare_strings (gconstpointer a,
+                                      gconstpointer b)
 {
   return strcmp (*(char * const *) a, *(char * const *) b);
 }
@@ -789,7 +795,7 @@ pft_limiter_registry_dup_names (PftLimiterRegistry *self)
     names[i] = g_strdup (names[i]);
   g_mutex_unlock (&self->mutex);
 
-  qsort (names, n, sizeof (char *), compare_strings);
+  qsort (names, n, sizeof (char *), pft_limiter_registry_compare_strings);
 
   return names;
 }
@@ -843,7 +849,7 @@ pft_limiter_registry_dup_name_of (PftLimiterRegistry *self,
  * the limiter's lock: the dictionary (`a{sv}`)
  * [method@Pft.RateLimiter.dup_stats] returns, whose documentation lists
  * the keys and their units. `window_count` and `window_cost` count only
- * entries that have not expired (the seed counted expired timestamps too).
+ * entries that have not expired.
  * For a limiter shared through Redis ([ctor@Pft.RateLimiter.new_redis]),
  * the counts of every process sharing it are read from the server now
  * (waiting at most its [property@Pft.RateLimiter:backend-timeout]) and
@@ -878,10 +884,9 @@ pft_limiter_registry_get_stats (PftLimiterRegistry  *self,
  * pft_limiter_registry_get_all_stats:
  * @self: a [class@Pft.LimiterRegistry]
  *
- * The statistics of every registered limiter (the seed's
- * `LimiterRegistry.list_all()`), as a dictionary from name to the
- * dictionary [method@Pft.LimiterRegistry.get_stats] returns
- * (`a{sa{sv}}`).
+ * The statistics of every registered limiter, as a dictionary from
+ * name to the dictionary [method@Pft.LimiterRegistry.get_stats] returns
+ * (`a{sa{sv}}`), each taken under its limiter's lock.
  *
  * Returns: (transfer full): the statistics
  *
@@ -890,30 +895,17 @@ pft_limiter_registry_get_stats (PftLimiterRegistry  *self,
 GVariant *
 pft_limiter_registry_get_all_stats (PftLimiterRegistry *self)
 {
-  g_autoptr(GArray) snap = g_array_new (FALSE, FALSE, sizeof (Snapshot));
+  g_autoptr(GArray) snap = NULL;
   GVariantBuilder b;
-  GHashTableIter iter;
-  gpointer key, value;
 
   g_return_val_if_fail (PFT_IS_LIMITER_REGISTRY (self), NULL);
 
-  g_array_set_clear_func (snap, snapshot_clear);
-
-  g_mutex_lock (&self->mutex);
-  g_hash_table_iter_init (&iter, self->limiters);
-  while (g_hash_table_iter_next (&iter, &key, &value))
-    {
-      Snapshot s = { g_strdup (key), g_object_ref (value) };
-      g_array_append_val (snap, s);
-    }
-  g_mutex_unlock (&self->mutex);
-
-  g_array_sort (snap, snapshot_compare);
+  snap = pft_limiter_registry_dup_snapshot (self);
 
   g_variant_builder_init (&b, G_VARIANT_TYPE ("a{sa{sv}}"));
   for (guint i = 0; i < snap->len; i++)
     {
-      Snapshot *s = &g_array_index (snap, Snapshot, i);
+      PftLimiterRegistrySnapshot *s = &g_array_index (snap, PftLimiterRegistrySnapshot, i);
       g_autoptr(GVariant) stats = NULL;
 
       _pft_rate_limiter_redis_refresh_stats (s->limiter);
@@ -928,376 +920,57 @@ pft_limiter_registry_get_all_stats (PftLimiterRegistry *self)
 /* -------------------------------------------------------------------- */
 /* Configuration files                                                   */
 
-typedef struct {
-  char           *group;
-  guint           max_concurrent;
-  guint           max_per_window;
-  double          window;
-  guint64         max_cost_per_window;
-  PftLimiterMode  mode;
-  guint           burst;
-  PftRateLimiter *existing;   /* set while applying */
-} LimiterConfig;
-
-static void
-limiter_config_free (gpointer data)
-{
-  LimiterConfig *c = data;
-
-  g_free (c->group);
-  g_clear_object (&c->existing);
-  g_free (c);
-}
-
-typedef struct {
-  const char *source;   /* file name, or NULL for data */
-  GHashTable *lines;    /* "group" / "group\x1fkey" -> line, or NULL */
-} LoadContext;
-
-static const char * const known_keys[] = {
-  "preset", "max-concurrent", "max-per-window", "window",
-  "max-cost-per-window", "mode", "burst", NULL
-};
-
-static guint
-line_of (const LoadContext *lc,
-         const char        *group,
-         const char        *key)
-{
-  g_autofree char *k = NULL;
-
-  if (lc->lines == NULL)
-    return 0;
-
-  k = key != NULL ? g_strconcat (group, "\x1f", key, NULL) : g_strdup (group);
-  return GPOINTER_TO_UINT (g_hash_table_lookup (lc->lines, k));
-}
-
-/* Sets @error to PFT_ERROR_PARSE, located at @group / @key. */
-G_GNUC_PRINTF (5, 6)
-static void
-set_parse_error (GError            **error,
-                 const LoadContext  *lc,
-                 const char         *group,
-                 const char         *key,
-                 const char         *format,
-                 ...)
-{
-  g_autofree char *detail = NULL;
-  g_autofree char *where = NULL;
-  g_autofree char *prefix = NULL;
-  guint line = line_of (lc, group, key);
-  va_list args;
-
-  va_start (args, format);
-  detail = g_strdup_vprintf (format, args);
-  va_end (args);
-
-  if (key != NULL)
-    where = g_strdup_printf (_("group “%s”, key “%s”"), group, key);
-  else
-    where = g_strdup_printf (_("group “%s”"), group);
-
-  if (line > 0 && lc->source != NULL)
-    prefix = g_strdup_printf ("%s:%u: ", lc->source, line);
-  else if (line > 0)
-    prefix = g_strdup_printf (_("line %u: "), line);
-  else if (lc->source != NULL)
-    prefix = g_strdup_printf ("%s: ", lc->source);
-  else
-    prefix = g_strdup ("");
-
-  g_set_error (error, PFT_ERROR, PFT_ERROR_PARSE, "%s%s: %s", prefix, where, detail);
-}
-
-static char *
-get_value (GKeyFile   *keyfile,
-           const char *group,
-           const char *key)
-{
-  char *value = g_key_file_get_value (keyfile, group, key, NULL);
-
-  return value != NULL ? g_strstrip (value) : NULL;
-}
-
-/* Checked by the limiter's own rule for @key (the one its constructor,
- * setters and the registry use), so that the file accepts exactly what
- * the limiter allows. */
+/* Registers or updates a limiter per config (transfer full), all or
+ * nothing: @configs were checked whole before this. */
 static gboolean
-parse_unsigned (GKeyFile           *keyfile,
-                const LoadContext  *lc,
-                const char         *group,
-                const char         *key,
-                guint64            *out,
-                GError            **error)
+pft_limiter_registry_load_configs (PftLimiterRegistry *self,
+                                   GPtrArray          *configs)
 {
-  g_autofree char *value = get_value (keyfile, group, key);
-  g_autoptr(GError) range_error = NULL;
-
-  if (value == NULL || !g_ascii_string_to_unsigned (value, 10, 0, G_MAXUINT64, out, NULL))
-    {
-      guint64 min = 0, max = G_MAXUINT64;
-      /* Numbers pre-formatted: xgettext cannot see through
-       * G_GUINT64_FORMAT. */
-      g_autofree char *min_s = NULL, *max_s = NULL;
-
-      _pft_limit_uint_range (key, &min, &max);
-      min_s = g_strdup_printf ("%" G_GUINT64_FORMAT, min);
-      max_s = g_strdup_printf ("%" G_GUINT64_FORMAT, max);
-      set_parse_error (error, lc, group, key,
-                       _("“%s” is not a whole number from %s to %s"),
-                       value != NULL ? value : "", min_s, max_s);
-      return FALSE;
-    }
-  if (!_pft_limit_check_uint (key, *out, &range_error))
-    {
-      set_parse_error (error, lc, group, key, "%s", range_error->message);
-      return FALSE;
-    }
-  return TRUE;
-}
-
-static guint
-default_uint (const char *property,
-              guint       fallback)
-{
-  g_autoptr(GTypeClass) klass = g_type_class_ref (PFT_TYPE_RATE_LIMITER);
-  GParamSpec *pspec = g_object_class_find_property (G_OBJECT_CLASS (klass), property);
-
-  if (pspec != NULL && G_IS_PARAM_SPEC_UINT (pspec))
-    return G_PARAM_SPEC_UINT (pspec)->default_value;
-  return fallback;
-}
-
-static LimiterConfig *
-parse_group (GKeyFile           *keyfile,
-             const LoadContext  *lc,
-             const char         *group,
-             GError            **error)
-{
-  g_autoptr(GError) local_error = NULL;
-  g_auto(GStrv) keys = NULL;
-  g_autofree char *preset_name = NULL;
-  LimiterConfig *c;
-  guint64 u;
-
-  keys = g_key_file_get_keys (keyfile, group, NULL, &local_error);
-  if (keys == NULL)
-    {
-      set_parse_error (error, lc, group, NULL, "%s", local_error->message);
-      return NULL;
-    }
-
-  for (guint i = 0; keys[i] != NULL; i++)
-    if (!g_strv_contains (known_keys, keys[i]))
-      {
-        g_autofree char *valid = g_strjoinv (", ", (char **) known_keys);
-
-        set_parse_error (error, lc, group, keys[i],
-                         _("unknown key (known keys: %s)"), valid);
-        return NULL;
-      }
-
-  c = g_new0 (LimiterConfig, 1);
-  c->group = g_strdup (group);
-  c->max_concurrent = DEFAULT_MAX_CONCURRENT;
-  c->max_per_window = DEFAULT_MAX_PER_WINDOW;
-  c->window = DEFAULT_WINDOW;
-  c->max_cost_per_window = 0;
-  c->mode = PFT_LIMITER_MODE_SLIDING_WINDOW;
-  c->burst = default_uint ("burst", 1);
-
-  preset_name = get_value (keyfile, group, "preset");
-  if (preset_name != NULL)
-    {
-      g_autoptr(PftPreset) preset = NULL;
-      g_autoptr(PftRateLimiter) tmp = NULL;
-
-      preset = pft_presets_lookup (preset_name, &local_error);
-      if (preset == NULL)
-        {
-          set_parse_error (error, lc, group, "preset", "%s", local_error->message);
-          goto fail;
-        }
-      c->max_concurrent = pft_preset_get_kind (preset) == PFT_PRESET_KIND_ADAPTIVE_FLOW
-                          ? pft_preset_get_initial_concurrent (preset)
-                          : pft_preset_get_max_concurrent (preset);
-      c->max_per_window = pft_preset_get_max_per_minute (preset);
-      c->window = 60.0;
-    }
-
-  if (g_key_file_has_key (keyfile, group, "max-concurrent", NULL))
-    {
-      if (!parse_unsigned (keyfile, lc, group, "max-concurrent", &u, error))
-        goto fail;
-      c->max_concurrent = (guint) u;
-    }
-
-  if (g_key_file_has_key (keyfile, group, "max-per-window", NULL))
-    {
-      if (!parse_unsigned (keyfile, lc, group, "max-per-window", &u, error))
-        goto fail;
-      c->max_per_window = (guint) u;
-    }
-
-  if (g_key_file_has_key (keyfile, group, "max-cost-per-window", NULL))
-    {
-      if (!parse_unsigned (keyfile, lc, group, "max-cost-per-window", &u, error))
-        goto fail;
-      c->max_cost_per_window = u;
-    }
-
-  if (g_key_file_has_key (keyfile, group, "burst", NULL))
-    {
-      if (!parse_unsigned (keyfile, lc, group, "burst", &u, error))
-        goto fail;
-      c->burst = (guint) u;
-    }
-
-  if (g_key_file_has_key (keyfile, group, "window", NULL))
-    {
-      g_autofree char *value = get_value (keyfile, group, "window");
-      g_autoptr(GError) range_error = NULL;
-      char *end = NULL;
-      double w = value != NULL && *value != '\0' ? g_ascii_strtod (value, &end) : NAN;
-
-      if (end == NULL || *end != '\0')
-        {
-          set_parse_error (error, lc, group, "window",
-                           _("“%s” is not a number of seconds"),
-                           value != NULL ? value : "");
-          goto fail;
-        }
-      if (!_pft_limit_check_window (w, &range_error))
-        {
-          set_parse_error (error, lc, group, "window", "%s", range_error->message);
-          goto fail;
-        }
-      c->window = w;
-    }
-
-  if (g_key_file_has_key (keyfile, group, "mode", NULL))
-    {
-      g_autofree char *value = get_value (keyfile, group, "mode");
-      g_autofree char *nick = g_ascii_strdown (value != NULL ? value : "", -1);
-      g_autoptr(GEnumClass) klass = g_type_class_ref (PFT_TYPE_LIMITER_MODE);
-      GEnumValue *v;
-
-      g_strdelimit (nick, "_", '-');
-      v = g_enum_get_value_by_nick (klass, nick);
-      if (v == NULL)
-        {
-          g_autoptr(GString) valid = g_string_new (NULL);
-
-          for (guint i = 0; i < klass->n_values; i++)
-            g_string_append_printf (valid, "%s%s", i > 0 ? ", " : "",
-                                    klass->values[i].value_nick);
-          set_parse_error (error, lc, group, "mode",
-                           _("unknown mode “%s” (valid modes: %s)"),
-                           value != NULL ? value : "", valid->str);
-          goto fail;
-        }
-      c->mode = v->value;
-    }
-
-  return c;
-
-fail:
-  limiter_config_free (c);
-  return NULL;
-}
-
-static void
-apply_config (PftRateLimiter      *limiter,
-              const LimiterConfig *c)
-{
-  g_object_freeze_notify (G_OBJECT (limiter));
-  pft_rate_limiter_set_window (limiter, c->window);
-  pft_rate_limiter_set_max_per_window (limiter, c->max_per_window);
-  pft_rate_limiter_set_max_cost_per_window (limiter, c->max_cost_per_window);
-  pft_rate_limiter_set_mode (limiter, c->mode);
-  pft_rate_limiter_set_burst (limiter, c->burst);
-  pft_rate_limiter_set_max_concurrent (limiter, c->max_concurrent);
-  g_object_thaw_notify (G_OBJECT (limiter));
-}
-
-static gboolean
-load_internal (PftLimiterRegistry  *self,
-               GKeyFile            *keyfile,
-               const LoadContext   *lc,
-               GError             **error)
-{
-  g_autoptr(GPtrArray) configs = g_ptr_array_new_with_free_func (limiter_config_free);
-  g_autoptr(GPtrArray) fresh = g_ptr_array_new_with_free_func (g_object_unref);
-  g_auto(GStrv) groups = g_key_file_get_groups (keyfile, NULL);
+  g_autoptr(GPtrArray) owned = configs;
+  g_autoptr(GPtrArray) fresh = NULL;
+  g_autoptr(GPtrArray) updated = NULL;     /* existing limiters ... */
+  g_autoptr(GPtrArray) updates = NULL;     /* ... and their configs */
   gboolean changed = FALSE;
 
-  /* 1. Check everything; nothing changes on error. */
-  for (guint i = 0; groups[i] != NULL; i++)
-    {
-      LimiterConfig *c;
+  if (configs == NULL)
+    return FALSE;
 
-      g_autoptr(GError) name_error = NULL;
-
-      if (groups[i][0] == '\0')
-        {
-          set_parse_error (error, lc, groups[i], NULL, _("a limiter name may not be empty"));
-          return FALSE;
-        }
-      if (!check_name (groups[i], &name_error))
-        {
-          g_autofree char *shown = g_utf8_make_valid (groups[i], -1);
-
-          set_parse_error (error, lc, shown, NULL, "%s", name_error->message);
-          return FALSE;
-        }
-      c = parse_group (keyfile, lc, groups[i], error);
-      if (c == NULL)
-        return FALSE;
-      g_ptr_array_add (configs, c);
-    }
-
-  /* 2. Build the new limiters before anyone can see them. */
+  /* New limiters are built before anyone can see them. */
+  fresh = g_ptr_array_new_with_free_func (g_object_unref);
   for (guint i = 0; i < configs->len; i++)
-    {
-      LimiterConfig *c = g_ptr_array_index (configs, i);
-      PftRateLimiter *limiter = pft_rate_limiter_new (c->max_concurrent,
-                                                      c->max_per_window,
-                                                      c->window);
-      apply_config (limiter, c);
-      g_ptr_array_add (fresh, limiter);
-    }
+    g_ptr_array_add (fresh, _pft_limiter_registry_config_new_limiter (g_ptr_array_index (configs, i)));
 
-  /* 3. Register the new ones; remember the existing ones to update. */
+  /* Register the new ones; remember the existing ones to update. */
+  updated = g_ptr_array_new_with_free_func (g_object_unref);
+  updates = g_ptr_array_new ();
   g_mutex_lock (&self->mutex);
   for (guint i = 0; i < configs->len; i++)
     {
-      LimiterConfig *c = g_ptr_array_index (configs, i);
-      PftRateLimiter *existing = g_hash_table_lookup (self->limiters, c->group);
+      PftLimiterRegistryConfig *c = g_ptr_array_index (configs, i);
+      PftRateLimiter *old = g_hash_table_lookup (self->limiters, c->name);
 
-      if (existing != NULL)
-        c->existing = g_object_ref (existing);
+      if (old != NULL)
+        {
+          g_ptr_array_add (updated, g_object_ref (old));
+          g_ptr_array_add (updates, c);
+        }
       else
         {
-          g_hash_table_insert (self->limiters, g_strdup (c->group),
+          g_hash_table_insert (self->limiters, g_strdup (c->name),
                                g_object_ref (g_ptr_array_index (fresh, i)));
           changed = TRUE;
         }
     }
   g_mutex_unlock (&self->mutex);
 
-  /* 4. Update existing limiters in place, outside the lock: their notify
-   * handlers may call back into the registry. */
-  for (guint i = 0; i < configs->len; i++)
-    {
-      LimiterConfig *c = g_ptr_array_index (configs, i);
-
-      if (c->existing != NULL)
-        apply_config (c->existing, c);
-    }
+  /* Existing limiters are updated in place, outside the lock: their
+   * notify handlers may call back into the registry. */
+  for (guint i = 0; i < updated->len; i++)
+    _pft_limiter_registry_config_apply (g_ptr_array_index (updates, i),
+                                        g_ptr_array_index (updated, i));
 
   if (changed)
-    schedule_sync (self);
+    pft_limiter_registry_schedule_sync (self);
 
   return TRUE;
 }
@@ -1323,140 +996,12 @@ pft_limiter_registry_load_keyfile (PftLimiterRegistry  *self,
                                    GKeyFile            *keyfile,
                                    GError             **error)
 {
-  LoadContext lc = { NULL, NULL };
-
   g_return_val_if_fail (PFT_IS_LIMITER_REGISTRY (self), FALSE);
   g_return_val_if_fail (keyfile != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  return load_internal (self, keyfile, &lc, error);
-}
-
-/* Maps every group and key of @data to its line (the last occurrence of a
- * key, as GKeyFile keeps the last value), and rejects lines GKeyFile would
- * reject, with their line number, since GKeyFile's errors have none. */
-static GHashTable *
-map_lines (const char   *data,
-           gsize         length,
-           const char   *source,
-           GError      **error)
-{
-  g_autoptr(GHashTable) lines = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-  g_autofree char *group = NULL;
-  const char *p = data, *end = data + length;
-  guint lineno = 0;
-
-  while (p < end)
-    {
-      const char *nl = memchr (p, '\n', end - p);
-      const char *eol = nl != NULL ? nl : end;
-      g_autofree char *line = g_strndup (p, eol - p);
-      g_autofree char *where = NULL;
-
-      lineno++;
-      p = nl != NULL ? nl + 1 : end;
-
-      g_strchug (line);
-      g_strchomp (line);   /* also drops a '\r' */
-
-      if (line[0] == '\0' || line[0] == '#')
-        continue;
-
-      if (line[0] == '[')
-        {
-          char *close = strrchr (line, ']');
-
-          if (close != NULL && close[1] == '\0' && close > line + 1)
-            {
-              g_free (group);
-              group = g_strndup (line + 1, close - line - 1);
-              if (!g_hash_table_contains (lines, group))
-                g_hash_table_insert (lines, g_strdup (group), GUINT_TO_POINTER (lineno));
-              continue;
-            }
-        }
-      else
-        {
-          char *eq = strchr (line, '=');
-
-          if (eq != NULL && eq > line && group != NULL)
-            {
-              *eq = '\0';
-              g_strchomp (line);
-              g_hash_table_replace (lines, g_strconcat (group, "\x1f", line, NULL),
-                                    GUINT_TO_POINTER (lineno));
-              continue;
-            }
-        }
-
-      where = source != NULL ? g_strdup_printf ("%s:%u", source, lineno)
-                             : g_strdup_printf (_("line %u"), lineno);
-      if (group == NULL && line[0] != '[' && strchr (line, '=') != NULL)
-        g_set_error (error, PFT_ERROR, PFT_ERROR_PARSE,
-                     _("%s: a key outside of any group: “%s”"), where, line);
-      else
-        g_set_error (error, PFT_ERROR, PFT_ERROR_PARSE,
-                     _("%s: not a [group] line, a key = value line or a "
-                       "comment: “%s”"), where, line);
-      return NULL;
-    }
-
-  return g_steal_pointer (&lines);
-}
-
-static gboolean
-load_data (PftLimiterRegistry  *self,
-           const char          *data,
-           gsize                length,
-           const char          *source,
-           GError             **error)
-{
-  g_autoptr(GKeyFile) keyfile = g_key_file_new ();
-  g_autoptr(GHashTable) lines = NULL;
-  g_autoptr(GError) local_error = NULL;
-  LoadContext lc;
-  const char *invalid;
-
-  /* A byte-order mark, as some editors write, is not part of line 1. */
-  if (length >= 3 && memcmp (data, "\xef\xbb\xbf", 3) == 0)
-    {
-      data += 3;
-      length -= 3;
-    }
-
-  /* Errors quote lines and values, and a GError message must be UTF-8
-   * (PyGObject cannot even convert one that is not). */
-  if (!g_utf8_validate_len (data, length, &invalid))
-    {
-      guint lineno = 1;
-
-      for (const char *c = data; c < invalid; c++)
-        lineno += *c == '\n';
-      if (source != NULL)
-        g_set_error (error, PFT_ERROR, PFT_ERROR_PARSE,
-                     _("%s:%u: not UTF-8 text (a key file must be UTF-8)"), source, lineno);
-      else
-        g_set_error (error, PFT_ERROR, PFT_ERROR_PARSE,
-                     _("line %u: not UTF-8 text (a key file must be UTF-8)"), lineno);
-      return FALSE;
-    }
-
-  lines = map_lines (data, length, source, error);
-  if (lines == NULL)
-    return FALSE;
-
-  if (!g_key_file_load_from_data (keyfile, data, length, G_KEY_FILE_NONE, &local_error))
-    {
-      g_set_error (error, PFT_ERROR, PFT_ERROR_PARSE, "%s%s%s",
-                   source != NULL ? source : "", source != NULL ? ": " : "",
-                   local_error->message);
-      return FALSE;
-    }
-
-  lc.source = source;
-  lc.lines = lines;
-
-  return load_internal (self, keyfile, &lc, error);
+  return pft_limiter_registry_load_configs (self,
+           _pft_limiter_registry_config_parse_keyfile (keyfile, error));
 }
 
 /**
@@ -1483,8 +1028,9 @@ pft_limiter_registry_load_from_data (PftLimiterRegistry  *self,
   g_return_val_if_fail (data != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  return load_data (self, data, length < 0 ? strlen (data) : (gsize) length,
-                    NULL, error);
+  return pft_limiter_registry_load_configs (self,
+           _pft_limiter_registry_config_parse_text (data, length < 0 ? strlen (data) : (gsize) length,
+                                                    NULL, error));
 }
 
 /**
@@ -1519,5 +1065,6 @@ pft_limiter_registry_load_from_file (PftLimiterRegistry  *self,
     return FALSE;
 
   display = g_filename_display_name (path);
-  return load_data (self, data, length, display, error);
+  return pft_limiter_registry_load_configs (self,
+           _pft_limiter_registry_config_parse_text (data, length, display, error));
 }

@@ -36,8 +36,8 @@
 /* The window every preset's per-minute figure refers to, in seconds. */
 #define PRESET_WINDOW 60.0
 
-/* Defaults of the seed's adaptive node, used for the adaptive properties of
- * presets that are not adaptive-flow presets. */
+/* Defaults of the original's adaptive node, used for the adaptive
+ * properties of presets that are not adaptive-flow presets. */
 #define DEFAULT_MIN_CONCURRENT      1
 #define DEFAULT_BACKOFF_FACTOR      0.5
 #define DEFAULT_RECOVERY_THRESHOLD  10
@@ -48,7 +48,7 @@ typedef struct {
   const char    *description;   /* N_(): translated when a preset is built */
   PftPresetKind  kind;
   guint          max_concurrent;
-  guint          max_per_minute; /* 0 = no limit (the seed's None) */
+  guint          max_per_minute; /* 0 = no limit (the original's None) */
   /* Adaptive flow presets only (0 elsewhere: derived from the above). */
   guint          initial_concurrent;
   guint          min_concurrent;
@@ -65,10 +65,10 @@ typedef struct {
 /* The numbers follow the Python original's presets module
  * (pocketflow_throttled/presets.py: Presets, FlowPresets), so that a program
  * ported from it keeps its limits. Names are the Python attribute names in
- * lower case; flow presets carry a "flow_" prefix because the seed keeps them
- * in a separate class whose names (CONSERVATIVE, ...) clash with the node
- * presets. The descriptions are the seed's where it has one (its CONFIGS),
- * written in the same style where it has none. */
+ * lower case; flow presets carry a "flow_" prefix because the original
+ * keeps them in a separate class whose names (CONSERVATIVE, ...) clash
+ * with the node presets. The descriptions are the original's where it has
+ * one (its CONFIGS), written in the same style where it has none. */
 static const PresetEntry presets[] = {
   /* OpenAI (as of 2024) */
   NODE ("openai_free",           N_("OpenAI Free Tier"),                 3,     3),
@@ -127,7 +127,7 @@ static const PresetEntry presets[] = {
             20, 5, 50, 0.6, 10, 1.4),
 };
 
-/* Other names the seed accepts for the same presets (the keys of its
+/* Other names the original accepts for the same presets (the keys of its
  * Presets.CONFIGS), found by lookup but not listed. */
 static const struct {
   const char *alias;
@@ -439,7 +439,7 @@ pft_preset_init (PftPreset *self)
 }
 
 static PftPreset *
-preset_new_from_entry (const PresetEntry *e)
+pft_preset_new_from_entry (const PresetEntry *e)
 {
   gboolean adaptive = e->kind == PFT_PRESET_KIND_ADAPTIVE_FLOW;
 
@@ -459,7 +459,7 @@ preset_new_from_entry (const PresetEntry *e)
 
 /* "OpenAI-Tier1 " -> "openai_tier1" */
 static char *
-normalize_name (const char *name)
+pft_presets_normalize_name (const char *name)
 {
   char *norm = g_ascii_strdown (name, -1);
 
@@ -472,9 +472,9 @@ normalize_name (const char *name)
 }
 
 static const PresetEntry *
-find_entry (const char *name)
+pft_presets_find_entry (const char *name)
 {
-  g_autofree char *norm = normalize_name (name);
+  g_autofree char *norm = pft_presets_normalize_name (name);
 
   for (gsize i = 0; i < G_N_ELEMENTS (preset_aliases); i++)
     if (g_str_equal (norm, preset_aliases[i].alias))
@@ -498,8 +498,8 @@ find_entry (const char *name)
  * @error: return location for a #GError
  *
  * Finds a built-in preset by name. Besides the names of
- * [func@Pft.presets_list], the seed's alternative names `anthropic_tier1` ..
- * `anthropic_tier4` and `google_paid` are accepted.
+ * [func@Pft.presets_list], the original's alternative names
+ * `anthropic_tier1` .. `anthropic_tier4` and `google_paid` are accepted.
  *
  * Returns: (transfer full): a new [class@Pft.Preset], or %NULL with
  *   @error set to %PFT_ERROR_NOT_FOUND (its message lists the valid names)
@@ -515,7 +515,7 @@ pft_presets_lookup (const char  *name,
   g_return_val_if_fail (name != NULL, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
-  entry = find_entry (name);
+  entry = pft_presets_find_entry (name);
   if (entry == NULL)
     {
       g_auto(GStrv) names = pft_presets_list ();
@@ -528,7 +528,7 @@ pft_presets_lookup (const char  *name,
       return NULL;
     }
 
-  return preset_new_from_entry (entry);
+  return pft_preset_new_from_entry (entry);
 }
 
 /**
@@ -665,7 +665,7 @@ pft_preset_get_initial_concurrent (PftPreset *self)
  * @self: a [class@Pft.Preset]
  *
  * Gets the lowest concurrency an adaptive node or flow backs off to under
- * this preset; for presets of other kinds, the seed's default of 1.
+ * this preset; for presets of other kinds, the original's default of 1.
  *
  * Returns: the concurrency floor for adaptive nodes and flows
  *
@@ -683,7 +683,7 @@ pft_preset_get_min_concurrent (PftPreset *self)
  * @self: a [class@Pft.Preset]
  *
  * Gets the multiplier an adaptive node or flow applies to its concurrency
- * when a call is rate limited; for presets of other kinds, the seed's
+ * when a call is rate limited; for presets of other kinds, the original's
  * default of 0.5.
  *
  * Returns: the factor (0..1) applied to concurrency on a rate-limit error
@@ -703,7 +703,7 @@ pft_preset_get_backoff_factor (PftPreset *self)
  *
  * Gets how many successes in a row an adaptive node or flow waits for
  * before it raises its concurrency; for presets of other kinds, the
- * seed's default of 10.
+ * original's default of 10.
  *
  * Returns: consecutive successes needed before concurrency grows again
  *
@@ -721,7 +721,7 @@ pft_preset_get_recovery_threshold (PftPreset *self)
  * @self: a [class@Pft.Preset]
  *
  * Gets the multiplier an adaptive node or flow applies to its concurrency
- * when it recovers; for presets of other kinds, the seed's default of 1.2.
+ * when it recovers; for presets of other kinds, the original's default of 1.2.
  *
  * Returns: the factor (>= 1) applied to concurrency on recovery
  *

@@ -16,12 +16,13 @@ G_BEGIN_DECLS
 /**
  * PftPresetKind:
  * @PFT_PRESET_KIND_NODE: limits for the calls of a node (requests to an
- *   API): the seed's `Presets`
+ *   API): pocketflow-throttled's `Presets`
  * @PFT_PRESET_KIND_FLOW: limits for sub-flow instances of a throttled batch
- *   flow: the seed's `FlowPresets`
+ *   flow: pocketflow-throttled's `FlowPresets`
  * @PFT_PRESET_KIND_ADAPTIVE_FLOW: starting point and bounds for an adaptive
- *   batch flow: the seed's `FlowPresets.ADAPTIVE_*`; the adaptive properties
- *   of [class@Pft.Preset] are meaningful only for this kind
+ *   batch flow: pocketflow-throttled's `FlowPresets.ADAPTIVE_*`; the
+ *   adaptive properties of [class@Pft.Preset] are meaningful only for this
+ *   kind
  *
  * What a [class@Pft.Preset] is meant to configure.
  *

@@ -3,7 +3,7 @@
  * SPDX-License-Identifier: MIT
  */
 
-#include "pft.h"
+#include "pft-store.h"
 #include "pft-private.h"
 
 /**
@@ -41,7 +41,7 @@ enum {
 static guint signals[N_SIGNALS];
 
 static void
-value_free (gpointer data)
+pft_store_value_free (gpointer data)
 {
   GValue *value = data;
 
@@ -92,7 +92,7 @@ static void
 pft_store_init (PftStore *self)
 {
   g_mutex_init (&self->mutex);
-  self->values = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, value_free);
+  self->values = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, pft_store_value_free);
 }
 
 /**
@@ -111,23 +111,23 @@ pft_store_new (void)
 }
 
 static void
-emit_changed (PftStore   *self,
-              const char *key)
+pft_store_emit_changed (PftStore   *self,
+                        const char *key)
 {
   g_signal_emit (self, signals[CHANGED], g_quark_from_string (key), key);
 }
 
 /* Takes ownership of @value (a heap GValue). */
 static void
-store_take (PftStore   *self,
-            const char *key,
-            GValue     *value)
+pft_store_take_value (PftStore   *self,
+                      const char *key,
+                      GValue     *value)
 {
   g_mutex_lock (&self->mutex);
   g_hash_table_replace (self->values, g_strdup (key), value);
   g_mutex_unlock (&self->mutex);
 
-  emit_changed (self, key);
+  pft_store_emit_changed (self, key);
 }
 
 /**
@@ -154,7 +154,7 @@ pft_store_set_value (PftStore     *self,
   copy = g_new0 (GValue, 1);
   g_value_init (copy, G_VALUE_TYPE (value));
   g_value_copy (value, copy);
-  store_take (self, key, copy);
+  pft_store_take_value (self, key, copy);
 }
 
 /**
@@ -249,7 +249,7 @@ pft_store_remove (PftStore   *self,
   g_mutex_unlock (&self->mutex);
 
   if (ret)
-    emit_changed (self, key);
+    pft_store_emit_changed (self, key);
   return ret;
 }
 
@@ -307,7 +307,7 @@ pft_store_dup_keys (PftStore *self)
 }
 
 static GValue *
-new_value (GType type)
+pft_store_new_value (GType type)
 {
   GValue *value = g_new0 (GValue, 1);
 
@@ -335,18 +335,18 @@ pft_store_set_string (PftStore   *self,
   g_return_if_fail (PFT_IS_STORE (self));
   g_return_if_fail (key != NULL);
 
-  v = new_value (G_TYPE_STRING);
+  v = pft_store_new_value (G_TYPE_STRING);
   g_value_set_string (v, value);
-  store_take (self, key, v);
+  pft_store_take_value (self, key, v);
 }
 
 /* Copies the value of @key, transformed to @type, into @out (which must be
  * unset); returns FALSE when @key is absent or does not transform. */
 static gboolean
-store_read (PftStore   *self,
-            const char *key,
-            GType       type,
-            GValue     *out)
+pft_store_read (PftStore   *self,
+                const char *key,
+                GType       type,
+                GValue     *out)
 {
   const GValue *found;
   gboolean ret = FALSE;
@@ -414,9 +414,9 @@ pft_store_set_int (PftStore   *self,
   g_return_if_fail (PFT_IS_STORE (self));
   g_return_if_fail (key != NULL);
 
-  v = new_value (G_TYPE_INT64);
+  v = pft_store_new_value (G_TYPE_INT64);
   g_value_set_int64 (v, value);
-  store_take (self, key, v);
+  pft_store_take_value (self, key, v);
 }
 
 /**
@@ -441,7 +441,7 @@ pft_store_get_int (PftStore   *self,
   g_return_val_if_fail (PFT_IS_STORE (self), default_value);
   g_return_val_if_fail (key != NULL, default_value);
 
-  if (store_read (self, key, G_TYPE_INT64, &v))
+  if (pft_store_read (self, key, G_TYPE_INT64, &v))
     return g_value_get_int64 (&v);
   return default_value;
 }
@@ -481,7 +481,7 @@ pft_store_add_int (PftStore   *self,
   else
     {
       g_auto(GValue) old = G_VALUE_INIT;
-      GValue *v = new_value (G_TYPE_INT64);
+      GValue *v = pft_store_new_value (G_TYPE_INT64);
 
       ret = delta;
       if (found != NULL && g_value_type_transformable (G_VALUE_TYPE (found), G_TYPE_INT64))
@@ -495,7 +495,7 @@ pft_store_add_int (PftStore   *self,
     }
   g_mutex_unlock (&self->mutex);
 
-  emit_changed (self, key);
+  pft_store_emit_changed (self, key);
   return ret;
 }
 
@@ -519,9 +519,9 @@ pft_store_set_double (PftStore   *self,
   g_return_if_fail (PFT_IS_STORE (self));
   g_return_if_fail (key != NULL);
 
-  v = new_value (G_TYPE_DOUBLE);
+  v = pft_store_new_value (G_TYPE_DOUBLE);
   g_value_set_double (v, value);
-  store_take (self, key, v);
+  pft_store_take_value (self, key, v);
 }
 
 /**
@@ -546,7 +546,7 @@ pft_store_get_double (PftStore   *self,
   g_return_val_if_fail (PFT_IS_STORE (self), default_value);
   g_return_val_if_fail (key != NULL, default_value);
 
-  if (store_read (self, key, G_TYPE_DOUBLE, &v))
+  if (pft_store_read (self, key, G_TYPE_DOUBLE, &v))
     return g_value_get_double (&v);
   return default_value;
 }
@@ -571,9 +571,9 @@ pft_store_set_boolean (PftStore   *self,
   g_return_if_fail (PFT_IS_STORE (self));
   g_return_if_fail (key != NULL);
 
-  v = new_value (G_TYPE_BOOLEAN);
+  v = pft_store_new_value (G_TYPE_BOOLEAN);
   g_value_set_boolean (v, value);
-  store_take (self, key, v);
+  pft_store_take_value (self, key, v);
 }
 
 /**
@@ -598,7 +598,7 @@ pft_store_get_boolean (PftStore   *self,
   g_return_val_if_fail (PFT_IS_STORE (self), default_value);
   g_return_val_if_fail (key != NULL, default_value);
 
-  if (store_read (self, key, G_TYPE_BOOLEAN, &v))
+  if (pft_store_read (self, key, G_TYPE_BOOLEAN, &v))
     return g_value_get_boolean (&v);
   return default_value;
 }
@@ -624,9 +624,9 @@ pft_store_set_object (PftStore   *self,
   g_return_if_fail (key != NULL);
   g_return_if_fail (object == NULL || G_IS_OBJECT (object));
 
-  v = new_value (object != NULL ? G_OBJECT_TYPE (object) : G_TYPE_OBJECT);
+  v = pft_store_new_value (object != NULL ? G_OBJECT_TYPE (object) : G_TYPE_OBJECT);
   g_value_set_object (v, object);
-  store_take (self, key, v);
+  pft_store_take_value (self, key, v);
 }
 
 /**

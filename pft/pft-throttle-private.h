@@ -8,6 +8,7 @@
 #pragma once
 
 #include "pft-dispatch-private.h"
+#include "pft-adaptive-controller-private.h"
 
 G_BEGIN_DECLS
 
@@ -26,36 +27,11 @@ enum
   PFT_THROTTLE_N_PROPS
 };
 
-enum
-{
-  PFT_ADAPTIVE_PROP_INITIAL_CONCURRENT,
-  PFT_ADAPTIVE_PROP_MIN_CONCURRENT,
-  PFT_ADAPTIVE_PROP_BACKOFF_FACTOR,
-  PFT_ADAPTIVE_PROP_RECOVERY_THRESHOLD,
-  PFT_ADAPTIVE_PROP_RECOVERY_FACTOR,
-  PFT_ADAPTIVE_PROP_PROPAGATE_RATE_LIMIT,
-  PFT_ADAPTIVE_PROP_CURRENT_CONCURRENT,
-  PFT_ADAPTIVE_PROP_TOTAL_SUCCESSES,
-  PFT_ADAPTIVE_PROP_TOTAL_RATE_LIMITS,
-  PFT_ADAPTIVE_PROP_CONSECUTIVE_SUCCESSES,
-  PFT_ADAPTIVE_N_PROPS
-};
-
 typedef struct
 {
   guint max_concurrent;
   guint max_per_minute;
 } PftThrottleDefaults;
-
-typedef struct
-{
-  guint  initial_concurrent;
-  guint  min_concurrent;
-  guint  max_concurrent;
-  double backoff_factor;
-  guint  recovery_threshold;
-  double recovery_factor;
-} PftAdaptiveDefaults;
 
 /* Throttle */
 void         _pft_throttle_install_properties (GObjectClass   *klass,
@@ -98,36 +74,7 @@ void         _pft_throttle_reset_stats        (PftThrottle    *throttle);
 guint64      _pft_throttle_get_stat           (PftThrottle    *throttle,
                                                guint           offset);
 void         _pft_throttle_set_adaptive       (PftThrottle    *throttle,
-                                               PftAdaptive    *adaptive);
-
-/* Adaptive controller */
-void         _pft_adaptive_install_properties (GObjectClass   *klass,
-                                               guint           first_prop_id,
-                                               gboolean        for_flows,
-                                               GParamSpec    **pspecs);
-PftAdaptive *_pft_adaptive_new                (GObject        *owner,
-                                               GParamSpec    **pspecs,
-                                               const PftAdaptiveDefaults *defaults);
-void         _pft_adaptive_free               (PftAdaptive    *adaptive);
-gboolean     _pft_adaptive_get_property       (PftAdaptive    *adaptive,
-                                               guint           offset,
-                                               GValue         *value);
-gboolean     _pft_adaptive_set_property       (PftAdaptive    *adaptive,
-                                               guint           offset,
-                                               const GValue   *value);
-void         _pft_adaptive_set_limiter        (PftAdaptive    *adaptive,
-                                               PftRateLimiter *limiter,
-                                               gboolean        adopt);
-void         _pft_adaptive_set_max_concurrent (PftAdaptive    *adaptive,
-                                               guint           max_concurrent);
-void         _pft_adaptive_reset              (PftAdaptive    *adaptive);
-guint        _pft_adaptive_get_current        (PftAdaptive    *adaptive);
-guint64      _pft_adaptive_get_total_successes   (PftAdaptive *adaptive);
-guint64      _pft_adaptive_get_total_rate_limits (PftAdaptive *adaptive);
-guint        _pft_adaptive_get_consecutive_successes (PftAdaptive *adaptive);
-gboolean     _pft_adaptive_get_propagate      (PftAdaptive    *adaptive);
-void         _pft_adaptive_apply_preset       (PftAdaptive    *adaptive,
-                                               PftPreset      *preset);
+                                               PftAdaptiveController *adaptive);
 
 G_END_DECLS
 

@@ -29,7 +29,7 @@ struct _PftThrottle
   guint64         completed;
   guint64         failed;
   guint64         total;
-  PftAdaptive    *adaptive;     /* not owned */
+  PftAdaptiveController *adaptive; /* not owned */
 };
 
 #define DEFAULT_RATE_LIMIT_RETRIES 10
@@ -123,10 +123,10 @@ _pft_throttle_get_limiter (PftThrottle *throttle)
 
 void
 _pft_throttle_set_adaptive (PftThrottle *throttle,
-                            PftAdaptive *adaptive)
+                            PftAdaptiveController *adaptive)
 {
   throttle->adaptive = adaptive;
-  _pft_adaptive_set_limiter (adaptive, _pft_throttle_get_limiter (throttle), throttle->shared != NULL);
+  _pft_adaptive_controller_set_limiter (adaptive, _pft_throttle_get_limiter (throttle), throttle->shared != NULL);
 }
 
 void
@@ -142,7 +142,7 @@ _pft_throttle_set_limiter (PftThrottle    *throttle,
   if (changed)
     {
       if (throttle->adaptive != NULL)
-        _pft_adaptive_set_limiter (throttle->adaptive, _pft_throttle_get_limiter (throttle), limiter != NULL);
+        _pft_adaptive_controller_set_limiter (throttle->adaptive, _pft_throttle_get_limiter (throttle), limiter != NULL);
       g_object_notify_by_pspec (throttle->owner, throttle->pspecs[PFT_THROTTLE_PROP_LIMITER]);
     }
 }
@@ -168,7 +168,7 @@ _pft_throttle_max_concurrent_changed (PftThrottle *throttle,
   /* An adaptive owner's max-concurrent is the ceiling of its controller,
    * which sizes the limiter itself. */
   if (throttle->adaptive != NULL)
-    _pft_adaptive_set_max_concurrent (throttle->adaptive, max_concurrent);
+    _pft_adaptive_controller_set_max_concurrent (throttle->adaptive, max_concurrent);
   else
     /* 0 is "no bound" for every batch node, not "one at a time". */
     pft_rate_limiter_set_max_concurrent (throttle->own, max_concurrent != 0 ? max_concurrent : G_MAXUINT);
@@ -226,7 +226,7 @@ _pft_throttle_apply_preset (PftThrottle  *throttle,
 
   g_object_freeze_notify (throttle->owner);
   if (throttle->adaptive != NULL)
-    _pft_adaptive_apply_preset (throttle->adaptive, preset);
+    _pft_adaptive_controller_apply_preset (throttle->adaptive, preset);
   g_object_set (throttle->owner, "max-concurrent", pft_preset_get_max_concurrent (preset), NULL);
   _pft_throttle_set_max_per_minute (throttle, pft_preset_get_max_per_minute (preset));
   g_object_thaw_notify (throttle->owner);
@@ -278,7 +278,7 @@ _pft_throttle_fill_policy (PftThrottle  *throttle,
   policy->throttle = throttle;
   policy->adaptive = throttle->adaptive;
   if (throttle->adaptive != NULL)
-    policy->propagate_rate_limit = _pft_adaptive_get_propagate (throttle->adaptive);
+    policy->propagate_rate_limit = _pft_adaptive_controller_get_propagate (throttle->adaptive);
 }
 
 void

@@ -5,7 +5,7 @@
 
 #include <string.h>
 
-#include "pft.h"
+#include "pft-values.h"
 #include "pft-private.h"
 
 /**
@@ -137,7 +137,7 @@ pft_values_get_length (PftValues *self)
 }
 
 static GValue *
-append_slot (PftValues *self)
+pft_values_append_slot (PftValues *self)
 {
   g_array_set_size (self->values, self->values->len + 1);
   return &g_array_index (self->values, GValue, self->values->len - 1);
@@ -162,7 +162,7 @@ pft_values_append (PftValues    *self,
   g_return_if_fail (PFT_IS_VALUES (self));
   g_return_if_fail (value != NULL);
 
-  slot = append_slot (self);
+  slot = pft_values_append_slot (self);
   if (G_IS_VALUE (value))
     {
       g_value_init (slot, G_VALUE_TYPE (value));
@@ -189,7 +189,7 @@ pft_values_take (PftValues *self,
   g_return_if_fail (PFT_IS_VALUES (self));
   g_return_if_fail (value != NULL);
 
-  slot = append_slot (self);
+  slot = pft_values_append_slot (self);
   *slot = *value;
   memset (value, 0, sizeof *value);
 }
@@ -211,7 +211,7 @@ pft_values_append_string (PftValues  *self,
 
   g_return_if_fail (PFT_IS_VALUES (self));
 
-  slot = append_slot (self);
+  slot = pft_values_append_slot (self);
   g_value_init (slot, G_TYPE_STRING);
   g_value_set_string (slot, value);
 }
@@ -233,7 +233,7 @@ pft_values_append_int (PftValues *self,
 
   g_return_if_fail (PFT_IS_VALUES (self));
 
-  slot = append_slot (self);
+  slot = pft_values_append_slot (self);
   g_value_init (slot, G_TYPE_INT64);
   g_value_set_int64 (slot, value);
 }
@@ -255,7 +255,7 @@ pft_values_append_double (PftValues *self,
 
   g_return_if_fail (PFT_IS_VALUES (self));
 
-  slot = append_slot (self);
+  slot = pft_values_append_slot (self);
   g_value_init (slot, G_TYPE_DOUBLE);
   g_value_set_double (slot, value);
 }
@@ -278,7 +278,7 @@ pft_values_append_object (PftValues *self,
   g_return_if_fail (PFT_IS_VALUES (self));
   g_return_if_fail (object == NULL || G_IS_OBJECT (object));
 
-  slot = append_slot (self);
+  slot = pft_values_append_slot (self);
   g_value_init (slot, object != NULL ? G_OBJECT_TYPE (object) : G_TYPE_OBJECT);
   g_value_set_object (slot, object);
 }
@@ -300,7 +300,7 @@ pft_values_append_variant (PftValues *self,
 
   g_return_if_fail (PFT_IS_VALUES (self));
 
-  slot = append_slot (self);
+  slot = pft_values_append_slot (self);
   g_value_init (slot, G_TYPE_VARIANT);
   g_value_set_variant (slot, variant);
 }
@@ -440,10 +440,10 @@ pft_values_get_string (PftValues *self,
 }
 
 static gboolean
-transform_at (PftValues *self,
-              guint      index_,
-              GType      type,
-              GValue    *out)
+pft_values_transform_at (PftValues *self,
+                         guint      index_,
+                         GType      type,
+                         GValue    *out)
 {
   const GValue *v = pft_values_peek (self, index_);
 
@@ -470,7 +470,7 @@ pft_values_get_int (PftValues *self,
 {
   g_auto(GValue) out = G_VALUE_INIT;
 
-  if (transform_at (self, index_, G_TYPE_INT64, &out))
+  if (pft_values_transform_at (self, index_, G_TYPE_INT64, &out))
     return g_value_get_int64 (&out);
   return 0;
 }
@@ -492,7 +492,7 @@ pft_values_get_double (PftValues *self,
 {
   g_auto(GValue) out = G_VALUE_INIT;
 
-  if (transform_at (self, index_, G_TYPE_DOUBLE, &out))
+  if (pft_values_transform_at (self, index_, G_TYPE_DOUBLE, &out))
     return g_value_get_double (&out);
   return 0;
 }

@@ -132,8 +132,8 @@ test_adaptive_values (void)
   g_assert_cmpuint (pft_preset_get_recovery_threshold (a), ==, 10);
   g_assert_cmpfloat (pft_preset_get_recovery_factor (a), ==, 1.4);
 
-  /* Non-adaptive presets: start at their maximum, the seed's adaptive
-   * defaults otherwise. */
+  /* Non-adaptive presets: start at their maximum, pocketflow-throttled's
+   * adaptive defaults otherwise. */
   g_assert_cmpuint (pft_preset_get_initial_concurrent (node), ==, 10);
   g_assert_cmpuint (pft_preset_get_min_concurrent (node), ==, 1);
   g_assert_cmpfloat (pft_preset_get_backoff_factor (node), ==, 0.5);
@@ -174,7 +174,7 @@ test_aliases (void)
   g_assert_cmpuint (pft_preset_get_max_concurrent (scale), ==, 15);
   g_assert_cmpuint (pft_preset_get_max_per_minute (scale), ==, 2000);
 
-  /* The seed's CONFIGS keys resolve to the canonical preset. */
+  /* pocketflow-throttled's CONFIGS keys resolve to the canonical preset. */
   g_assert_cmpstr (pft_preset_get_name (tier2), ==, "anthropic_build_tier2");
   g_assert_cmpstr (pft_preset_get_name (paid), ==, "google_pay_as_you_go");
 }

@@ -289,7 +289,8 @@ test_stats (Fixture       *f,
   g_assert_cmpuint (g_variant_n_children (all), ==, 1);
 }
 
-/* Defect 9 of the seed: stats counted expired window entries. */
+/* Defect 9 of pocketflow-throttled (docs/throttling.md): stats counted
+ * expired window entries. */
 static void
 test_stats_live_only (Fixture       *f,
                       gconstpointer  data)
@@ -606,7 +607,7 @@ test_keyfile (Fixture       *f,
   g_assert_cmpuint (pft_rate_limiter_get_max_cost_per_window (emb), ==, 1000000);
   g_assert_cmpint (pft_rate_limiter_get_mode (emb), ==, PFT_LIMITER_MODE_SLIDING_WINDOW);
 
-  /* An empty group is a limiter with the seed's defaults. */
+  /* An empty group is a limiter with the registry's defaults. */
   def = pft_limiter_registry_lookup (f->registry, "defaults", &error);
   g_assert_no_error (error);
   g_assert_cmpuint (pft_rate_limiter_get_max_concurrent (def), ==, 5);
@@ -778,6 +779,64 @@ test_keyfile_parsed (Fixture       *f,
   g_assert_no_error (error);
   g_assert_true (pft_limiter_registry_contains (f->registry, "ok"));
   g_assert_true (pft_limiter_registry_contains (f->registry, "bad"));
+}
+
+/* GKeyFile keeps the last value of a repeated key and merges a repeated
+ * group: an error points at the line whose value was read. */
+static const BadFile bad_lines[] = {
+  { "[a]\nwindow = 1\nmax-concurrent = 2\nwindow = soon\n", 4, { "“window”", "soon", NULL } },
+  { "[a]\nmax-concurrent = 2\n[b]\n[a]\nburst = x\n", 5, { "“a”", "“burst”", NULL } },
+  { "[a]\nburst = 2\n[b]\nburst = x\n", 4, { "“b”", "“burst”", NULL } },
+  { "# limits\r\n[a]\r\n\r\n[b\r\n", 4, { "[b", NULL } },
+  { "[a]\n[]\n", 2, { NULL } },
+};
+
+static void
+test_keyfile_error_lines (Fixture       *f,
+                          gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PftRateLimiter) a = NULL;
+
+  for (gsize i = 0; i < G_N_ELEMENTS (bad_lines); i++)
+    {
+      g_autofree char *line = g_strdup_printf ("line %u:", bad_lines[i].line);
+
+      g_test_message ("case %" G_GSIZE_FORMAT, i);
+      g_assert_false (pft_limiter_registry_load_from_data (f->registry, bad_lines[i].text, -1, &error));
+      g_assert_error (error, PFT_ERROR, PFT_ERROR_PARSE);
+      g_test_message ("%s", error->message);
+      g_assert_true (g_str_has_prefix (error->message, line));
+      for (guint j = 0; j < G_N_ELEMENTS (bad_lines[i].needles) && bad_lines[i].needles[j]; j++)
+        g_assert_nonnull (strstr (error->message, bad_lines[i].needles[j]));
+      g_clear_error (&error);
+    }
+
+  /* Spaces before the end of a line are not part of the value. */
+  g_assert_true (pft_limiter_registry_load_from_data (f->registry, "[a]\nwindow = 1.5  \nburst = 3\t\n", -1, &error));
+  g_assert_no_error (error);
+  a = pft_limiter_registry_lookup (f->registry, "a", &error);
+  g_assert_cmpfloat (pft_rate_limiter_get_window (a), ==, 1.5);
+  g_assert_cmpuint (pft_rate_limiter_get_burst (a), ==, 3);
+}
+
+/* A GKeyFile built in memory is not checked for UTF-8 by GKeyFile: the
+ * error still names the group, in a message that is UTF-8. */
+static void
+test_keyfile_parsed_not_utf8 (Fixture       *f,
+                              gconstpointer  data)
+{
+  g_autoptr(GKeyFile) kf = g_key_file_new ();
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (g_key_file_load_from_data (kf, "[ok]\n[caf\xe9]\nmax-concurrent = 2\n",
+                                            -1, G_KEY_FILE_NONE, NULL));
+  g_assert_false (pft_limiter_registry_load_keyfile (f->registry, kf, &error));
+  g_assert_error (error, PFT_ERROR, PFT_ERROR_PARSE);
+  g_assert_true (g_utf8_validate (error->message, -1, NULL));
+  g_assert_nonnull (strstr (error->message, "UTF-8"));
+  g_assert_nonnull (strstr (error->message, "“caf"));
+  g_assert_false (pft_limiter_registry_contains (f->registry, "ok"));
 }
 
 static void
@@ -955,6 +1014,8 @@ main (int   argc,
   ADD ("keyfile-bom", test_keyfile_bom);
   ADD ("keyfile-atomic", test_keyfile_atomic);
   ADD ("keyfile-parsed", test_keyfile_parsed);
+  ADD ("keyfile-parsed-not-utf8", test_keyfile_parsed_not_utf8);
+  ADD ("keyfile-error-lines", test_keyfile_error_lines);
   ADD ("load-file", test_load_file);
   ADD ("threads", test_threads);
   g_test_add_func ("/pft/registry/default", test_default);

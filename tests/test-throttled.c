@@ -495,18 +495,18 @@ test_defect3_resize_reaches_queued (void)
  * 429 from @wall concurrent calls up: one success (the limit in use) or
  * one rate limit per step. Returns the level after the step. */
 static guint
-controller_step (PftAdaptive *a,
+controller_step (PftAdaptiveController *a,
                  guint        wall,
                  gboolean    *hit)
 {
-  guint current = _pft_adaptive_get_current (a);
+  guint current = _pft_adaptive_controller_get_current (a);
 
   *hit = current >= wall;
   if (*hit)
-    _pft_adaptive_rate_limited (a, _pft_adaptive_get_epoch (a));
+    _pft_adaptive_controller_rate_limited (a, _pft_adaptive_controller_get_epoch (a));
   else
-    _pft_adaptive_success (a, current, _pft_adaptive_get_epoch (a));
-  return _pft_adaptive_get_current (a);
+    _pft_adaptive_controller_success (a, current, _pft_adaptive_controller_get_epoch (a));
+  return _pft_adaptive_controller_get_current (a);
 }
 
 static void
@@ -521,7 +521,7 @@ test_adaptive_probe_backoff (void)
   g_autoptr(PftRunPolicy) policy = NULL;
   static const guint expected_gaps[] = { 1, 4 + 20 * 8, 4 + 40 * 8, 4 + 80 * 8, 4 + 160 * 8,
                                          4 + 320 * 8, 4 + 320 * 8 };
-  PftAdaptive *a;
+  PftAdaptiveController *a;
   guint successes = 0, walls = 0, level;
   gboolean hit;
 
@@ -546,7 +546,7 @@ test_adaptive_probe_backoff (void)
 
   /* The wall moves up to 12: climb back to 8, probe 9 (held), then 10
    * after 20 rounds at 9, 11 after 20 rounds at 10. */
-  for (successes = 0; _pft_adaptive_get_current (a) < 9; successes++)
+  for (successes = 0; _pft_adaptive_controller_get_current (a) < 9; successes++)
     {
       controller_step (a, 12, &hit);
       g_assert_false (hit);
@@ -554,7 +554,7 @@ test_adaptive_probe_backoff (void)
   g_assert_cmpuint (successes, ==, 4 + 320 * 8);
   for (guint target = 10; target <= 11; target++)
     {
-      for (successes = 0; _pft_adaptive_get_current (a) < target; successes++)
+      for (successes = 0; _pft_adaptive_controller_get_current (a) < target; successes++)
         {
           controller_step (a, 12, &hit);
           g_assert_false (hit);
@@ -578,7 +578,7 @@ test_adaptive_notify_only_on_change (void)
    * the floor, or a knob that leaves the level where it is, is silent. */
   g_autoptr(PftNode) node = pft_adaptive_node_new ();
   g_autoptr(PftRunPolicy) policy = NULL;
-  PftAdaptive *a;
+  PftAdaptiveController *a;
   guint notified = 0;
 
   g_object_set (node, "initial-concurrent", 4, "min-concurrent", 2, "max-concurrent", 20, NULL);
@@ -586,16 +586,16 @@ test_adaptive_notify_only_on_change (void)
   a = policy->adaptive;
   g_signal_connect (node, "notify::current-concurrent", G_CALLBACK (count_notify), &notified);
 
-  _pft_adaptive_rate_limited (a, _pft_adaptive_get_epoch (a));
-  g_assert_cmpuint (_pft_adaptive_get_current (a), ==, 2);
+  _pft_adaptive_controller_rate_limited (a, _pft_adaptive_controller_get_epoch (a));
+  g_assert_cmpuint (_pft_adaptive_controller_get_current (a), ==, 2);
   g_assert_cmpuint (notified, ==, 1);
-  _pft_adaptive_rate_limited (a, _pft_adaptive_get_epoch (a));
-  g_assert_cmpuint (_pft_adaptive_get_current (a), ==, 2);
+  _pft_adaptive_controller_rate_limited (a, _pft_adaptive_controller_get_epoch (a));
+  g_assert_cmpuint (_pft_adaptive_controller_get_current (a), ==, 2);
   g_assert_cmpuint (notified, ==, 1);
   g_object_set (node, "backoff-factor", 0.25, "max-concurrent", 30, NULL);
   g_assert_cmpuint (notified, ==, 1);
   g_object_set (node, "max-concurrent", 1, NULL);   /* clamps min and current to 1 */
-  g_assert_cmpuint (_pft_adaptive_get_current (a), ==, 1);
+  g_assert_cmpuint (_pft_adaptive_controller_get_current (a), ==, 1);
   g_assert_cmpuint (notified, ==, 2);
 }
 
@@ -610,7 +610,7 @@ test_adaptive_cascade_keeps_ceiling (void)
    * wall. */
   g_autoptr(PftNode) node = pft_adaptive_node_new ();
   g_autoptr(PftRunPolicy) policy = NULL;
-  PftAdaptive *a;
+  PftAdaptiveController *a;
   guint successes;
   gboolean hit;
 
@@ -623,7 +623,7 @@ test_adaptive_cascade_keeps_ceiling (void)
   g_assert_true (hit);
   g_assert_cmpuint (controller_step (a, 4, &hit), ==, 2);       /* 429 again, nothing accepted */
   g_assert_true (hit);
-  for (successes = 0; _pft_adaptive_get_current (a) < 8; successes++)
+  for (successes = 0; _pft_adaptive_controller_get_current (a) < 8; successes++)
     {
       controller_step (a, 9, &hit);
       g_assert_false (hit);
@@ -634,7 +634,7 @@ test_adaptive_cascade_keeps_ceiling (void)
   g_assert_cmpuint (controller_step (a, 9, &hit), ==, 9);
 
   /* Now with an accepted call between the two rate limits. */
-  _pft_adaptive_reset (a);
+  _pft_adaptive_controller_reset (a);
   g_assert_cmpuint (controller_step (a, 9, &hit), ==, 9);
   g_assert_cmpuint (controller_step (a, 9, &hit), ==, 4);
   g_assert_cmpuint (controller_step (a, 9, &hit), ==, 5);       /* accepted at 4 */
