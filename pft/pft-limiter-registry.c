@@ -67,6 +67,16 @@
  * (the preset's value, else the limiter's default), so a group always
  * describes a limiter completely.
  *
+ * A limiter shared by processes through Redis (see
+ * [ctor@Pft.RateLimiter.new_redis]) takes `backend = redis` (or `memory`,
+ * the default), `redis-uri` (needed; its password is never shown in
+ * errors or logs), `redis-key` (the group's name by default),
+ * `backend-timeout` and `lease-ttl` (seconds) and `fallback` (`fail` or
+ * `local`), as the limiter's properties of the same names. Such a group
+ * connects when loaded: an unreachable server fails the load with
+ * %PFT_ERROR_BACKEND_UNAVAILABLE. A reload may change its limits but not
+ * its backend, server or key.
+ *
  * Loading is atomic: every group is checked first, and on any error nothing
  * is registered or changed. Errors are %PFT_ERROR_PARSE and name the group,
  * the key, the value and, when the text was read by Pft, the line; numbers
@@ -920,11 +930,19 @@ pft_limiter_registry_get_all_stats (PftLimiterRegistry *self)
 /* -------------------------------------------------------------------- */
 /* Configuration files                                                   */
 
+static void
+pft_limiter_registry_unref_nullable (gpointer object)
+{
+  if (object != NULL)
+    g_object_unref (object);
+}
+
 /* Registers or updates a limiter per config (transfer full), all or
  * nothing: @configs were checked whole before this. */
 static gboolean
-pft_limiter_registry_load_configs (PftLimiterRegistry *self,
-                                   GPtrArray          *configs)
+pft_limiter_registry_load_configs (PftLimiterRegistry  *self,
+                                   GPtrArray           *configs,
+                                   GError             **error)
 {
   g_autoptr(GPtrArray) owned = configs;
   g_autoptr(GPtrArray) fresh = NULL;
@@ -935,10 +953,22 @@ pft_limiter_registry_load_configs (PftLimiterRegistry *self,
   if (configs == NULL)
     return FALSE;
 
-  /* New limiters are built before anyone can see them. */
-  fresh = g_ptr_array_new_with_free_func (g_object_unref);
+  /* New limiters are built before anyone can see them (a Redis one
+   * connects, and may fail: then nothing changes); an existing one must
+   * be able to take its group in place. */
+  fresh = g_ptr_array_new_with_free_func (pft_limiter_registry_unref_nullable);
   for (guint i = 0; i < configs->len; i++)
-    g_ptr_array_add (fresh, _pft_limiter_registry_config_new_limiter (g_ptr_array_index (configs, i)));
+    {
+      PftLimiterRegistryConfig *c = g_ptr_array_index (configs, i);
+      g_autoptr(PftRateLimiter) old = pft_limiter_registry_lookup (self, c->name, NULL);
+      PftRateLimiter *limiter = NULL;
+
+      if (old != NULL && !_pft_limiter_registry_config_check_update (c, old, error))
+        return FALSE;
+      if (old == NULL && (limiter = _pft_limiter_registry_config_new_limiter (c, error)) == NULL)
+        return FALSE;
+      g_ptr_array_add (fresh, limiter);
+    }
 
   /* Register the new ones; remember the existing ones to update. */
   updated = g_ptr_array_new_with_free_func (g_object_unref);
@@ -954,7 +984,7 @@ pft_limiter_registry_load_configs (PftLimiterRegistry *self,
           g_ptr_array_add (updated, g_object_ref (old));
           g_ptr_array_add (updates, c);
         }
-      else
+      else if (g_ptr_array_index (fresh, i) != NULL)   /* else unregistered meanwhile */
         {
           g_hash_table_insert (self->limiters, g_strdup (c->name),
                                g_object_ref (g_ptr_array_index (fresh, i)));
@@ -1001,7 +1031,7 @@ pft_limiter_registry_load_keyfile (PftLimiterRegistry  *self,
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
   return pft_limiter_registry_load_configs (self,
-           _pft_limiter_registry_config_parse_keyfile (keyfile, error));
+           _pft_limiter_registry_config_parse_keyfile (keyfile, error), error);
 }
 
 /**
@@ -1030,7 +1060,7 @@ pft_limiter_registry_load_from_data (PftLimiterRegistry  *self,
 
   return pft_limiter_registry_load_configs (self,
            _pft_limiter_registry_config_parse_text (data, length < 0 ? strlen (data) : (gsize) length,
-                                                    NULL, error));
+                                                    NULL, error), error);
 }
 
 /**
@@ -1066,5 +1096,5 @@ pft_limiter_registry_load_from_file (PftLimiterRegistry  *self,
 
   display = g_filename_display_name (path);
   return pft_limiter_registry_load_configs (self,
-           _pft_limiter_registry_config_parse_text (data, length, display, error));
+           _pft_limiter_registry_config_parse_text (data, length, display, error), error);
 }

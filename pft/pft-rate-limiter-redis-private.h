@@ -31,4 +31,8 @@ gboolean   _pft_rate_limiter_redis_set_property       (GObject      *object,
  * limiter, or a Redis that does not answer, leaves them as they were. */
 void       _pft_rate_limiter_redis_refresh_stats      (PftRateLimiter *self);
 
+/* Whether @self was made by pft_rate_limiter_new_redis() with @uri. */
+gboolean   _pft_rate_limiter_redis_has_uri            (PftRateLimiter *self,
+                                                       const char     *uri);
+
 G_END_DECLS

@@ -36,6 +36,7 @@ typedef struct
 #ifdef PFT_HAVE_REDIS
   PftRedisBackend    *redis;    /* (owned) (nullable) */
 #endif
+  char               *uri;      /* as given (never shown: it may hold a password) */
 } PftLimiterShared;
 
 enum {
@@ -60,6 +61,7 @@ pft_limiter_shared_free (gpointer data)
   g_clear_pointer (&s->redis, _pft_redis_backend_unref);
 #endif
   g_mutex_clear (&s->lock);
+  g_free (s->uri);
   g_free (s);
 }
 
@@ -318,6 +320,7 @@ pft_rate_limiter_new_redis (const char  *uri,
     if (backend == NULL)
       return NULL;
     s->redis = _pft_redis_backend_ref (backend);
+    s->uri = g_strdup (uri);
     /* The limiter owns the other reference, dropped by the table's free. */
     _pft_rate_limiter_set_admission (self, PFT_REDIS_BACKEND_ADMISSION (backend));
     return g_steal_pointer (&self);
@@ -687,4 +690,13 @@ _pft_rate_limiter_redis_refresh_stats (PftRateLimiter *self)
       !_pft_redis_backend_query_stats (s->redis, NULL, &r, &error))
     g_debug ("%s", error->message);
 #endif
+}
+
+gboolean
+_pft_rate_limiter_redis_has_uri (PftRateLimiter *self,
+                                 const char     *uri)
+{
+  PftLimiterShared *s = pft_limiter_shared_get (self, FALSE);
+
+  return s != NULL && g_strcmp0 (s->uri, uri) == 0;
 }

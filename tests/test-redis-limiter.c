@@ -795,6 +795,130 @@ test_registry_stats (void)
   g_assert_cmpuint (in_flight, ==, 1);
 }
 
+/* The registry's key file: backend = redis and its keys. */
+static PftRateLimiter *
+load_one (PftLimiterRegistry *registry,
+          const char         *name,
+          const char         *text)
+{
+  g_autoptr(GError) error = NULL;
+
+  pft_limiter_registry_load_from_data (registry, text, -1, &error);
+  g_assert_no_error (error);
+  return pft_limiter_registry_lookup (registry, name, &error);
+}
+
+static void
+test_config (void)
+{
+  g_autoptr(PftLimiterRegistry) registry = pft_limiter_registry_new ();
+  g_autofree char *name = pft_redis_unique_key ("config");
+  g_autofree char *key = pft_redis_unique_key ("config-key");
+  g_autofree char *text = NULL;
+  g_autofree char *reload = NULL;
+  g_autofree char *moved = NULL;
+  g_autoptr(PftRateLimiter) limiter = NULL;
+  g_autoptr(PftRateLimiter) again = NULL;
+  g_autoptr(PftPermit) permit = NULL;
+  g_autoptr(GError) error = NULL;
+
+  text = g_strdup_printf ("[%s]\nbackend = redis\nredis-uri = %s\nmax-concurrent = 3\n"
+                          "max-per-window = 10\nwindow = 2\nbackend-timeout = 0.7\n"
+                          "fallback = local\nlease-ttl = 3\n", name, server->uri);
+  limiter = load_one (registry, name, text);
+  g_assert_cmpstr (pft_rate_limiter_get_backend (limiter), ==, "redis");
+  /* The key defaults to the group's name. */
+  g_assert_cmpstr (pft_rate_limiter_get_redis_key (limiter), ==, name);
+  g_assert_cmpuint (pft_rate_limiter_get_max_concurrent (limiter), ==, 3);
+  g_assert_cmpuint (pft_rate_limiter_get_max_per_window (limiter), ==, 10);
+  g_assert_cmpfloat (pft_rate_limiter_get_window (limiter), ==, 2.0);
+  g_assert_cmpfloat (pft_rate_limiter_get_backend_timeout (limiter), ==, 0.7);
+  g_assert_cmpint (pft_rate_limiter_get_fallback (limiter), ==, PFT_LIMITER_FALLBACK_LOCAL);
+  g_assert_cmpfloat (pft_rate_limiter_get_lease_ttl (limiter), ==, 3.0);
+  permit = acquire (limiter, 1);
+  {
+    redisReply *r = pft_redis_server_command (server, "ZCARD pft:{%s}:lease", name);
+
+    g_assert_cmpint (r->integer, ==, 1);   /* counted in Redis, under the name */
+    freeReplyObject (r);
+  }
+
+  /* A reload updates it in place (the same object). */
+  reload = g_strdup_printf ("[%s]\nbackend = redis\nredis-uri = %s\nmax-concurrent = 4\n",
+                            name, server->uri);
+  again = load_one (registry, name, reload);
+  g_assert_true (again == limiter);
+  g_assert_cmpuint (pft_rate_limiter_get_max_concurrent (limiter), ==, 4);
+  g_assert_cmpint (pft_rate_limiter_get_fallback (limiter), ==, PFT_LIMITER_FALLBACK_FAIL);
+
+  /* Not another key, nor another backend, in place. */
+  moved = g_strdup_printf ("[%s]\nbackend = redis\nredis-uri = %s\nredis-key = %s\n",
+                           name, server->uri, key);
+  g_assert_false (pft_limiter_registry_load_from_data (registry, moved, -1, &error));
+  g_assert_error (error, PFT_ERROR, PFT_ERROR_PARSE);
+  g_assert_nonnull (strstr (error->message, name));
+  g_clear_error (&error);
+  g_clear_pointer (&moved, g_free);
+  moved = g_strdup_printf ("[%s]\nmax-concurrent = 4\n", name);
+  g_assert_false (pft_limiter_registry_load_from_data (registry, moved, -1, &error));
+  g_assert_error (error, PFT_ERROR, PFT_ERROR_PARSE);
+  g_clear_error (&error);
+
+  /* A new group may name its key. */
+  g_clear_pointer (&moved, g_free);
+  moved = g_strdup_printf ("[%s-2]\nbackend = redis\nredis-uri = %s\nredis-key = %s\n",
+                           name, server->uri, key);
+  {
+    g_autofree char *name2 = g_strdup_printf ("%s-2", name);
+    g_autoptr(PftRateLimiter) other = load_one (registry, name2, moved);
+
+    g_assert_cmpstr (pft_rate_limiter_get_redis_key (other), ==, key);
+  }
+}
+
+static void
+test_config_errors (void)
+{
+  g_autoptr(PftLimiterRegistry) registry = pft_limiter_registry_new ();
+  g_autoptr(GError) error = NULL;
+  int port = pft_redis_free_port ();
+  g_autofree char *down = g_strdup_printf ("[first]\nmax-concurrent = 2\n\n"
+                                           "[shared]\nbackend = redis\n"
+                                           "redis-uri = redis://:hunter2@127.0.0.1:%d/0\n", port);
+  struct { const char *text; const char *key; } bad[] = {
+    { "[a]\nbackend = redis\n", "backend" },
+    { "[a]\nredis-uri = redis://:hunter2@h:1/0\n", "redis-uri" },
+    { "[a]\nredis-key = k\n", "redis-key" },
+    { "[a]\nbackend = etcd\n", "backend" },
+    { "[a]\nbackend = redis\nredis-uri = redis://h\nfallback = retry\n", "fallback" },
+    { "[a]\nbackend = redis\nredis-uri = redis://h\nbackend-timeout = 0\n", "backend-timeout" },
+    { "[a]\nbackend = redis\nredis-uri = redis://h\nlease-ttl = soon\n", "lease-ttl" },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
+    {
+      g_autofree char *where = g_strdup_printf ("key “%s”", bad[i].key);
+
+      g_clear_error (&error);
+      g_assert_false (pft_limiter_registry_load_from_data (registry, bad[i].text, -1, &error));
+      g_assert_error (error, PFT_ERROR, PFT_ERROR_PARSE);
+      g_test_message ("%s", error->message);
+      g_assert_nonnull (strstr (error->message, where));
+      g_assert_null (strstr (error->message, "hunter2"));
+    }
+
+  /* An unreachable server: the load fails whole, naming the group and
+   * the URI without its password. */
+  g_clear_error (&error);
+  g_assert_false (pft_limiter_registry_load_from_data (registry, down, -1, &error));
+  g_assert_error (error, PFT_ERROR, PFT_ERROR_BACKEND_UNAVAILABLE);
+  g_test_message ("%s", error->message);
+  g_assert_nonnull (strstr (error->message, "“shared”"));
+  g_assert_nonnull (strstr (error->message, ":***@127.0.0.1"));
+  g_assert_null (strstr (error->message, "hunter2"));
+  g_assert_null (pft_limiter_registry_lookup (registry, "first", NULL));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -820,6 +944,8 @@ main (int argc, char **argv)
   g_test_add_func ("/redis-limiter/errors/wrong-type", test_wrong_type);
   g_test_add_func ("/redis-limiter/errors/script-flush", test_script_flush);
   g_test_add_func ("/redis-limiter/registry/stats", test_registry_stats);
+  g_test_add_func ("/redis-limiter/registry/config", test_config);
+  g_test_add_func ("/redis-limiter/registry/config-errors", test_config_errors);
 
   ret = g_test_run ();
   pft_redis_server_free (server);
