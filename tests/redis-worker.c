@@ -19,6 +19,9 @@
  * With --limiter, the same loops go through a PftRateLimiter made by
  * pft_rate_limiter_new_redis() (acquire_async, PftPermit) instead of the
  * admission underneath it; --fallback-local sets its fallback policy.
+ * With --keep-going, a failed acquire is counted and tried again, and
+ * the worker also prints its grants and failures per 100 ms from its
+ * start ("timeline_g n n ...", "timeline_f n n ...").
  */
 
 #include <stdio.h>
@@ -46,6 +49,9 @@ static gboolean opt_smooth;
 static int      opt_burst = 1;
 static gboolean opt_limiter;
 static gboolean opt_fallback_local;
+static gboolean opt_keep_going;
+
+#define TIMELINE_BUCKET_US (100 * 1000)
 
 static const GOptionEntry entries[] = {
   { "uri", 0, 0, G_OPTION_ARG_STRING, &opt_uri, "Redis URI", NULL },
@@ -67,6 +73,7 @@ static const GOptionEntry entries[] = {
   { "burst", 0, 0, G_OPTION_ARG_INT, &opt_burst, "Smooth burst", NULL },
   { "limiter", 0, 0, G_OPTION_ARG_NONE, &opt_limiter, "Through a PftRateLimiter", NULL },
   { "fallback-local", 0, 0, G_OPTION_ARG_NONE, &opt_fallback_local, "Limiter: local fallback", NULL },
+  { "keep-going", 0, 0, G_OPTION_ARG_NONE, &opt_keep_going, "Count failures and go on", NULL },
   { NULL }
 };
 
@@ -80,7 +87,32 @@ typedef struct
   guint64            granted;
   GArray            *latency;    /* gint64 us */
   int                status;
+  gint64             started;
+  GArray            *timeline_g; /* guint per 100 ms */
+  GArray            *timeline_f;
 } Worker;
+
+static void
+worker_mark (Worker *w,
+             GArray *timeline)
+{
+  guint bucket = (guint) ((g_get_monotonic_time () - w->started) / TIMELINE_BUCKET_US);
+
+  if (timeline->len <= bucket)
+    g_array_set_size (timeline, bucket + 1);
+  g_array_index (timeline, guint, bucket)++;
+}
+
+static void
+worker_print_timeline (const char *name,
+                       GArray     *timeline,
+                       guint       len)
+{
+  printf ("%s", name);
+  for (guint i = 0; i < len; i++)
+    printf (" %u", i < timeline->len ? g_array_index (timeline, guint, i) : 0);
+  printf ("\n");
+}
 
 typedef struct
 {
@@ -172,6 +204,13 @@ worker_on_admitted (GObject      *source,
     slot->permit = pft_rate_limiter_acquire_finish (w->limiter, result, &error);
   else
     slot->lease = _pft_redis_admission_admit_finish (w->adm, result, &error);
+  if (slot->lease == NULL && slot->permit == NULL && opt_keep_going &&
+      g_get_monotonic_time () < w->deadline)
+    {
+      worker_mark (w, w->timeline_f);
+      worker_admit (slot);
+      return;
+    }
   if (slot->lease == NULL && slot->permit == NULL)
     {
       g_printerr ("redis-worker: %s\n", error->message);
@@ -182,6 +221,7 @@ worker_on_admitted (GObject      *source,
   latency = g_get_monotonic_time () - slot->asked_at;
   g_array_append_val (w->latency, latency);
   w->granted++;
+  worker_mark (w, w->timeline_g);
 
   if (opt_hold_forever)
     {
@@ -285,7 +325,9 @@ main (int argc, char **argv)
 
   if (opt_start_at > g_get_monotonic_time ())
     g_usleep ((gulong) (opt_start_at - g_get_monotonic_time ()));
-  started = g_get_monotonic_time ();
+  started = w.started = g_get_monotonic_time ();
+  w.timeline_g = g_array_new (FALSE, TRUE, sizeof (guint));
+  w.timeline_f = g_array_new (FALSE, TRUE, sizeof (guint));
   w.deadline = started + (gint64) (opt_seconds * G_USEC_PER_SEC);
   w.running = (guint) opt_parallel;
   for (int i = 0; i < opt_parallel; i++)
@@ -307,6 +349,15 @@ main (int argc, char **argv)
       printf ("acquire_us_p99 %" G_GINT64_FORMAT "\n",
               g_array_index (w.latency, gint64, MIN (w.latency->len - 1, w.latency->len * 99 / 100)));
     }
+  if (opt_keep_going)
+    {
+      guint len = MAX (w.timeline_g->len, w.timeline_f->len);
+
+      worker_print_timeline ("timeline_g", w.timeline_g, len);
+      worker_print_timeline ("timeline_f", w.timeline_f, len);
+    }
+  g_array_unref (w.timeline_g);
+  g_array_unref (w.timeline_f);
   g_array_unref (w.latency);
   g_main_loop_unref (w.loop);
   if (w.limiter != NULL)
