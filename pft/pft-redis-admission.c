@@ -10,10 +10,8 @@
 #include "pft.h"
 #include "pft-redis-admission-private.h"
 #include "pft-redis-connection-private.h"
+#include "pft-redis-leases-private.h"
 #include "pft-redis-scripts-private.h"
-
-/* Renewal ids per RENEW script: keeps each script short for Redis. */
-#define PFT_REDIS_RENEW_CHUNK 256
 
 struct _PftRedisAdmission
 {
@@ -24,15 +22,13 @@ struct _PftRedisAdmission
 
   GMutex              lock;
   PftRedisLimits      limits;
-  GHashTable         *held;          /* lease id -> NULL */
-  gint                lost_leases;   /* atomic */
+  PftRedisLeases     *leases;        /* granted, not released */
   GQueue              pending;       /* PftRedisAdmitOp for the next batch */
   GPtrArray          *releases;      /* lease ids for the next batch */
   GPtrArray          *queries;       /* PftRedisStatsQuery, after the batch */
   gboolean            flush_scheduled;
 
   /* Only on the "pft-redis" thread. */
-  GSource            *renew_source;
   GQueue              sleepers;      /* PftRedisAdmitOp waiting for a slot */
 };
 
@@ -104,19 +100,7 @@ pft_redis_admission_eval (PftRedisAdmission *self,
                           PftRedisReplyFunc  func,
                           gpointer           data)
 {
-  g_autofree const char **argv = g_new (const char *, 1 + PFT_REDIS_N_KEYS + n_args);
-  char nkeys[8];
-
-  g_snprintf (nkeys, sizeof nkeys, "%d", PFT_REDIS_N_KEYS);
-  argv[0] = nkeys;
-  for (guint i = 0; i < PFT_REDIS_N_KEYS; i++)
-    argv[1 + i] = self->keys.keys[i];
-  for (guint i = 0; i < n_args; i++)
-    argv[1 + PFT_REDIS_N_KEYS + i] = args[i];
-  _pft_redis_connection_evalsha (self->conn,
-                                 _pft_redis_script_get_sha (script),
-                                 _pft_redis_script_get_body (script),
-                                 1 + PFT_REDIS_N_KEYS + n_args, argv, func, data);
+  _pft_redis_script_eval (self->conn, &self->keys, script, n_args, args, func, data);
 }
 
 static gboolean
@@ -138,103 +122,6 @@ pft_redis_admission_bad_reply (PftRedisAdmission *self,
   return g_error_new (PFT_ERROR, PFT_ERROR_FAILED,
                       "Quota “%s”: unexpected reply from the %s script at %s",
                       self->key, script, _pft_redis_connection_get_display (self->conn));
-}
-
-/* ------------------------------------------------------------------ */
-/* Leases: renewed while held */
-
-static void
-pft_redis_admission_on_renew_reply (PftRedisConnection *conn,
-                                    redisReply         *reply,
-                                    const GError       *error,
-                                    gpointer            data)
-{
-  PftRedisAdmission *self = data;
-
-  if (error != NULL)
-    g_debug ("Quota “%s”: renewing leases: %s", self->key, error->message);
-  else if (reply->type == REDIS_REPLY_ARRAY && reply->elements > 0)
-    {
-      guint gone = 0;
-
-      /* Held here, gone there: the process stalled past the TTL or the
-       * server lost its data. They are not added back (others may have
-       * used the slots meanwhile) and no longer renewed: reported once. */
-      g_mutex_lock (&self->lock);
-      for (gsize i = 0; i < reply->elements; i++)
-        if (reply->element[i]->type == REDIS_REPLY_STRING &&
-            g_hash_table_remove (self->held, reply->element[i]->str))
-          gone++;
-      g_mutex_unlock (&self->lock);
-      if (gone > 0)
-        {
-          g_warning ("Quota “%s”: %u leases expired in Redis while held", self->key, gone);
-          g_atomic_int_add (&self->lost_leases, (gint) gone);
-        }
-    }
-  _pft_redis_admission_unref (self);
-}
-
-static gboolean
-pft_redis_admission_on_renew (gpointer data)
-{
-  PftRedisAdmission *self = data;
-  g_autoptr(GPtrArray) ids = g_ptr_array_new_with_free_func (g_free);
-  GHashTableIter iter;
-  gpointer id;
-  char ttl[32];
-
-  g_mutex_lock (&self->lock);
-  g_hash_table_iter_init (&iter, self->held);
-  while (g_hash_table_iter_next (&iter, &id, NULL))
-    g_ptr_array_add (ids, g_strdup (id));
-  g_snprintf (ttl, sizeof ttl, "%" G_GINT64_FORMAT, self->limits.lease_ttl_us);
-  g_mutex_unlock (&self->lock);
-
-  if (ids->len == 0)
-    {
-      self->renew_source = NULL;
-      return G_SOURCE_REMOVE;
-    }
-
-  for (guint start = 0; start < ids->len; start += PFT_REDIS_RENEW_CHUNK)
-    {
-      guint n = MIN (PFT_REDIS_RENEW_CHUNK, ids->len - start);
-      g_autofree const char **args = g_new (const char *, n + 1);
-
-      args[0] = ttl;
-      for (guint i = 0; i < n; i++)
-        args[1 + i] = g_ptr_array_index (ids, start + i);
-      pft_redis_admission_eval (self, PFT_REDIS_SCRIPT_RENEW, n + 1, args,
-                                pft_redis_admission_on_renew_reply,
-                                _pft_redis_admission_ref (self));
-    }
-  return G_SOURCE_CONTINUE;
-}
-
-/* On the "pft-redis" thread, with a grant in hand. */
-static void
-pft_redis_admission_hold (PftRedisAdmission *self,
-                          const char        *id)
-{
-  gint64 ttl;
-
-  g_mutex_lock (&self->lock);
-  g_hash_table_add (self->held, g_strdup (id));
-  ttl = self->limits.lease_ttl_us;
-  g_mutex_unlock (&self->lock);
-
-  if (self->renew_source == NULL)
-    {
-      /* A third of the TTL: two renewals may be lost before a live
-       * holder loses its lease. */
-      self->renew_source = g_timeout_source_new ((guint) MAX (1, ttl / 3 / 1000));
-      g_source_set_callback (self->renew_source, pft_redis_admission_on_renew,
-                             _pft_redis_admission_ref (self),
-                             (GDestroyNotify) _pft_redis_admission_unref);
-      g_source_attach (self->renew_source, _pft_redis_connection_get_context (self->conn));
-      g_source_unref (self->renew_source);
-    }
 }
 
 /* ------------------------------------------------------------------ */
@@ -414,7 +301,7 @@ pft_redis_admit_op_decided (PftRedisAdmitOp *op,
 
   if (granted)
     {
-      pft_redis_admission_hold (self, op->id);
+      _pft_redis_leases_hold (self->leases, op->id);
       if (op->loop && g_cancellable_is_cancelled (op->cancellable))
         {
           GError *cancelled = NULL;
@@ -775,9 +662,7 @@ _pft_redis_admission_release (PftRedisAdmission *self,
   g_return_if_fail (self != NULL);
   g_return_if_fail (lease != NULL);
 
-  g_mutex_lock (&self->lock);
-  g_hash_table_remove (self->held, lease);
-  g_mutex_unlock (&self->lock);
+  _pft_redis_leases_drop (self->leases, lease);
   pft_redis_admission_queue (self, NULL, lease, NULL);
 }
 
@@ -1099,7 +984,9 @@ _pft_redis_admission_new (const char            *uri,
   _pft_redis_keys_init (&self->keys, key);
   g_mutex_init (&self->lock);
   self->limits = *limits;
-  self->held = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  self->leases = _pft_redis_leases_new (conn, &self->keys, key, limits->lease_ttl_us, self,
+                                        (gpointer (*) (gpointer)) _pft_redis_admission_ref,
+                                        (GDestroyNotify) _pft_redis_admission_unref);
   g_queue_init (&self->sleepers);
   g_queue_init (&self->pending);
   self->releases = g_ptr_array_new_with_free_func (g_free);
@@ -1129,11 +1016,11 @@ _pft_redis_admission_unref (PftRedisAdmission *self)
   if (!g_atomic_ref_count_dec (&self->ref))
     return;
   /* Held leases keep a renewal (and so a reference) alive: none here. */
-  g_assert (self->renew_source == NULL && g_queue_is_empty (&self->sleepers));
+  g_assert (!_pft_redis_leases_is_renewing (self->leases) && g_queue_is_empty (&self->sleepers));
   g_assert (g_queue_is_empty (&self->pending) && self->releases->len == 0 && self->queries->len == 0);
   g_ptr_array_unref (self->releases);
   g_ptr_array_unref (self->queries);
-  g_hash_table_unref (self->held);
+  _pft_redis_leases_free (self->leases);
   g_mutex_clear (&self->lock);
   _pft_redis_keys_clear (&self->keys);
   g_free (self->key);
@@ -1159,6 +1046,7 @@ _pft_redis_admission_set_limits (PftRedisAdmission    *self,
   g_mutex_lock (&self->lock);
   self->limits = *limits;
   g_mutex_unlock (&self->lock);
+  _pft_redis_leases_set_ttl (self->leases, limits->lease_ttl_us);
 }
 
 void
@@ -1185,9 +1073,7 @@ _pft_redis_admission_get_held (PftRedisAdmission *self)
 
   g_return_val_if_fail (self != NULL, 0);
 
-  g_mutex_lock (&self->lock);
-  n = g_hash_table_size (self->held);
-  g_mutex_unlock (&self->lock);
+  n = _pft_redis_leases_count (self->leases);
   return n;
 }
 
@@ -1196,5 +1082,5 @@ _pft_redis_admission_get_lost_leases (PftRedisAdmission *self)
 {
   g_return_val_if_fail (self != NULL, 0);
 
-  return (guint) g_atomic_int_get (&self->lost_leases);
+  return _pft_redis_leases_get_lost (self->leases);
 }

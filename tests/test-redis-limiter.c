@@ -491,6 +491,24 @@ test_blocking_threads (void)
   g_assert_null (none);
 }
 
+/* Lowering lease-ttl while a permit is held: the renewals follow the new
+ * pace (a third of it), so the lease is not lost once its TTL is short. */
+static void
+test_lease_ttl_live (void)
+{
+  g_autofree char *key = pft_redis_unique_key ("ttl");
+  g_autoptr(PftRateLimiter) limiter = limiter_new (key, 2, 0, 1.0);
+  g_autoptr(PftPermit) permit = acquire (limiter, 1);
+
+  /* The first renewal is due a third of 10 s after the grant; from then
+   * on the lease lives 0.3 s and must be renewed every 0.1 s. */
+  pft_rate_limiter_set_lease_ttl (limiter, 0.3);
+  pft_redis_spin_for (4500 * MS);
+  g_assert_cmpuint (shared (limiter, "in_flight"), ==, 1);
+  pft_permit_release (permit);
+  g_assert_cmpuint (shared (limiter, "in_flight"), ==, 0);
+}
+
 /* ------------------------------------------------------------------ */
 /* Many processes */
 
@@ -936,6 +954,7 @@ main (int argc, char **argv)
   g_test_add_func ("/redis-limiter/resize", test_resize);
   g_test_add_func ("/redis-limiter/cost-settle", test_cost_settle);
   g_test_add_func ("/redis-limiter/blocking-threads", test_blocking_threads);
+  g_test_add_func ("/redis-limiter/lease-ttl-live", test_lease_ttl_live);
   g_test_add_func ("/redis-limiter/processes/one-quota", test_processes_one_quota);
   g_test_add_func ("/redis-limiter/processes/crash", test_processes_crash);
   g_test_add_func ("/redis-limiter/processes/restart", test_restart_mid_run);
