@@ -10,12 +10,11 @@
  * SPDX-License-Identifier: MIT
  */
 
-#include <signal.h>
 #include <string.h>
 
 #include <pft.h>
 
-#include "redis-fixture.h"
+#include "redis-scenarios.h"
 
 #define MS 1000
 #define SEC G_USEC_PER_SEC
@@ -515,92 +514,13 @@ test_lease_ttl_live (void)
 static void
 test_processes_one_quota (void)
 {
-  g_autofree char *key = pft_redis_unique_key ("procs");
-  const char *args[] = { "--limiter", "--per-window", "100", "--window-ms", "1000",
-                         "--max-concurrent", "8", "--parallel", "8", "--hold-ms", "5",
-                         "--seconds", "3", NULL };
-  GSubprocess *procs[4];
-  g_autoptr(GArray) log = NULL;
-  g_autoptr(GArray) t = NULL;
-  guint64 granted = 0;
-  guint max_window, max_flight, in_two = 0;
-
-  pft_redis_log_enable (server, key);
-  for (guint i = 0; i < G_N_ELEMENTS (procs); i++)
-    procs[i] = pft_redis_worker_spawn (server, key, args);
-  for (guint i = 0; i < G_N_ELEMENTS (procs); i++)
-    {
-      granted += pft_redis_worker_wait (procs[i]);
-      g_object_unref (procs[i]);
-    }
-  log = pft_redis_log_read (server, key);
-  t = pft_redis_log_grant_times (log);
-  max_window = pft_redis_log_max_in_window (log, 1 * SEC);
-  max_flight = pft_redis_log_max_in_flight (log);
-  for (guint i = 0; i < t->len; i++)
-    in_two += g_array_index (t, gint64, i) < g_array_index (t, gint64, 0) + 2 * SEC;
-  g_test_message ("4 processes through PftRateLimiter: %" G_GUINT64_FORMAT " grants, at most %u "
-                  "in a 1 s window, %u in flight; utilization of the first 2 windows %.3f",
-                  granted, max_window, max_flight, in_two / 200.0);
-
-  g_assert_cmpuint (pft_redis_log_count (log, 'g'), ==, granted);
-  g_assert_cmpuint (max_window, ==, 100);   /* bound, and never over */
-  g_assert_cmpuint (max_flight, <=, 8);
-  g_assert_cmpuint (max_flight, >=, 2);
-  g_assert_cmpuint (granted, >, 200);
-  pft_redis_log_assert_ids_unique (log);
+  pft_redis_scenario_one_quota (server, TRUE);
 }
 
 static void
 test_processes_crash (void)
 {
-  g_autofree char *key = pft_redis_unique_key ("crash");
-  const char *args[] = { "--limiter", "--max-concurrent", "8", "--ttl-ms", "1000",
-                         "--parallel", "8", "--hold-forever", NULL };
-  g_autoptr(PftRateLimiter) limiter = limiter_new (key, 8, 0, 1.0);
-  g_autoptr(GSubprocess) proc = NULL;
-  g_autoptr(GPtrArray) permits = g_ptr_array_new_with_free_func (g_object_unref);
-  g_autoptr(GDataInputStream) out = NULL;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GArray) log = NULL;
-  g_autofree char *line = NULL;
-  gint64 killed_at;
-  guint regranted = 0;
-
-  pft_rate_limiter_set_lease_ttl (limiter, 1.0);
-  pft_redis_log_enable (server, key);
-  proc = pft_redis_worker_spawn (server, key, args);
-  out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (proc));
-  line = g_data_input_stream_read_line (out, NULL, NULL, &error);
-  g_assert_no_error (error);
-  g_assert_cmpstr (line, ==, "held 8");
-  g_assert_cmpuint (shared (limiter, "in_flight"), ==, 8);
-
-  /* Past two renewals, so the child did renew while it lived. */
-  g_usleep (700 * MS);
-  g_assert_cmpuint (shared (limiter, "in_flight"), ==, 8);
-  killed_at = pft_redis_server_time (server);
-  g_subprocess_send_signal (proc, SIGKILL);
-  g_subprocess_wait (proc, NULL, NULL);
-
-  for (guint i = 0; i < 8; i++)
-    g_ptr_array_add (permits, acquire (limiter, 1));
-  log = pft_redis_log_read (server, key);
-  for (guint i = 0; i < log->len; i++)
-    {
-      PftRedisLogEntry *e = &g_array_index (log, PftRedisLogEntry, i);
-
-      if (e->kind == 'g' && e->t_us > killed_at)
-        {
-          regranted++;
-          /* Within the TTL of the last renewal before the kill, plus one
-           * poll and scheduling slack on a loaded machine. */
-          g_assert_cmpint (e->t_us, <=, killed_at + 1 * SEC + 500 * MS);
-        }
-    }
-  g_assert_cmpuint (pft_redis_log_count (log, 'x'), ==, 8);
-  g_assert_cmpuint (regranted, ==, 8);
-  g_assert_cmpuint (pft_redis_log_max_in_flight (log), ==, 8);
+  pft_redis_scenario_crash (server, TRUE);
 }
 
 /* Redis restarts (data kept) under two worker processes: every grant is
@@ -608,37 +528,7 @@ test_processes_crash (void)
 static void
 test_restart_mid_run (void)
 {
-  g_autofree char *key = pft_redis_unique_key ("restart");
-  const char *args[] = { "--limiter", "--per-window", "50", "--window-ms", "1000",
-                         "--max-concurrent", "4", "--parallel", "4", "--hold-ms", "5",
-                         "--seconds", "3", "--timeout-ms", "10000", NULL };
-  GSubprocess *procs[2];
-  g_autoptr(GArray) log = NULL;
-  guint64 granted = 0;
-  gint64 restarted_at;
-  guint after = 0;
-
-  pft_redis_log_enable (server, key);
-  for (guint i = 0; i < G_N_ELEMENTS (procs); i++)
-    procs[i] = pft_redis_worker_spawn (server, key, args);
-  g_usleep (1200 * MS);
-  pft_redis_server_restart (server, TRUE);
-  restarted_at = pft_redis_server_time (server);
-  for (guint i = 0; i < G_N_ELEMENTS (procs); i++)
-    {
-      granted += pft_redis_worker_wait (procs[i]);
-      g_object_unref (procs[i]);
-    }
-  log = pft_redis_log_read (server, key);
-  for (guint i = 0; i < log->len; i++)
-    after += g_array_index (log, PftRedisLogEntry, i).kind == 'g' &&
-             g_array_index (log, PftRedisLogEntry, i).t_us > restarted_at;
-  g_test_message ("%" G_GUINT64_FORMAT " grants, %u after the restart", granted, after);
-  g_assert_cmpuint (pft_redis_log_count (log, 'g'), ==, granted);
-  pft_redis_log_assert_ids_unique (log);
-  g_assert_cmpuint (after, >, 0);
-  g_assert_cmpuint (pft_redis_log_max_in_window (log, 1 * SEC), <=, 50);
-  g_assert_cmpuint (pft_redis_log_max_in_flight (log), <=, 4);
+  pft_redis_scenario_restart (server, TRUE);
 }
 
 /* ------------------------------------------------------------------ */
