@@ -538,6 +538,18 @@ pft_redis_admission_check_cost (PftRedisAdmission *self,
   return TRUE;
 }
 
+static PftRedisAdmitOp *
+pft_redis_admit_op_new (PftRedisAdmission *self,
+                        guint64            cost)
+{
+  PftRedisAdmitOp *op = g_new0 (PftRedisAdmitOp, 1);
+
+  op->self = _pft_redis_admission_ref (self);
+  op->cost = cost;
+  op->id = pft_redis_admission_new_id ();
+  return op;
+}
+
 static void
 pft_redis_admission_start (PftRedisAdmission   *self,
                            guint64              cost,
@@ -560,11 +572,8 @@ pft_redis_admission_start (PftRedisAdmission   *self,
   if (g_task_return_error_if_cancelled (task))
     return;
 
-  op = g_new0 (PftRedisAdmitOp, 1);
-  op->self = _pft_redis_admission_ref (self);
+  op = pft_redis_admit_op_new (self, cost);
   op->task = g_steal_pointer (&task);
-  op->cost = cost;
-  op->id = pft_redis_admission_new_id ();
   op->loop = loop;
   op->cancellable = cancellable != NULL ? g_object_ref (cancellable) : NULL;
   pft_redis_admission_queue (self, op, NULL, NULL);
@@ -581,12 +590,9 @@ _pft_redis_admission_ask (PftRedisAdmission *self,
   g_return_if_fail (self != NULL);
   g_return_if_fail (func != NULL);
 
-  op = g_new0 (PftRedisAdmitOp, 1);
-  op->self = _pft_redis_admission_ref (self);
+  op = pft_redis_admit_op_new (self, cost);
   op->ask_func = func;
   op->ask_data = data;
-  op->cost = cost;
-  op->id = pft_redis_admission_new_id ();
   pft_redis_admission_queue (self, op, NULL, NULL);
 }
 

@@ -26,6 +26,31 @@ pft_redis_scenario_args (gboolean            limiter,
 }
 
 void
+pft_redis_scenario_window (PftRedisServer *server,
+                           gboolean        limiter)
+{
+  g_autofree char *key = pft_redis_unique_key ("window");
+  const char *args[] = { "--per-window", "20", "--window-ms", "200", "--parallel", "30",
+                         "--seconds", "1", NULL };
+  g_autoptr(GPtrArray) argv = pft_redis_scenario_args (limiter, args);
+  g_autoptr(GSubprocess) proc = NULL;
+  g_autoptr(GArray) log = NULL;
+  guint64 granted;
+
+  pft_redis_log_enable (server, key);
+  proc = pft_redis_worker_spawn (server, key, (const char * const *) argv->pdata);
+  granted = pft_redis_worker_wait (proc);
+  log = pft_redis_log_read (server, key);
+
+  g_assert_cmpuint (pft_redis_log_count (log, 'g'), ==, granted);
+  g_test_message ("granted %" G_GUINT64_FORMAT " in 1 s at 20 per 200 ms", granted);
+  /* Never more than 20 in any 200 ms, and the limit did bind. */
+  g_assert_cmpuint (pft_redis_log_max_in_window (log, 200 * MS), ==, 20);
+  g_assert_cmpuint (granted, >, 20);
+  pft_redis_log_assert_ids_unique (log);
+}
+
+void
 pft_redis_scenario_one_quota (PftRedisServer *server,
                               gboolean        limiter)
 {

@@ -15,6 +15,10 @@ G_BEGIN_DECLS
  * else through the admission under it: the same guarantees, tested at
  * both levels. */
 
+/* One process, 30 at a time against 20 per 200 ms for 1 s: never more
+ * than 20 in any 200 ms of the server's clock, and the limit binds. */
+void pft_redis_scenario_window    (PftRedisServer *server,
+                                   gboolean        limiter);
 /* 4 processes share 100 per 1 s and 8 in flight for 3 s: never more
  * than 100 in any 1 s window nor 8 at once, and the limit binds. */
 void pft_redis_scenario_one_quota (PftRedisServer *server,

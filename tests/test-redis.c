@@ -284,24 +284,7 @@ test_connect_wrong_password (void)
 static void
 test_window_exact (void)
 {
-  g_autofree char *key = pft_redis_unique_key ("window");
-  const char *args[] = { "--per-window", "20", "--window-ms", "200", "--parallel", "30",
-                         "--seconds", "1", NULL };
-  g_autoptr(GSubprocess) proc = NULL;
-  g_autoptr(GArray) log = NULL;
-  guint64 granted;
-
-  pft_redis_log_enable (server, key);
-  proc = pft_redis_worker_spawn (server, key, args);
-  granted = pft_redis_worker_wait (proc);
-  log = pft_redis_log_read (server, key);
-
-  g_assert_cmpuint (pft_redis_log_count (log, 'g'), ==, granted);
-  g_test_message ("granted %" G_GUINT64_FORMAT " in 1 s at 20 per 200 ms", granted);
-  /* Never more than 20 in any 200 ms, and the limit did bind. */
-  g_assert_cmpuint (pft_redis_log_max_in_window (log, 200 * MS), ==, 20);
-  g_assert_cmpuint (granted, >, 20);
-  pft_redis_log_assert_ids_unique (log);
+  pft_redis_scenario_window (server, FALSE);
 }
 
 static void
