@@ -51,6 +51,37 @@ pft_redis_scenario_window (PftRedisServer *server,
 }
 
 void
+pft_redis_scenario_smooth (PftRedisServer *server,
+                           gboolean        limiter)
+{
+  g_autofree char *key = pft_redis_unique_key ("gcra");
+  const char *args[] = { "--per-window", "10", "--window-ms", "1000", "--smooth",
+                         "--parallel", "4", "--seconds", "0.55", NULL };
+  g_autoptr(GPtrArray) argv = pft_redis_scenario_args (limiter, args);
+  g_autoptr(GSubprocess) proc = NULL;
+  g_autoptr(GArray) log = NULL;
+  gint64 prev = 0;
+  guint n = 0;
+
+  pft_redis_log_enable (server, key);
+  proc = pft_redis_worker_spawn (server, key, (const char * const *) argv->pdata);
+  pft_redis_worker_wait (proc);
+  log = pft_redis_log_read (server, key);
+  /* Paced: one every 100 ms on the server's clock, no burst. */
+  for (guint i = 0; i < log->len; i++)
+    {
+      PftRedisLogEntry *e = &g_array_index (log, PftRedisLogEntry, i);
+
+      if (e->kind != 'g')
+        continue;
+      if (n++ > 0)
+        g_assert_cmpint (e->t_us - prev, >=, 100 * MS);
+      prev = e->t_us;
+    }
+  g_assert_cmpuint (n, >=, 5);
+}
+
+void
 pft_redis_scenario_one_quota (PftRedisServer *server,
                               gboolean        limiter)
 {

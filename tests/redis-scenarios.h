@@ -19,6 +19,10 @@ G_BEGIN_DECLS
  * than 20 in any 200 ms of the server's clock, and the limit binds. */
 void pft_redis_scenario_window    (PftRedisServer *server,
                                    gboolean        limiter);
+/* Smooth mode, 10 per 1 s, burst 1: grants at least 100 ms apart on the
+ * server's clock (GCRA). */
+void pft_redis_scenario_smooth    (PftRedisServer *server,
+                                   gboolean        limiter);
 /* 4 processes share 100 per 1 s and 8 in flight for 3 s: never more
  * than 100 in any 1 s window nor 8 at once, and the limit binds. */
 void pft_redis_scenario_one_quota (PftRedisServer *server,

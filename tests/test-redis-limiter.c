@@ -238,6 +238,13 @@ test_window_exact (void)
   pft_redis_scenario_window (server, TRUE);
 }
 
+/* Smooth mode through the limiter: GCRA decided by Redis. */
+static void
+test_smooth (void)
+{
+  pft_redis_scenario_smooth (server, TRUE);
+}
+
 /* Waiters of one process are granted in their order, one slot at a time. */
 static void
 test_fifo (void)
@@ -823,6 +830,7 @@ main (int argc, char **argv)
   g_test_add_func ("/redis-limiter/new/errors", test_new_errors);
   g_test_add_func ("/redis-limiter/new/properties", test_properties);
   g_test_add_func ("/redis-limiter/window/exact", test_window_exact);
+  g_test_add_func ("/redis-limiter/smooth", test_smooth);
   g_test_add_func ("/redis-limiter/fifo", test_fifo);
   g_test_add_func ("/redis-limiter/cancel", test_cancel);
   g_test_add_func ("/redis-limiter/pause", test_pause);

@@ -376,30 +376,7 @@ test_cost_settle (void)
 static void
 test_smooth_gcra (void)
 {
-  g_autofree char *key = pft_redis_unique_key ("gcra");
-  const char *args[] = { "--per-window", "10", "--window-ms", "1000", "--smooth",
-                         "--parallel", "4", "--seconds", "0.55", NULL };
-  g_autoptr(GSubprocess) proc = NULL;
-  g_autoptr(GArray) log = NULL;
-  gint64 prev = 0;
-  guint n = 0;
-
-  pft_redis_log_enable (server, key);
-  proc = pft_redis_worker_spawn (server, key, args);
-  pft_redis_worker_wait (proc);
-  log = pft_redis_log_read (server, key);
-  /* Paced: one every 100 ms on the server's clock, no burst. */
-  for (guint i = 0; i < log->len; i++)
-    {
-      PftRedisLogEntry *e = &g_array_index (log, PftRedisLogEntry, i);
-
-      if (e->kind != 'g')
-        continue;
-      if (n++ > 0)
-        g_assert_cmpint (e->t_us - prev, >=, 100 * MS);
-      prev = e->t_us;
-    }
-  g_assert_cmpuint (n, >=, 5);
+  pft_redis_scenario_smooth (server, FALSE);
 }
 
 /* ------------------------------------------------------------------ */
