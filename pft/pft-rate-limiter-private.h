@@ -8,6 +8,8 @@
 #include <gio/gio.h>
 
 #include "pft-rate-limiter.h"
+#include "pft-rate-limiter-limits.h"
+#include "pft-rate-limiter-stats.h"
 #include "pft-permit.h"
 #include "pft-clock-private.h"
 #include "pft-admission-private.h"
@@ -46,10 +48,11 @@ typedef void (*PftAcquireFunc) (gpointer  user_data,
  * FALSE with @error (PFT_ERROR_INVALID_ARGUMENT): @cost can never go.
  * FALSE, no error, @func NULL: the caller would have to wait (a try).
  * FALSE, no error, @func set: a waiter is queued, first come first served;
- *   @func runs exactly once, in an idle of @context or, when @context is
- *   NULL, in the thread that grants it (without the limiter's lock, maybe
- *   before this returns: for blocking callers). A cancellation seen when
- *   @func is due wins over a grant (the admission is given back first).
+ *   @func runs exactly once, on @context (a batched source) or, when
+ *   @context is NULL, in the thread that grants it (without the limiter's
+ *   lock, maybe before this returns: for blocking callers). A
+ *   cancellation seen when @func is due wins over a grant (the admission
+ *   is given back first).
  * With PFT_ACQUIRE_DEFERRED, always FALSE with no error (see above). */
 gboolean   _pft_rate_limiter_acquire_full (PftRateLimiter  *self,
                                            guint64          cost,

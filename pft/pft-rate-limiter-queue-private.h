@@ -50,10 +50,21 @@ typedef struct
   PftRateLimiterWaiter **done_tail;
 } PftRateLimiterHeld;
 
-/* From pft-rate-limiter.c: the specs of in-flight and waiting, notified
- * after unlocking when they changed. */
-extern GParamSpec *_pft_rate_limiter_pspec_in_flight;
-extern GParamSpec *_pft_rate_limiter_pspec_waiting;
+/* The properties the limiter's other files notify, set by
+ * pft-rate-limiter.c's class_init. */
+typedef enum {
+  PFT_RATE_LIMITER_PSPEC_MAX_CONCURRENT,
+  PFT_RATE_LIMITER_PSPEC_MAX_PER_WINDOW,
+  PFT_RATE_LIMITER_PSPEC_WINDOW,
+  PFT_RATE_LIMITER_PSPEC_MAX_COST_PER_WINDOW,
+  PFT_RATE_LIMITER_PSPEC_MODE,
+  PFT_RATE_LIMITER_PSPEC_BURST,
+  PFT_RATE_LIMITER_PSPEC_IN_FLIGHT,
+  PFT_RATE_LIMITER_PSPEC_WAITING,
+  PFT_RATE_LIMITER_N_PSPECS
+} PftRateLimiterPspec;
+
+extern GParamSpec *_pft_rate_limiter_pspecs[PFT_RATE_LIMITER_N_PSPECS];
 /* Delivers the finished waiters of @held (after unlocking). */
 void     _pft_rate_limiter_deliver         (PftRateLimiterHeld  *held);
 
@@ -82,9 +93,9 @@ _pft_rate_limiter_unlock (PftRateLimiter     *self,
   if (held->done != NULL)
     _pft_rate_limiter_deliver (held);
   if (in_flight)
-    g_object_notify_by_pspec ((GObject *) self, _pft_rate_limiter_pspec_in_flight);
+    g_object_notify_by_pspec ((GObject *) self, _pft_rate_limiter_pspecs[PFT_RATE_LIMITER_PSPEC_IN_FLIGHT]);
   if (waiting)
-    g_object_notify_by_pspec ((GObject *) self, _pft_rate_limiter_pspec_waiting);
+    g_object_notify_by_pspec ((GObject *) self, _pft_rate_limiter_pspecs[PFT_RATE_LIMITER_PSPEC_WAITING]);
 }
 
 static inline gint64

@@ -27,7 +27,7 @@ typedef enum {
 } PftRateLimiterWaiterState;
 
 typedef enum {
-  PFT_WAITER_ON_CONTEXT, /* func runs in an idle of its context */
+  PFT_WAITER_ON_CONTEXT, /* func runs on its context, batched */
   PFT_WAITER_IN_PLACE,   /* func runs where the waiter is finished */
 } PftRateLimiterWaiterMode;
 
@@ -689,6 +689,20 @@ _pft_rate_limiter_acquire_full (PftRateLimiter  *self,
     pft_rate_limiter_enqueue (self, pft_rate_limiter_waiter_new (self, cost, cancellable, context,
                                                                  func, user_data));
   return FALSE;
+}
+
+/* The dispatcher's slot wait, until it calls the core itself. */
+void
+_pft_rate_limiter_acquire_slot_async (PftRateLimiter   *self,
+                                      guint64           cost,
+                                      GCancellable     *cancellable,
+                                      PftSlotReadyFunc  callback,
+                                      gpointer          user_data)
+{
+  g_autoptr(GMainContext) context = g_main_context_ref_thread_default ();
+
+  _pft_rate_limiter_acquire_full (self, cost, PFT_ACQUIRE_DEFERRED, cancellable, context,
+                                  callback, user_data, NULL, NULL);
 }
 
 /* ------------------------------------------------------------------ */

@@ -5,15 +5,12 @@
 
 #include <math.h>
 
-#include <glib/gi18n-lib.h>
-
 #include "pft-enums.h"
 #include "pft-error.h"
 #include "pft-private.h"
 #include "pft-rate-limiter-queue-private.h"
 #include "pft-rate-limiter-redis-private.h"
 #include "pft-rate-window-private.h"
-
 
 /**
  * PftRateLimiter:
@@ -78,8 +75,7 @@ enum {
 };
 
 static GParamSpec *properties[N_PROPS];
-GParamSpec *_pft_rate_limiter_pspec_in_flight;
-GParamSpec *_pft_rate_limiter_pspec_waiting;
+GParamSpec *_pft_rate_limiter_pspecs[PFT_RATE_LIMITER_N_PSPECS];
 static guint signals[N_SIGNALS];
 
 #define DEFAULT_MAX_CONCURRENT 5
@@ -389,9 +385,9 @@ pft_rate_limiter_class_init (PftRateLimiterClass *klass)
                   0, NULL, NULL, NULL,
                   G_TYPE_NONE, 1, G_TYPE_DOUBLE);
 
-  /* For the queue, which notifies them without a call. */
-  _pft_rate_limiter_pspec_in_flight = properties[PROP_IN_FLIGHT];
-  _pft_rate_limiter_pspec_waiting = properties[PROP_WAITING];
+  /* Notified from the limiter's other files. */
+  for (guint i = 0; i < PFT_RATE_LIMITER_N_PSPECS; i++)
+    _pft_rate_limiter_pspecs[i] = properties[PROP_MAX_CONCURRENT + i];
 }
 
 static void
@@ -450,6 +446,245 @@ pft_rate_limiter_new (guint  max_concurrent,
                        "window", window,
                        NULL);
 }
+
+/* ------------------------------------------------------------------ */
+/* Acquire: over the core in pft-rate-limiter-queue.c */
+
+/**
+ * pft_rate_limiter_try_acquire:
+ * @self: a limiter
+ * @cost: the request's cost counted against
+ *   [property@Pft.RateLimiter:max-cost-per-window] (for example estimated
+ *   tokens), or 0 to count the request only
+ * @error: return location for a #GError
+ *
+ * Takes a permit if one can be granted right now, without waiting: a
+ * concurrency slot is free, the window has room for one request and @cost,
+ * no pause is running, and nobody is waiting already (waiters are served
+ * first come, first served).
+ *
+ * Returns: (transfer full) (nullable): a permit, or %NULL with no error
+ *   set when the caller would have to wait, or %NULL with
+ *   [error@Pft.Error.INVALID_ARGUMENT] when @cost exceeds
+ *   [property@Pft.RateLimiter:max-cost-per-window] (it could never go)
+ *
+ * Since: 0.1
+ */
+PftPermit *
+pft_rate_limiter_try_acquire (PftRateLimiter  *self,
+                              guint64          cost,
+                              GError         **error)
+{
+  guint64 entry;
+
+  g_return_val_if_fail (PFT_IS_RATE_LIMITER (self), NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  /* The caller has it now: the request counts from now. */
+  if (!_pft_rate_limiter_acquire_full (self, cost, PFT_ACQUIRE_STARTED, NULL, NULL, NULL, NULL,
+                                       &entry, error))
+    return NULL;
+  return _pft_permit_new (self, cost, entry);
+}
+
+static void
+pft_rate_limiter_acquire_async_done (gpointer  user_data,
+                                     guint64   entry,
+                                     GError   *error)
+{
+  GTask *task = user_data;
+  PftRateLimiter *self = g_task_get_source_object (task);
+  PftPermit *permit;
+
+  if (error != NULL)
+    g_task_return_error (task, error);
+  else
+    {
+      gpointer data = g_task_get_task_data (task);
+      guint64 cost = sizeof (gpointer) >= sizeof (guint64) ? (guint64) GPOINTER_TO_SIZE (data)
+                                                           : *(guint64 *) data;
+
+      permit = _pft_permit_new (self, cost, entry);
+      /* The callback runs now: count the request from here. */
+      _pft_permit_start (permit);
+      g_task_return_pointer (task, permit, g_object_unref);
+    }
+  g_object_unref (task);
+}
+
+/**
+ * pft_rate_limiter_acquire_async:
+ * @self: a limiter
+ * @cost: the request's cost counted against
+ *   [property@Pft.RateLimiter:max-cost-per-window] (for example estimated
+ *   tokens), or 0 to count the request only
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: (scope async): called when the permit is granted, or on error
+ * @user_data: data for @callback
+ *
+ * Waits, without blocking, for a permit: until a concurrency slot is free
+ * and the window has room for one request and @cost, after every earlier
+ * waiter (first come, first served) and after any pause. @callback runs on
+ * the thread-default main context of the caller of this function, never
+ * before it returns.
+ *
+ * Cancelling @cancellable takes the waiter out of the queue at once,
+ * counts nothing, and lets the next waiter go; the callback then gets
+ * `G_IO_ERROR_CANCELLED`.
+ *
+ * Since: 0.1
+ */
+void
+pft_rate_limiter_acquire_async (PftRateLimiter      *self,
+                                guint64              cost,
+                                GCancellable        *cancellable,
+                                GAsyncReadyCallback  callback,
+                                gpointer             user_data)
+{
+  GTask *task;
+
+  g_return_if_fail (PFT_IS_RATE_LIMITER (self));
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, pft_rate_limiter_acquire_async);
+  /* The cost, for the permit: in the pointer itself where it fits (an
+   * allocation per acquire shows in the benchmarks). */
+  if (sizeof (gpointer) >= sizeof (guint64))
+    g_task_set_task_data (task, GSIZE_TO_POINTER ((gsize) cost), NULL);
+  else
+    g_task_set_task_data (task, g_memdup2 (&cost, sizeof cost), g_free);
+
+  /* Every outcome comes back on the task's context (the caller's
+   * thread-default one), even an immediate grant; the task is the
+   * callback's. */
+  _pft_rate_limiter_acquire_full (self, cost, PFT_ACQUIRE_DEFERRED, cancellable,
+                                  g_task_get_context (task), pft_rate_limiter_acquire_async_done,
+                                  task, NULL, NULL);
+}
+
+/**
+ * pft_rate_limiter_acquire_finish:
+ * @self: a limiter
+ * @result: the result given to the callback
+ * @error: return location for a #GError
+ *
+ * Finishes [method@Pft.RateLimiter.acquire_async].
+ *
+ * Returns: (transfer full): the permit, or %NULL with `G_IO_ERROR_CANCELLED`
+ *   or [error@Pft.Error.INVALID_ARGUMENT] (a cost above
+ *   [property@Pft.RateLimiter:max-cost-per-window], also when the limit
+ *   was lowered while waiting)
+ *
+ * Since: 0.1
+ */
+PftPermit *
+pft_rate_limiter_acquire_finish (PftRateLimiter  *self,
+                                 GAsyncResult    *result,
+                                 GError         **error)
+{
+  g_return_val_if_fail (PFT_IS_RATE_LIMITER (self), NULL);
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == pft_rate_limiter_acquire_async, NULL);
+
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+/* A blocking caller, woken by its waiter's func. */
+typedef struct
+{
+  GMutex   mutex;
+  GCond    cond;
+  gboolean done;
+  guint64  entry;
+  GError  *error;
+} PftRateLimiterBlocking;
+
+static void
+pft_rate_limiter_blocking_done (gpointer  user_data,
+                                guint64   entry,
+                                GError   *error)
+{
+  PftRateLimiterBlocking *b = user_data;
+
+  g_mutex_lock (&b->mutex);
+  b->entry = entry;
+  b->error = error;
+  b->done = TRUE;
+  g_cond_signal (&b->cond);
+  g_mutex_unlock (&b->mutex);
+}
+
+/**
+ * pft_rate_limiter_acquire:
+ * @self: a limiter
+ * @cost: the request's cost counted against
+ *   [property@Pft.RateLimiter:max-cost-per-window] (for example estimated
+ *   tokens), or 0 to count the request only
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Blocks the calling thread until a permit is granted, with the same
+ * rules as [method@Pft.RateLimiter.acquire_async]. Meant for worker
+ * threads: it does not iterate any main context.
+ *
+ * Returns: (transfer full): the permit, or %NULL with `G_IO_ERROR_CANCELLED`
+ *   or [error@Pft.Error.INVALID_ARGUMENT] (a cost above
+ *   [property@Pft.RateLimiter:max-cost-per-window])
+ *
+ * Since: 0.1
+ */
+PftPermit *
+pft_rate_limiter_acquire (PftRateLimiter  *self,
+                          guint64          cost,
+                          GCancellable    *cancellable,
+                          GError         **error)
+{
+  PftRateLimiterBlocking b = { 0, };
+  GError *local_error = NULL;
+  guint64 entry;
+  PftPermit *permit;
+
+  g_return_val_if_fail (PFT_IS_RATE_LIMITER (self), NULL);
+  g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  if (g_cancellable_set_error_if_cancelled (cancellable, error))
+    return NULL;
+
+  g_mutex_init (&b.mutex);
+  g_cond_init (&b.cond);
+  if (_pft_rate_limiter_acquire_full (self, cost, PFT_ACQUIRE_STARTED, cancellable, NULL,
+                                      pft_rate_limiter_blocking_done, &b, &entry, &local_error))
+    permit = _pft_permit_new (self, cost, entry);
+  else if (local_error != NULL)
+    permit = NULL;
+  else
+    {
+      /* The waiter's func runs in the thread that grants or cancels it
+       * (maybe this one, already). */
+      g_mutex_lock (&b.mutex);
+      while (!b.done)
+        g_cond_wait (&b.cond, &b.mutex);
+      g_mutex_unlock (&b.mutex);
+      local_error = b.error;
+      permit = NULL;
+      if (local_error == NULL)
+        {
+          permit = _pft_permit_new (self, cost, b.entry);
+          /* The thread runs again now: count the request from here. */
+          _pft_permit_start (permit);
+        }
+    }
+  g_mutex_clear (&b.mutex);
+  g_cond_clear (&b.cond);
+  if (local_error != NULL)
+    g_propagate_error (error, local_error);
+  return permit;
+}
+
+/* ------------------------------------------------------------------ */
+/* Pause and reset */
 
 static gboolean
 pft_rate_limiter_pause_internal (PftRateLimiter *self,
@@ -576,356 +811,6 @@ pft_rate_limiter_reset (PftRateLimiter *self)
   self->probe_failed = FALSE;
   _pft_rate_limiter_process_locked (self, &held);
   _pft_rate_limiter_unlock (self, &held);
-}
-
-/* ------------------------------------------------------------------ */
-/* Limits */
-
-/**
- * pft_rate_limiter_get_max_concurrent:
- * @self: a limiter
- *
- * Gets the concurrency limit, [property@Pft.RateLimiter:max-concurrent].
- *
- * Returns: how many permits may be held at once
- *
- * Since: 0.1
- */
-guint
-pft_rate_limiter_get_max_concurrent (PftRateLimiter *self)
-{
-  guint v;
-
-  g_return_val_if_fail (PFT_IS_RATE_LIMITER (self), 0);
-
-  g_mutex_lock (&self->mutex);
-  v = self->limits.max_concurrent;
-  g_mutex_unlock (&self->mutex);
-  return v;
-}
-
-/**
- * pft_rate_limiter_set_max_concurrent:
- * @self: a limiter
- * @max_concurrent: how many permits may be held at once, at least 1
- *
- * Sets [property@Pft.RateLimiter:max-concurrent]. Raising it admits
- * waiters at once; lowering it admits nobody until fewer than
- * @max_concurrent permits are held (permits already held stay valid), and
- * holds back a permit granted before but not yet handed to its holder
- * until it can be handed over within @max_concurrent.
- *
- * Since: 0.1
- */
-void
-pft_rate_limiter_set_max_concurrent (PftRateLimiter *self,
-                                     guint           max_concurrent)
-{
-  PftRateLimiterHeld held;
-  gboolean changed;
-
-  g_return_if_fail (PFT_IS_RATE_LIMITER (self));
-  PFT_LIMIT_RETURN_IF_BAD_UINT ("max-concurrent", max_concurrent);
-
-  _pft_rate_limiter_lock (self, &held);
-  changed = self->limits.max_concurrent != max_concurrent;
-  self->limits.max_concurrent = max_concurrent;
-  if (changed)
-    {
-      _pft_rate_limiter_unpark_locked (self, &held);
-      _pft_rate_limiter_reconfigure_locked (self, &held);
-    }
-  _pft_rate_limiter_unlock (self, &held);
-
-  if (changed)
-    g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_MAX_CONCURRENT]);
-}
-
-/**
- * pft_rate_limiter_get_max_per_window:
- * @self: a limiter
- *
- * Gets the request limit per window,
- * [property@Pft.RateLimiter:max-per-window].
- *
- * Returns: how many requests may start in any window, or 0 for no limit
- *
- * Since: 0.1
- */
-guint
-pft_rate_limiter_get_max_per_window (PftRateLimiter *self)
-{
-  guint v;
-
-  g_return_val_if_fail (PFT_IS_RATE_LIMITER (self), 0);
-
-  g_mutex_lock (&self->mutex);
-  v = self->limits.max_per_window;
-  g_mutex_unlock (&self->mutex);
-  return v;
-}
-
-/**
- * pft_rate_limiter_set_max_per_window:
- * @self: a limiter
- * @max_per_window: how many requests may start in any window of
- *   [property@Pft.RateLimiter:window] seconds, or 0 for no limit
- *
- * Sets [property@Pft.RateLimiter:max-per-window]; takes effect at once and
- * keeps the requests already counted in the window.
- *
- * Since: 0.1
- */
-void
-pft_rate_limiter_set_max_per_window (PftRateLimiter *self,
-                                     guint           max_per_window)
-{
-  PftRateLimiterHeld held;
-  gboolean changed;
-
-  g_return_if_fail (PFT_IS_RATE_LIMITER (self));
-
-  _pft_rate_limiter_lock (self, &held);
-  changed = self->limits.max_per_window != max_per_window;
-  self->limits.max_per_window = max_per_window;
-  if (changed)
-    _pft_rate_limiter_reconfigure_locked (self, &held);
-  _pft_rate_limiter_unlock (self, &held);
-
-  if (changed)
-    g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_MAX_PER_WINDOW]);
-}
-
-/**
- * pft_rate_limiter_get_window:
- * @self: a limiter
- *
- * Gets the length of the sliding window, [property@Pft.RateLimiter:window].
- *
- * Returns: the window length, in seconds
- *
- * Since: 0.1
- */
-double
-pft_rate_limiter_get_window (PftRateLimiter *self)
-{
-  double v;
-
-  g_return_val_if_fail (PFT_IS_RATE_LIMITER (self), 0);
-
-  g_mutex_lock (&self->mutex);
-  v = self->window;
-  g_mutex_unlock (&self->mutex);
-  return v;
-}
-
-/**
- * pft_rate_limiter_set_window:
- * @self: a limiter
- * @window: the window length in seconds, from 1e-6 to 1e9
- *
- * Sets [property@Pft.RateLimiter:window]; takes effect at once and keeps
- * the requests already counted (they expire @window seconds after they
- * were admitted).
- *
- * Since: 0.1
- */
-void
-pft_rate_limiter_set_window (PftRateLimiter *self,
-                             double          window)
-{
-  PftRateLimiterHeld held;
-  gboolean changed;
-  gint64 window_us;
-
-  GError *error = NULL;
-
-  g_return_if_fail (PFT_IS_RATE_LIMITER (self));
-  _pft_limit_check_window (window, &error);
-  if (!_pft_limit_ok_or_critical (G_STRFUNC, error))
-    return;
-
-  window_us = MAX (1, (gint64) llround (window * G_USEC_PER_SEC));
-
-  _pft_rate_limiter_lock (self, &held);
-  changed = self->window != window;
-  self->window = window;
-  if (self->limits.window_us != window_us)
-    {
-      self->limits.window_us = window_us;
-      _pft_rate_limiter_reconfigure_locked (self, &held);
-    }
-  _pft_rate_limiter_unlock (self, &held);
-
-  if (changed)
-    g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_WINDOW]);
-}
-
-/**
- * pft_rate_limiter_get_max_cost_per_window:
- * @self: a limiter
- *
- * Gets the cost limit per window,
- * [property@Pft.RateLimiter:max-cost-per-window].
- *
- * Returns: how much cost may be admitted in any window, or 0 for no limit
- *
- * Since: 0.1
- */
-guint64
-pft_rate_limiter_get_max_cost_per_window (PftRateLimiter *self)
-{
-  guint64 v;
-
-  g_return_val_if_fail (PFT_IS_RATE_LIMITER (self), 0);
-
-  g_mutex_lock (&self->mutex);
-  v = self->limits.max_cost;
-  g_mutex_unlock (&self->mutex);
-  return v;
-}
-
-/**
- * pft_rate_limiter_set_max_cost_per_window:
- * @self: a limiter
- * @max_cost: how much cost (for example tokens) may be admitted in any
- *   window of [property@Pft.RateLimiter:window] seconds, or 0 for no limit
- *
- * Sets [property@Pft.RateLimiter:max-cost-per-window]; takes effect at
- * once and keeps the costs already counted. Waiters whose cost is above
- * the new limit fail with [error@Pft.Error.INVALID_ARGUMENT].
- *
- * Since: 0.1
- */
-void
-pft_rate_limiter_set_max_cost_per_window (PftRateLimiter *self,
-                                          guint64         max_cost)
-{
-  PftRateLimiterHeld held;
-  gboolean changed;
-
-  g_return_if_fail (PFT_IS_RATE_LIMITER (self));
-
-  _pft_rate_limiter_lock (self, &held);
-  changed = self->limits.max_cost != max_cost;
-  self->limits.max_cost = max_cost;
-  if (changed)
-    {
-      _pft_rate_limiter_fail_costly_locked (self, &held);
-      _pft_rate_limiter_reconfigure_locked (self, &held);
-    }
-  _pft_rate_limiter_unlock (self, &held);
-
-  if (changed)
-    g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_MAX_COST_PER_WINDOW]);
-}
-
-/**
- * pft_rate_limiter_get_mode:
- * @self: a limiter
- *
- * Gets the admission mode, [property@Pft.RateLimiter:mode].
- *
- * Returns: how the window limits are spread over time
- *
- * Since: 0.1
- */
-PftLimiterMode
-pft_rate_limiter_get_mode (PftRateLimiter *self)
-{
-  PftLimiterMode v;
-
-  g_return_val_if_fail (PFT_IS_RATE_LIMITER (self), PFT_LIMITER_MODE_SLIDING_WINDOW);
-
-  g_mutex_lock (&self->mutex);
-  v = self->limits.mode;
-  g_mutex_unlock (&self->mutex);
-  return v;
-}
-
-/**
- * pft_rate_limiter_set_mode:
- * @self: a limiter
- * @mode: the new mode
- *
- * Sets [property@Pft.RateLimiter:mode]. Switching to smooth pacing goes on
- * from the last admission (no fresh burst); switching back keeps the
- * window's history.
- *
- * Since: 0.1
- */
-void
-pft_rate_limiter_set_mode (PftRateLimiter *self,
-                           PftLimiterMode  mode)
-{
-  PftRateLimiterHeld held;
-  gboolean changed;
-
-  g_return_if_fail (PFT_IS_RATE_LIMITER (self));
-  g_return_if_fail (mode == PFT_LIMITER_MODE_SLIDING_WINDOW || mode == PFT_LIMITER_MODE_SMOOTH);
-
-  _pft_rate_limiter_lock (self, &held);
-  changed = self->limits.mode != mode;
-  self->limits.mode = mode;
-  if (changed)
-    _pft_rate_limiter_reconfigure_locked (self, &held);
-  _pft_rate_limiter_unlock (self, &held);
-
-  if (changed)
-    g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_MODE]);
-}
-
-/**
- * pft_rate_limiter_get_burst:
- * @self: a limiter
- *
- * Gets the burst size of the smooth mode, [property@Pft.RateLimiter:burst].
- *
- * Returns: how many requests smooth mode admits back to back
- *
- * Since: 0.1
- */
-guint
-pft_rate_limiter_get_burst (PftRateLimiter *self)
-{
-  guint v;
-
-  g_return_val_if_fail (PFT_IS_RATE_LIMITER (self), 1);
-
-  g_mutex_lock (&self->mutex);
-  v = self->limits.burst;
-  g_mutex_unlock (&self->mutex);
-  return v;
-}
-
-/**
- * pft_rate_limiter_set_burst:
- * @self: a limiter
- * @burst: how many requests smooth mode admits back to back, at least 1
- *
- * Sets [property@Pft.RateLimiter:burst].
- *
- * Since: 0.1
- */
-void
-pft_rate_limiter_set_burst (PftRateLimiter *self,
-                            guint           burst)
-{
-  PftRateLimiterHeld held;
-  gboolean changed;
-
-  g_return_if_fail (PFT_IS_RATE_LIMITER (self));
-  PFT_LIMIT_RETURN_IF_BAD_UINT ("burst", burst);
-
-  _pft_rate_limiter_lock (self, &held);
-  changed = self->limits.burst != burst;
-  self->limits.burst = burst;
-  if (changed)
-    _pft_rate_limiter_reconfigure_locked (self, &held);
-  _pft_rate_limiter_unlock (self, &held);
-
-  if (changed)
-    g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_BURST]);
 }
 
 /* ------------------------------------------------------------------ */

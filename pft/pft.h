@@ -22,6 +22,8 @@
 # include "pft-rate-limiter.h"
 # include "pft-rate-limiter-redis.h"
 # include "pft-permit.h"
+# include "pft-rate-limiter-limits.h"
+# include "pft-rate-limiter-stats.h"
 # include "pft-limiter-registry.h"
 # include "pft-presets.h"
 # include "pft-throttled-batch-node.h"

@@ -570,6 +570,69 @@ test_configure_and_stats (void)
   g_clear_object (&a.permit);
 }
 
+/* The core, with no context: the waiter's func runs in the thread that
+ * grants it, without the limiter's lock (it may call the limiter). */
+typedef struct
+{
+  PftRateLimiter *limiter;
+  GThread        *thread;
+  guint64         entry;
+  guint           in_flight;
+  gboolean        done;
+} InPlace;
+
+static void
+in_place_func (gpointer  user_data,
+               guint64   entry,
+               GError   *error)
+{
+  InPlace *ip = user_data;
+
+  g_assert_no_error (error);
+  ip->thread = g_thread_self ();
+  ip->entry = entry;
+  ip->in_flight = pft_rate_limiter_get_in_flight (ip->limiter);
+  ip->done = TRUE;
+}
+
+static PftRateLimiter *release_thread_limiter;
+
+static gpointer
+release_slot (gpointer data)
+{
+  _pft_rate_limiter_release (release_thread_limiter, *(guint64 *) data);
+  return NULL;
+}
+
+static void
+test_in_place (void)
+{
+  g_autoptr(PftRateLimiter) limiter = pft_rate_limiter_new (1, 0, 1);
+  InPlace ip = { limiter, NULL, 0, 0, FALSE };
+  GError *error = NULL;
+  guint64 held, entry = 0;
+
+  g_assert_true (_pft_rate_limiter_acquire_full (limiter, 0, PFT_ACQUIRE_NONE, NULL, NULL, NULL, NULL,
+                                                 &held, &error));
+  g_assert_no_error (error);
+  /* Queued: FALSE, no error, func not called yet. */
+  g_assert_false (_pft_rate_limiter_acquire_full (limiter, 0, PFT_ACQUIRE_NONE, NULL, NULL,
+                                                  in_place_func, &ip, &entry, &error));
+  g_assert_no_error (error);
+  g_assert_false (ip.done);
+  g_assert_cmpuint (pft_rate_limiter_get_waiting (limiter), ==, 1);
+
+  /* Released from another thread: the waiter is granted there. */
+  release_thread_limiter = limiter;
+  g_thread_join (g_thread_new ("release", release_slot, &held));
+  g_assert_true (ip.done);
+  g_assert_true (ip.thread != main_thread);
+  g_assert_cmpuint (ip.in_flight, ==, 1);
+  g_assert_cmpuint (pft_rate_limiter_get_waiting (limiter), ==, 0);
+  _pft_rate_limiter_release (limiter, ip.entry);
+  g_assert_cmpuint (pft_rate_limiter_get_in_flight (limiter), ==, 0);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -582,6 +645,7 @@ main (int   argc,
   g_test_add_func ("/admission-seam/backend-error", test_backend_error);
   g_test_add_func ("/admission-seam/refusal-hint", test_refusal_hint);
   g_test_add_func ("/admission-seam/configure-and-stats", test_configure_and_stats);
+  g_test_add_func ("/admission-seam/in-place", test_in_place);
 
   return g_test_run ();
 }
