@@ -13,6 +13,7 @@
 #include "pft-error.h"
 #include "pft-node.h"
 #include "pft-rate-limiter.h"
+#include "pft-rate-limiter-limits.h"
 
 /* Probing past the last wall: allowed after PROBE_EVERY rounds in use
  * just below it; each failed probe doubles the wait, up to the max. */

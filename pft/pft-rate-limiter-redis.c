@@ -13,6 +13,7 @@
 #include "pft-rate-limiter-private.h"
 #include "pft-rate-limiter-redis.h"
 #include "pft-rate-limiter-redis-private.h"
+#include "pft-rate-limiter-stats.h"
 
 #ifdef PFT_HAVE_REDIS
 # include "pft-redis-backend-private.h"
