@@ -15,6 +15,8 @@
 #include <pft.h>
 
 #include "redis-scenarios.h"
+#include "sim-api.h"
+#include "test-util.h"
 
 #define MS 1000
 #define SEC G_USEC_PER_SEC
@@ -500,6 +502,50 @@ test_lease_ttl_live (void)
   g_assert_cmpuint (shared (limiter, "in_flight"), ==, 0);
 }
 
+/* A throttled batch node on a Redis limiter: the engine's dispatcher
+ * (slots, not permits) goes through the same asks; the server's log
+ * shows every item admitted once and never more than the limit at once. */
+static void
+test_throttled_node (void)
+{
+  g_autofree char *key = pft_redis_unique_key ("node");
+  g_autoptr(PftRateLimiter) limiter = limiter_new (key, 3, 0, 1.0);
+  SimApi api = { .duration_ms = 3 };
+  SimProbe probe = { 0 };
+  g_autoptr(PftNode) node = NULL;
+  g_autoptr(PftStore) store = pft_store_new ();
+  g_autoptr(PftValues) items = pft_values_new ();
+  g_autoptr(PftValues) results = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GArray) log = NULL;
+  g_autofree char *action = NULL;
+
+  sim_api_init (&api);
+  node = sim_throttled_node_new (&api);
+  pft_throttled_batch_node_set_limiter (PFT_THROTTLED_BATCH_NODE (node), limiter);
+  pft_batch_node_set_max_concurrent (PFT_BATCH_NODE (node), 3);
+  sim_node_set_probe (node, &probe);
+  for (guint i = 0; i < 40; i++)
+    pft_values_append_int (items, i);
+  pft_store_set_values (store, "items", items);
+  pft_redis_log_enable (server, key);
+
+  action = test_run_async (node, store, NULL, &error);
+  g_assert_no_error (error);
+  results = pft_store_dup_values (store, "results");
+  g_assert_cmpuint (pft_values_get_length (results), ==, 40);
+  for (guint i = 0; i < 40; i++)
+    g_assert_cmpint (pft_values_get_int (results, i), ==, i);
+  g_assert_cmpint (probe.max_in_flight, <=, 3);
+
+  g_assert_cmpuint (shared (limiter, "in_flight"), ==, 0);   /* also a barrier */
+  log = pft_redis_log_read (server, key);
+  g_assert_cmpuint (pft_redis_log_count (log, 'g'), ==, 40);
+  g_assert_cmpuint (pft_redis_log_count (log, 'r'), ==, 40);
+  g_assert_cmpuint (pft_redis_log_max_in_flight (log), <=, 3);
+  sim_api_clear (&api);
+}
+
 /* ------------------------------------------------------------------ */
 /* Many processes */
 
@@ -838,6 +884,7 @@ main (int argc, char **argv)
   g_test_add_func ("/redis-limiter/cost-settle", test_cost_settle);
   g_test_add_func ("/redis-limiter/blocking-threads", test_blocking_threads);
   g_test_add_func ("/redis-limiter/lease-ttl-live", test_lease_ttl_live);
+  g_test_add_func ("/redis-limiter/throttled-node", test_throttled_node);
   g_test_add_func ("/redis-limiter/processes/one-quota", test_processes_one_quota);
   g_test_add_func ("/redis-limiter/processes/crash", test_processes_crash);
   g_test_add_func ("/redis-limiter/processes/restart", test_restart_mid_run);
