@@ -212,6 +212,21 @@ test_properties (void)
   g_assert_null (pft_rate_limiter_get_redis_uri (memory));
   pft_rate_limiter_set_fallback (memory, PFT_LIMITER_FALLBACK_LOCAL);
   g_assert_cmpint (pft_rate_limiter_get_fallback (memory), ==, PFT_LIMITER_FALLBACK_LOCAL);
+  {
+    g_autoptr(PftPermit) permit = acquire (memory, 1);
+    g_autoptr(GVariant) stats = pft_rate_limiter_dup_shared_stats (memory, NULL, &error);
+    const char *b = NULL;
+    guint32 n = 0;
+
+    /* Its own counts, in the same keys. */
+    g_assert_no_error (error);
+    g_assert_true (g_variant_lookup (stats, "backend", "&s", &b));
+    g_assert_cmpstr (b, ==, "memory");
+    g_assert_true (g_variant_lookup (stats, "in_flight", "u", &n));
+    g_assert_cmpuint (n, ==, 1);
+    g_assert_true (g_variant_lookup (stats, "window_count", "u", &n));
+    g_assert_cmpuint (n, ==, 1);
+  }
 
   /* AUTH on the running connection too: an admission goes through. */
   g_clear_object (&limiter);
