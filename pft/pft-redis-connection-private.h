@@ -8,6 +8,8 @@
 #include <gio/gio.h>
 #include <hiredis/hiredis.h>
 
+#include "pft-redis-uri-private.h"
+
 G_BEGIN_DECLS
 
 /* A PftRedisConnection is one hiredis async connection, attached with
@@ -43,25 +45,6 @@ typedef void (*PftRedisReplyFunc) (PftRedisConnection *conn,
                                    redisReply         *reply,
                                    const GError       *error,
                                    gpointer            user_data);
-
-/* What a redis:// URI says. */
-typedef struct
-{
-  char *host;
-  int   port;
-  int   db;
-  char *user;       /* ACL user (Redis 6+), or NULL */
-  char *password;   /* or NULL */
-  char *display;    /* the URI with the password replaced by "***" */
-} PftRedisUri;
-
-gboolean            _pft_redis_uri_parse               (const char         *uri,
-                                                        PftRedisUri        *out,
-                                                        GError            **error);
-void                _pft_redis_uri_clear               (PftRedisUri        *uri);
-/* @uri with anything between "://" and the last '@' replaced by "***":
- * safe to print even when @uri does not parse. */
-char               *_pft_redis_uri_redact              (const char         *uri);
 
 /* The shared connection for (@uri, @key): checks synchronously that the
  * server answers, accepts the password and the database, within
