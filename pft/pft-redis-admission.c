@@ -7,7 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "pft.h"
+#include "pft-error.h"
 #include "pft-redis-admission-private.h"
 #include "pft-redis-connection-private.h"
 #include "pft-redis-leases-private.h"
