@@ -51,11 +51,6 @@ typedef struct
   GList              sleeper_link;
 } PftRedisAdmitOp;
 
-typedef struct
-{
-  char   *lease;
-  gint64  retry_after_us;
-} PftRedisTryResult;
 
 
 /* ------------------------------------------------------------------ */
@@ -174,24 +169,13 @@ pft_redis_admit_op_fail (PftRedisAdmitOp *op,
   pft_redis_admit_op_free (op);
 }
 
-/* The answer to a single try: @lease (transfer full) or @retry_after_us. */
+/* The answer to an ask: @lease (transfer full) or @retry_after_us. */
 static void
-pft_redis_admit_op_return_try (PftRedisAdmitOp *op,
-                               char            *lease,
-                               gint64           retry_after_us)
+pft_redis_admit_op_answer (PftRedisAdmitOp *op,
+                           char            *lease,
+                           gint64           retry_after_us)
 {
-  PftRedisTryResult *res;
-
-  if (op->ask_func != NULL)
-    {
-      op->ask_func (lease, retry_after_us, NULL, op->ask_data);
-      pft_redis_admit_op_free (op);
-      return;
-    }
-  res = g_new0 (PftRedisTryResult, 1);
-  res->lease = lease;
-  res->retry_after_us = retry_after_us;
-  g_task_return_pointer (op->task, res, g_free);
+  op->ask_func (lease, retry_after_us, NULL, op->ask_data);
   pft_redis_admit_op_free (op);
 }
 
@@ -314,7 +298,7 @@ pft_redis_admit_op_decided (PftRedisAdmitOp *op,
         }
       if (!op->loop)
         {
-          pft_redis_admit_op_return_try (op, g_steal_pointer (&op->id), 0);
+          pft_redis_admit_op_answer (op, g_steal_pointer (&op->id), 0);
           return;
         }
       g_task_return_pointer (op->task, g_steal_pointer (&op->id), g_free);
@@ -324,7 +308,7 @@ pft_redis_admit_op_decided (PftRedisAdmitOp *op,
 
   if (!op->loop)
     {
-      pft_redis_admit_op_return_try (op, NULL, MAX (1, value));
+      pft_redis_admit_op_answer (op, NULL, MAX (1, value));
       return;
     }
   if (g_cancellable_is_cancelled (op->cancellable))
@@ -553,17 +537,15 @@ pft_redis_admit_op_new (PftRedisAdmission *self,
 static void
 pft_redis_admission_start (PftRedisAdmission   *self,
                            guint64              cost,
-                           gboolean             loop,
                            GCancellable        *cancellable,
                            GAsyncReadyCallback  callback,
-                           gpointer             user_data,
-                           gpointer             source_tag)
+                           gpointer             user_data)
 {
   g_autoptr(GTask) task = g_task_new (NULL, cancellable, callback, user_data);
   GError *error = NULL;
   PftRedisAdmitOp *op;
 
-  g_task_set_source_tag (task, source_tag);
+  g_task_set_source_tag (task, _pft_redis_admission_admit_async);
   if (!pft_redis_admission_check_cost (self, cost, &error))
     {
       g_task_return_error (task, error);
@@ -574,7 +556,7 @@ pft_redis_admission_start (PftRedisAdmission   *self,
 
   op = pft_redis_admit_op_new (self, cost);
   op->task = g_steal_pointer (&task);
-  op->loop = loop;
+  op->loop = TRUE;
   op->cancellable = cancellable != NULL ? g_object_ref (cancellable) : NULL;
   pft_redis_admission_queue (self, op, NULL, NULL);
 }
@@ -597,48 +579,6 @@ _pft_redis_admission_ask (PftRedisAdmission *self,
 }
 
 void
-_pft_redis_admission_try_admit_async (PftRedisAdmission   *self,
-                                      guint64              cost,
-                                      GCancellable        *cancellable,
-                                      GAsyncReadyCallback  callback,
-                                      gpointer             user_data)
-{
-  g_return_if_fail (self != NULL);
-
-  pft_redis_admission_start (self, cost, FALSE, cancellable, callback, user_data,
-                             _pft_redis_admission_try_admit_async);
-}
-
-gboolean
-_pft_redis_admission_try_admit_finish (PftRedisAdmission  *self,
-                                       GAsyncResult       *result,
-                                       char              **lease,
-                                       gint64             *retry_after_us,
-                                       GError            **error)
-{
-  PftRedisTryResult *res;
-  gboolean granted;
-
-  g_return_val_if_fail (g_task_is_valid (result, NULL), FALSE);
-
-  if (lease != NULL)
-    *lease = NULL;
-  if (retry_after_us != NULL)
-    *retry_after_us = 0;
-  res = g_task_propagate_pointer (G_TASK (result), error);
-  if (res == NULL)
-    return FALSE;
-  granted = res->lease != NULL;
-  if (lease != NULL)
-    *lease = g_steal_pointer (&res->lease);
-  if (retry_after_us != NULL)
-    *retry_after_us = res->retry_after_us;
-  g_free (res->lease);
-  g_free (res);
-  return granted;
-}
-
-void
 _pft_redis_admission_admit_async (PftRedisAdmission   *self,
                                   guint64              cost,
                                   GCancellable        *cancellable,
@@ -647,8 +587,7 @@ _pft_redis_admission_admit_async (PftRedisAdmission   *self,
 {
   g_return_if_fail (self != NULL);
 
-  pft_redis_admission_start (self, cost, TRUE, cancellable, callback, user_data,
-                             _pft_redis_admission_admit_async);
+  pft_redis_admission_start (self, cost, cancellable, callback, user_data);
 }
 
 char *
@@ -693,73 +632,57 @@ pft_redis_admission_parse_stats (redisReply    *reply,
   return TRUE;
 }
 
-static GTask *pft_redis_admission_task_new (PftRedisAdmission   *self,
-                                            gpointer             tag,
-                                            GAsyncReadyCallback  callback,
-                                            gpointer             user_data);
+/* A settle or a pause: its number to @func, or only logged when @func is
+ * NULL (a lost settle or pause is one the next window or the next 429
+ * corrects). */
+typedef struct
+{
+  PftRedisAdmission *self;
+  PftRedisDoneFunc   func;
+  gpointer           data;
+  const char        *script;
+} PftRedisDone;
 
 static void
-pft_redis_admission_on_task_reply (PftRedisConnection *conn,
+pft_redis_admission_on_done_reply (PftRedisConnection *conn,
                                    redisReply         *reply,
                                    const GError       *error,
                                    gpointer            data)
 {
-  GTask *task = data;
-  PftRedisAdmission *self = g_task_get_task_data (task);
-  gpointer tag = g_task_get_source_tag (task);
+  PftRedisDone *d = data;
+  g_autoptr(GError) failed = NULL;
+  gint64 value = 0;
 
   if (error != NULL)
-    g_task_return_error (task, pft_redis_admission_wrap_error (self, error));
-  else if (tag == _pft_redis_admission_settle_async)
-    {
-      if (reply->type != REDIS_REPLY_INTEGER)
-        g_task_return_error (task, pft_redis_admission_bad_reply (self, "settle"));
-      else
-        g_task_return_boolean (task, reply->integer > 0);
-    }
-  else   /* pause */
-    {
-      gint64 extended, until;
-
-      if (!pft_redis_reply_int (reply, 0, &extended) || !pft_redis_reply_int (reply, 1, &until))
-        g_task_return_error (task, pft_redis_admission_bad_reply (self, "pause"));
-      else
-        g_task_return_int (task, extended);
-    }
-  g_object_unref (task);
+    failed = pft_redis_admission_wrap_error (d->self, error);
+  else if (reply->type == REDIS_REPLY_INTEGER)
+    value = reply->integer;
+  else if (!pft_redis_reply_int (reply, 0, &value))   /* pause: {extended, until} */
+    failed = pft_redis_admission_bad_reply (d->self, d->script);
+  if (d->func != NULL)
+    d->func (value, failed, d->data);
+  else if (failed != NULL)
+    g_debug ("%s", failed->message);
+  _pft_redis_admission_unref (d->self);
+  g_free (d);
 }
 
-/* For settle and pause without a callback: errors only logged (a lost
- * settle or pause is one the next window or the next 429 corrects). */
 static void
-pft_redis_admission_on_ignored_reply (PftRedisConnection *conn,
-                                      redisReply         *reply,
-                                      const GError       *error,
-                                      gpointer            data)
+pft_redis_admission_eval_done (PftRedisAdmission *self,
+                               PftRedisScriptId   script,
+                               const char        *name,
+                               guint              n_args,
+                               const char       **args,
+                               PftRedisDoneFunc   func,
+                               gpointer           data)
 {
-  PftRedisAdmission *self = data;
+  PftRedisDone *d = g_new0 (PftRedisDone, 1);
 
-  if (error != NULL)
-    g_debug ("Quota “%s”: %s", self->key, error->message);
-  _pft_redis_admission_unref (self);
-}
-
-/* Runs @script for a task of @tag, or for nothing when @callback is NULL. */
-static void
-pft_redis_admission_eval_task (PftRedisAdmission   *self,
-                               PftRedisScriptId     script,
-                               guint                n_args,
-                               const char         **args,
-                               gpointer             tag,
-                               GAsyncReadyCallback  callback,
-                               gpointer             user_data)
-{
-  if (callback == NULL)
-    pft_redis_admission_eval (self, script, n_args, args, pft_redis_admission_on_ignored_reply,
-                              _pft_redis_admission_ref (self));
-  else
-    pft_redis_admission_eval (self, script, n_args, args, pft_redis_admission_on_task_reply,
-                              pft_redis_admission_task_new (self, tag, callback, user_data));
+  d->self = _pft_redis_admission_ref (self);
+  d->func = func;
+  d->data = data;
+  d->script = name;
+  pft_redis_admission_eval (self, script, n_args, args, pft_redis_admission_on_done_reply, d);
 }
 
 typedef struct
@@ -788,27 +711,13 @@ pft_redis_admission_on_query_reply (PftRedisConnection *conn,
   g_free (q);
 }
 
-static GTask *
-pft_redis_admission_task_new (PftRedisAdmission   *self,
-                              gpointer             tag,
-                              GAsyncReadyCallback  callback,
-                              gpointer             user_data)
-{
-  GTask *task = g_task_new (NULL, NULL, callback, user_data);
-
-  g_task_set_source_tag (task, tag);
-  g_task_set_task_data (task, _pft_redis_admission_ref (self),
-                        (GDestroyNotify) _pft_redis_admission_unref);
-  return task;
-}
-
 void
-_pft_redis_admission_settle_async (PftRedisAdmission   *self,
-                                   const char          *lease,
-                                   guint64              old_cost,
-                                   guint64              new_cost,
-                                   GAsyncReadyCallback  callback,
-                                   gpointer             user_data)
+_pft_redis_admission_settle (PftRedisAdmission *self,
+                             const char        *lease,
+                             guint64            old_cost,
+                             guint64            new_cost,
+                             PftRedisDoneFunc   func,
+                             gpointer           data)
 {
   PftRedisLimits l;
   char buf[5][32];
@@ -826,23 +735,14 @@ _pft_redis_admission_settle_async (PftRedisAdmission   *self,
   args[0] = lease;
   for (guint i = 0; i < 5; i++)
     args[1 + i] = buf[i];
-  pft_redis_admission_eval_task (self, PFT_REDIS_SCRIPT_SETTLE, 6, args,
-                                 _pft_redis_admission_settle_async, callback, user_data);
-}
-
-gboolean
-_pft_redis_admission_settle_finish (PftRedisAdmission  *self,
-                                    GAsyncResult       *result,
-                                    GError            **error)
-{
-  return g_task_propagate_boolean (G_TASK (result), error);
+  pft_redis_admission_eval_done (self, PFT_REDIS_SCRIPT_SETTLE, "settle", 6, args, func, data);
 }
 
 void
-_pft_redis_admission_pause_async (PftRedisAdmission   *self,
-                                  double               seconds,
-                                  GAsyncReadyCallback  callback,
-                                  gpointer             user_data)
+_pft_redis_admission_pause (PftRedisAdmission *self,
+                            double             seconds,
+                            PftRedisDoneFunc   func,
+                            gpointer           data)
 {
   char buf[32];
   const char *args[] = { buf };
@@ -852,53 +752,7 @@ _pft_redis_admission_pause_async (PftRedisAdmission   *self,
 
   /* Capped at about 292 years, as the in-process limiter. */
   g_snprintf (buf, sizeof buf, "%.0f", ceil (MIN (seconds, 9.2e9) * G_USEC_PER_SEC));
-  pft_redis_admission_eval_task (self, PFT_REDIS_SCRIPT_PAUSE, 1, args,
-                                 _pft_redis_admission_pause_async, callback, user_data);
-}
-
-gboolean
-_pft_redis_admission_pause_finish (PftRedisAdmission  *self,
-                                   GAsyncResult       *result,
-                                   gboolean           *extended,
-                                   GError            **error)
-{
-  GError *local = NULL;
-  gssize v = g_task_propagate_int (G_TASK (result), &local);
-
-  if (local != NULL)
-    {
-      g_propagate_error (error, local);
-      return FALSE;
-    }
-  if (extended != NULL)
-    *extended = v != 0;
-  return TRUE;
-}
-
-static void
-pft_redis_admission_on_stats_for_task (const PftRedisStats *stats,
-                                       const GError        *error,
-                                       gpointer             data)
-{
-  GTask *task = data;
-
-  if (stats == NULL)
-    g_task_return_error (task, g_error_copy (error));
-  else
-    g_task_return_pointer (task, g_memdup2 (stats, sizeof *stats), g_free);
-  g_object_unref (task);
-}
-
-void
-_pft_redis_admission_stats_async (PftRedisAdmission   *self,
-                                  GAsyncReadyCallback  callback,
-                                  gpointer             user_data)
-{
-  g_return_if_fail (self != NULL);
-
-  _pft_redis_admission_query_stats (self, pft_redis_admission_on_stats_for_task,
-                                    pft_redis_admission_task_new (self, _pft_redis_admission_stats_async,
-                                                                  callback, user_data));
+  pft_redis_admission_eval_done (self, PFT_REDIS_SCRIPT_PAUSE, "pause", 1, args, func, data);
 }
 
 static void
@@ -932,20 +786,94 @@ _pft_redis_admission_query_stats (PftRedisAdmission *self,
   pft_redis_admission_queue (self, NULL, NULL, q);
 }
 
-gboolean
-_pft_redis_admission_stats_finish (PftRedisAdmission  *self,
-                                   GAsyncResult       *result,
-                                   PftRedisStats      *stats,
-                                   GError            **error)
+/* A blocking reading: the waiting thread and the "pft-redis" thread share
+ * it, whoever is last frees it. */
+typedef struct
 {
-  PftRedisStats *s = g_task_propagate_pointer (G_TASK (result), error);
+  gatomicrefcount ref;
+  GMutex          lock;
+  GCond           cond;
+  gboolean        done;
+  PftRedisStats   stats;
+  GError         *error;
+} PftRedisReading;
 
-  if (s == NULL)
-    return FALSE;
+static void
+pft_redis_reading_unref (PftRedisReading *r)
+{
+  if (!g_atomic_ref_count_dec (&r->ref))
+    return;
+  g_clear_error (&r->error);
+  g_mutex_clear (&r->lock);
+  g_cond_clear (&r->cond);
+  g_free (r);
+}
+
+static void
+pft_redis_reading_on_reply (const PftRedisStats *stats,
+                            const GError        *error,
+                            gpointer             data)
+{
+  PftRedisReading *r = data;
+
+  g_mutex_lock (&r->lock);
   if (stats != NULL)
-    *stats = *s;
-  g_free (s);
-  return TRUE;
+    r->stats = *stats;
+  else
+    r->error = g_error_copy (error);
+  r->done = TRUE;
+  g_cond_broadcast (&r->cond);
+  g_mutex_unlock (&r->lock);
+  pft_redis_reading_unref (r);
+}
+
+static void
+pft_redis_reading_on_cancelled (GCancellable *cancellable,
+                                gpointer      data)
+{
+  PftRedisReading *r = data;
+
+  g_mutex_lock (&r->lock);
+  g_cond_broadcast (&r->cond);
+  g_mutex_unlock (&r->lock);
+}
+
+gboolean
+_pft_redis_admission_read_stats (PftRedisAdmission  *self,
+                                 GCancellable       *cancellable,
+                                 PftRedisStats      *stats,
+                                 GError            **error)
+{
+  PftRedisReading *r = g_new0 (PftRedisReading, 1);
+  gulong id = 0;
+  gboolean ok, done;
+
+  g_return_val_if_fail (self != NULL, FALSE);
+
+  g_atomic_ref_count_init (&r->ref);
+  g_atomic_ref_count_inc (&r->ref);   /* one for the reply */
+  g_mutex_init (&r->lock);
+  g_cond_init (&r->cond);
+  _pft_redis_admission_query_stats (self, pft_redis_reading_on_reply, r);
+
+  if (cancellable != NULL)
+    id = g_cancellable_connect (cancellable, G_CALLBACK (pft_redis_reading_on_cancelled), r, NULL);
+  g_mutex_lock (&r->lock);
+  while (!r->done && !g_cancellable_is_cancelled (cancellable))
+    g_cond_wait (&r->cond, &r->lock);
+  done = r->done;
+  ok = done && r->error == NULL;
+  if (ok && stats != NULL)
+    *stats = r->stats;
+  else if (done && !ok)
+    g_propagate_error (error, g_steal_pointer (&r->error));
+  g_mutex_unlock (&r->lock);
+  if (id != 0)
+    g_cancellable_disconnect (cancellable, id);
+  if (!done)
+    g_cancellable_set_error_if_cancelled (cancellable, error);
+  pft_redis_reading_unref (r);
+  return ok;
 }
 
 /* ------------------------------------------------------------------ */

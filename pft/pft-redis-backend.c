@@ -340,7 +340,7 @@ pft_redis_backend_settle (PftAdmission *admission,
     return freed;
   /* Fire and forget: the script makes it absolute, so a resend is
    * harmless; the room it frees shows at the next ask. */
-  _pft_redis_admission_settle_async (self->adm, lease, old_cost, new_cost, NULL, NULL);
+  _pft_redis_admission_settle (self->adm, lease, old_cost, new_cost, NULL, NULL);
   return new_cost < old_cost;
 }
 
@@ -366,7 +366,7 @@ pft_redis_backend_pause (PftAdmission *admission,
   g_mutex_unlock (&self->lock);
   /* Everyone sharing the key waits; this process knows at once. */
   if (until_us > now)
-    _pft_redis_admission_pause_async (self->adm, (double) (until_us - now) / G_USEC_PER_SEC, NULL, NULL);
+    _pft_redis_admission_pause (self->adm, (double) (until_us - now) / G_USEC_PER_SEC, NULL, NULL);
   return extended;
 }
 
@@ -595,101 +595,17 @@ _pft_redis_backend_is_local (PftRedisBackend *self)
   return is_local;
 }
 
-/* A blocking reading: the waiting thread and the "pft-redis" thread share
- * this, whoever is last frees it. */
-typedef struct
-{
-  gatomicrefcount  ref;
-  PftRedisBackend *self;
-  GMutex           lock;
-  GCond            cond;
-  gboolean         done;
-  PftRedisStats    stats;
-  GError          *error;
-} PftRedisSyncQuery;
-
-static void
-pft_redis_sync_query_unref (PftRedisSyncQuery *q)
-{
-  if (!g_atomic_ref_count_dec (&q->ref))
-    return;
-  g_clear_error (&q->error);
-  g_mutex_clear (&q->lock);
-  g_cond_clear (&q->cond);
-  _pft_redis_backend_unref (q->self);
-  g_free (q);
-}
-
-static void
-pft_redis_sync_query_on_reply (const PftRedisStats *stats,
-                               const GError        *error,
-                               gpointer             data)
-{
-  PftRedisSyncQuery *q = data;
-  PftRedisBackend *self = q->self;
-
-  if (stats != NULL)
-    {
-      g_mutex_lock (&self->lock);
-      self->reading = *stats;
-      self->reading_at = g_get_monotonic_time ();
-      g_mutex_unlock (&self->lock);
-    }
-  g_mutex_lock (&q->lock);
-  if (stats != NULL)
-    q->stats = *stats;
-  else
-    q->error = g_error_copy (error);
-  q->done = TRUE;
-  g_cond_broadcast (&q->cond);
-  g_mutex_unlock (&q->lock);
-  pft_redis_sync_query_unref (q);
-}
-
-static void
-pft_redis_sync_query_on_cancelled (GCancellable *cancellable,
-                                   gpointer      data)
-{
-  PftRedisSyncQuery *q = data;
-
-  g_mutex_lock (&q->lock);
-  g_cond_broadcast (&q->cond);
-  g_mutex_unlock (&q->lock);
-}
-
 gboolean
 _pft_redis_backend_query_stats (PftRedisBackend *self,
                                 GCancellable    *cancellable,
                                 PftRedisStats   *stats,
                                 GError         **error)
 {
-  PftRedisSyncQuery *q = g_new0 (PftRedisSyncQuery, 1);
-  gulong id = 0;
-  gboolean ok, done;
-
-  g_atomic_ref_count_init (&q->ref);
-  g_atomic_ref_count_inc (&q->ref);   /* one for the reply */
-  q->self = _pft_redis_backend_ref (self);
-  g_mutex_init (&q->lock);
-  g_cond_init (&q->cond);
-  _pft_redis_admission_query_stats (self->adm, pft_redis_sync_query_on_reply, q);
-
-  if (cancellable != NULL)
-    id = g_cancellable_connect (cancellable, G_CALLBACK (pft_redis_sync_query_on_cancelled), q, NULL);
-  g_mutex_lock (&q->lock);
-  while (!q->done && !g_cancellable_is_cancelled (cancellable))
-    g_cond_wait (&q->cond, &q->lock);
-  done = q->done;
-  ok = done && q->error == NULL;
-  if (ok)
-    *stats = q->stats;
-  else if (done)
-    g_propagate_error (error, g_steal_pointer (&q->error));
-  g_mutex_unlock (&q->lock);
-  if (id != 0)
-    g_cancellable_disconnect (cancellable, id);
-  if (!done)
-    g_cancellable_set_error_if_cancelled (cancellable, error);
-  pft_redis_sync_query_unref (q);
-  return ok;
+  if (!_pft_redis_admission_read_stats (self->adm, cancellable, stats, error))
+    return FALSE;
+  g_mutex_lock (&self->lock);
+  self->reading = *stats;
+  self->reading_at = g_get_monotonic_time ();
+  g_mutex_unlock (&self->lock);
+  return TRUE;
 }

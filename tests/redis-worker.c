@@ -125,47 +125,31 @@ typedef struct
 static void worker_admit (Slot *slot);
 
 static void
-worker_on_flushed (GObject      *source,
-                   GAsyncResult *result,
-                   gpointer      data)
+worker_slot_done (Slot *slot)
 {
-  Worker *w = data;
+  Worker *w = slot->w;
   g_autoptr(GError) error = NULL;
+  gboolean ok;
 
-  /* Replies come in order: once this one is here, every release sent
-   * before it has run. */
-  if (!_pft_redis_admission_stats_finish (w->adm, result, NULL, &error))
+  g_free (slot);
+  if (--w->running > 0)
+    return;
+  /* A reading is queued behind the releases sent before it: once it is
+   * here, they have run. */
+  if (w->limiter != NULL)
+    {
+      g_autoptr(GVariant) stats = pft_rate_limiter_dup_shared_stats (w->limiter, NULL, &error);
+
+      ok = stats != NULL;
+    }
+  else
+    ok = _pft_redis_admission_read_stats (w->adm, NULL, NULL, &error);
+  if (!ok)
     {
       g_printerr ("redis-worker: %s\n", error->message);
       w->status = 1;
     }
   g_main_loop_quit (w->loop);
-}
-
-static void
-worker_slot_done (Slot *slot)
-{
-  Worker *w = slot->w;
-
-  g_free (slot);
-  if (--w->running > 0)
-    return;
-  if (w->limiter != NULL)
-    {
-      g_autoptr(GError) error = NULL;
-      g_autoptr(GVariant) stats = NULL;
-
-      /* The same barrier: one connection, replies in order. */
-      stats = pft_rate_limiter_dup_shared_stats (w->limiter, NULL, &error);
-      if (stats == NULL)
-        {
-          g_printerr ("redis-worker: %s\n", error->message);
-          w->status = 1;
-        }
-      g_main_loop_quit (w->loop);
-      return;
-    }
-  _pft_redis_admission_stats_async (w->adm, worker_on_flushed, w);
 }
 
 static gboolean

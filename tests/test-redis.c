@@ -61,6 +61,74 @@ admission_new (const char           *uri,
   return adm;
 }
 
+/* An answer from the "pft-redis" thread, waited for on a condition. */
+typedef struct
+{
+  GMutex   lock;
+  GCond    cond;
+  gboolean done;
+  char    *lease;
+  gint64   value;     /* retry-after, settle's or pause's number */
+  GError  *error;
+} Answer;
+
+static void
+answer_set (Answer       *a,
+            char         *lease,
+            gint64        value,
+            const GError *error)
+{
+  g_mutex_lock (&a->lock);
+  a->lease = lease;
+  a->value = value;
+  a->error = error != NULL ? g_error_copy (error) : NULL;
+  a->done = TRUE;
+  g_cond_signal (&a->cond);
+  g_mutex_unlock (&a->lock);
+}
+
+static void
+answer_ask_cb (char         *lease,
+               gint64        retry_after_us,
+               const GError *error,
+               gpointer      data)
+{
+  answer_set (data, lease, retry_after_us, error);
+}
+
+static void
+answer_done_cb (gint64        value,
+                const GError *error,
+                gpointer      data)
+{
+  answer_set (data, NULL, value, error);
+}
+
+static void
+answer_init (Answer *a)
+{
+  memset (a, 0, sizeof *a);
+  g_mutex_init (&a->lock);
+  g_cond_init (&a->cond);
+}
+
+/* Waits; the error (if any) goes to @error, or fails the test. */
+static void
+answer_wait (Answer  *a,
+             GError **error)
+{
+  g_mutex_lock (&a->lock);
+  while (!a->done)
+    g_cond_wait (&a->cond, &a->lock);
+  g_mutex_unlock (&a->lock);
+  g_mutex_clear (&a->lock);
+  g_cond_clear (&a->cond);
+  if (error != NULL && a->error != NULL)
+    g_propagate_error (error, a->error);
+  else
+    g_assert_no_error (a->error);
+}
+
 /* One decision: the lease, or NULL and *retry_after_us. */
 static char *
 try_admit (PftRedisAdmission *adm,
@@ -68,16 +136,14 @@ try_admit (PftRedisAdmission *adm,
            gint64            *retry_after_us,
            GError           **error)
 {
-  Wait w = { 0 };
-  char *lease = NULL;
-  gint64 retry = 0;
+  Answer a;
 
-  _pft_redis_admission_try_admit_async (adm, cost, NULL, wait_cb, &w);
-  _pft_redis_admission_try_admit_finish (adm, wait_for (&w), &lease, &retry, error);
-  g_object_unref (w.result);
+  answer_init (&a);
+  _pft_redis_admission_ask (adm, cost, answer_ask_cb, &a);
+  answer_wait (&a, error);
   if (retry_after_us != NULL)
-    *retry_after_us = retry;
-  return lease;
+    *retry_after_us = a.lease != NULL ? 0 : a.value;
+  return a.lease;
 }
 
 static char *
@@ -100,13 +166,10 @@ stats (PftRedisAdmission *adm)
 {
   g_autoptr(GError) error = NULL;
   PftRedisStats s = { 0 };
-  Wait w = { 0 };
 
-  /* Also a barrier: replies come in order on one connection, so the
-   * releases sent before have run. */
-  _pft_redis_admission_stats_async (adm, wait_cb, &w);
-  _pft_redis_admission_stats_finish (adm, wait_for (&w), &s, &error);
-  g_object_unref (w.result);
+  /* Also a barrier: a reading is queued behind the releases asked
+   * before it. */
+  _pft_redis_admission_read_stats (adm, NULL, &s, &error);
   g_assert_no_error (error);
   return s;
 }
@@ -115,15 +178,12 @@ static gboolean
 pause_for (PftRedisAdmission *adm,
            double             seconds)
 {
-  g_autoptr(GError) error = NULL;
-  gboolean extended = FALSE;
-  Wait w = { 0 };
+  Answer a;
 
-  _pft_redis_admission_pause_async (adm, seconds, wait_cb, &w);
-  _pft_redis_admission_pause_finish (adm, wait_for (&w), &extended, &error);
-  g_object_unref (w.result);
-  g_assert_no_error (error);
-  return extended;
+  answer_init (&a);
+  _pft_redis_admission_pause (adm, seconds, answer_done_cb, &a);
+  answer_wait (&a, NULL);
+  return a.value != 0;
 }
 
 static gboolean
@@ -132,15 +192,12 @@ settle (PftRedisAdmission *adm,
         guint64            old_cost,
         guint64            new_cost)
 {
-  g_autoptr(GError) error = NULL;
-  Wait w = { 0 };
-  gboolean ok;
+  Answer a;
 
-  _pft_redis_admission_settle_async (adm, lease, old_cost, new_cost, wait_cb, &w);
-  ok = _pft_redis_admission_settle_finish (adm, wait_for (&w), &error);
-  g_object_unref (w.result);
-  g_assert_no_error (error);
-  return ok;
+  answer_init (&a);
+  _pft_redis_admission_settle (adm, lease, old_cost, new_cost, answer_done_cb, &a);
+  answer_wait (&a, NULL);
+  return a.value != 0;
 }
 
 /* Releases and waits until Redis has them. */
@@ -360,7 +417,13 @@ test_cost_settle (void)
   g_assert_cmpuint (stats (adm).cost_in_window, ==, 60);
 
   /* Above the budget: never admissible. */
-  c = try_admit (adm, 101, &retry, &error);
+  {
+    Wait w = { 0 };
+
+    _pft_redis_admission_admit_async (adm, 101, NULL, wait_cb, &w);
+    c = _pft_redis_admission_admit_finish (adm, wait_for (&w), &error);
+    g_object_unref (w.result);
+  }
   g_assert_null (c);
   g_assert_error (error, PFT_ERROR, PFT_ERROR_INVALID_ARGUMENT);
   g_assert_nonnull (strstr (error->message, key));
@@ -529,29 +592,32 @@ evalsha_calls (void)
 
 typedef struct
 {
-  PftRedisAdmission *adm;
+  GMutex             lock;
+  GCond              cond;
   guint              done;
   guint              granted;
   GPtrArray         *leases;
 } Many;
 
+/* On the "pft-redis" thread. */
 static void
-many_cb (GObject      *source,
-         GAsyncResult *result,
+many_cb (char         *lease,
+         gint64        retry_after_us,
+         const GError *error,
          gpointer      data)
 {
   Many *m = data;
-  g_autoptr(GError) error = NULL;
-  char *lease = NULL;
-  gint64 retry;
 
-  if (_pft_redis_admission_try_admit_finish (m->adm, result, &lease, &retry, &error))
+  g_assert_no_error (error);
+  g_mutex_lock (&m->lock);
+  if (lease != NULL)
     {
       m->granted++;
       g_ptr_array_add (m->leases, lease);
     }
-  g_assert_no_error (error);
   m->done++;
+  g_cond_signal (&m->cond);
+  g_mutex_unlock (&m->lock);
 }
 
 /* Holds the "pft-redis" thread still, so that a test can queue work that
@@ -777,8 +843,9 @@ test_admission_batched (void)
   limits.max_per_window = 150;
   limits.max_concurrent = 1000;
   adm = admission_new (server->uri, key, &limits);
-  m.adm = adm;
   m.leases = leases;
+  g_mutex_init (&m.lock);
+  g_cond_init (&m.cond);
 
   /* 200 waiters ask at once: a few scripts, not 200 round trips; the
    * first 150 in FIFO order are granted, the others refused. */
@@ -788,10 +855,12 @@ test_admission_batched (void)
 
     gate_close (&gate);
     for (guint i = 0; i < 200; i++)
-      _pft_redis_admission_try_admit_async (adm, 1, NULL, many_cb, &m);
+      _pft_redis_admission_ask (adm, 1, many_cb, &m);
     gate_open (&gate);
+    g_mutex_lock (&m.lock);
     while (m.done < 200)
-      g_main_context_iteration (NULL, TRUE);
+      g_cond_wait (&m.cond, &m.lock);
+    g_mutex_unlock (&m.lock);
     g_mutex_clear (&gate.lock);
     g_cond_clear (&gate.cond);
   }
