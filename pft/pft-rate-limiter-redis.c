@@ -615,7 +615,8 @@ pft_rate_limiter_set_lease_ttl (PftRateLimiter *self,
  *
  * For a Redis limiter this is a round trip to the server: it blocks for
  * up to [property@Pft.RateLimiter:backend-timeout] and fails with
- * %PFT_ERROR_BACKEND_UNAVAILABLE when Redis does not answer. A memory
+ * %PFT_ERROR_BACKEND_UNAVAILABLE when Redis does not answer (a main loop
+ * uses [method@Pft.RateLimiter.dup_shared_stats_async]). A memory
  * limiter answers its own counts at once. Keys may be added later.
  *
  * Returns: (transfer full): the counts, a non-floating `a{sv}`, or %NULL
@@ -677,6 +678,77 @@ pft_rate_limiter_dup_shared_stats (PftRateLimiter  *self,
       }
   }
   return g_variant_ref_sink (g_variant_builder_end (&b));
+}
+
+static void
+pft_rate_limiter_redis_stats_thread (GTask        *task,
+                                     gpointer      source,
+                                     gpointer      task_data,
+                                     GCancellable *cancellable)
+{
+  GError *error = NULL;
+  GVariant *stats = pft_rate_limiter_dup_shared_stats (source, cancellable, &error);
+
+  if (stats == NULL)
+    g_task_return_error (task, error);
+  else
+    g_task_return_pointer (task, stats, (GDestroyNotify) g_variant_unref);
+}
+
+/**
+ * pft_rate_limiter_dup_shared_stats_async:
+ * @self: a limiter
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: called with the result, on the thread-default main context
+ *   of the caller
+ * @user_data: data for @callback
+ *
+ * Reads the counts of every process sharing the limits of @self, as
+ * [method@Pft.RateLimiter.dup_shared_stats] does, without blocking the
+ * caller (the round trip waits in a worker thread): for a main loop, GJS
+ * in particular.
+ *
+ * Since: 0.1
+ */
+void
+pft_rate_limiter_dup_shared_stats_async (PftRateLimiter      *self,
+                                         GCancellable        *cancellable,
+                                         GAsyncReadyCallback  callback,
+                                         gpointer             user_data)
+{
+  g_autoptr(GTask) task = NULL;
+
+  g_return_if_fail (PFT_IS_RATE_LIMITER (self));
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, pft_rate_limiter_dup_shared_stats_async);
+  g_task_run_in_thread (task, pft_rate_limiter_redis_stats_thread);
+}
+
+/**
+ * pft_rate_limiter_dup_shared_stats_finish:
+ * @self: a limiter
+ * @result: the result passed to the callback
+ * @error: return location for a #GError
+ *
+ * Finishes [method@Pft.RateLimiter.dup_shared_stats_async].
+ *
+ * Returns: (transfer full): the counts, a non-floating `a{sv}` as
+ *   [method@Pft.RateLimiter.dup_shared_stats] describes it, or %NULL with
+ *   @error set
+ *
+ * Since: 0.1
+ */
+GVariant *
+pft_rate_limiter_dup_shared_stats_finish (PftRateLimiter  *self,
+                                          GAsyncResult    *result,
+                                          GError         **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == pft_rate_limiter_dup_shared_stats_async, NULL);
+
+  return g_task_propagate_pointer (G_TASK (result), error);
 }
 
 void

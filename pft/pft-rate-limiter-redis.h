@@ -66,5 +66,14 @@ PFT_AVAILABLE_IN_ALL
 GVariant           *pft_rate_limiter_dup_shared_stats   (PftRateLimiter     *self,
                                                          GCancellable       *cancellable,
                                                          GError            **error);
+PFT_AVAILABLE_IN_ALL
+void                pft_rate_limiter_dup_shared_stats_async  (PftRateLimiter      *self,
+                                                              GCancellable        *cancellable,
+                                                              GAsyncReadyCallback  callback,
+                                                              gpointer             user_data);
+PFT_AVAILABLE_IN_ALL
+GVariant           *pft_rate_limiter_dup_shared_stats_finish (PftRateLimiter      *self,
+                                                              GAsyncResult        *result,
+                                                              GError             **error);
 
 G_END_DECLS

@@ -464,3 +464,19 @@ pft_redis_worker_wait (GSubprocess *proc)
   g_assert_nonnull (line);
   return g_ascii_strtoull (line + strlen ("granted "), NULL, 10);
 }
+
+void
+pft_redis_wait_cb (GObject      *source,
+                   GAsyncResult *result,
+                   gpointer      data)
+{
+  ((PftRedisWait *) data)->result = g_object_ref (result);
+}
+
+GAsyncResult *
+pft_redis_wait_for (PftRedisWait *w)
+{
+  while (w->result == NULL)
+    g_main_context_iteration (NULL, TRUE);
+  return w->result;
+}

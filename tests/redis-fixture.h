@@ -80,6 +80,19 @@ char           *pft_redis_unique_key         (const char     *name);
 /* Lets the default main context (and the "pft-redis" thread) run for @us. */
 void            pft_redis_spin_for           (gint64          us);
 
+/* An async result waited for on the default main context:
+ * `PftRedisWait w = { 0 }; x_async (..., pft_redis_wait_cb, &w);
+ * x_finish (..., pft_redis_wait_for (&w), ...); g_object_unref (w.result);` */
+typedef struct
+{
+  GAsyncResult *result;
+} PftRedisWait;
+
+void            pft_redis_wait_cb            (GObject        *source,
+                                              GAsyncResult   *result,
+                                              gpointer        data);
+GAsyncResult   *pft_redis_wait_for           (PftRedisWait   *w);
+
 /* Starts tests/redis-worker (a child sharing @key on @server) with
  * @extra arguments; its stdout is a pipe. */
 GSubprocess    *pft_redis_worker_spawn       (PftRedisServer     *server,

@@ -754,6 +754,19 @@ test_registry_stats (void)
   /* This process's own count beside it. */
   g_assert_true (g_variant_lookup (stats, "in_flight", "u", &in_flight));
   g_assert_cmpuint (in_flight, ==, 1);
+
+  /* The same counts without blocking the caller. */
+  {
+    PftRedisWait w = { 0 };
+    g_autoptr(GVariant) shared_stats = NULL;
+
+    pft_rate_limiter_dup_shared_stats_async (other, NULL, pft_redis_wait_cb, &w);
+    shared_stats = pft_rate_limiter_dup_shared_stats_finish (other, pft_redis_wait_for (&w), &error);
+    g_object_unref (w.result);
+    g_assert_no_error (error);
+    g_assert_true (g_variant_lookup (shared_stats, "in_flight", "u", &in_flight));
+    g_assert_cmpuint (in_flight, ==, 4);
+  }
 }
 
 /* The registry's key file: backend = redis and its keys. */

@@ -25,29 +25,6 @@ static PftRedisServer *server;   /* shared by the tests; each uses its own key *
 /* ------------------------------------------------------------------ */
 /* Helpers */
 
-typedef struct
-{
-  GAsyncResult *result;
-} Wait;
-
-static void
-wait_cb (GObject      *source,
-         GAsyncResult *result,
-         gpointer      data)
-{
-  Wait *w = data;
-
-  w->result = g_object_ref (result);
-}
-
-static GAsyncResult *
-wait_for (Wait *w)
-{
-  while (w->result == NULL)
-    g_main_context_iteration (NULL, TRUE);
-  return w->result;
-}
-
 static PftRedisAdmission *
 admission_new (const char           *uri,
                const char           *key,
@@ -151,11 +128,11 @@ admit (PftRedisAdmission *adm,
        guint64            cost)
 {
   g_autoptr(GError) error = NULL;
-  Wait w = { 0 };
+  PftRedisWait w = { 0 };
   char *lease;
 
-  _pft_redis_admission_admit_async (adm, cost, NULL, wait_cb, &w);
-  lease = _pft_redis_admission_admit_finish (adm, wait_for (&w), &error);
+  _pft_redis_admission_admit_async (adm, cost, NULL, pft_redis_wait_cb, &w);
+  lease = _pft_redis_admission_admit_finish (adm, pft_redis_wait_for (&w), &error);
   g_object_unref (w.result);
   g_assert_no_error (error);
   return lease;
@@ -418,10 +395,10 @@ test_cost_settle (void)
 
   /* Above the budget: never admissible. */
   {
-    Wait w = { 0 };
+    PftRedisWait w = { 0 };
 
-    _pft_redis_admission_admit_async (adm, 101, NULL, wait_cb, &w);
-    c = _pft_redis_admission_admit_finish (adm, wait_for (&w), &error);
+    _pft_redis_admission_admit_async (adm, 101, NULL, pft_redis_wait_cb, &w);
+    c = _pft_redis_admission_admit_finish (adm, pft_redis_wait_for (&w), &error);
     g_object_unref (w.result);
   }
   g_assert_null (c);
@@ -888,7 +865,7 @@ test_admission_cancelled (void)
   g_autoptr(GCancellable) cancellable = g_cancellable_new ();
   g_autoptr(GError) error = NULL;
   g_autofree char *first = NULL;
-  Wait w = { 0 };
+  PftRedisWait w = { 0 };
   char *lease;
 
   limits.max_concurrent = 1;
@@ -897,9 +874,9 @@ test_admission_cancelled (void)
 
   /* Waits for the slot (polling), then is cancelled: no lease is left
    * behind, and the slot holder is untouched. */
-  _pft_redis_admission_admit_async (adm, 1, cancellable, wait_cb, &w);
+  _pft_redis_admission_admit_async (adm, 1, cancellable, pft_redis_wait_cb, &w);
   g_timeout_add_once (50, cancel_later, cancellable);
-  lease = _pft_redis_admission_admit_finish (adm, wait_for (&w), &error);
+  lease = _pft_redis_admission_admit_finish (adm, pft_redis_wait_for (&w), &error);
   g_object_unref (w.result);
   g_assert_null (lease);
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
@@ -978,7 +955,7 @@ test_backend_unavailable (void)
   g_autoptr(PftRedisAdmission) adm = NULL;
   g_autoptr(GError) error = NULL;
   g_autofree char *lease = NULL;
-  Wait w = { 0 };
+  PftRedisWait w = { 0 };
   char *got;
 
   limits.max_per_window = 1000;
@@ -989,8 +966,8 @@ test_backend_unavailable (void)
   stats (adm);
 
   pft_redis_server_shutdown (server);
-  _pft_redis_admission_admit_async (adm, 1, NULL, wait_cb, &w);
-  got = _pft_redis_admission_admit_finish (adm, wait_for (&w), &error);
+  _pft_redis_admission_admit_async (adm, 1, NULL, pft_redis_wait_cb, &w);
+  got = _pft_redis_admission_admit_finish (adm, pft_redis_wait_for (&w), &error);
   g_object_unref (w.result);
   g_assert_null (got);
   g_assert_error (error, PFT_ERROR, PFT_ERROR_BACKEND_UNAVAILABLE);

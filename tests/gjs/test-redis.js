@@ -50,7 +50,16 @@ runTests({
             held.release();
             await waiting;
             assert(second !== null, 'b got it once a released');
-            const stats = b.dup_shared_stats(null).deepUnpack();
+            // Without blocking the main loop: the round trip waits in a thread.
+            const stats = await new Promise((resolve, reject) => {
+                b.dup_shared_stats_async(null, (l, res) => {
+                    try {
+                        resolve(l.dup_shared_stats_finish(res).deepUnpack());
+                    } catch (e) {
+                        reject(e);
+                    }
+                });
+            });
             assertEqual(stats.in_flight.deepUnpack(), 1, 'in flight, both connections');
             second.release();
         });
