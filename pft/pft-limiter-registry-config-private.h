@@ -10,6 +10,7 @@
 
 #include "pft-types.h"
 #include "pft-rate-limiter.h"
+#include "pft-rate-limiter-redis.h"
 
 G_BEGIN_DECLS
 
@@ -24,6 +25,14 @@ typedef struct
   guint64         max_cost_per_window;
   PftLimiterMode  mode;
   guint           burst;
+  /* The shared backend (pft-rate-limiter-redis.h): backend=redis needs
+   * redis-uri; redis-key defaults to the group's name. */
+  gboolean            redis;
+  char               *redis_uri;        /* (nullable), never shown */
+  char               *redis_key;        /* (nullable) */
+  double              backend_timeout;  /* seconds */
+  PftLimiterFallback  fallback;
+  double              lease_ttl;        /* seconds */
 } PftLimiterRegistryConfig;
 
 void _pft_limiter_registry_config_free (gpointer config);
@@ -42,7 +51,15 @@ GPtrArray *_pft_limiter_registry_config_parse_text    (const char  *text,
                                                        const char  *source,
                                                        GError     **error);
 
-PftRateLimiter *_pft_limiter_registry_config_new_limiter (const PftLimiterRegistryConfig *config);
+/* NULL with @error when @config's Redis cannot be reached (the message
+ * names the group; the URI's password is never shown). */
+PftRateLimiter *_pft_limiter_registry_config_new_limiter (const PftLimiterRegistryConfig *config,
+                                                          GError                        **error);
+/* FALSE with @error when @limiter cannot take @config in place: its
+ * backend, Redis server or key differ (those are fixed at creation). */
+gboolean   _pft_limiter_registry_config_check_update (const PftLimiterRegistryConfig *config,
+                                                       PftRateLimiter                 *limiter,
+                                                       GError                        **error);
 /* Sets every limit of @limiter to @config's, with one round of notifies. */
 void       _pft_limiter_registry_config_apply        (const PftLimiterRegistryConfig *config,
                                                        PftRateLimiter                 *limiter);

@@ -16,6 +16,7 @@
 #include "pft-limiter-registry-config-private.h"
 #include "pft-limits-private.h"
 #include "pft-rate-limiter-private.h"
+#include "pft-rate-limiter-redis-private.h"
 
 /* A group that sets nothing: the registry's defaults for a limiter
  * registered without limits. */
@@ -48,6 +49,8 @@ _pft_limiter_registry_config_free (gpointer data)
   PftLimiterRegistryConfig *config = data;
 
   g_free (config->name);
+  g_free (config->redis_uri);
+  g_free (config->redis_key);
   g_free (config);
 }
 
@@ -176,6 +179,85 @@ pft_limiter_registry_config_parse_mode (const PftLimiterRegistryConfigKey  *key,
   return FALSE;
 }
 
+static gboolean
+pft_limiter_registry_config_parse_backend (const PftLimiterRegistryConfigKey  *key,
+                                           const char                         *value,
+                                           PftLimiterRegistryConfig           *config,
+                                           GError                            **error)
+{
+  if (g_ascii_strcasecmp (value, "redis") != 0 && g_ascii_strcasecmp (value, "memory") != 0)
+    {
+      g_set_error (error, PFT_ERROR, PFT_ERROR_PARSE,
+                   _("unknown backend “%s” (valid backends: memory, redis)"), value);
+      return FALSE;
+    }
+  config->redis = g_ascii_strcasecmp (value, "redis") == 0;
+  return TRUE;
+}
+
+static gboolean
+pft_limiter_registry_config_parse_string (const PftLimiterRegistryConfigKey  *key,
+                                          const char                         *value,
+                                          PftLimiterRegistryConfig           *config,
+                                          GError                            **error)
+{
+  char **field = &PFT_LIMITER_REGISTRY_CONFIG_SET (config, key, char *);
+
+  /* The value is not quoted: a URI may hold a password. */
+  if (*value == '\0')
+    {
+      g_set_error_literal (error, PFT_ERROR, PFT_ERROR_PARSE, _("the value is empty"));
+      return FALSE;
+    }
+  g_free (*field);
+  *field = g_strdup (value);
+  return TRUE;
+}
+
+/* Seconds, as the property of the same name accepts them. */
+static gboolean
+pft_limiter_registry_config_parse_seconds (const PftLimiterRegistryConfigKey  *key,
+                                           const char                         *value,
+                                           PftLimiterRegistryConfig           *config,
+                                           GError                            **error)
+{
+  g_autoptr(GTypeClass) klass = g_type_class_ref (PFT_TYPE_RATE_LIMITER);
+  GParamSpecDouble *pspec = G_PARAM_SPEC_DOUBLE (g_object_class_find_property (G_OBJECT_CLASS (klass),
+                                                                               key->name));
+  char *end = NULL;
+  double v = *value != '\0' ? g_ascii_strtod (value, &end) : 0.0;
+
+  if (end == NULL || *end != '\0' || !(v >= pspec->minimum && v <= pspec->maximum))
+    {
+      g_set_error (error, PFT_ERROR, PFT_ERROR_PARSE,
+                   _("“%s” is not a number of seconds from %g to %g"),
+                   value, pspec->minimum, pspec->maximum);
+      return FALSE;
+    }
+  PFT_LIMITER_REGISTRY_CONFIG_SET (config, key, double) = v;
+  return TRUE;
+}
+
+static gboolean
+pft_limiter_registry_config_parse_fallback (const PftLimiterRegistryConfigKey  *key,
+                                            const char                         *value,
+                                            PftLimiterRegistryConfig           *config,
+                                            GError                            **error)
+{
+  g_autofree char *nick = g_ascii_strdown (value, -1);
+  g_autoptr(GEnumClass) klass = g_type_class_ref (PFT_TYPE_LIMITER_FALLBACK);
+  GEnumValue *v = g_enum_get_value_by_nick (klass, nick);
+
+  if (v == NULL)
+    {
+      g_set_error (error, PFT_ERROR, PFT_ERROR_PARSE,
+                   _("unknown fallback “%s” (valid fallbacks: fail, local)"), value);
+      return FALSE;
+    }
+  config->fallback = v->value;
+  return TRUE;
+}
+
 /* -------------------------------------------------------------------- */
 /* The keys                                                              */
 
@@ -192,6 +274,12 @@ static const PftLimiterRegistryConfigKey pft_limiter_registry_config_keys[] = {
   { "max-cost-per-window", pft_limiter_registry_config_parse_uint64, FIELD (max_cost_per_window) },
   { "mode",                pft_limiter_registry_config_parse_mode,   FIELD (mode) },
   { "burst",               pft_limiter_registry_config_parse_uint,   FIELD (burst) },
+  { "backend",             pft_limiter_registry_config_parse_backend, 0 },
+  { "redis-uri",           pft_limiter_registry_config_parse_string, FIELD (redis_uri) },
+  { "redis-key",           pft_limiter_registry_config_parse_string, FIELD (redis_key) },
+  { "backend-timeout",     pft_limiter_registry_config_parse_seconds, FIELD (backend_timeout) },
+  { "fallback",            pft_limiter_registry_config_parse_fallback, 0 },
+  { "lease-ttl",           pft_limiter_registry_config_parse_seconds, FIELD (lease_ttl) },
 };
 
 #undef FIELD
@@ -327,6 +415,14 @@ pft_limiter_registry_config_default_uint (const char *property,
   return fallback;
 }
 
+static double
+pft_limiter_registry_config_default_double (const char *property)
+{
+  g_autoptr(GTypeClass) klass = g_type_class_ref (PFT_TYPE_RATE_LIMITER);
+
+  return G_PARAM_SPEC_DOUBLE (g_object_class_find_property (G_OBJECT_CLASS (klass), property))->default_value;
+}
+
 static const PftLimiterRegistryConfigKey *
 pft_limiter_registry_config_find_key (const char *name)
 {
@@ -387,6 +483,9 @@ pft_limiter_registry_config_parse_group (GKeyFile                              *
   config->max_cost_per_window = 0;
   config->mode = PFT_LIMITER_MODE_SLIDING_WINDOW;
   config->burst = pft_limiter_registry_config_default_uint ("burst", 1);
+  config->backend_timeout = pft_limiter_registry_config_default_double ("backend-timeout");
+  config->fallback = PFT_LIMITER_FALLBACK_FAIL;
+  config->lease_ttl = pft_limiter_registry_config_default_double ("lease-ttl");
 
   for (guint k = 0; k < G_N_ELEMENTS (pft_limiter_registry_config_keys); k++)
     {
@@ -404,6 +503,23 @@ pft_limiter_registry_config_parse_group (GKeyFile                              *
           _pft_limiter_registry_config_free (config);
           return NULL;
         }
+    }
+
+  /* The Redis keys go together. */
+  if (config->redis && config->redis_uri == NULL)
+    {
+      pft_limiter_registry_config_set_error (error, src, group, "backend",
+                                             _("backend “redis” needs a redis-uri"));
+      _pft_limiter_registry_config_free (config);
+      return NULL;
+    }
+  if (!config->redis && (config->redis_uri != NULL || config->redis_key != NULL))
+    {
+      const char *key = config->redis_uri != NULL ? "redis-uri" : "redis-key";
+
+      pft_limiter_registry_config_set_error (error, src, group, key, _("needs backend = redis"));
+      _pft_limiter_registry_config_free (config);
+      return NULL;
     }
 
   return config;
@@ -516,15 +632,55 @@ _pft_limiter_registry_config_parse_text (const char  *text,
   return pft_limiter_registry_config_parse (keyfile, &src, error);
 }
 
-PftRateLimiter *
-_pft_limiter_registry_config_new_limiter (const PftLimiterRegistryConfig *config)
+static const char *
+pft_limiter_registry_config_redis_key (const PftLimiterRegistryConfig *config)
 {
-  PftRateLimiter *limiter = pft_rate_limiter_new (config->max_concurrent,
-                                                  config->max_per_window,
-                                                  config->window);
+  return config->redis_key != NULL ? config->redis_key : config->name;
+}
+
+PftRateLimiter *
+_pft_limiter_registry_config_new_limiter (const PftLimiterRegistryConfig  *config,
+                                          GError                         **error)
+{
+  g_autoptr(GError) local_error = NULL;
+  PftRateLimiter *limiter;
+
+  if (!config->redis)
+    limiter = pft_rate_limiter_new (config->max_concurrent, config->max_per_window, config->window);
+  else
+    {
+      limiter = pft_rate_limiter_new_redis (config->redis_uri, pft_limiter_registry_config_redis_key (config),
+                                            config->max_concurrent, config->max_per_window,
+                                            config->window, &local_error);
+      if (limiter == NULL)
+        {
+          /* Its message shows the URI without the password. */
+          g_set_error (error, local_error->domain, local_error->code,
+                       _("group “%s”: %s"), config->name, local_error->message);
+          return NULL;
+        }
+    }
 
   _pft_limiter_registry_config_apply (config, limiter);
   return limiter;
+}
+
+gboolean
+_pft_limiter_registry_config_check_update (const PftLimiterRegistryConfig  *config,
+                                           PftRateLimiter                  *limiter,
+                                           GError                         **error)
+{
+  const char *key = pft_rate_limiter_get_redis_key (limiter);
+
+  if (config->redis == (key != NULL) &&
+      (!config->redis ||
+       (g_str_equal (key, pft_limiter_registry_config_redis_key (config)) &&
+        _pft_rate_limiter_redis_has_uri (limiter, config->redis_uri))))
+    return TRUE;
+  g_set_error (error, PFT_ERROR, PFT_ERROR_PARSE,
+               _("group “%s”: the limiter exists with another backend, Redis server or key, "
+                 "which cannot change in place (unregister it first)"), config->name);
+  return FALSE;
 }
 
 void
@@ -538,5 +694,8 @@ _pft_limiter_registry_config_apply (const PftLimiterRegistryConfig *config,
   pft_rate_limiter_set_mode (limiter, config->mode);
   pft_rate_limiter_set_burst (limiter, config->burst);
   pft_rate_limiter_set_max_concurrent (limiter, config->max_concurrent);
+  pft_rate_limiter_set_backend_timeout (limiter, config->backend_timeout);
+  pft_rate_limiter_set_fallback (limiter, config->fallback);
+  pft_rate_limiter_set_lease_ttl (limiter, config->lease_ttl);
   g_object_thaw_notify (G_OBJECT (limiter));
 }

@@ -13,6 +13,7 @@
 #include "pft-presets.h"
 #include "pft-private.h"
 #include "pft-rate-limiter-private.h"
+#include "pft-rate-limiter-redis-private.h"
 
 /**
  * PftLimiterRegistry:
@@ -807,6 +808,11 @@ pft_limiter_registry_dup_name_of (PftLimiterRegistry *self,
  * [method@Pft.RateLimiter.dup_stats] returns, whose documentation lists
  * the keys and their units. `window_count` and `window_cost` count only
  * entries that have not expired.
+ * For a limiter shared through Redis ([ctor@Pft.RateLimiter.new_redis]),
+ * the counts of every process sharing it are read from the server now
+ * (waiting at most its [property@Pft.RateLimiter:backend-timeout]) and
+ * added as `shared_window_count`, `shared_window_cost`,
+ * `shared_in_flight` and `shared_paused_for`, beside this process's own.
  *
  * Returns: (transfer full): the statistics, or %NULL with @error set to
  *   %PFT_ERROR_NOT_FOUND
@@ -828,6 +834,7 @@ pft_limiter_registry_get_stats (PftLimiterRegistry  *self,
   if (limiter == NULL)
     return NULL;
 
+  _pft_rate_limiter_redis_refresh_stats (limiter);
   return pft_rate_limiter_dup_stats (limiter);
 }
 
@@ -857,7 +864,10 @@ pft_limiter_registry_get_all_stats (PftLimiterRegistry *self)
   for (guint i = 0; i < snap->len; i++)
     {
       PftLimiterRegistrySnapshot *s = &g_array_index (snap, PftLimiterRegistrySnapshot, i);
-      g_autoptr(GVariant) stats = pft_rate_limiter_dup_stats (s->limiter);
+      g_autoptr(GVariant) stats = NULL;
+
+      _pft_rate_limiter_redis_refresh_stats (s->limiter);
+      stats = pft_rate_limiter_dup_stats (s->limiter);
 
       g_variant_builder_add (&b, "{s@a{sv}}", s->name, stats);
     }
@@ -868,11 +878,19 @@ pft_limiter_registry_get_all_stats (PftLimiterRegistry *self)
 /* -------------------------------------------------------------------- */
 /* Configuration files                                                   */
 
+static void
+pft_limiter_registry_unref_nullable (gpointer object)
+{
+  if (object != NULL)
+    g_object_unref (object);
+}
+
 /* Registers or updates a limiter per config (transfer full), all or
  * nothing: @configs were checked whole before this. */
 static gboolean
-pft_limiter_registry_load_configs (PftLimiterRegistry *self,
-                                   GPtrArray          *configs)
+pft_limiter_registry_load_configs (PftLimiterRegistry  *self,
+                                   GPtrArray           *configs,
+                                   GError             **error)
 {
   g_autoptr(GPtrArray) owned = configs;
   g_autoptr(GPtrArray) fresh = NULL;
@@ -883,10 +901,22 @@ pft_limiter_registry_load_configs (PftLimiterRegistry *self,
   if (configs == NULL)
     return FALSE;
 
-  /* New limiters are built before anyone can see them. */
-  fresh = g_ptr_array_new_with_free_func (g_object_unref);
+  /* New limiters are built before anyone can see them (a Redis one
+   * connects, and may fail: then nothing changes); an existing one must
+   * be able to take its group in place. */
+  fresh = g_ptr_array_new_with_free_func (pft_limiter_registry_unref_nullable);
   for (guint i = 0; i < configs->len; i++)
-    g_ptr_array_add (fresh, _pft_limiter_registry_config_new_limiter (g_ptr_array_index (configs, i)));
+    {
+      PftLimiterRegistryConfig *c = g_ptr_array_index (configs, i);
+      g_autoptr(PftRateLimiter) old = pft_limiter_registry_lookup (self, c->name, NULL);
+      PftRateLimiter *limiter = NULL;
+
+      if (old != NULL && !_pft_limiter_registry_config_check_update (c, old, error))
+        return FALSE;
+      if (old == NULL && (limiter = _pft_limiter_registry_config_new_limiter (c, error)) == NULL)
+        return FALSE;
+      g_ptr_array_add (fresh, limiter);
+    }
 
   /* Register the new ones; remember the existing ones to update. */
   updated = g_ptr_array_new_with_free_func (g_object_unref);
@@ -902,7 +932,7 @@ pft_limiter_registry_load_configs (PftLimiterRegistry *self,
           g_ptr_array_add (updated, g_object_ref (old));
           g_ptr_array_add (updates, c);
         }
-      else
+      else if (g_ptr_array_index (fresh, i) != NULL)   /* else unregistered meanwhile */
         {
           g_hash_table_insert (self->limiters, g_strdup (c->name),
                                g_object_ref (g_ptr_array_index (fresh, i)));
@@ -950,7 +980,7 @@ pft_limiter_registry_load_keyfile (PftLimiterRegistry  *self,
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
   return pft_limiter_registry_load_configs (self,
-           _pft_limiter_registry_config_parse_keyfile (keyfile, error));
+           _pft_limiter_registry_config_parse_keyfile (keyfile, error), error);
 }
 
 /**
@@ -979,7 +1009,7 @@ pft_limiter_registry_load_from_data (PftLimiterRegistry  *self,
 
   return pft_limiter_registry_load_configs (self,
            _pft_limiter_registry_config_parse_text (data, length < 0 ? strlen (data) : (gsize) length,
-                                                    NULL, error));
+                                                    NULL, error), error);
 }
 
 /**
@@ -1016,5 +1046,5 @@ pft_limiter_registry_load_from_file (PftLimiterRegistry  *self,
 
   display = g_filename_display_name (path);
   return pft_limiter_registry_load_configs (self,
-           _pft_limiter_registry_config_parse_text (data, length, display, error));
+           _pft_limiter_registry_config_parse_text (data, length, display, error), error);
 }

@@ -784,9 +784,11 @@ _pft_rate_limiter_settle (PftRateLimiter *self,
       return FALSE;
     }
   *cost = new_cost;
-  self->admission->vtable->settle (self->admission, entry, old_cost, new_cost,
-                                   _pft_rate_limiter_now_locked (self));
-  /* Given back: the head may fit now. Charged: its deadline moved. */
+  /* Given back: the head may fit now (a refused ask too). Charged: its
+   * deadline moved. */
+  if (self->admission->vtable->settle (self->admission, entry, old_cost, new_cost,
+                                       _pft_rate_limiter_now_locked (self)))
+    self->ask_retry_at = -1;
   _pft_rate_limiter_process_locked (self, &held);
   _pft_rate_limiter_unlock (self, &held);
   return TRUE;

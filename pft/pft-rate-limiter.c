@@ -9,6 +9,7 @@
 #include "pft-error.h"
 #include "pft-private.h"
 #include "pft-rate-limiter-queue-private.h"
+#include "pft-rate-limiter-redis-private.h"
 #include "pft-rate-window-private.h"
 
 /**
@@ -150,7 +151,8 @@ pft_rate_limiter_get_property (GObject    *object,
       g_value_set_double (value, pft_rate_limiter_get_paused_for (self));
       break;
     default:
-      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+      if (!_pft_rate_limiter_redis_get_property (object, prop_id, value))
+        G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
 }
 
@@ -183,7 +185,8 @@ pft_rate_limiter_set_property (GObject      *object,
       pft_rate_limiter_set_burst (self, g_value_get_uint (value));
       break;
     default:
-      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+      if (!_pft_rate_limiter_redis_set_property (object, prop_id, value))
+        G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
 }
 
@@ -359,6 +362,8 @@ pft_rate_limiter_class_init (PftRateLimiterClass *klass)
     g_param_spec_double ("paused-for", NULL, NULL, 0, G_MAXDOUBLE, 0, ro);
 
   g_object_class_install_properties (object_class, N_PROPS, properties);
+  /* backend, redis-key, ...: see pft-rate-limiter-redis.c. */
+  _pft_rate_limiter_redis_install_properties (object_class, N_PROPS);
 
   /**
    * PftRateLimiter::rate-limited:

@@ -11,45 +11,29 @@ G_BEGIN_DECLS
 
 /* PftRedisAdmission decides admissions against a quota kept in Redis, so
  * that every process (on any machine) using the same Redis key shares
- * one window, one cost budget, one concurrency limit and one pause.
+ * one window, one cost budget, one concurrency limit and one pause. The
+ * limiter reaches it through pft-redis-backend.c, its implementation of
+ * the admission seam (pft-admission-private.h).
  *
- * Proposed admission seam for issue 11 (what the limiter's local queue
- * asks of a backend that may be remote):
- *
- *  - try_admit (cost) -> granted (a lease id) | wait hint (microseconds)
- *    | error. Asynchronous: the answer takes a round trip; the tries and
- *    releases queued meanwhile by all waiters of the process go in one
- *    script, decided in their order (FIFO: once one is refused, the ones
- *    behind it wait too). The limiter
- *    asks for its head waiter only, and never has more than one try of
- *    its own in flight per waiter; when refused it sleeps the hint on
- *    its own timer and asks again (or earlier, when a local release or
- *    a live resize may have freed room). The hint is exact for the
- *    window and the pause (it comes from the server's clock), and a
- *    bounded poll for concurrency held by other processes.
- *  - A grant is counted from the server's time of the decision; there is
- *    no restamp (it would cost a second round trip per request).
+ *  - ask (cost) -> granted (a lease id) | wait hint (microseconds) |
+ *    error, answered later. The asks and releases queued meanwhile by all
+ *    waiters of the process go in one script, decided in their order
+ *    (FIFO: once one is refused, the ones behind it wait too). The hint
+ *    is exact for the window and the pause (from the server's clock), and
+ *    a bounded poll for concurrency held by other processes.
+ *  - A grant counts from the server's time of the decision; there is no
+ *    restamp (it would cost a second round trip per request).
  *  - release (lease): fire and forget; the lease stops being renewed at
- *    once. settle (lease, old_cost, new_cost): the request really cost
- *    new_cost (absolute, so a resend is harmless). pause (seconds): everyone sharing the key
- *    waits; the half-open probe after it is one request across all
- *    processes. stats: the global counts.
- *  - Leases of granted requests are renewed by the backend every third
- *    of their TTL while held, so a process killed with SIGKILL gives its
- *    slots back within the TTL.
- *  - Failure: a backend that cannot be reached, or does not answer
- *    within backend_timeout_us, fails the request with
- *    PFT_ERROR_BACKEND_UNAVAILABLE; the limiter then fails the waiter
- *    (or, with a fallback policy, decides locally and warns). A request
- *    whose reply was lost is sent again with the same id, so it is never
- *    counted or granted twice.
- *  - Threads: every function may be called from any thread; callbacks
- *    run in the thread-default main context of the caller, as GTask
- *    does. Nothing is called with a limiter lock held.
- *
- * The in-memory backend fits the same shape with answers that are
- * immediate (try_admit completes at once), which is why the seam is
- * callback-based rather than two different tables. */
+ *    once. settle (lease, old_cost, new_cost): absolute, so a resend is
+ *    harmless. pause (seconds): everyone sharing the key waits; the
+ *    half-open probe after it is one request across all processes.
+ *  - Leases of granted requests are renewed every third of their TTL
+ *    while held (pft-redis-leases.c).
+ *  - Failure: a backend that cannot be reached, or does not answer within
+ *    backend_timeout_us, fails the request with
+ *    PFT_ERROR_BACKEND_UNAVAILABLE. A request whose reply was lost is sent
+ *    again with the same id, so it is never counted or granted twice.
+ *  - Threads: every function may be called from any thread. */
 
 typedef struct _PftRedisAdmission PftRedisAdmission;
 
@@ -89,25 +73,35 @@ PftRedisAdmission *_pft_redis_admission_new           (const char           *uri
 PftRedisAdmission *_pft_redis_admission_ref           (PftRedisAdmission    *self);
 void               _pft_redis_admission_unref         (PftRedisAdmission    *self);
 const char        *_pft_redis_admission_get_key       (PftRedisAdmission    *self);
+/* The URI with its password replaced by "***". */
+const char        *_pft_redis_admission_get_display   (PftRedisAdmission    *self);
+/* See _pft_redis_connection_set_timeout(). */
+void               _pft_redis_admission_set_backend_timeout (PftRedisAdmission *self,
+                                                             gint64             timeout_us);
 /* Live resize: the next decision uses them. */
 void               _pft_redis_admission_set_limits    (PftRedisAdmission    *self,
                                                        const PftRedisLimits *limits);
 
-/* One decision. Finish: TRUE and *@lease when granted; FALSE with
- * *@retry_after_us > 0 and no error when refused; FALSE and @error when
- * it failed. @cost above max_cost is PFT_ERROR_INVALID_ARGUMENT. */
-void               _pft_redis_admission_try_admit_async  (PftRedisAdmission   *self,
+/* Answers run on the "pft-redis" thread, after the call returns: the
+ * limiter answers its waiters from any thread and runs no main context
+ * of its own; tests wait on a condition. */
+
+/* One decision: @func gets a @lease (transfer full) when granted,
+ * @retry_after_us > 0 when refused, or @error. The caller checks @cost
+ * against max_cost; a grant is the caller's to release. */
+typedef void (*PftRedisAskFunc) (char         *lease,
+                                 gint64        retry_after_us,
+                                 const GError *error,
+                                 gpointer      data);
+void               _pft_redis_admission_ask              (PftRedisAdmission   *self,
                                                           guint64              cost,
-                                                          GCancellable        *cancellable,
-                                                          GAsyncReadyCallback  callback,
-                                                          gpointer             user_data);
-gboolean           _pft_redis_admission_try_admit_finish (PftRedisAdmission   *self,
-                                                          GAsyncResult        *result,
-                                                          char               **lease,
-                                                          gint64              *retry_after_us,
-                                                          GError             **error);
-/* Tries until granted (sleeping each hint), cancelled or failed. A grant
- * that arrives after cancellation is released. Returns the lease. */
+                                                          PftRedisAskFunc      func,
+                                                          gpointer             data);
+/* Tries until granted (sleeping each hint, or until a release of this
+ * process frees a slot), cancelled or failed; @callback runs on the
+ * caller's thread-default main context, as GTask does. A grant that
+ * arrives after cancellation is released. @cost above max_cost is
+ * PFT_ERROR_INVALID_ARGUMENT. Returns the lease. */
 void               _pft_redis_admission_admit_async      (PftRedisAdmission   *self,
                                                           guint64              cost,
                                                           GCancellable        *cancellable,
@@ -118,32 +112,37 @@ char              *_pft_redis_admission_admit_finish     (PftRedisAdmission   *s
                                                           GError             **error);
 void               _pft_redis_admission_release          (PftRedisAdmission   *self,
                                                           const char          *lease);
+/* A settle's or a pause's answer; @func may be NULL (fire and forget). */
+typedef void (*PftRedisDoneFunc) (gint64        value,
+                                  const GError *error,
+                                  gpointer      data);
 /* The request of @lease was charged @old_cost and really cost @new_cost
- * (both absolute, so a resend is harmless). */
-void               _pft_redis_admission_settle_async     (PftRedisAdmission   *self,
+ * (both absolute, so a resend is harmless). @value: 1 when the request is
+ * in the window (its cost is now @new_cost), 0 when it has left it. */
+void               _pft_redis_admission_settle           (PftRedisAdmission   *self,
                                                           const char          *lease,
                                                           guint64              old_cost,
                                                           guint64              new_cost,
-                                                          GAsyncReadyCallback  callback,
-                                                          gpointer             user_data);
-/* TRUE when the request is in the window (its cost is now @new_cost). */
-gboolean           _pft_redis_admission_settle_finish    (PftRedisAdmission   *self,
-                                                          GAsyncResult        *result,
-                                                          GError             **error);
-void               _pft_redis_admission_pause_async      (PftRedisAdmission   *self,
+                                                          PftRedisDoneFunc     func,
+                                                          gpointer             data);
+/* @value: 1 when this pause lasts longer than the one in force. */
+void               _pft_redis_admission_pause            (PftRedisAdmission   *self,
                                                           double               seconds,
-                                                          GAsyncReadyCallback  callback,
-                                                          gpointer             user_data);
-/* *@extended: whether this pause lasts longer than the one in force. */
-gboolean           _pft_redis_admission_pause_finish     (PftRedisAdmission   *self,
-                                                          GAsyncResult        *result,
-                                                          gboolean            *extended,
-                                                          GError             **error);
-void               _pft_redis_admission_stats_async      (PftRedisAdmission   *self,
-                                                          GAsyncReadyCallback  callback,
-                                                          gpointer             user_data);
-gboolean           _pft_redis_admission_stats_finish     (PftRedisAdmission   *self,
-                                                          GAsyncResult        *result,
+                                                          PftRedisDoneFunc     func,
+                                                          gpointer             data);
+/* The shared counts: @stats, or NULL and @error. Queued behind the asks
+ * and releases of this process asked before: a reading after a release
+ * sees it. */
+typedef void (*PftRedisStatsFunc) (const PftRedisStats *stats,
+                                   const GError        *error,
+                                   gpointer             data);
+void               _pft_redis_admission_query_stats      (PftRedisAdmission   *self,
+                                                          PftRedisStatsFunc    func,
+                                                          gpointer             data);
+/* The same, waiting for it (at most the backend timeout) unless
+ * @cancellable fires. */
+gboolean           _pft_redis_admission_read_stats       (PftRedisAdmission   *self,
+                                                          GCancellable        *cancellable,
                                                           PftRedisStats       *stats,
                                                           GError             **error);
 /* Leases this object holds and renews (granted, not released, not found

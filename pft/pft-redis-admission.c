@@ -7,13 +7,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "pft.h"
+#include "pft-error.h"
 #include "pft-redis-admission-private.h"
 #include "pft-redis-connection-private.h"
+#include "pft-redis-leases-private.h"
 #include "pft-redis-scripts-private.h"
-
-/* Renewal ids per RENEW script: keeps each script short for Redis. */
-#define PFT_REDIS_RENEW_CHUNK 256
 
 struct _PftRedisAdmission
 {
@@ -24,14 +22,13 @@ struct _PftRedisAdmission
 
   GMutex              lock;
   PftRedisLimits      limits;
-  GHashTable         *held;          /* lease id -> NULL */
-  gint                lost_leases;   /* atomic */
+  PftRedisLeases     *leases;        /* granted, not released */
   GQueue              pending;       /* PftRedisAdmitOp for the next batch */
   GPtrArray          *releases;      /* lease ids for the next batch */
+  GPtrArray          *queries;       /* PftRedisStatsQuery, after the batch */
   gboolean            flush_scheduled;
 
   /* Only on the "pft-redis" thread. */
-  GSource            *renew_source;
   GQueue              sleepers;      /* PftRedisAdmitOp waiting for a slot */
 };
 
@@ -46,17 +43,14 @@ typedef struct
   char              *id;
   gboolean           loop;
   GCancellable      *cancellable;
+  PftRedisAskFunc    ask_func;      /* instead of @task: see _pft_redis_admission_ask() */
+  gpointer           ask_data;
   gboolean           for_slot;      /* sleeping for a concurrency slot */
   GSource           *sleep_source;
   GSource           *cancel_source;
   GList              sleeper_link;
 } PftRedisAdmitOp;
 
-typedef struct
-{
-  char   *lease;
-  gint64  retry_after_us;
-} PftRedisTryResult;
 
 
 /* ------------------------------------------------------------------ */
@@ -101,19 +95,7 @@ pft_redis_admission_eval (PftRedisAdmission *self,
                           PftRedisReplyFunc  func,
                           gpointer           data)
 {
-  g_autofree const char **argv = g_new (const char *, 1 + PFT_REDIS_N_KEYS + n_args);
-  char nkeys[8];
-
-  g_snprintf (nkeys, sizeof nkeys, "%d", PFT_REDIS_N_KEYS);
-  argv[0] = nkeys;
-  for (guint i = 0; i < PFT_REDIS_N_KEYS; i++)
-    argv[1 + i] = self->keys.keys[i];
-  for (guint i = 0; i < n_args; i++)
-    argv[1 + PFT_REDIS_N_KEYS + i] = args[i];
-  _pft_redis_connection_evalsha (self->conn,
-                                 _pft_redis_script_get_sha (script),
-                                 _pft_redis_script_get_body (script),
-                                 1 + PFT_REDIS_N_KEYS + n_args, argv, func, data);
+  _pft_redis_script_eval (self->conn, &self->keys, script, n_args, args, func, data);
 }
 
 static gboolean
@@ -135,103 +117,6 @@ pft_redis_admission_bad_reply (PftRedisAdmission *self,
   return g_error_new (PFT_ERROR, PFT_ERROR_FAILED,
                       "Quota “%s”: unexpected reply from the %s script at %s",
                       self->key, script, _pft_redis_connection_get_display (self->conn));
-}
-
-/* ------------------------------------------------------------------ */
-/* Leases: renewed while held */
-
-static void
-pft_redis_admission_on_renew_reply (PftRedisConnection *conn,
-                                    redisReply         *reply,
-                                    const GError       *error,
-                                    gpointer            data)
-{
-  PftRedisAdmission *self = data;
-
-  if (error != NULL)
-    g_debug ("Quota “%s”: renewing leases: %s", self->key, error->message);
-  else if (reply->type == REDIS_REPLY_ARRAY && reply->elements > 0)
-    {
-      guint gone = 0;
-
-      /* Held here, gone there: the process stalled past the TTL or the
-       * server lost its data. They are not added back (others may have
-       * used the slots meanwhile) and no longer renewed: reported once. */
-      g_mutex_lock (&self->lock);
-      for (gsize i = 0; i < reply->elements; i++)
-        if (reply->element[i]->type == REDIS_REPLY_STRING &&
-            g_hash_table_remove (self->held, reply->element[i]->str))
-          gone++;
-      g_mutex_unlock (&self->lock);
-      if (gone > 0)
-        {
-          g_warning ("Quota “%s”: %u leases expired in Redis while held", self->key, gone);
-          g_atomic_int_add (&self->lost_leases, (gint) gone);
-        }
-    }
-  _pft_redis_admission_unref (self);
-}
-
-static gboolean
-pft_redis_admission_on_renew (gpointer data)
-{
-  PftRedisAdmission *self = data;
-  g_autoptr(GPtrArray) ids = g_ptr_array_new_with_free_func (g_free);
-  GHashTableIter iter;
-  gpointer id;
-  char ttl[32];
-
-  g_mutex_lock (&self->lock);
-  g_hash_table_iter_init (&iter, self->held);
-  while (g_hash_table_iter_next (&iter, &id, NULL))
-    g_ptr_array_add (ids, g_strdup (id));
-  g_snprintf (ttl, sizeof ttl, "%" G_GINT64_FORMAT, self->limits.lease_ttl_us);
-  g_mutex_unlock (&self->lock);
-
-  if (ids->len == 0)
-    {
-      self->renew_source = NULL;
-      return G_SOURCE_REMOVE;
-    }
-
-  for (guint start = 0; start < ids->len; start += PFT_REDIS_RENEW_CHUNK)
-    {
-      guint n = MIN (PFT_REDIS_RENEW_CHUNK, ids->len - start);
-      g_autofree const char **args = g_new (const char *, n + 1);
-
-      args[0] = ttl;
-      for (guint i = 0; i < n; i++)
-        args[1 + i] = g_ptr_array_index (ids, start + i);
-      pft_redis_admission_eval (self, PFT_REDIS_SCRIPT_RENEW, n + 1, args,
-                                pft_redis_admission_on_renew_reply,
-                                _pft_redis_admission_ref (self));
-    }
-  return G_SOURCE_CONTINUE;
-}
-
-/* On the "pft-redis" thread, with a grant in hand. */
-static void
-pft_redis_admission_hold (PftRedisAdmission *self,
-                          const char        *id)
-{
-  gint64 ttl;
-
-  g_mutex_lock (&self->lock);
-  g_hash_table_add (self->held, g_strdup (id));
-  ttl = self->limits.lease_ttl_us;
-  g_mutex_unlock (&self->lock);
-
-  if (self->renew_source == NULL)
-    {
-      /* A third of the TTL: two renewals may be lost before a live
-       * holder loses its lease. */
-      self->renew_source = g_timeout_source_new ((guint) MAX (1, ttl / 3 / 1000));
-      g_source_set_callback (self->renew_source, pft_redis_admission_on_renew,
-                             _pft_redis_admission_ref (self),
-                             (GDestroyNotify) _pft_redis_admission_unref);
-      g_source_attach (self->renew_source, _pft_redis_connection_get_context (self->conn));
-      g_source_unref (self->renew_source);
-    }
 }
 
 /* ------------------------------------------------------------------ */
@@ -274,18 +159,38 @@ pft_redis_admit_op_fail (PftRedisAdmitOp *op,
                          GError          *error)
 {
   pft_redis_admit_op_unsleep (op);
-  g_task_return_error (op->task, error);
+  if (op->ask_func != NULL)
+    {
+      op->ask_func (NULL, 0, error, op->ask_data);
+      g_error_free (error);
+    }
+  else
+    g_task_return_error (op->task, error);
+  pft_redis_admit_op_free (op);
+}
+
+/* The answer to an ask: @lease (transfer full) or @retry_after_us. */
+static void
+pft_redis_admit_op_answer (PftRedisAdmitOp *op,
+                           char            *lease,
+                           gint64           retry_after_us)
+{
+  op->ask_func (lease, retry_after_us, NULL, op->ask_data);
   pft_redis_admit_op_free (op);
 }
 
 static gboolean
 pft_redis_admission_on_flush (gpointer data);
+static void
+pft_redis_admission_send_query (PftRedisAdmission *self,
+                                gpointer           query);
 
 /* Queues @op for the next batch. Any thread. */
 static void
 pft_redis_admission_queue (PftRedisAdmission *self,
                            PftRedisAdmitOp   *op,
-                           const char        *release)
+                           const char        *release,
+                           gpointer           query)
 {
   gboolean kick;
 
@@ -294,6 +199,8 @@ pft_redis_admission_queue (PftRedisAdmission *self,
     g_queue_push_tail (&self->pending, op);
   if (release != NULL)
     g_ptr_array_add (self->releases, g_strdup (release));
+  if (query != NULL)
+    g_ptr_array_add (self->queries, query);
   kick = !self->flush_scheduled;
   self->flush_scheduled = TRUE;
   g_mutex_unlock (&self->lock);
@@ -317,7 +224,7 @@ pft_redis_admit_op_on_wake (gpointer data)
   PftRedisAdmitOp *op = data;
 
   pft_redis_admit_op_unsleep (op);
-  pft_redis_admission_queue (op->self, op, NULL);
+  pft_redis_admission_queue (op->self, op, NULL, NULL);
   return G_SOURCE_REMOVE;
 }
 
@@ -378,7 +285,7 @@ pft_redis_admit_op_decided (PftRedisAdmitOp *op,
 
   if (granted)
     {
-      pft_redis_admission_hold (self, op->id);
+      _pft_redis_leases_hold (self->leases, op->id);
       if (op->loop && g_cancellable_is_cancelled (op->cancellable))
         {
           GError *cancelled = NULL;
@@ -389,26 +296,19 @@ pft_redis_admit_op_decided (PftRedisAdmitOp *op,
           pft_redis_admit_op_fail (op, cancelled);
           return;
         }
-      if (op->loop)
-        g_task_return_pointer (op->task, g_steal_pointer (&op->id), g_free);
-      else
+      if (!op->loop)
         {
-          PftRedisTryResult *res = g_new0 (PftRedisTryResult, 1);
-
-          res->lease = g_steal_pointer (&op->id);
-          g_task_return_pointer (op->task, res, g_free);
+          pft_redis_admit_op_answer (op, g_steal_pointer (&op->id), 0);
+          return;
         }
+      g_task_return_pointer (op->task, g_steal_pointer (&op->id), g_free);
       pft_redis_admit_op_free (op);
       return;
     }
 
   if (!op->loop)
     {
-      PftRedisTryResult *res = g_new0 (PftRedisTryResult, 1);
-
-      res->retry_after_us = MAX (1, value);
-      g_task_return_pointer (op->task, res, g_free);
-      pft_redis_admit_op_free (op);
+      pft_redis_admit_op_answer (op, NULL, MAX (1, value));
       return;
     }
   if (g_cancellable_is_cancelled (op->cancellable))
@@ -539,7 +439,7 @@ pft_redis_admission_on_release_reply (PftRedisConnection *conn,
       if (!op->for_slot)
         continue;
       pft_redis_admit_op_unsleep (op);
-      pft_redis_admission_queue (self, op, NULL);
+      pft_redis_admission_queue (self, op, NULL, NULL);
       freed--;
     }
   _pft_redis_admission_unref (self);
@@ -566,6 +466,7 @@ pft_redis_admission_on_flush (gpointer data)
   PftRedisAdmission *self = data;
   GQueue pending;
   g_autoptr(GPtrArray) releases = NULL;
+  g_autoptr(GPtrArray) queries = NULL;
   PftRedisAdmitOp *op;
 
   g_mutex_lock (&self->lock);
@@ -573,6 +474,8 @@ pft_redis_admission_on_flush (gpointer data)
   g_queue_init (&self->pending);
   releases = g_steal_pointer (&self->releases);
   self->releases = g_ptr_array_new_with_free_func (g_free);
+  queries = g_steal_pointer (&self->queries);
+  self->queries = g_ptr_array_new ();
   self->flush_scheduled = FALSE;
   g_mutex_unlock (&self->lock);
 
@@ -594,6 +497,8 @@ pft_redis_admission_on_flush (gpointer data)
         g_ptr_array_add (ops, op);
       pft_redis_admission_send_admits (self, ops);
     }
+  for (guint i = 0; i < queries->len; i++)
+    pft_redis_admission_send_query (self, g_ptr_array_index (queries, i));
   return G_SOURCE_REMOVE;
 }
 
@@ -617,20 +522,30 @@ pft_redis_admission_check_cost (PftRedisAdmission *self,
   return TRUE;
 }
 
+static PftRedisAdmitOp *
+pft_redis_admit_op_new (PftRedisAdmission *self,
+                        guint64            cost)
+{
+  PftRedisAdmitOp *op = g_new0 (PftRedisAdmitOp, 1);
+
+  op->self = _pft_redis_admission_ref (self);
+  op->cost = cost;
+  op->id = pft_redis_admission_new_id ();
+  return op;
+}
+
 static void
 pft_redis_admission_start (PftRedisAdmission   *self,
                            guint64              cost,
-                           gboolean             loop,
                            GCancellable        *cancellable,
                            GAsyncReadyCallback  callback,
-                           gpointer             user_data,
-                           gpointer             source_tag)
+                           gpointer             user_data)
 {
   g_autoptr(GTask) task = g_task_new (NULL, cancellable, callback, user_data);
   GError *error = NULL;
   PftRedisAdmitOp *op;
 
-  g_task_set_source_tag (task, source_tag);
+  g_task_set_source_tag (task, _pft_redis_admission_admit_async);
   if (!pft_redis_admission_check_cost (self, cost, &error))
     {
       g_task_return_error (task, error);
@@ -639,56 +554,28 @@ pft_redis_admission_start (PftRedisAdmission   *self,
   if (g_task_return_error_if_cancelled (task))
     return;
 
-  op = g_new0 (PftRedisAdmitOp, 1);
-  op->self = _pft_redis_admission_ref (self);
+  op = pft_redis_admit_op_new (self, cost);
   op->task = g_steal_pointer (&task);
-  op->cost = cost;
-  op->id = pft_redis_admission_new_id ();
-  op->loop = loop;
+  op->loop = TRUE;
   op->cancellable = cancellable != NULL ? g_object_ref (cancellable) : NULL;
-  pft_redis_admission_queue (self, op, NULL);
+  pft_redis_admission_queue (self, op, NULL, NULL);
 }
 
 void
-_pft_redis_admission_try_admit_async (PftRedisAdmission   *self,
-                                      guint64              cost,
-                                      GCancellable        *cancellable,
-                                      GAsyncReadyCallback  callback,
-                                      gpointer             user_data)
+_pft_redis_admission_ask (PftRedisAdmission *self,
+                          guint64            cost,
+                          PftRedisAskFunc    func,
+                          gpointer           data)
 {
+  PftRedisAdmitOp *op;
+
   g_return_if_fail (self != NULL);
+  g_return_if_fail (func != NULL);
 
-  pft_redis_admission_start (self, cost, FALSE, cancellable, callback, user_data,
-                             _pft_redis_admission_try_admit_async);
-}
-
-gboolean
-_pft_redis_admission_try_admit_finish (PftRedisAdmission  *self,
-                                       GAsyncResult       *result,
-                                       char              **lease,
-                                       gint64             *retry_after_us,
-                                       GError            **error)
-{
-  PftRedisTryResult *res;
-  gboolean granted;
-
-  g_return_val_if_fail (g_task_is_valid (result, NULL), FALSE);
-
-  if (lease != NULL)
-    *lease = NULL;
-  if (retry_after_us != NULL)
-    *retry_after_us = 0;
-  res = g_task_propagate_pointer (G_TASK (result), error);
-  if (res == NULL)
-    return FALSE;
-  granted = res->lease != NULL;
-  if (lease != NULL)
-    *lease = g_steal_pointer (&res->lease);
-  if (retry_after_us != NULL)
-    *retry_after_us = res->retry_after_us;
-  g_free (res->lease);
-  g_free (res);
-  return granted;
+  op = pft_redis_admit_op_new (self, cost);
+  op->ask_func = func;
+  op->ask_data = data;
+  pft_redis_admission_queue (self, op, NULL, NULL);
 }
 
 void
@@ -700,8 +587,7 @@ _pft_redis_admission_admit_async (PftRedisAdmission   *self,
 {
   g_return_if_fail (self != NULL);
 
-  pft_redis_admission_start (self, cost, TRUE, cancellable, callback, user_data,
-                             _pft_redis_admission_admit_async);
+  pft_redis_admission_start (self, cost, cancellable, callback, user_data);
 }
 
 char *
@@ -721,91 +607,117 @@ _pft_redis_admission_release (PftRedisAdmission *self,
   g_return_if_fail (self != NULL);
   g_return_if_fail (lease != NULL);
 
-  g_mutex_lock (&self->lock);
-  g_hash_table_remove (self->held, lease);
-  g_mutex_unlock (&self->lock);
-  pft_redis_admission_queue (self, NULL, lease);
+  _pft_redis_leases_drop (self->leases, lease);
+  pft_redis_admission_queue (self, NULL, lease, NULL);
 }
 
 /* ------------------------------------------------------------------ */
 /* Settle, pause, stats */
 
+static gboolean
+pft_redis_admission_parse_stats (redisReply    *reply,
+                                 PftRedisStats *stats)
+{
+  gint64 v[6];
+
+  for (guint i = 0; i < 6; i++)
+    if (!pft_redis_reply_int (reply, i, &v[i]))
+      return FALSE;
+  stats->in_window = (guint) v[0];
+  stats->cost_in_window = (guint64) MAX (v[1], 0);
+  stats->in_flight = (guint) v[2];
+  stats->paused_until_us = v[3];
+  stats->now_us = v[4];
+  stats->half_open = v[5] != 0;
+  return TRUE;
+}
+
+/* A settle or a pause: its number to @func, or only logged when @func is
+ * NULL (a lost settle or pause is one the next window or the next 429
+ * corrects). */
+typedef struct
+{
+  PftRedisAdmission *self;
+  PftRedisDoneFunc   func;
+  gpointer           data;
+  const char        *script;
+} PftRedisDone;
+
 static void
-pft_redis_admission_on_task_reply (PftRedisConnection *conn,
+pft_redis_admission_on_done_reply (PftRedisConnection *conn,
                                    redisReply         *reply,
                                    const GError       *error,
                                    gpointer            data)
 {
-  GTask *task = data;
-  PftRedisAdmission *self = g_task_get_task_data (task);
-  gpointer tag = g_task_get_source_tag (task);
+  PftRedisDone *d = data;
+  g_autoptr(GError) failed = NULL;
+  gint64 value = 0;
 
   if (error != NULL)
-    g_task_return_error (task, pft_redis_admission_wrap_error (self, error));
-  else if (tag == _pft_redis_admission_settle_async)
-    {
-      if (reply->type != REDIS_REPLY_INTEGER)
-        g_task_return_error (task, pft_redis_admission_bad_reply (self, "settle"));
-      else
-        g_task_return_boolean (task, reply->integer > 0);
-    }
-  else if (tag == _pft_redis_admission_pause_async)
-    {
-      gint64 extended, until;
-
-      if (!pft_redis_reply_int (reply, 0, &extended) || !pft_redis_reply_int (reply, 1, &until))
-        g_task_return_error (task, pft_redis_admission_bad_reply (self, "pause"));
-      else
-        g_task_return_int (task, extended);
-    }
-  else
-    {
-      PftRedisStats *stats = g_new0 (PftRedisStats, 1);
-      gint64 v[6];
-      gboolean ok = TRUE;
-
-      for (guint i = 0; i < 6; i++)
-        ok = ok && pft_redis_reply_int (reply, i, &v[i]);
-      if (!ok)
-        {
-          g_free (stats);
-          g_task_return_error (task, pft_redis_admission_bad_reply (self, "stats"));
-        }
-      else
-        {
-          stats->in_window = (guint) v[0];
-          stats->cost_in_window = (guint64) MAX (v[1], 0);
-          stats->in_flight = (guint) v[2];
-          stats->paused_until_us = v[3];
-          stats->now_us = v[4];
-          stats->half_open = v[5] != 0;
-          g_task_return_pointer (task, stats, g_free);
-        }
-    }
-  g_object_unref (task);
+    failed = pft_redis_admission_wrap_error (d->self, error);
+  else if (reply->type == REDIS_REPLY_INTEGER)
+    value = reply->integer;
+  else if (!pft_redis_reply_int (reply, 0, &value))   /* pause: {extended, until} */
+    failed = pft_redis_admission_bad_reply (d->self, d->script);
+  if (d->func != NULL)
+    d->func (value, failed, d->data);
+  else if (failed != NULL)
+    g_debug ("%s", failed->message);
+  _pft_redis_admission_unref (d->self);
+  g_free (d);
 }
 
-static GTask *
-pft_redis_admission_task_new (PftRedisAdmission   *self,
-                              gpointer             tag,
-                              GAsyncReadyCallback  callback,
-                              gpointer             user_data)
+static void
+pft_redis_admission_eval_done (PftRedisAdmission *self,
+                               PftRedisScriptId   script,
+                               const char        *name,
+                               guint              n_args,
+                               const char       **args,
+                               PftRedisDoneFunc   func,
+                               gpointer           data)
 {
-  GTask *task = g_task_new (NULL, NULL, callback, user_data);
+  PftRedisDone *d = g_new0 (PftRedisDone, 1);
 
-  g_task_set_source_tag (task, tag);
-  g_task_set_task_data (task, _pft_redis_admission_ref (self),
-                        (GDestroyNotify) _pft_redis_admission_unref);
-  return task;
+  d->self = _pft_redis_admission_ref (self);
+  d->func = func;
+  d->data = data;
+  d->script = name;
+  pft_redis_admission_eval (self, script, n_args, args, pft_redis_admission_on_done_reply, d);
+}
+
+typedef struct
+{
+  PftRedisAdmission *self;
+  PftRedisStatsFunc  func;
+  gpointer           data;
+} PftRedisStatsQuery;
+
+static void
+pft_redis_admission_on_query_reply (PftRedisConnection *conn,
+                                    redisReply         *reply,
+                                    const GError       *error,
+                                    gpointer            data)
+{
+  PftRedisStatsQuery *q = data;
+  PftRedisStats stats = { 0 };
+  g_autoptr(GError) failed = NULL;
+
+  if (error != NULL)
+    failed = pft_redis_admission_wrap_error (q->self, error);
+  else if (!pft_redis_admission_parse_stats (reply, &stats))
+    failed = pft_redis_admission_bad_reply (q->self, "stats");
+  q->func (failed == NULL ? &stats : NULL, failed, q->data);
+  _pft_redis_admission_unref (q->self);
+  g_free (q);
 }
 
 void
-_pft_redis_admission_settle_async (PftRedisAdmission   *self,
-                                   const char          *lease,
-                                   guint64              old_cost,
-                                   guint64              new_cost,
-                                   GAsyncReadyCallback  callback,
-                                   gpointer             user_data)
+_pft_redis_admission_settle (PftRedisAdmission *self,
+                             const char        *lease,
+                             guint64            old_cost,
+                             guint64            new_cost,
+                             PftRedisDoneFunc   func,
+                             gpointer           data)
 {
   PftRedisLimits l;
   char buf[5][32];
@@ -823,25 +735,14 @@ _pft_redis_admission_settle_async (PftRedisAdmission   *self,
   args[0] = lease;
   for (guint i = 0; i < 5; i++)
     args[1 + i] = buf[i];
-  pft_redis_admission_eval (self, PFT_REDIS_SCRIPT_SETTLE, 6, args,
-                            pft_redis_admission_on_task_reply,
-                            pft_redis_admission_task_new (self, _pft_redis_admission_settle_async,
-                                                          callback, user_data));
-}
-
-gboolean
-_pft_redis_admission_settle_finish (PftRedisAdmission  *self,
-                                    GAsyncResult       *result,
-                                    GError            **error)
-{
-  return g_task_propagate_boolean (G_TASK (result), error);
+  pft_redis_admission_eval_done (self, PFT_REDIS_SCRIPT_SETTLE, "settle", 6, args, func, data);
 }
 
 void
-_pft_redis_admission_pause_async (PftRedisAdmission   *self,
-                                  double               seconds,
-                                  GAsyncReadyCallback  callback,
-                                  gpointer             user_data)
+_pft_redis_admission_pause (PftRedisAdmission *self,
+                            double             seconds,
+                            PftRedisDoneFunc   func,
+                            gpointer           data)
 {
   char buf[32];
   const char *args[] = { buf };
@@ -851,62 +752,128 @@ _pft_redis_admission_pause_async (PftRedisAdmission   *self,
 
   /* Capped at about 292 years, as the in-process limiter. */
   g_snprintf (buf, sizeof buf, "%.0f", ceil (MIN (seconds, 9.2e9) * G_USEC_PER_SEC));
-  pft_redis_admission_eval (self, PFT_REDIS_SCRIPT_PAUSE, 1, args,
-                            pft_redis_admission_on_task_reply,
-                            pft_redis_admission_task_new (self, _pft_redis_admission_pause_async,
-                                                          callback, user_data));
+  pft_redis_admission_eval_done (self, PFT_REDIS_SCRIPT_PAUSE, "pause", 1, args, func, data);
 }
 
-gboolean
-_pft_redis_admission_pause_finish (PftRedisAdmission  *self,
-                                   GAsyncResult       *result,
-                                   gboolean           *extended,
-                                   GError            **error)
-{
-  GError *local = NULL;
-  gssize v = g_task_propagate_int (G_TASK (result), &local);
-
-  if (local != NULL)
-    {
-      g_propagate_error (error, local);
-      return FALSE;
-    }
-  if (extended != NULL)
-    *extended = v != 0;
-  return TRUE;
-}
-
-void
-_pft_redis_admission_stats_async (PftRedisAdmission   *self,
-                                  GAsyncReadyCallback  callback,
-                                  gpointer             user_data)
+static void
+pft_redis_admission_send_query (PftRedisAdmission *self,
+                                gpointer           query)
 {
   char buf[32];
   const char *args[] = { buf };
 
-  g_return_if_fail (self != NULL);
-
   g_snprintf (buf, sizeof buf, "%" G_GINT64_FORMAT, pft_redis_admission_dup_limits (self).window_us);
   pft_redis_admission_eval (self, PFT_REDIS_SCRIPT_STATS, 1, args,
-                            pft_redis_admission_on_task_reply,
-                            pft_redis_admission_task_new (self, _pft_redis_admission_stats_async,
-                                                          callback, user_data));
+                            pft_redis_admission_on_query_reply, query);
+}
+
+void
+_pft_redis_admission_query_stats (PftRedisAdmission *self,
+                                  PftRedisStatsFunc  func,
+                                  gpointer           data)
+{
+  PftRedisStatsQuery *q;
+
+  g_return_if_fail (self != NULL);
+  g_return_if_fail (func != NULL);
+
+  q = g_new0 (PftRedisStatsQuery, 1);
+  q->self = _pft_redis_admission_ref (self);
+  q->func = func;
+  q->data = data;
+  /* Behind the releases and tries asked before: a reading after a
+   * release sees it. */
+  pft_redis_admission_queue (self, NULL, NULL, q);
+}
+
+/* A blocking reading: the waiting thread and the "pft-redis" thread share
+ * it, whoever is last frees it. */
+typedef struct
+{
+  gatomicrefcount ref;
+  GMutex          lock;
+  GCond           cond;
+  gboolean        done;
+  PftRedisStats   stats;
+  GError         *error;
+} PftRedisReading;
+
+static void
+pft_redis_reading_unref (PftRedisReading *r)
+{
+  if (!g_atomic_ref_count_dec (&r->ref))
+    return;
+  g_clear_error (&r->error);
+  g_mutex_clear (&r->lock);
+  g_cond_clear (&r->cond);
+  g_free (r);
+}
+
+static void
+pft_redis_reading_on_reply (const PftRedisStats *stats,
+                            const GError        *error,
+                            gpointer             data)
+{
+  PftRedisReading *r = data;
+
+  g_mutex_lock (&r->lock);
+  if (stats != NULL)
+    r->stats = *stats;
+  else
+    r->error = g_error_copy (error);
+  r->done = TRUE;
+  g_cond_broadcast (&r->cond);
+  g_mutex_unlock (&r->lock);
+  pft_redis_reading_unref (r);
+}
+
+static void
+pft_redis_reading_on_cancelled (GCancellable *cancellable,
+                                gpointer      data)
+{
+  PftRedisReading *r = data;
+
+  g_mutex_lock (&r->lock);
+  g_cond_broadcast (&r->cond);
+  g_mutex_unlock (&r->lock);
 }
 
 gboolean
-_pft_redis_admission_stats_finish (PftRedisAdmission  *self,
-                                   GAsyncResult       *result,
-                                   PftRedisStats      *stats,
-                                   GError            **error)
+_pft_redis_admission_read_stats (PftRedisAdmission  *self,
+                                 GCancellable       *cancellable,
+                                 PftRedisStats      *stats,
+                                 GError            **error)
 {
-  PftRedisStats *s = g_task_propagate_pointer (G_TASK (result), error);
+  PftRedisReading *r = g_new0 (PftRedisReading, 1);
+  gulong id = 0;
+  gboolean ok, done;
 
-  if (s == NULL)
-    return FALSE;
-  if (stats != NULL)
-    *stats = *s;
-  g_free (s);
-  return TRUE;
+  g_return_val_if_fail (self != NULL, FALSE);
+
+  g_atomic_ref_count_init (&r->ref);
+  g_atomic_ref_count_inc (&r->ref);   /* one for the reply */
+  g_mutex_init (&r->lock);
+  g_cond_init (&r->cond);
+  _pft_redis_admission_query_stats (self, pft_redis_reading_on_reply, r);
+
+  if (cancellable != NULL)
+    id = g_cancellable_connect (cancellable, G_CALLBACK (pft_redis_reading_on_cancelled), r, NULL);
+  g_mutex_lock (&r->lock);
+  while (!r->done && !g_cancellable_is_cancelled (cancellable))
+    g_cond_wait (&r->cond, &r->lock);
+  done = r->done;
+  ok = done && r->error == NULL;
+  if (ok && stats != NULL)
+    *stats = r->stats;
+  else if (done && !ok)
+    g_propagate_error (error, g_steal_pointer (&r->error));
+  g_mutex_unlock (&r->lock);
+  if (id != 0)
+    g_cancellable_disconnect (cancellable, id);
+  if (!done)
+    g_cancellable_set_error_if_cancelled (cancellable, error);
+  pft_redis_reading_unref (r);
+  return ok;
 }
 
 /* ------------------------------------------------------------------ */
@@ -951,10 +918,18 @@ _pft_redis_admission_new (const char            *uri,
   _pft_redis_keys_init (&self->keys, key);
   g_mutex_init (&self->lock);
   self->limits = *limits;
-  self->held = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  self->leases = _pft_redis_leases_new (conn, &self->keys, key, limits->lease_ttl_us, self,
+                                        (gpointer (*) (gpointer)) _pft_redis_admission_ref,
+                                        (GDestroyNotify) _pft_redis_admission_unref);
   g_queue_init (&self->sleepers);
   g_queue_init (&self->pending);
   self->releases = g_ptr_array_new_with_free_func (g_free);
+  self->queries = g_ptr_array_new ();
+  /* Every script before the first decision: a NOSCRIPT reload would run
+   * that script after the commands queued behind it (a settle after the
+   * ask it made room for). */
+  for (guint i = 0; i < PFT_REDIS_N_SCRIPTS; i++)
+    _pft_redis_connection_preload (conn, _pft_redis_script_get_sha (i), _pft_redis_script_get_body (i));
   return self;
 }
 
@@ -975,10 +950,11 @@ _pft_redis_admission_unref (PftRedisAdmission *self)
   if (!g_atomic_ref_count_dec (&self->ref))
     return;
   /* Held leases keep a renewal (and so a reference) alive: none here. */
-  g_assert (self->renew_source == NULL && g_queue_is_empty (&self->sleepers));
-  g_assert (g_queue_is_empty (&self->pending) && self->releases->len == 0);
+  g_assert (!_pft_redis_leases_is_renewing (self->leases) && g_queue_is_empty (&self->sleepers));
+  g_assert (g_queue_is_empty (&self->pending) && self->releases->len == 0 && self->queries->len == 0);
   g_ptr_array_unref (self->releases);
-  g_hash_table_unref (self->held);
+  g_ptr_array_unref (self->queries);
+  _pft_redis_leases_free (self->leases);
   g_mutex_clear (&self->lock);
   _pft_redis_keys_clear (&self->keys);
   g_free (self->key);
@@ -1004,6 +980,24 @@ _pft_redis_admission_set_limits (PftRedisAdmission    *self,
   g_mutex_lock (&self->lock);
   self->limits = *limits;
   g_mutex_unlock (&self->lock);
+  _pft_redis_leases_set_ttl (self->leases, limits->lease_ttl_us);
+}
+
+void
+_pft_redis_admission_set_backend_timeout (PftRedisAdmission *self,
+                                          gint64             timeout_us)
+{
+  g_return_if_fail (self != NULL);
+
+  _pft_redis_connection_set_timeout (self->conn, timeout_us);
+}
+
+const char *
+_pft_redis_admission_get_display (PftRedisAdmission *self)
+{
+  g_return_val_if_fail (self != NULL, NULL);
+
+  return _pft_redis_connection_get_display (self->conn);
 }
 
 guint
@@ -1013,9 +1007,7 @@ _pft_redis_admission_get_held (PftRedisAdmission *self)
 
   g_return_val_if_fail (self != NULL, 0);
 
-  g_mutex_lock (&self->lock);
-  n = g_hash_table_size (self->held);
-  g_mutex_unlock (&self->lock);
+  n = _pft_redis_leases_count (self->leases);
   return n;
 }
 
@@ -1024,5 +1016,5 @@ _pft_redis_admission_get_lost_leases (PftRedisAdmission *self)
 {
   g_return_val_if_fail (self != NULL, 0);
 
-  return (guint) g_atomic_int_get (&self->lost_leases);
+  return _pft_redis_leases_get_lost (self->leases);
 }

@@ -8,6 +8,8 @@
 #include <gio/gio.h>
 #include <hiredis/hiredis.h>
 
+#include "pft-redis-uri-private.h"
+
 G_BEGIN_DECLS
 
 /* A PftRedisConnection is one hiredis async connection, attached with
@@ -44,25 +46,6 @@ typedef void (*PftRedisReplyFunc) (PftRedisConnection *conn,
                                    const GError       *error,
                                    gpointer            user_data);
 
-/* What a redis:// URI says. */
-typedef struct
-{
-  char *host;
-  int   port;
-  int   db;
-  char *user;       /* ACL user (Redis 6+), or NULL */
-  char *password;   /* or NULL */
-  char *display;    /* the URI with the password replaced by "***" */
-} PftRedisUri;
-
-gboolean            _pft_redis_uri_parse               (const char         *uri,
-                                                        PftRedisUri        *out,
-                                                        GError            **error);
-void                _pft_redis_uri_clear               (PftRedisUri        *uri);
-/* @uri with anything between "://" and the last '@' replaced by "***":
- * safe to print even when @uri does not parse. */
-char               *_pft_redis_uri_redact              (const char         *uri);
-
 /* The shared connection for (@uri, @key): checks synchronously that the
  * server answers, accepts the password and the database, within
  * @timeout_us. @timeout_us is also the backend timeout of its commands
@@ -74,6 +57,10 @@ PftRedisConnection *_pft_redis_connection_get          (const char         *uri,
 PftRedisConnection *_pft_redis_connection_ref          (PftRedisConnection *conn);
 void                _pft_redis_connection_unref        (PftRedisConnection *conn);
 const char         *_pft_redis_connection_get_display  (PftRedisConnection *conn);
+/* A new backend timeout for the commands queued from now on (a live
+ * change: the last one set wins for every user of @conn). */
+void                _pft_redis_connection_set_timeout  (PftRedisConnection *conn,
+                                                        gint64              timeout_us);
 /* The context of the "pft-redis" thread: one for every connection, so
  * @conn may be NULL. */
 GMainContext       *_pft_redis_connection_get_context  (PftRedisConnection *conn);
@@ -99,6 +86,13 @@ void                _pft_redis_connection_evalsha      (PftRedisConnection *conn
                                                         const char        **argv,
                                                         PftRedisReplyFunc   func,
                                                         gpointer            user_data);
+
+/* Loads @body now (SCRIPT LOAD, queued like a command) and on every
+ * reconnection, so that the first EVALSHA of each script does not come
+ * back NOSCRIPT and run after the commands queued behind it. */
+void                _pft_redis_connection_preload      (PftRedisConnection *conn,
+                                                        const char         *sha,
+                                                        const char         *body);
 
 /* Testing: how many times the connection was (re)opened since it was
  * made, the synchronous check excluded. */

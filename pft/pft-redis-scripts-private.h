@@ -7,6 +7,8 @@
 
 #include <glib.h>
 
+#include "pft-redis-connection-private.h"
+
 G_BEGIN_DECLS
 
 /* Each decision about a shared quota is one Lua script run atomically by
@@ -89,5 +91,15 @@ const char *_pft_redis_script_get_body  (PftRedisScriptId  id);
 /* SHA1 of the body, as Redis names it: computed here, so nothing has to
  * be loaded before the first EVALSHA. */
 const char *_pft_redis_script_get_sha   (PftRedisScriptId  id);
+
+/* Runs @script by EVALSHA on @conn with @keys and then @args; @data is
+ * handed to @func. */
+void        _pft_redis_script_eval      (PftRedisConnection *conn,
+                                         const PftRedisKeys *keys,
+                                         PftRedisScriptId    script,
+                                         guint               n_args,
+                                         const char        **args,
+                                         PftRedisReplyFunc   func,
+                                         gpointer            data);
 
 G_END_DECLS

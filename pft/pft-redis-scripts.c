@@ -317,3 +317,25 @@ _pft_redis_script_get_sha (PftRedisScriptId id)
     }
   return shas[id];
 }
+
+void
+_pft_redis_script_eval (PftRedisConnection *conn,
+                        const PftRedisKeys *keys,
+                        PftRedisScriptId    script,
+                        guint               n_args,
+                        const char        **args,
+                        PftRedisReplyFunc   func,
+                        gpointer            data)
+{
+  g_autofree const char **argv = g_new (const char *, 1 + PFT_REDIS_N_KEYS + n_args);
+  char nkeys[8];
+
+  g_snprintf (nkeys, sizeof nkeys, "%d", PFT_REDIS_N_KEYS);
+  argv[0] = nkeys;
+  for (guint i = 0; i < PFT_REDIS_N_KEYS; i++)
+    argv[1 + i] = keys->keys[i];
+  for (guint i = 0; i < n_args; i++)
+    argv[1 + PFT_REDIS_N_KEYS + i] = args[i];
+  _pft_redis_connection_evalsha (conn, _pft_redis_script_get_sha (script), _pft_redis_script_get_body (script),
+                                 1 + PFT_REDIS_N_KEYS + n_args, argv, func, data);
+}

@@ -21,6 +21,7 @@
 # include "pft-flow.h"
 # include "pft-batch-flow.h"
 # include "pft-rate-limiter.h"
+# include "pft-rate-limiter-redis.h"
 # include "pft-permit.h"
 # include "pft-rate-limiter-limits.h"
 # include "pft-rate-limiter-stats.h"

@@ -5,6 +5,7 @@
 
 #include <stdarg.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <signal.h>
 #include <sys/prctl.h>
@@ -330,13 +331,8 @@ guint
 pft_redis_log_max_in_window (GArray *log,
                              gint64  window_us)
 {
-  g_autoptr(GArray) t = g_array_new (FALSE, FALSE, sizeof (gint64));
+  g_autoptr(GArray) t = pft_redis_log_grant_times (log);
   guint best = 0, j = 0;
-
-  for (guint i = 0; i < log->len; i++)
-    if (g_array_index (log, PftRedisLogEntry, i).kind == 'g')
-      g_array_append_val (t, g_array_index (log, PftRedisLogEntry, i).t_us);
-  g_array_sort (t, pft_redis_cmp_i64);
 
   /* For each grant i, the grants in [t_i, t_i + window). */
   for (guint i = 0; i < t->len; i++)
@@ -380,4 +376,107 @@ pft_redis_log_count (GArray *log,
   for (guint i = 0; i < log->len; i++)
     n += g_array_index (log, PftRedisLogEntry, i).kind == kind;
   return n;
+}
+
+void
+pft_redis_log_assert_ids_unique (GArray *log)
+{
+  g_autoptr(GHashTable) seen = g_hash_table_new (g_str_hash, g_str_equal);
+
+  for (guint i = 0; i < log->len; i++)
+    {
+      PftRedisLogEntry *e = &g_array_index (log, PftRedisLogEntry, i);
+
+      if (e->kind != 'g')
+        continue;
+      g_assert_false (g_hash_table_contains (seen, e->id));
+      g_hash_table_add (seen, e->id);
+    }
+}
+
+GArray *
+pft_redis_log_grant_times (GArray *log)
+{
+  GArray *t = g_array_new (FALSE, FALSE, sizeof (gint64));
+
+  for (guint i = 0; i < log->len; i++)
+    if (g_array_index (log, PftRedisLogEntry, i).kind == 'g')
+      g_array_append_val (t, g_array_index (log, PftRedisLogEntry, i).t_us);
+  g_array_sort (t, pft_redis_cmp_i64);
+  return t;
+}
+
+char *
+pft_redis_unique_key (const char *name)
+{
+  static int n;
+
+  return g_strdup_printf ("test-%s-%d-%d", name, (int) getpid (), n++);
+}
+
+void
+pft_redis_spin_for (gint64 us)
+{
+  gint64 end = g_get_monotonic_time () + us;
+
+  while (g_get_monotonic_time () < end)
+    {
+      g_main_context_iteration (NULL, FALSE);
+      g_usleep (1000);
+    }
+}
+
+GSubprocess *
+pft_redis_worker_spawn (PftRedisServer     *server,
+                        const char         *key,
+                        const char * const *extra)
+{
+  g_autofree char *program = g_test_build_filename (G_TEST_BUILT, "redis-worker", NULL);
+  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
+  g_autoptr(GError) error = NULL;
+  GSubprocess *proc;
+
+  g_ptr_array_add (argv, program);
+  g_ptr_array_add (argv, "--uri");
+  g_ptr_array_add (argv, server->uri);
+  g_ptr_array_add (argv, "--key");
+  g_ptr_array_add (argv, (gpointer) key);
+  for (guint i = 0; extra[i] != NULL; i++)
+    g_ptr_array_add (argv, (gpointer) extra[i]);
+  g_ptr_array_add (argv, NULL);
+  proc = g_subprocess_newv ((const char * const *) argv->pdata, G_SUBPROCESS_FLAGS_STDOUT_PIPE, &error);
+  g_assert_no_error (error);
+  return proc;
+}
+
+guint64
+pft_redis_worker_wait (GSubprocess *proc)
+{
+  g_autofree char *out = NULL;
+  g_autoptr(GError) error = NULL;
+  const char *line;
+
+  g_subprocess_communicate_utf8 (proc, NULL, NULL, &out, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_subprocess_get_if_exited (proc));
+  g_assert_cmpint (g_subprocess_get_exit_status (proc), ==, 0);
+  line = strstr (out, "granted ");
+  g_assert_nonnull (line);
+  return g_ascii_strtoull (line + strlen ("granted "), NULL, 10);
+}
+
+void
+pft_redis_wait_cb (GObject      *source,
+                   GAsyncResult *result,
+                   gpointer      data)
+{
+  ((PftRedisWait *) data)->result = g_object_ref (result);
+}
+
+GAsyncResult *
+pft_redis_wait_for (PftRedisWait *w)
+{
+  while (w->result == NULL)
+    g_main_context_iteration (NULL, TRUE);
+  return w->result;
 }

@@ -70,5 +70,35 @@ guint           pft_redis_log_max_in_window  (GArray         *log,
 guint           pft_redis_log_max_in_flight  (GArray         *log);
 guint           pft_redis_log_count          (GArray         *log,
                                               char            kind);
+/* Fails the test when a request id was granted twice. */
+void            pft_redis_log_assert_ids_unique (GArray      *log);
+/* Grant times of the log, sorted. */
+GArray         *pft_redis_log_grant_times    (GArray         *log);
+
+/* A key no other test of this process (or another test program) uses. */
+char           *pft_redis_unique_key         (const char     *name);
+/* Lets the default main context (and the "pft-redis" thread) run for @us. */
+void            pft_redis_spin_for           (gint64          us);
+
+/* An async result waited for on the default main context:
+ * `PftRedisWait w = { 0 }; x_async (..., pft_redis_wait_cb, &w);
+ * x_finish (..., pft_redis_wait_for (&w), ...); g_object_unref (w.result);` */
+typedef struct
+{
+  GAsyncResult *result;
+} PftRedisWait;
+
+void            pft_redis_wait_cb            (GObject        *source,
+                                              GAsyncResult   *result,
+                                              gpointer        data);
+GAsyncResult   *pft_redis_wait_for           (PftRedisWait   *w);
+
+/* Starts tests/redis-worker (a child sharing @key on @server) with
+ * @extra arguments; its stdout is a pipe. */
+GSubprocess    *pft_redis_worker_spawn       (PftRedisServer     *server,
+                                              const char         *key,
+                                              const char * const *extra);
+/* Waits for a worker that must succeed; returns its "granted" count. */
+guint64         pft_redis_worker_wait        (GSubprocess    *proc);
 
 G_END_DECLS

@@ -15,6 +15,13 @@
  * keeps them (renewing) until it is killed. --start-at is a monotonic
  * time (microseconds, CLOCK_MONOTONIC is system-wide) to start at, so
  * that several workers start together. Exit status 1 on a backend error.
+ *
+ * With --limiter, the same loops go through a PftRateLimiter made by
+ * pft_rate_limiter_new_redis() (acquire_async, PftPermit) instead of the
+ * admission underneath it; --fallback-local sets its fallback policy.
+ * With --keep-going, a failed acquire is counted and tried again, and
+ * the worker also prints its grants and failures per 100 ms from its
+ * start ("timeline_g n n ...", "timeline_f n n ...").
  */
 
 #include <stdio.h>
@@ -40,6 +47,11 @@ static int      opt_timeout_ms = 5000;
 static gint64   opt_start_at;
 static gboolean opt_smooth;
 static int      opt_burst = 1;
+static gboolean opt_limiter;
+static gboolean opt_fallback_local;
+static gboolean opt_keep_going;
+
+#define TIMELINE_BUCKET_US (100 * 1000)
 
 static const GOptionEntry entries[] = {
   { "uri", 0, 0, G_OPTION_ARG_STRING, &opt_uri, "Redis URI", NULL },
@@ -59,40 +71,80 @@ static const GOptionEntry entries[] = {
   { "start-at", 0, 0, G_OPTION_ARG_INT64, &opt_start_at, "Monotonic start time (us)", NULL },
   { "smooth", 0, 0, G_OPTION_ARG_NONE, &opt_smooth, "GCRA pacing", NULL },
   { "burst", 0, 0, G_OPTION_ARG_INT, &opt_burst, "Smooth burst", NULL },
+  { "limiter", 0, 0, G_OPTION_ARG_NONE, &opt_limiter, "Through a PftRateLimiter", NULL },
+  { "fallback-local", 0, 0, G_OPTION_ARG_NONE, &opt_fallback_local, "Limiter: local fallback", NULL },
+  { "keep-going", 0, 0, G_OPTION_ARG_NONE, &opt_keep_going, "Count failures and go on", NULL },
   { NULL }
 };
 
 typedef struct
 {
-  PftRedisAdmission *adm;
+  PftRedisAdmission *adm;       /* or */
+  PftRateLimiter    *limiter;
   GMainLoop         *loop;
   gint64             deadline;
   guint              running;
   guint64            granted;
   GArray            *latency;    /* gint64 us */
   int                status;
+  gint64             started;
+  GArray            *timeline_g; /* guint per 100 ms */
+  GArray            *timeline_f;
 } Worker;
+
+static void
+worker_mark (Worker *w,
+             GArray *timeline)
+{
+  guint bucket = (guint) ((g_get_monotonic_time () - w->started) / TIMELINE_BUCKET_US);
+
+  if (timeline->len <= bucket)
+    g_array_set_size (timeline, bucket + 1);
+  g_array_index (timeline, guint, bucket)++;
+}
+
+static void
+worker_print_timeline (const char *name,
+                       GArray     *timeline,
+                       guint       len)
+{
+  printf ("%s", name);
+  for (guint i = 0; i < len; i++)
+    printf (" %u", i < timeline->len ? g_array_index (timeline, guint, i) : 0);
+  printf ("\n");
+}
 
 typedef struct
 {
-  Worker *w;
-  gint64  asked_at;
-  char   *lease;
+  Worker    *w;
+  gint64     asked_at;
+  char      *lease;    /* admission */
+  PftPermit *permit;   /* limiter */
 } Slot;
 
 static void worker_admit (Slot *slot);
 
 static void
-worker_on_flushed (GObject      *source,
-                   GAsyncResult *result,
-                   gpointer      data)
+worker_slot_done (Slot *slot)
 {
-  Worker *w = data;
+  Worker *w = slot->w;
   g_autoptr(GError) error = NULL;
+  gboolean ok;
 
-  /* Replies come in order: once this one is here, every release sent
-   * before it has run. */
-  if (!_pft_redis_admission_stats_finish (w->adm, result, NULL, &error))
+  g_free (slot);
+  if (--w->running > 0)
+    return;
+  /* A reading is queued behind the releases sent before it: once it is
+   * here, they have run. */
+  if (w->limiter != NULL)
+    {
+      g_autoptr(GVariant) stats = pft_rate_limiter_dup_shared_stats (w->limiter, NULL, &error);
+
+      ok = stats != NULL;
+    }
+  else
+    ok = _pft_redis_admission_read_stats (w->adm, NULL, NULL, &error);
+  if (!ok)
     {
       g_printerr ("redis-worker: %s\n", error->message);
       w->status = 1;
@@ -100,23 +152,21 @@ worker_on_flushed (GObject      *source,
   g_main_loop_quit (w->loop);
 }
 
-static void
-worker_slot_done (Slot *slot)
-{
-  Worker *w = slot->w;
-
-  g_free (slot);
-  if (--w->running == 0)
-    _pft_redis_admission_stats_async (w->adm, worker_on_flushed, w);
-}
-
 static gboolean
 worker_on_held (gpointer data)
 {
   Slot *slot = data;
 
-  _pft_redis_admission_release (slot->w->adm, slot->lease);
-  g_clear_pointer (&slot->lease, g_free);
+  if (slot->permit != NULL)
+    {
+      pft_permit_release (slot->permit);
+      g_clear_object (&slot->permit);
+    }
+  else
+    {
+      _pft_redis_admission_release (slot->w->adm, slot->lease);
+      g_clear_pointer (&slot->lease, g_free);
+    }
   if (g_get_monotonic_time () >= slot->w->deadline)
     worker_slot_done (slot);
   else
@@ -134,8 +184,18 @@ worker_on_admitted (GObject      *source,
   g_autoptr(GError) error = NULL;
   gint64 latency;
 
-  slot->lease = _pft_redis_admission_admit_finish (w->adm, result, &error);
-  if (slot->lease == NULL)
+  if (w->limiter != NULL)
+    slot->permit = pft_rate_limiter_acquire_finish (w->limiter, result, &error);
+  else
+    slot->lease = _pft_redis_admission_admit_finish (w->adm, result, &error);
+  if (slot->lease == NULL && slot->permit == NULL && opt_keep_going &&
+      g_get_monotonic_time () < w->deadline)
+    {
+      worker_mark (w, w->timeline_f);
+      worker_admit (slot);
+      return;
+    }
+  if (slot->lease == NULL && slot->permit == NULL)
     {
       g_printerr ("redis-worker: %s\n", error->message);
       w->status = 1;
@@ -145,6 +205,7 @@ worker_on_admitted (GObject      *source,
   latency = g_get_monotonic_time () - slot->asked_at;
   g_array_append_val (w->latency, latency);
   w->granted++;
+  worker_mark (w, w->timeline_g);
 
   if (opt_hold_forever)
     {
@@ -165,8 +226,38 @@ static void
 worker_admit (Slot *slot)
 {
   slot->asked_at = g_get_monotonic_time ();
+  if (slot->w->limiter != NULL)
+    {
+      pft_rate_limiter_acquire_async (slot->w->limiter, (guint64) opt_cost, NULL,
+                                      worker_on_admitted, slot);
+      return;
+    }
   _pft_redis_admission_admit_async (slot->w->adm, (guint64) opt_cost, NULL,
                                     worker_on_admitted, slot);
+}
+
+static PftRateLimiter *
+worker_limiter_new (GError **error)
+{
+  /* No concurrency limit is not a limiter's: a large one instead. */
+  guint max_concurrent = opt_max_concurrent > 0 ? (guint) opt_max_concurrent : 1000000;
+  PftRateLimiter *limiter;
+
+  limiter = pft_rate_limiter_new_redis (opt_uri, opt_key, max_concurrent, (guint) opt_per_window,
+                                        opt_window_ms / 1000.0, error);
+  if (limiter == NULL)
+    return NULL;
+  pft_rate_limiter_set_max_cost_per_window (limiter, (guint64) opt_max_cost);
+  pft_rate_limiter_set_lease_ttl (limiter, opt_ttl_ms / 1000.0);
+  pft_rate_limiter_set_backend_timeout (limiter, opt_timeout_ms / 1000.0);
+  if (opt_smooth)
+    {
+      pft_rate_limiter_set_mode (limiter, PFT_LIMITER_MODE_SMOOTH);
+      pft_rate_limiter_set_burst (limiter, (guint) opt_burst);
+    }
+  if (opt_fallback_local)
+    pft_rate_limiter_set_fallback (limiter, PFT_LIMITER_FALLBACK_LOCAL);
+  return limiter;
 }
 
 static int
@@ -203,9 +294,12 @@ main (int argc, char **argv)
   limits.smooth = opt_smooth;
   limits.burst = (guint) opt_burst;
 
-  w.adm = _pft_redis_admission_new (opt_uri, opt_key, &limits,
-                                    (gint64) opt_timeout_ms * 1000, &error);
-  if (w.adm == NULL)
+  if (opt_limiter)
+    w.limiter = worker_limiter_new (&error);
+  else
+    w.adm = _pft_redis_admission_new (opt_uri, opt_key, &limits,
+                                      (gint64) opt_timeout_ms * 1000, &error);
+  if (w.adm == NULL && w.limiter == NULL)
     {
       g_printerr ("redis-worker: %s\n", error->message);
       return 1;
@@ -215,7 +309,9 @@ main (int argc, char **argv)
 
   if (opt_start_at > g_get_monotonic_time ())
     g_usleep ((gulong) (opt_start_at - g_get_monotonic_time ()));
-  started = g_get_monotonic_time ();
+  started = w.started = g_get_monotonic_time ();
+  w.timeline_g = g_array_new (FALSE, TRUE, sizeof (guint));
+  w.timeline_f = g_array_new (FALSE, TRUE, sizeof (guint));
   w.deadline = started + (gint64) (opt_seconds * G_USEC_PER_SEC);
   w.running = (guint) opt_parallel;
   for (int i = 0; i < opt_parallel; i++)
@@ -237,9 +333,21 @@ main (int argc, char **argv)
       printf ("acquire_us_p99 %" G_GINT64_FORMAT "\n",
               g_array_index (w.latency, gint64, MIN (w.latency->len - 1, w.latency->len * 99 / 100)));
     }
+  if (opt_keep_going)
+    {
+      guint len = MAX (w.timeline_g->len, w.timeline_f->len);
+
+      worker_print_timeline ("timeline_g", w.timeline_g, len);
+      worker_print_timeline ("timeline_f", w.timeline_f, len);
+    }
+  g_array_unref (w.timeline_g);
+  g_array_unref (w.timeline_f);
   g_array_unref (w.latency);
   g_main_loop_unref (w.loop);
-  _pft_redis_admission_unref (w.adm);
+  if (w.limiter != NULL)
+    g_object_unref (w.limiter);
+  else
+    _pft_redis_admission_unref (w.adm);
   g_free (opt_uri);
   g_free (opt_key);
   return w.status;

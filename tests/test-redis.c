@@ -8,7 +8,6 @@
  * SPDX-License-Identifier: MIT
  */
 
-#include <signal.h>
 #include <string.h>
 
 #include <pft.h>
@@ -16,7 +15,7 @@
 #include "pft-redis-admission-private.h"
 #include "pft-redis-connection-private.h"
 #include "pft-redis-scripts-private.h"
-#include "redis-fixture.h"
+#include "redis-scenarios.h"
 
 #define MS 1000
 #define SEC G_USEC_PER_SEC
@@ -25,29 +24,6 @@ static PftRedisServer *server;   /* shared by the tests; each uses its own key *
 
 /* ------------------------------------------------------------------ */
 /* Helpers */
-
-typedef struct
-{
-  GAsyncResult *result;
-} Wait;
-
-static void
-wait_cb (GObject      *source,
-         GAsyncResult *result,
-         gpointer      data)
-{
-  Wait *w = data;
-
-  w->result = g_object_ref (result);
-}
-
-static GAsyncResult *
-wait_for (Wait *w)
-{
-  while (w->result == NULL)
-    g_main_context_iteration (NULL, TRUE);
-  return w->result;
-}
 
 static PftRedisAdmission *
 admission_new (const char           *uri,
@@ -62,6 +38,74 @@ admission_new (const char           *uri,
   return adm;
 }
 
+/* An answer from the "pft-redis" thread, waited for on a condition. */
+typedef struct
+{
+  GMutex   lock;
+  GCond    cond;
+  gboolean done;
+  char    *lease;
+  gint64   value;     /* retry-after, settle's or pause's number */
+  GError  *error;
+} Answer;
+
+static void
+answer_set (Answer       *a,
+            char         *lease,
+            gint64        value,
+            const GError *error)
+{
+  g_mutex_lock (&a->lock);
+  a->lease = lease;
+  a->value = value;
+  a->error = error != NULL ? g_error_copy (error) : NULL;
+  a->done = TRUE;
+  g_cond_signal (&a->cond);
+  g_mutex_unlock (&a->lock);
+}
+
+static void
+answer_ask_cb (char         *lease,
+               gint64        retry_after_us,
+               const GError *error,
+               gpointer      data)
+{
+  answer_set (data, lease, retry_after_us, error);
+}
+
+static void
+answer_done_cb (gint64        value,
+                const GError *error,
+                gpointer      data)
+{
+  answer_set (data, NULL, value, error);
+}
+
+static void
+answer_init (Answer *a)
+{
+  memset (a, 0, sizeof *a);
+  g_mutex_init (&a->lock);
+  g_cond_init (&a->cond);
+}
+
+/* Waits; the error (if any) goes to @error, or fails the test. */
+static void
+answer_wait (Answer  *a,
+             GError **error)
+{
+  g_mutex_lock (&a->lock);
+  while (!a->done)
+    g_cond_wait (&a->cond, &a->lock);
+  g_mutex_unlock (&a->lock);
+  g_mutex_clear (&a->lock);
+  g_cond_clear (&a->cond);
+  if (error != NULL && a->error != NULL)
+    g_propagate_error (error, a->error);
+  else
+    g_assert_no_error (a->error);
+}
+
 /* One decision: the lease, or NULL and *retry_after_us. */
 static char *
 try_admit (PftRedisAdmission *adm,
@@ -69,16 +113,14 @@ try_admit (PftRedisAdmission *adm,
            gint64            *retry_after_us,
            GError           **error)
 {
-  Wait w = { 0 };
-  char *lease = NULL;
-  gint64 retry = 0;
+  Answer a;
 
-  _pft_redis_admission_try_admit_async (adm, cost, NULL, wait_cb, &w);
-  _pft_redis_admission_try_admit_finish (adm, wait_for (&w), &lease, &retry, error);
-  g_object_unref (w.result);
+  answer_init (&a);
+  _pft_redis_admission_ask (adm, cost, answer_ask_cb, &a);
+  answer_wait (&a, error);
   if (retry_after_us != NULL)
-    *retry_after_us = retry;
-  return lease;
+    *retry_after_us = a.lease != NULL ? 0 : a.value;
+  return a.lease;
 }
 
 static char *
@@ -86,11 +128,11 @@ admit (PftRedisAdmission *adm,
        guint64            cost)
 {
   g_autoptr(GError) error = NULL;
-  Wait w = { 0 };
+  PftRedisWait w = { 0 };
   char *lease;
 
-  _pft_redis_admission_admit_async (adm, cost, NULL, wait_cb, &w);
-  lease = _pft_redis_admission_admit_finish (adm, wait_for (&w), &error);
+  _pft_redis_admission_admit_async (adm, cost, NULL, pft_redis_wait_cb, &w);
+  lease = _pft_redis_admission_admit_finish (adm, pft_redis_wait_for (&w), &error);
   g_object_unref (w.result);
   g_assert_no_error (error);
   return lease;
@@ -101,13 +143,10 @@ stats (PftRedisAdmission *adm)
 {
   g_autoptr(GError) error = NULL;
   PftRedisStats s = { 0 };
-  Wait w = { 0 };
 
-  /* Also a barrier: replies come in order on one connection, so the
-   * releases sent before have run. */
-  _pft_redis_admission_stats_async (adm, wait_cb, &w);
-  _pft_redis_admission_stats_finish (adm, wait_for (&w), &s, &error);
-  g_object_unref (w.result);
+  /* Also a barrier: a reading is queued behind the releases asked
+   * before it. */
+  _pft_redis_admission_read_stats (adm, NULL, &s, &error);
   g_assert_no_error (error);
   return s;
 }
@@ -116,15 +155,12 @@ static gboolean
 pause_for (PftRedisAdmission *adm,
            double             seconds)
 {
-  g_autoptr(GError) error = NULL;
-  gboolean extended = FALSE;
-  Wait w = { 0 };
+  Answer a;
 
-  _pft_redis_admission_pause_async (adm, seconds, wait_cb, &w);
-  _pft_redis_admission_pause_finish (adm, wait_for (&w), &extended, &error);
-  g_object_unref (w.result);
-  g_assert_no_error (error);
-  return extended;
+  answer_init (&a);
+  _pft_redis_admission_pause (adm, seconds, answer_done_cb, &a);
+  answer_wait (&a, NULL);
+  return a.value != 0;
 }
 
 static gboolean
@@ -133,36 +169,12 @@ settle (PftRedisAdmission *adm,
         guint64            old_cost,
         guint64            new_cost)
 {
-  g_autoptr(GError) error = NULL;
-  Wait w = { 0 };
-  gboolean ok;
+  Answer a;
 
-  _pft_redis_admission_settle_async (adm, lease, old_cost, new_cost, wait_cb, &w);
-  ok = _pft_redis_admission_settle_finish (adm, wait_for (&w), &error);
-  g_object_unref (w.result);
-  g_assert_no_error (error);
-  return ok;
-}
-
-/* Lets the "pft-redis" thread and the timers run for @us. */
-static void
-spin_for (gint64 us)
-{
-  gint64 end = g_get_monotonic_time () + us;
-
-  while (g_get_monotonic_time () < end)
-    {
-      g_main_context_iteration (NULL, FALSE);
-      g_usleep (1000);
-    }
-}
-
-static char *
-unique_key (const char *name)
-{
-  static int n;
-
-  return g_strdup_printf ("test-%s-%d-%d", name, (int) getpid (), n++);
+  answer_init (&a);
+  _pft_redis_admission_settle (adm, lease, old_cost, new_cost, answer_done_cb, &a);
+  answer_wait (&a, NULL);
+  return a.value != 0;
 }
 
 /* Releases and waits until Redis has them. */
@@ -174,62 +186,6 @@ release_all (PftRedisAdmission *adm,
     _pft_redis_admission_release (adm, g_ptr_array_index (leases, i));
   g_ptr_array_set_size (leases, 0);
   stats (adm);
-}
-
-/* Starts redis-worker with the common arguments and @extra. */
-static GSubprocess *
-worker_spawn (const char         *key,
-              const char * const *extra)
-{
-  g_autofree char *program = g_test_build_filename (G_TEST_BUILT, "redis-worker", NULL);
-  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
-  g_autoptr(GError) error = NULL;
-  GSubprocess *proc;
-
-  g_ptr_array_add (argv, program);
-  g_ptr_array_add (argv, "--uri");
-  g_ptr_array_add (argv, server->uri);
-  g_ptr_array_add (argv, "--key");
-  g_ptr_array_add (argv, (gpointer) key);
-  for (guint i = 0; extra[i] != NULL; i++)
-    g_ptr_array_add (argv, (gpointer) extra[i]);
-  g_ptr_array_add (argv, NULL);
-  proc = g_subprocess_newv ((const char * const *) argv->pdata, G_SUBPROCESS_FLAGS_STDOUT_PIPE, &error);
-  g_assert_no_error (error);
-  return proc;
-}
-
-/* Waits for a worker; returns its "granted" count. */
-static guint64
-worker_wait (GSubprocess *proc)
-{
-  g_autofree char *out = NULL;
-  g_autoptr(GError) error = NULL;
-  const char *line;
-
-  g_subprocess_communicate_utf8 (proc, NULL, NULL, &out, NULL, &error);
-  g_assert_no_error (error);
-  g_assert_true (g_subprocess_get_if_exited (proc));
-  g_assert_cmpint (g_subprocess_get_exit_status (proc), ==, 0);
-  line = strstr (out, "granted ");
-  g_assert_nonnull (line);
-  return g_ascii_strtoull (line + strlen ("granted "), NULL, 10);
-}
-
-static void
-assert_ids_unique (GArray *log)
-{
-  g_autoptr(GHashTable) seen = g_hash_table_new (g_str_hash, g_str_equal);
-
-  for (guint i = 0; i < log->len; i++)
-    {
-      PftRedisLogEntry *e = &g_array_index (log, PftRedisLogEntry, i);
-
-      if (e->kind != 'g')
-        continue;
-      g_assert_false (g_hash_table_contains (seen, e->id));
-      g_hash_table_add (seen, e->id);
-    }
 }
 
 /* ------------------------------------------------------------------ */
@@ -362,30 +318,13 @@ test_connect_wrong_password (void)
 static void
 test_window_exact (void)
 {
-  g_autofree char *key = unique_key ("window");
-  const char *args[] = { "--per-window", "20", "--window-ms", "200", "--parallel", "30",
-                         "--seconds", "1", NULL };
-  g_autoptr(GSubprocess) proc = NULL;
-  g_autoptr(GArray) log = NULL;
-  guint64 granted;
-
-  pft_redis_log_enable (server, key);
-  proc = worker_spawn (key, args);
-  granted = worker_wait (proc);
-  log = pft_redis_log_read (server, key);
-
-  g_assert_cmpuint (pft_redis_log_count (log, 'g'), ==, granted);
-  g_test_message ("granted %" G_GUINT64_FORMAT " in 1 s at 20 per 200 ms", granted);
-  /* Never more than 20 in any 200 ms, and the limit did bind. */
-  g_assert_cmpuint (pft_redis_log_max_in_window (log, 200 * MS), ==, 20);
-  g_assert_cmpuint (granted, >, 20);
-  assert_ids_unique (log);
+  pft_redis_scenario_window (server, FALSE);
 }
 
 static void
 test_window_retry_hint (void)
 {
-  g_autofree char *key = unique_key ("hint");
+  g_autofree char *key = pft_redis_unique_key ("hint");
   PftRedisLimits limits = PFT_REDIS_LIMITS_INIT;
   g_autoptr(PftRedisAdmission) adm = NULL;
   g_autoptr(GPtrArray) leases = g_ptr_array_new_with_free_func (g_free);
@@ -424,7 +363,7 @@ test_window_retry_hint (void)
 static void
 test_cost_settle (void)
 {
-  g_autofree char *key = unique_key ("cost");
+  g_autofree char *key = pft_redis_unique_key ("cost");
   PftRedisLimits limits = PFT_REDIS_LIMITS_INIT;
   g_autoptr(PftRedisAdmission) adm = NULL;
   g_autoptr(GError) error = NULL;
@@ -455,7 +394,13 @@ test_cost_settle (void)
   g_assert_cmpuint (stats (adm).cost_in_window, ==, 60);
 
   /* Above the budget: never admissible. */
-  c = try_admit (adm, 101, &retry, &error);
+  {
+    PftRedisWait w = { 0 };
+
+    _pft_redis_admission_admit_async (adm, 101, NULL, pft_redis_wait_cb, &w);
+    c = _pft_redis_admission_admit_finish (adm, pft_redis_wait_for (&w), &error);
+    g_object_unref (w.result);
+  }
   g_assert_null (c);
   g_assert_error (error, PFT_ERROR, PFT_ERROR_INVALID_ARGUMENT);
   g_assert_nonnull (strstr (error->message, key));
@@ -471,30 +416,7 @@ test_cost_settle (void)
 static void
 test_smooth_gcra (void)
 {
-  g_autofree char *key = unique_key ("gcra");
-  const char *args[] = { "--per-window", "10", "--window-ms", "1000", "--smooth",
-                         "--parallel", "4", "--seconds", "0.55", NULL };
-  g_autoptr(GSubprocess) proc = NULL;
-  g_autoptr(GArray) log = NULL;
-  gint64 prev = 0;
-  guint n = 0;
-
-  pft_redis_log_enable (server, key);
-  proc = worker_spawn (key, args);
-  worker_wait (proc);
-  log = pft_redis_log_read (server, key);
-  /* Paced: one every 100 ms on the server's clock, no burst. */
-  for (guint i = 0; i < log->len; i++)
-    {
-      PftRedisLogEntry *e = &g_array_index (log, PftRedisLogEntry, i);
-
-      if (e->kind != 'g')
-        continue;
-      if (n++ > 0)
-        g_assert_cmpint (e->t_us - prev, >=, 100 * MS);
-      prev = e->t_us;
-    }
-  g_assert_cmpuint (n, >=, 5);
+  pft_redis_scenario_smooth (server, FALSE);
 }
 
 /* ------------------------------------------------------------------ */
@@ -503,7 +425,7 @@ test_smooth_gcra (void)
 static void
 test_pause_half_open (void)
 {
-  g_autofree char *key = unique_key ("pause");
+  g_autofree char *key = pft_redis_unique_key ("pause");
   /* Another spelling of the same server: another connection, as another
    * process would have. */
   g_autofree char *other_uri = g_strdup_printf ("redis://127.0.0.1:%d", server->port);
@@ -572,7 +494,7 @@ test_pause_half_open (void)
 static void
 test_leases_renewed (void)
 {
-  g_autofree char *key = unique_key ("lease");
+  g_autofree char *key = pft_redis_unique_key ("lease");
   PftRedisLimits limits = PFT_REDIS_LIMITS_INIT;
   g_autoptr(PftRedisAdmission) adm = NULL;
   g_autoptr(GPtrArray) leases = g_ptr_array_new_with_free_func (g_free);
@@ -591,7 +513,7 @@ test_leases_renewed (void)
   g_assert_cmpuint (_pft_redis_admission_get_held (adm), ==, 2);
 
   /* Three TTLs later both are still held: renewed, not expired. */
-  spin_for (1500 * MS);
+  pft_redis_spin_for (1500 * MS);
   g_assert_cmpuint (stats (adm).in_flight, ==, 2);
   g_assert_cmpuint (_pft_redis_admission_get_lost_leases (adm), ==, 0);
   lease = try_admit (adm, 1, &retry, &error);
@@ -647,29 +569,32 @@ evalsha_calls (void)
 
 typedef struct
 {
-  PftRedisAdmission *adm;
+  GMutex             lock;
+  GCond              cond;
   guint              done;
   guint              granted;
   GPtrArray         *leases;
 } Many;
 
+/* On the "pft-redis" thread. */
 static void
-many_cb (GObject      *source,
-         GAsyncResult *result,
+many_cb (char         *lease,
+         gint64        retry_after_us,
+         const GError *error,
          gpointer      data)
 {
   Many *m = data;
-  g_autoptr(GError) error = NULL;
-  char *lease = NULL;
-  gint64 retry;
 
-  if (_pft_redis_admission_try_admit_finish (m->adm, result, &lease, &retry, &error))
+  g_assert_no_error (error);
+  g_mutex_lock (&m->lock);
+  if (lease != NULL)
     {
       m->granted++;
       g_ptr_array_add (m->leases, lease);
     }
-  g_assert_no_error (error);
   m->done++;
+  g_cond_signal (&m->cond);
+  g_mutex_unlock (&m->lock);
 }
 
 /* Holds the "pft-redis" thread still, so that a test can queue work that
@@ -885,7 +810,7 @@ test_connection_churn (void)
 static void
 test_admission_batched (void)
 {
-  g_autofree char *key = unique_key ("batch");
+  g_autofree char *key = pft_redis_unique_key ("batch");
   PftRedisLimits limits = PFT_REDIS_LIMITS_INIT;
   g_autoptr(PftRedisAdmission) adm = NULL;
   g_autoptr(GPtrArray) leases = g_ptr_array_new_with_free_func (g_free);
@@ -895,8 +820,9 @@ test_admission_batched (void)
   limits.max_per_window = 150;
   limits.max_concurrent = 1000;
   adm = admission_new (server->uri, key, &limits);
-  m.adm = adm;
   m.leases = leases;
+  g_mutex_init (&m.lock);
+  g_cond_init (&m.cond);
 
   /* 200 waiters ask at once: a few scripts, not 200 round trips; the
    * first 150 in FIFO order are granted, the others refused. */
@@ -906,10 +832,12 @@ test_admission_batched (void)
 
     gate_close (&gate);
     for (guint i = 0; i < 200; i++)
-      _pft_redis_admission_try_admit_async (adm, 1, NULL, many_cb, &m);
+      _pft_redis_admission_ask (adm, 1, many_cb, &m);
     gate_open (&gate);
+    g_mutex_lock (&m.lock);
     while (m.done < 200)
-      g_main_context_iteration (NULL, TRUE);
+      g_cond_wait (&m.cond, &m.lock);
+    g_mutex_unlock (&m.lock);
     g_mutex_clear (&gate.lock);
     g_cond_clear (&gate.cond);
   }
@@ -931,13 +859,13 @@ cancel_later (gpointer data)
 static void
 test_admission_cancelled (void)
 {
-  g_autofree char *key = unique_key ("cancel");
+  g_autofree char *key = pft_redis_unique_key ("cancel");
   PftRedisLimits limits = PFT_REDIS_LIMITS_INIT;
   g_autoptr(PftRedisAdmission) adm = NULL;
   g_autoptr(GCancellable) cancellable = g_cancellable_new ();
   g_autoptr(GError) error = NULL;
   g_autofree char *first = NULL;
-  Wait w = { 0 };
+  PftRedisWait w = { 0 };
   char *lease;
 
   limits.max_concurrent = 1;
@@ -946,9 +874,9 @@ test_admission_cancelled (void)
 
   /* Waits for the slot (polling), then is cancelled: no lease is left
    * behind, and the slot holder is untouched. */
-  _pft_redis_admission_admit_async (adm, 1, cancellable, wait_cb, &w);
+  _pft_redis_admission_admit_async (adm, 1, cancellable, pft_redis_wait_cb, &w);
   g_timeout_add_once (50, cancel_later, cancellable);
-  lease = _pft_redis_admission_admit_finish (adm, wait_for (&w), &error);
+  lease = _pft_redis_admission_admit_finish (adm, pft_redis_wait_for (&w), &error);
   g_object_unref (w.result);
   g_assert_null (lease);
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
@@ -966,140 +894,19 @@ test_admission_cancelled (void)
 static void
 test_processes_one_quota (void)
 {
-  g_autofree char *key = unique_key ("procs");
-  const char *args[] = { "--per-window", "100", "--window-ms", "1000", "--max-concurrent", "8",
-                         "--parallel", "8", "--hold-ms", "5", "--seconds", "3", NULL };
-  GSubprocess *procs[4];
-  g_autoptr(GArray) log = NULL;
-  guint64 granted = 0;
-  guint max_window, max_flight;
-
-  pft_redis_log_enable (server, key);
-  for (guint i = 0; i < G_N_ELEMENTS (procs); i++)
-    procs[i] = worker_spawn (key, args);
-  for (guint i = 0; i < G_N_ELEMENTS (procs); i++)
-    {
-      granted += worker_wait (procs[i]);
-      g_object_unref (procs[i]);
-    }
-  log = pft_redis_log_read (server, key);
-  max_window = pft_redis_log_max_in_window (log, 1 * SEC);
-  max_flight = pft_redis_log_max_in_flight (log);
-  g_test_message ("log: %u g, %u r, %u x", pft_redis_log_count (log, 'g'), pft_redis_log_count (log, 'r'),
-                  pft_redis_log_count (log, 'x'));
-  g_test_message ("4 processes: %" G_GUINT64_FORMAT " grants in 3 s, at most %u in a 1 s window, "
-                  "%u in flight", granted, max_window, max_flight);
-
-  g_assert_cmpuint (pft_redis_log_count (log, 'g'), ==, granted);
-  g_assert_cmpuint (max_window, ==, 100);   /* bound, and never over */
-  g_assert_cmpuint (max_flight, <=, 8);
-  g_assert_cmpuint (max_flight, >=, 2);
-  g_assert_cmpuint (granted, >, 200);
-  assert_ids_unique (log);
+  pft_redis_scenario_one_quota (server, FALSE);
 }
 
 static void
 test_processes_crash (void)
 {
-  g_autofree char *key = unique_key ("crash");
-  const char *args[] = { "--max-concurrent", "8", "--ttl-ms", "1000", "--parallel", "8",
-                         "--hold-forever", NULL };
-  PftRedisLimits limits = PFT_REDIS_LIMITS_INIT;
-  g_autoptr(PftRedisAdmission) adm = NULL;
-  g_autoptr(GSubprocess) proc = NULL;
-  g_autoptr(GPtrArray) leases = g_ptr_array_new_with_free_func (g_free);
-  g_autoptr(GDataInputStream) out = NULL;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GArray) log = NULL;
-  g_autofree char *line = NULL;
-  gint64 retry, killed_at;
-  guint expired = 0, regranted = 0;
-
-  pft_redis_log_enable (server, key);
-  proc = worker_spawn (key, args);
-  out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (proc));
-  line = g_data_input_stream_read_line (out, NULL, NULL, &error);
-  g_assert_no_error (error);
-  g_assert_cmpstr (line, ==, "held 8");
-
-  limits.max_concurrent = 8;
-  limits.lease_ttl_us = 1 * SEC;
-  adm = admission_new (server->uri, key, &limits);
-  g_assert_null (try_admit (adm, 1, &retry, &error));
-  g_assert_no_error (error);
-
-  /* Past two renewals, so the child did renew while it lived. */
-  g_usleep (700 * MS);
-  killed_at = pft_redis_server_time (server);
-  g_subprocess_send_signal (proc, SIGKILL);
-  g_subprocess_wait (proc, NULL, NULL);
-
-  for (guint i = 0; i < 8; i++)
-    g_ptr_array_add (leases, admit (adm, 1));
-
-  log = pft_redis_log_read (server, key);
-  for (guint i = 0; i < log->len; i++)
-    {
-      PftRedisLogEntry *e = &g_array_index (log, PftRedisLogEntry, i);
-
-      if (e->kind == 'x')
-        {
-          expired++;
-          g_assert_cmpint (e->t_us, >, killed_at);
-        }
-      if (e->kind == 'g' && e->t_us > killed_at)
-        {
-          regranted++;
-          /* Back within the TTL of the last renewal before the kill
-           * (plus one poll and scheduling slack on a loaded machine). */
-          g_assert_cmpint (e->t_us, <=, killed_at + limits.lease_ttl_us + 500 * MS);
-        }
-    }
-  g_assert_cmpuint (expired, ==, 8);
-  g_assert_cmpuint (regranted, ==, 8);
-  g_assert_cmpuint (pft_redis_log_max_in_flight (log), ==, 8);
-  release_all (adm, leases);
+  pft_redis_scenario_crash (server, FALSE);
 }
 
 static void
 test_restart_mid_run (void)
 {
-  g_autofree char *key = unique_key ("restart");
-  const char *args[] = { "--per-window", "50", "--window-ms", "1000", "--max-concurrent", "4",
-                         "--parallel", "4", "--hold-ms", "5", "--seconds", "3",
-                         "--timeout-ms", "10000", NULL };
-  GSubprocess *procs[2];
-  g_autoptr(GArray) log = NULL;
-  guint64 granted = 0;
-  gint64 restarted_at;
-  guint after = 0;
-
-  pft_redis_log_enable (server, key);
-  for (guint i = 0; i < G_N_ELEMENTS (procs); i++)
-    procs[i] = worker_spawn (key, args);
-  g_usleep (1200 * MS);
-  /* The data survive (SHUTDOWN SAVE): the window, the leases and the
-   * log; the clients lose their connection and replies in flight. */
-  pft_redis_server_restart (server, TRUE);
-  restarted_at = pft_redis_server_time (server);
-  for (guint i = 0; i < G_N_ELEMENTS (procs); i++)
-    {
-      granted += worker_wait (procs[i]);
-      g_object_unref (procs[i]);
-    }
-
-  log = pft_redis_log_read (server, key);
-  for (guint i = 0; i < log->len; i++)
-    after += g_array_index (log, PftRedisLogEntry, i).kind == 'g' &&
-             g_array_index (log, PftRedisLogEntry, i).t_us > restarted_at;
-  g_test_message ("%" G_GUINT64_FORMAT " grants, %u after the restart", granted, after);
-  /* Every grant the workers saw is logged once: a request resent after
-   * a lost reply was not granted again. */
-  g_assert_cmpuint (pft_redis_log_count (log, 'g'), ==, granted);
-  assert_ids_unique (log);
-  g_assert_cmpuint (after, >, 0);
-  g_assert_cmpuint (pft_redis_log_max_in_window (log, 1 * SEC), <=, 50);
-  g_assert_cmpuint (pft_redis_log_max_in_flight (log), <=, 4);
+  pft_redis_scenario_restart (server, FALSE);
 }
 
 static gint64 script_exists (PftRedisScriptId id);
@@ -1107,7 +914,7 @@ static gint64 script_exists (PftRedisScriptId id);
 static void
 test_restart_lost_data (void)
 {
-  g_autofree char *key = unique_key ("lostdata");
+  g_autofree char *key = pft_redis_unique_key ("lostdata");
   PftRedisLimits limits = PFT_REDIS_LIMITS_INIT;
   g_autoptr(PftRedisAdmission) adm = NULL;
   g_autoptr(GPtrArray) leases = g_ptr_array_new_with_free_func (g_free);
@@ -1123,12 +930,12 @@ test_restart_lost_data (void)
   g_test_expect_message ("Pft", G_LOG_LEVEL_WARNING, "*2 leases expired in Redis while held*");
   pft_redis_server_restart (server, FALSE);
   while (_pft_redis_admission_get_lost_leases (adm) == 0)
-    spin_for (10 * MS);
+    pft_redis_spin_for (10 * MS);
   g_test_assert_expected_messages ();
   g_assert_cmpuint (_pft_redis_admission_get_lost_leases (adm), ==, 2);
   /* Reported once: no longer renewed, so no second warning. */
   g_assert_cmpuint (_pft_redis_admission_get_held (adm), ==, 0);
-  spin_for (300 * MS);
+  pft_redis_spin_for (300 * MS);
   /* The reconnection loaded the scripts it had used before anything else:
    * ADMIT is there although none ran since the restart. */
   g_assert_cmpint (script_exists (PFT_REDIS_SCRIPT_ADMIT), ==, 1);
@@ -1143,12 +950,12 @@ test_restart_lost_data (void)
 static void
 test_backend_unavailable (void)
 {
-  g_autofree char *key = unique_key ("down");
+  g_autofree char *key = pft_redis_unique_key ("down");
   PftRedisLimits limits = PFT_REDIS_LIMITS_INIT;
   g_autoptr(PftRedisAdmission) adm = NULL;
   g_autoptr(GError) error = NULL;
   g_autofree char *lease = NULL;
-  Wait w = { 0 };
+  PftRedisWait w = { 0 };
   char *got;
 
   limits.max_per_window = 1000;
@@ -1159,8 +966,8 @@ test_backend_unavailable (void)
   stats (adm);
 
   pft_redis_server_shutdown (server);
-  _pft_redis_admission_admit_async (adm, 1, NULL, wait_cb, &w);
-  got = _pft_redis_admission_admit_finish (adm, wait_for (&w), &error);
+  _pft_redis_admission_admit_async (adm, 1, NULL, pft_redis_wait_cb, &w);
+  got = _pft_redis_admission_admit_finish (adm, pft_redis_wait_for (&w), &error);
   g_object_unref (w.result);
   g_assert_null (got);
   g_assert_error (error, PFT_ERROR, PFT_ERROR_BACKEND_UNAVAILABLE);
@@ -1180,7 +987,7 @@ test_backend_unavailable (void)
 static void
 test_wrong_type (void)
 {
-  g_autofree char *key = unique_key ("type");
+  g_autofree char *key = pft_redis_unique_key ("type");
   PftRedisLimits limits = PFT_REDIS_LIMITS_INIT;
   g_autoptr(PftRedisAdmission) adm = NULL;
   g_autoptr(GError) error = NULL;
@@ -1222,7 +1029,7 @@ script_exists (PftRedisScriptId id)
 static void
 test_script_flush (void)
 {
-  g_autofree char *key = unique_key ("flush");
+  g_autofree char *key = pft_redis_unique_key ("flush");
   PftRedisLimits limits = PFT_REDIS_LIMITS_INIT;
   g_autoptr(PftRedisAdmission) adm = NULL;
   g_autofree char *a = NULL;
