@@ -25,6 +25,16 @@
  * in the store, not in the node. Batch items each get their own context,
  * which shares the store, params and cancellable of the batch's.
  *
+ * An item context is reused for a later item of the same batch once
+ * nobody holds a reference to it any more. An exec may keep a reference
+ * to its context as long as it likes: the context then serves no other
+ * item until that reference is dropped. Data attached with
+ * g_object_set_data() to a context the exec did not keep may therefore
+ * be seen again by a later item: keep per-item data in the store, the
+ * item or the exec's result instead. A #GWeakRef to an item context is
+ * cleared when its last reference goes, even if the context is reused
+ * afterwards; g_object_run_dispose() must not be called on a context.
+ *
  * Timers and idles that user code adds must go on
  * [method@Pft.Context.get_main_context] (the thread-default context of
  * the run), not on the global default context: a synchronous
@@ -64,7 +74,32 @@ struct _PftContext
   /* (atomic) (nullable): the request start the exec marks itself with
    * pft_context_begin_request(); an exec in a worker thread may call it. */
   PftRequestStart *request_start;
+  /* (nullable) (owned): the batch pool an item context goes back to
+   * when nobody holds it any more (see pft_context_dispose()). */
+  PftContextPool *pool;
+  PftContext     *pool_next;   /* chains the pool's free contexts */
 };
+
+/* The item contexts of one batch that nobody holds, for its next items.
+ * Refcounted: a context can be disposed on any thread after its batch
+ * ended (the pool is closed then, and the context dies normally). */
+struct _PftContextPool
+{
+  gatomicrefcount  ref_count;
+  GMutex           mutex;
+  gboolean         closed;
+  PftContext      *free;       /* chained by pool_next; one reference each */
+};
+
+static void
+pft_context_pool_unref (PftContextPool *pool)
+{
+  if (g_atomic_ref_count_dec (&pool->ref_count))
+    {
+      g_mutex_clear (&pool->mutex);
+      g_free (pool);
+    }
+}
 
 G_DEFINE_FINAL_TYPE (PftContext, pft_context, G_TYPE_OBJECT)
 
@@ -81,10 +116,46 @@ enum {
 
 static GParamSpec *properties[N_PROPS];
 
+/* Called by g_object_unref() when the last reference goes, on whatever
+ * thread dropped it: an item context whose batch still runs takes a new
+ * reference and goes back to the pool instead of dying (GObject then does
+ * not finalize it: it was "resurrected"). Not chaining up keeps its
+ * qdata and handlers, which is why they may be seen on reuse. */
+static void
+pft_context_dispose (GObject *object)
+{
+  PftContext *self = (PftContext *)object;
+  PftContextPool *pool = self->pool;
+
+  if (pool != NULL)
+    {
+      gboolean kept = FALSE;
+
+      g_mutex_lock (&pool->mutex);
+      if (!pool->closed)
+        {
+          self->pool_next = pool->free;
+          pool->free = g_object_ref (self);
+          kept = TRUE;
+        }
+      g_mutex_unlock (&pool->mutex);
+      if (kept)
+        return;
+      self->pool = NULL;
+      pft_context_pool_unref (pool);
+    }
+
+  G_OBJECT_CLASS (pft_context_parent_class)->dispose (object);
+}
+
 static void
 pft_context_finalize (GObject *object)
 {
   PftContext *self = (PftContext *)object;
+
+  /* Set if a thread that resurrected @self lost the race with the item
+   * that took it from the pool and dropped it meanwhile. */
+  g_clear_pointer (&self->pool, pft_context_pool_unref);
 
   g_clear_object (&self->node);
   g_clear_object (&self->store);
@@ -134,6 +205,7 @@ pft_context_class_init (PftContextClass *klass)
 {
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
 
+  object_class->dispose = pft_context_dispose;
   object_class->finalize = pft_context_finalize;
   object_class->get_property = pft_context_get_property;
 
@@ -253,67 +325,6 @@ _pft_context_new_for_attempt (PftContext   *parent,
   return self;
 }
 
-/* PyGObject leaves this on every object it wrapped once the wrapper is
- * gone (the wrapper's Python type, for the next wrapper); its destroy
- * notify takes the GIL. */
-#define PFT_CONTEXT_PYGOBJECT_DATA "PyGObject::instance-data"
-
-static void
-pft_context_count_qdata (GQuark   key,
-                         gpointer data,
-                         gpointer user_data)
-{
-  guint *counts = user_data;
-
-  counts[key == counts[2] ? 0 : 1]++;
-}
-
-/* Whether the only qdata of @object is PyGObject's instance data: what
- * a context that went through a Python vfunc keeps. Kept across items,
- * it costs nothing; dropped per item, its free takes the GIL on the
- * thread that drops the context (the main one), for every item. */
-static gboolean
-pft_context_has_only_pygobject_data (GObject *object)
-{
-  static GQuark pygobject_quark;
-  GQuark quark = g_atomic_int_get (&pygobject_quark);
-  guint counts[3] = { 0, 0, 0 };
-
-  if (quark == 0)
-    {
-      /* 0 until PyGObject, which registers it, is loaded. */
-      quark = g_quark_try_string (PFT_CONTEXT_PYGOBJECT_DATA);
-      if (quark == 0)
-        return FALSE;
-      g_atomic_int_set (&pygobject_quark, quark);
-    }
-  counts[2] = quark;
-  g_datalist_foreach (&object->qdata, pft_context_count_qdata, counts);
-  return counts[1] == 0;
-}
-
-/* Whether @self, an item context, may serve another item of the same
- * batch once its item is done: only the caller holds it (one reference)
- * and nobody attached anything to it (no qdata: no weak reference, toggle
- * reference, live binding wrapper or user data), but for what PyGObject
- * leaves once its wrapper is gone (the Python type of the wrapper, the
- * same for the next item). Anything else, and it is dropped as usual.
- * A signal handler is not looked for (that lookup cost as much as the
- * rest of an item): a context has no signals and never notifies, so a
- * handler left connected never runs, and goes with the context at the
- * end of the batch. */
-gboolean
-_pft_context_is_recyclable (PftContext *self)
-{
-  GObject *object = G_OBJECT (self);
-
-  if (g_atomic_int_get (&object->ref_count) != 1)
-    return FALSE;
-  /* One reference, ours: nobody else can touch the qdata meanwhile. */
-  return g_atomic_pointer_get (&object->qdata) == NULL ||
-         pft_context_has_only_pygobject_data (object);
-}
-
 /* Returns the previous one, to put back after: an exec_async may call
  * pft_node_exec_async() on another node with the same context. */
 PftSyncReturn *
@@ -400,16 +411,74 @@ pft_context_return_error (PftContext *self,
   sr->error = error;
 }
 
-/* Makes a recycled item context (see _pft_context_is_recyclable()) new
- * for item @index: what differs between the items of one batch is the
- * index and the attempt. */
-void
-_pft_context_reset_for_item (PftContext *self,
-                             gint64      index)
+/* Makes a recycled item context new for item @index: what the engine
+ * sets differs between the items of one batch in the index, the attempt
+ * and the request start only. */
+static void
+pft_context_reset_for_item (PftContext *self,
+                            gint64      index)
 {
   self->index = index;
   self->attempt = 0;
+  self->pool_next = NULL;
   _pft_context_defer_request_start (self, NULL, 0);
+}
+
+PftContextPool *
+_pft_context_pool_new (void)
+{
+  PftContextPool *pool = g_new0 (PftContextPool, 1);
+
+  g_atomic_ref_count_init (&pool->ref_count);
+  g_mutex_init (&pool->mutex);
+  return pool;
+}
+
+PftContext *
+_pft_context_pool_take (PftContextPool *pool,
+                        PftContext     *parent,
+                        gint64          index,
+                        GCancellable   *cancellable)
+{
+  PftContext *self;
+
+  g_mutex_lock (&pool->mutex);
+  self = pool->free;
+  if (self != NULL)
+    pool->free = self->pool_next;
+  g_mutex_unlock (&pool->mutex);
+
+  if (self != NULL)
+    {
+      pft_context_reset_for_item (self, index);
+      return self;
+    }
+  self = _pft_context_new_for_item (parent, index, cancellable);
+  g_atomic_ref_count_inc (&pool->ref_count);
+  self->pool = pool;
+  return self;
+}
+
+void
+_pft_context_pool_close (PftContextPool *pool)
+{
+  PftContext *free_list;
+
+  g_mutex_lock (&pool->mutex);
+  pool->closed = TRUE;
+  free_list = g_steal_pointer (&pool->free);
+  g_mutex_unlock (&pool->mutex);
+
+  /* Unlocked: their dispose takes the lock, sees the pool closed and
+   * lets them die. */
+  while (free_list != NULL)
+    {
+      PftContext *ctx = free_list;
+
+      free_list = ctx->pool_next;
+      g_object_unref (ctx);
+    }
+  pft_context_pool_unref (pool);
 }
 
 void
