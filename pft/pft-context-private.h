@@ -54,7 +54,8 @@ typedef struct _PftContextPool PftContextPool;
 PftContextPool *_pft_context_pool_new   (void);
 /* A context for item @index of the batch whose context is @parent and
  * whose items share @cancellable: one nobody holds any more, reset, or
- * a new one (transfer full). Call it on one thread only. */
+ * a new one (transfer full). Only one thread at a time may take from a
+ * pool (the one running the batch): that keeps the lock-free pool ABA-safe. */
 PftContext     *_pft_context_pool_take  (PftContextPool *pool,
                                          PftContext     *parent,
                                          gint64          index,

@@ -80,25 +80,52 @@ struct _PftContext
   PftContext     *pool_next;   /* chains the pool's free contexts */
 };
 
-/* The item contexts of one batch that nobody holds, for its next items.
- * Refcounted: a context can be disposed on any thread after its batch
- * ended (the pool is closed then, and the context dies normally). */
+/* The item contexts of one batch that nobody holds, for its next items:
+ * a lock-free stack that any thread pushes to (a context's last reference
+ * can go anywhere) and only the batch pops from, so no ABA. Refcounted:
+ * a context can be disposed after its batch ended; the stack is closed
+ * then, and the context dies normally. */
 struct _PftContextPool
 {
   gatomicrefcount  ref_count;
-  GMutex           mutex;
-  gboolean         closed;
-  PftContext      *free;       /* chained by pool_next; one reference each */
+  PftContext      *free;       /* (atomic): chained by pool_next, one reference
+                                * each, or PFT_CONTEXT_POOL_CLOSED */
 };
+
+#define PFT_CONTEXT_POOL_CLOSED ((PftContext *) &pft_context_pool_closed)
+static const char pft_context_pool_closed;
 
 static void
 pft_context_pool_unref (PftContextPool *pool)
 {
   if (g_atomic_ref_count_dec (&pool->ref_count))
+    g_free (pool);
+}
+
+/* Puts @ctx, whose last reference just went, back; FALSE if the batch
+ * ended. */
+static gboolean
+pft_context_pool_push (PftContextPool *pool,
+                       PftContext     *ctx)
+{
+  PftContext *head;
+
+  g_object_ref (ctx);
+  do
     {
-      g_mutex_clear (&pool->mutex);
-      g_free (pool);
+      head = g_atomic_pointer_get (&pool->free);
+      if (head == PFT_CONTEXT_POOL_CLOSED)
+        {
+          /* Not the last: the one being dropped still counts until dispose
+           * returns. Taken before the push, or the batch could pop @ctx
+           * and drop it before we hold it. */
+          g_object_unref (ctx);
+          return FALSE;
+        }
+      ctx->pool_next = head;
     }
+  while (!g_atomic_pointer_compare_and_exchange (&pool->free, head, ctx));
+  return TRUE;
 }
 
 G_DEFINE_FINAL_TYPE (PftContext, pft_context, G_TYPE_OBJECT)
@@ -125,24 +152,12 @@ static void
 pft_context_dispose (GObject *object)
 {
   PftContext *self = (PftContext *)object;
-  PftContextPool *pool = self->pool;
 
-  if (pool != NULL)
+  if (self->pool != NULL)
     {
-      gboolean kept = FALSE;
-
-      g_mutex_lock (&pool->mutex);
-      if (!pool->closed)
-        {
-          self->pool_next = pool->free;
-          pool->free = g_object_ref (self);
-          kept = TRUE;
-        }
-      g_mutex_unlock (&pool->mutex);
-      if (kept)
+      if (pft_context_pool_push (self->pool, self))
         return;
-      self->pool = NULL;
-      pft_context_pool_unref (pool);
+      g_clear_pointer (&self->pool, pft_context_pool_unref);
     }
 
   G_OBJECT_CLASS (pft_context_parent_class)->dispose (object);
@@ -430,7 +445,6 @@ _pft_context_pool_new (void)
   PftContextPool *pool = g_new0 (PftContextPool, 1);
 
   g_atomic_ref_count_init (&pool->ref_count);
-  g_mutex_init (&pool->mutex);
   return pool;
 }
 
@@ -442,11 +456,14 @@ _pft_context_pool_take (PftContextPool *pool,
 {
   PftContext *self;
 
-  g_mutex_lock (&pool->mutex);
-  self = pool->free;
-  if (self != NULL)
-    pool->free = self->pool_next;
-  g_mutex_unlock (&pool->mutex);
+  do
+    {
+      self = g_atomic_pointer_get (&pool->free);
+      g_return_val_if_fail (self != PFT_CONTEXT_POOL_CLOSED, NULL);
+      if (self == NULL)
+        break;
+    }
+  while (!g_atomic_pointer_compare_and_exchange (&pool->free, self, self->pool_next));
 
   if (self != NULL)
     {
@@ -456,21 +473,19 @@ _pft_context_pool_take (PftContextPool *pool,
   self = _pft_context_new_for_item (parent, index, cancellable);
   g_atomic_ref_count_inc (&pool->ref_count);
   self->pool = pool;
+  /* g_object_unref() freezes notifications around dispose, and makes and
+   * frees a queue each time when none is frozen already: frozen for good
+   * (a context never notifies), the reuse of each item costs no allocation. */
+  g_object_freeze_notify (G_OBJECT (self));
   return self;
 }
 
 void
 _pft_context_pool_close (PftContextPool *pool)
 {
-  PftContext *free_list;
+  PftContext *free_list = g_atomic_pointer_exchange (&pool->free, PFT_CONTEXT_POOL_CLOSED);
 
-  g_mutex_lock (&pool->mutex);
-  pool->closed = TRUE;
-  free_list = g_steal_pointer (&pool->free);
-  g_mutex_unlock (&pool->mutex);
-
-  /* Unlocked: their dispose takes the lock, sees the pool closed and
-   * lets them die. */
+  /* Their dispose sees the pool closed and lets them die. */
   while (free_list != NULL)
     {
       PftContext *ctx = free_list;
