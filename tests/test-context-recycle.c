@@ -204,6 +204,95 @@ test_recycle_dies_with_batch (void)
   g_assert_cmpint (g_atomic_int_get (&recycle_plain_finalized), ==, 1);
 }
 
+/* Many items at once in worker threads, each handing its context to a
+ * thread of its own that drops it a moment later, racing the batch that
+ * reuses it: a context never serves two items at once, every item sees
+ * its own index, and every context dies once all are dropped. */
+typedef struct
+{
+  GMutex      mutex;
+  GHashTable *in_use;      /* contexts whose exec runs */
+  GThreadPool *droppers;
+  gint        contexts;    /* atomic: made, seen by a weak reference */
+  gint        finalized;   /* atomic */
+} Stress;
+
+static Stress *stress;
+
+static void
+stress_finalized_cb (gpointer  data,
+                     GObject  *where_the_object_was)
+{
+  g_atomic_int_inc (&((Stress *) data)->finalized);
+}
+
+static void
+stress_drop (gpointer data,
+             gpointer user_data)
+{
+  g_usleep (g_random_int_range (0, 200));
+  g_object_unref (data);
+}
+
+static void
+exec_hand_context_away (PftNode *node, PftContext *ctx, const GValue *item, GValue *result, GError **error)
+{
+  Stress *st = stress;
+
+  g_assert_cmpint (pft_context_get_index (ctx), ==, g_value_get_int64 (item));
+  g_mutex_lock (&st->mutex);
+  g_assert_false (g_hash_table_contains (st->in_use, ctx));
+  g_hash_table_add (st->in_use, ctx);
+  if (g_object_get_data (G_OBJECT (ctx), "stress-seen") == NULL)
+    {
+      g_object_set_data (G_OBJECT (ctx), "stress-seen", GINT_TO_POINTER (1));
+      g_object_weak_ref (G_OBJECT (ctx), stress_finalized_cb, st);
+      g_atomic_int_inc (&st->contexts);
+    }
+  g_mutex_unlock (&st->mutex);
+
+  g_usleep (g_random_int_range (0, 100));
+
+  g_mutex_lock (&st->mutex);
+  g_hash_table_remove (st->in_use, ctx);
+  g_mutex_unlock (&st->mutex);
+  g_thread_pool_push (st->droppers, g_object_ref (ctx), NULL);
+
+  g_value_init (result, G_TYPE_INT64);
+  g_value_set_int64 (result, g_value_get_int64 (item));
+}
+
+static void
+test_recycle_stress (void)
+{
+  TestBehaviour b = { .prep = test_prep_ints, .exec = exec_hand_context_away };
+  g_autoptr(PftNode) node = test_batch_node_new (&b, 4);
+  g_autoptr(PftStore) store = pft_store_new ();
+  g_autoptr(GError) error = NULL;
+  g_autofree char *action = NULL;
+  Stress st = { 0 };
+
+  g_mutex_init (&st.mutex);
+  st.in_use = g_hash_table_new (NULL, NULL);
+  st.droppers = g_thread_pool_new (stress_drop, NULL, 4, FALSE, NULL);
+  stress = &st;
+  g_object_set (node, "thread-policy", PFT_THREAD_POLICY_THREAD, NULL);
+  pft_store_set_int (store, "n", 2000);
+  action = pft_node_run (node, store, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (b.exec_calls, ==, 2000);
+
+  /* Contexts dropped during the batch were reused, not one made per item;
+   * the rest are dropped after it ended, and then die. */
+  g_thread_pool_free (st.droppers, FALSE, TRUE);
+  g_test_message ("%d contexts served 2000 items", g_atomic_int_get (&st.contexts));
+  g_assert_cmpint (g_atomic_int_get (&st.contexts), <, 2000);
+  g_assert_cmpint (g_atomic_int_get (&st.finalized), ==, g_atomic_int_get (&st.contexts));
+  stress = NULL;
+  g_hash_table_unref (st.in_use);
+  g_mutex_clear (&st.mutex);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -223,6 +312,7 @@ main (int   argc,
                         GINT_TO_POINTER (PFT_THREAD_POLICY_THREAD),
                         test_recycle_dropped_elsewhere);
   g_test_add_func ("/pft/context-recycle/dies-with-batch", test_recycle_dies_with_batch);
+  g_test_add_func ("/pft/context-recycle/stress", test_recycle_stress);
 
   return g_test_run ();
 }
