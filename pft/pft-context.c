@@ -31,9 +31,10 @@
  * item until that reference is dropped. Data attached with
  * g_object_set_data() to a context the exec did not keep may therefore
  * be seen again by a later item: keep per-item data in the store, the
- * item or the exec's result instead. A #GWeakRef to an item context is
- * cleared when its last reference goes, even if the context is reused
- * afterwards; g_object_run_dispose() must not be called on a context.
+ * item or the exec's result instead. A #GWeakRef to an item context may
+ * be cleared when its last reference goes even though the context is
+ * reused afterwards (GLib 2.74 does so), and g_object_run_dispose() must
+ * not be called on a context.
  *
  * Timers and idles that user code adds must go on
  * [method@Pft.Context.get_main_context] (the thread-default context of
