@@ -68,6 +68,7 @@ typedef struct
   PftValues     *items;
   PftRunPolicy  *policy;
   PftItemPool   *pool;
+  PftContextPool *contexts;  /* of exec items */
 } PftBatchExec;
 
 static void
@@ -83,12 +84,7 @@ pft_batch_exec_start_item (PftDispatch  *dispatch,
   if (be->kind == PFT_JOB_EXEC)
     {
       /* All items of the batch share the cancellable, store, params. */
-      PftContext *ctx = _pft_item_pool_pop_context (be->pool);
-
-      if (ctx != NULL)
-        _pft_context_reset_for_item (ctx, index);
-      else
-        ctx = _pft_context_new_for_item (be->inv->ctx, index, cancellable);
+      PftContext *ctx = _pft_context_pool_take (be->contexts, be->inv->ctx, index, cancellable);
 
       _pft_run_pooled_item (be->inv->node, PFT_JOB_EXEC, ctx, pft_values_peek (be->items, index),
                             NULL, index, cancellable, be->policy, holds_slot, entry,
@@ -116,6 +112,8 @@ pft_batch_exec_done (PftValues *results,
 
   g_object_unref (be->items);
   _pft_item_pool_free (be->pool);
+  if (be->contexts != NULL)
+    _pft_context_pool_close (be->contexts);
   _pft_run_policy_unref (be->policy);
   g_free (be);
 
@@ -160,6 +158,8 @@ pft_batch_exec_phase (PftInvocation *inv,
   be->kind = kind;
   be->items = items;
   be->pool = _pft_item_pool_new ();
+  if (kind == PFT_JOB_EXEC)
+    be->contexts = _pft_context_pool_new ();
   /* A walk is not retried for ordinary errors (its nodes retry their own
    * execs); only a throttled flow runs a rate-limited walk again. */
   if (kind == PFT_JOB_WALK)

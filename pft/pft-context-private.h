@@ -46,9 +46,22 @@ typedef struct
 PftSyncReturn *_pft_context_set_sync_return (PftContext    *self,
                                              PftSyncReturn *sync_return);
 
-/* Reuse of item contexts within a batch. */
-gboolean _pft_context_is_recyclable  (PftContext  *self);
-void     _pft_context_reset_for_item (PftContext  *self,
-                                      gint64       index);
+/* Reuse of item contexts within a batch: a context goes back to its
+ * batch's pool when its last reference is dropped (by the engine or by
+ * whoever kept it, on any thread) while the pool is open. */
+typedef struct _PftContextPool PftContextPool;
+
+PftContextPool *_pft_context_pool_new   (void);
+/* A context for item @index of the batch whose context is @parent and
+ * whose items share @cancellable: one nobody holds any more, reset, or
+ * a new one (transfer full). Only one thread at a time may take from a
+ * pool (the one running the batch): that keeps the lock-free pool ABA-safe. */
+PftContext     *_pft_context_pool_take  (PftContextPool *pool,
+                                         PftContext     *parent,
+                                         gint64          index,
+                                         GCancellable   *cancellable);
+/* The batch ended: the free contexts die, and so does each one still
+ * held when its last reference goes. Drops the caller's pool reference. */
+void            _pft_context_pool_close (PftContextPool *pool);
 
 G_END_DECLS

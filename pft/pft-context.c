@@ -25,6 +25,17 @@
  * in the store, not in the node. Batch items each get their own context,
  * which shares the store, params and cancellable of the batch's.
  *
+ * An item context is reused for a later item of the same batch once
+ * nobody holds a reference to it any more. An exec may keep a reference
+ * to its context as long as it likes: the context then serves no other
+ * item until that reference is dropped. Data attached with
+ * g_object_set_data() to a context the exec did not keep may therefore
+ * be seen again by a later item: keep per-item data in the store, the
+ * item or the exec's result instead. A #GWeakRef to an item context may
+ * be cleared when its last reference goes even though the context is
+ * reused afterwards (GLib 2.74 does so), and g_object_run_dispose() must
+ * not be called on a context.
+ *
  * Timers and idles that user code adds must go on
  * [method@Pft.Context.get_main_context] (the thread-default context of
  * the run), not on the global default context: a synchronous
@@ -64,7 +75,59 @@ struct _PftContext
   /* (atomic) (nullable): the request start the exec marks itself with
    * pft_context_begin_request(); an exec in a worker thread may call it. */
   PftRequestStart *request_start;
+  /* (nullable) (owned): the batch pool an item context goes back to
+   * when nobody holds it any more (see pft_context_dispose()). */
+  PftContextPool *pool;
+  PftContext     *pool_next;   /* chains the pool's free contexts */
 };
+
+/* The item contexts of one batch that nobody holds, for its next items:
+ * a lock-free stack that any thread pushes to (a context's last reference
+ * can go anywhere) and only the batch pops from, so no ABA. Refcounted:
+ * a context can be disposed after its batch ended; the stack is closed
+ * then, and the context dies normally. */
+struct _PftContextPool
+{
+  gatomicrefcount  ref_count;
+  PftContext      *free;       /* (atomic): chained by pool_next, one reference
+                                * each, or PFT_CONTEXT_POOL_CLOSED */
+};
+
+#define PFT_CONTEXT_POOL_CLOSED ((PftContext *) &pft_context_pool_closed)
+static const char pft_context_pool_closed;
+
+static void
+pft_context_pool_unref (PftContextPool *pool)
+{
+  if (g_atomic_ref_count_dec (&pool->ref_count))
+    g_free (pool);
+}
+
+/* Puts @ctx, whose last reference just went, back; FALSE if the batch
+ * ended. */
+static gboolean
+pft_context_pool_push (PftContextPool *pool,
+                       PftContext     *ctx)
+{
+  PftContext *head;
+
+  g_object_ref (ctx);
+  do
+    {
+      head = g_atomic_pointer_get (&pool->free);
+      if (head == PFT_CONTEXT_POOL_CLOSED)
+        {
+          /* Not the last: the one being dropped still counts until dispose
+           * returns. Taken before the push, or the batch could pop @ctx
+           * and drop it before we hold it. */
+          g_object_unref (ctx);
+          return FALSE;
+        }
+      ctx->pool_next = head;
+    }
+  while (!g_atomic_pointer_compare_and_exchange (&pool->free, head, ctx));
+  return TRUE;
+}
 
 G_DEFINE_FINAL_TYPE (PftContext, pft_context, G_TYPE_OBJECT)
 
@@ -81,10 +144,34 @@ enum {
 
 static GParamSpec *properties[N_PROPS];
 
+/* Called by g_object_unref() when the last reference goes, on whatever
+ * thread dropped it: an item context whose batch still runs takes a new
+ * reference and goes back to the pool instead of dying (GObject then does
+ * not finalize it: it was "resurrected"). Not chaining up keeps its
+ * qdata and handlers, which is why they may be seen on reuse. */
+static void
+pft_context_dispose (GObject *object)
+{
+  PftContext *self = (PftContext *)object;
+
+  if (self->pool != NULL)
+    {
+      if (pft_context_pool_push (self->pool, self))
+        return;
+      g_clear_pointer (&self->pool, pft_context_pool_unref);
+    }
+
+  G_OBJECT_CLASS (pft_context_parent_class)->dispose (object);
+}
+
 static void
 pft_context_finalize (GObject *object)
 {
   PftContext *self = (PftContext *)object;
+
+  /* Set if a thread that resurrected @self lost the race with the item
+   * that took it from the pool and dropped it meanwhile. */
+  g_clear_pointer (&self->pool, pft_context_pool_unref);
 
   g_clear_object (&self->node);
   g_clear_object (&self->store);
@@ -134,6 +221,7 @@ pft_context_class_init (PftContextClass *klass)
 {
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
 
+  object_class->dispose = pft_context_dispose;
   object_class->finalize = pft_context_finalize;
   object_class->get_property = pft_context_get_property;
 
@@ -253,67 +341,6 @@ _pft_context_new_for_attempt (PftContext   *parent,
   return self;
 }
 
-/* PyGObject leaves this on every object it wrapped once the wrapper is
- * gone (the wrapper's Python type, for the next wrapper); its destroy
- * notify takes the GIL. */
-#define PFT_CONTEXT_PYGOBJECT_DATA "PyGObject::instance-data"
-
-static void
-pft_context_count_qdata (GQuark   key,
-                         gpointer data,
-                         gpointer user_data)
-{
-  guint *counts = user_data;
-
-  counts[key == counts[2] ? 0 : 1]++;
-}
-
-/* Whether the only qdata of @object is PyGObject's instance data: what
- * a context that went through a Python vfunc keeps. Kept across items,
- * it costs nothing; dropped per item, its free takes the GIL on the
- * thread that drops the context (the main one), for every item. */
-static gboolean
-pft_context_has_only_pygobject_data (GObject *object)
-{
-  static GQuark pygobject_quark;
-  GQuark quark = g_atomic_int_get (&pygobject_quark);
-  guint counts[3] = { 0, 0, 0 };
-
-  if (quark == 0)
-    {
-      /* 0 until PyGObject, which registers it, is loaded. */
-      quark = g_quark_try_string (PFT_CONTEXT_PYGOBJECT_DATA);
-      if (quark == 0)
-        return FALSE;
-      g_atomic_int_set (&pygobject_quark, quark);
-    }
-  counts[2] = quark;
-  g_datalist_foreach (&object->qdata, pft_context_count_qdata, counts);
-  return counts[1] == 0;
-}
-
-/* Whether @self, an item context, may serve another item of the same
- * batch once its item is done: only the caller holds it (one reference)
- * and nobody attached anything to it (no qdata: no weak reference, toggle
- * reference, live binding wrapper or user data), but for what PyGObject
- * leaves once its wrapper is gone (the Python type of the wrapper, the
- * same for the next item). Anything else, and it is dropped as usual.
- * A signal handler is not looked for (that lookup cost as much as the
- * rest of an item): a context has no signals and never notifies, so a
- * handler left connected never runs, and goes with the context at the
- * end of the batch. */
-gboolean
-_pft_context_is_recyclable (PftContext *self)
-{
-  GObject *object = G_OBJECT (self);
-
-  if (g_atomic_int_get (&object->ref_count) != 1)
-    return FALSE;
-  /* One reference, ours: nobody else can touch the qdata meanwhile. */
-  return g_atomic_pointer_get (&object->qdata) == NULL ||
-         pft_context_has_only_pygobject_data (object);
-}
-
 /* Returns the previous one, to put back after: an exec_async may call
  * pft_node_exec_async() on another node with the same context. */
 PftSyncReturn *
@@ -400,16 +427,74 @@ pft_context_return_error (PftContext *self,
   sr->error = error;
 }
 
-/* Makes a recycled item context (see _pft_context_is_recyclable()) new
- * for item @index: what differs between the items of one batch is the
- * index and the attempt. */
-void
-_pft_context_reset_for_item (PftContext *self,
-                             gint64      index)
+/* Makes a recycled item context new for item @index: what the engine
+ * sets differs between the items of one batch in the index, the attempt
+ * and the request start only. */
+static void
+pft_context_reset_for_item (PftContext *self,
+                            gint64      index)
 {
   self->index = index;
   self->attempt = 0;
+  self->pool_next = NULL;
   _pft_context_defer_request_start (self, NULL, 0);
+}
+
+PftContextPool *
+_pft_context_pool_new (void)
+{
+  PftContextPool *pool = g_new0 (PftContextPool, 1);
+
+  g_atomic_ref_count_init (&pool->ref_count);
+  return pool;
+}
+
+PftContext *
+_pft_context_pool_take (PftContextPool *pool,
+                        PftContext     *parent,
+                        gint64          index,
+                        GCancellable   *cancellable)
+{
+  PftContext *self;
+
+  do
+    {
+      self = g_atomic_pointer_get (&pool->free);
+      g_return_val_if_fail (self != PFT_CONTEXT_POOL_CLOSED, NULL);
+      if (self == NULL)
+        break;
+    }
+  while (!g_atomic_pointer_compare_and_exchange (&pool->free, self, self->pool_next));
+
+  if (self != NULL)
+    {
+      pft_context_reset_for_item (self, index);
+      return self;
+    }
+  self = _pft_context_new_for_item (parent, index, cancellable);
+  g_atomic_ref_count_inc (&pool->ref_count);
+  self->pool = pool;
+  /* g_object_unref() freezes notifications around dispose, and makes and
+   * frees a queue each time when none is frozen already: frozen for good
+   * (a context never notifies), the reuse of each item costs no allocation. */
+  g_object_freeze_notify (G_OBJECT (self));
+  return self;
+}
+
+void
+_pft_context_pool_close (PftContextPool *pool)
+{
+  PftContext *free_list = g_atomic_pointer_exchange (&pool->free, PFT_CONTEXT_POOL_CLOSED);
+
+  /* Their dispose sees the pool closed and lets them die. */
+  while (free_list != NULL)
+    {
+      PftContext *ctx = free_list;
+
+      free_list = ctx->pool_next;
+      g_object_unref (ctx);
+    }
+  pft_context_pool_unref (pool);
 }
 
 void

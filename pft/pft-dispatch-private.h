@@ -71,14 +71,12 @@ void     _pft_run_item       (PftNode         *node,
                               PftItemDoneFunc  done,
                               gpointer         user_data);
 
-/* What the items of one batch recycle (their contexts and runs), so
- * that an item costs no allocation. */
+/* What the items of one batch recycle (their runs; contexts recycle
+ * through PftContextPool), so that an item costs no allocation. */
 typedef struct _PftItemPool PftItemPool;
 
 PftItemPool *_pft_item_pool_new         (void);
 void         _pft_item_pool_free        (PftItemPool *pool);
-/* A context a finished item left for the next one, or NULL (transfer full). */
-PftContext  *_pft_item_pool_pop_context (PftItemPool *pool);
 
 /* _pft_run_item() for an item of a batch: takes @ctx's reference;
  * borrows @node, @cancellable and @policy, which the batch holds; when

@@ -91,11 +91,10 @@ dispatch_acquire_slot (PftRunPolicy      *policy,
 typedef struct _ItemRun ItemRun;
 typedef struct _AttemptTimeout AttemptTimeout;
 
-/* What the items of one batch recycle: an item's context and its ItemRun
- * serve the next item, so that an item costs no allocation. */
+/* What the items of one batch recycle: an item's ItemRun serves the next
+ * item (its context goes back to the batch's PftContextPool by itself). */
 struct _PftItemPool
 {
-  GPtrArray *contexts;   /* (element-type PftContext) */
   ItemRun   *free_runs;  /* chained by next_free */
 };
 typedef PftItemPool ItemPool;
@@ -152,12 +151,9 @@ item_run_finish (ItemRun *run,
   if (run->policy->throttle != NULL)
     _pft_throttle_item_done (run->policy->throttle, index, error);
 
-  /* An item context nobody else kept serves the batch's next item:
-   * creating and disposing a GObject per item is most of an item's cost. */
-  if (run->pool != NULL && run->kind == PFT_JOB_EXEC && _pft_context_is_recyclable (run->ctx))
-    g_ptr_array_add (run->pool->contexts, run->ctx);
-  else
-    g_object_unref (run->ctx);
+  /* An item context of a batch goes back to its pool if this was the
+   * last reference (see pft_context_dispose()). */
+  g_object_unref (run->ctx);
   g_clear_pointer (&run->params, g_variant_unref);
   if (run->pool != NULL)
     {
@@ -863,16 +859,12 @@ _pft_dispatch_item_done (gpointer  user_data,
 PftItemPool *
 _pft_item_pool_new (void)
 {
-  PftItemPool *pool = g_new0 (PftItemPool, 1);
-
-  pool->contexts = g_ptr_array_new_with_free_func (g_object_unref);
-  return pool;
+  return g_new0 (PftItemPool, 1);
 }
 
 void
 _pft_item_pool_free (PftItemPool *pool)
 {
-  g_ptr_array_unref (pool->contexts);
   while (pool->free_runs != NULL)
     {
       ItemRun *run = pool->free_runs;
@@ -881,12 +873,4 @@ _pft_item_pool_free (PftItemPool *pool)
       g_free (run);
     }
   g_free (pool);
-}
-
-PftContext *
-_pft_item_pool_pop_context (PftItemPool *pool)
-{
-  if (pool->contexts->len == 0)
-    return NULL;
-  return g_ptr_array_steal_index_fast (pool->contexts, pool->contexts->len - 1);
 }
