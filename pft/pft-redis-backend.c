@@ -39,8 +39,10 @@ struct _PftRedisBackend
   gboolean            is_local;       /* deciding locally until Redis answers */
   GSource            *probe;          /* (nullable): while is_local */
   PftRedisStats       reading;
-  gint64              reading_at;     /* monotonic, 0: none */
-  gboolean            reading_asked;
+  /* Monotonic time at which @reading was asked for (0: none): its age
+   * counts from the question, since the answer may come much later. */
+  gint64              reading_at;
+  gint64              reading_asked_at;   /* 0: no reading asked */
 };
 
 static void
@@ -390,12 +392,12 @@ pft_redis_backend_on_reading (const PftRedisStats *stats,
   PftRedisBackend *self = data;
 
   g_mutex_lock (&self->lock);
-  self->reading_asked = FALSE;
-  if (stats != NULL)
+  if (stats != NULL && self->reading_asked_at > self->reading_at)
     {
       self->reading = *stats;
-      self->reading_at = g_get_monotonic_time ();
+      self->reading_at = self->reading_asked_at;
     }
+  self->reading_asked_at = 0;
   g_mutex_unlock (&self->lock);
   _pft_redis_backend_unref (self);
 }
@@ -408,6 +410,7 @@ pft_redis_backend_usage (PftAdmission *admission,
 {
   PftRedisBackend *self = PFT_REDIS_BACKEND (admission);
   gboolean refresh;
+  gint64 now;
 
   g_mutex_lock (&self->lock);
   if (self->is_local)
@@ -417,9 +420,10 @@ pft_redis_backend_usage (PftAdmission *admission,
       *count = self->reading.in_window;
       *cost = self->reading.cost_in_window;
     }
-  refresh = !self->reading_asked &&
-            g_get_monotonic_time () - self->reading_at > PFT_REDIS_BACKEND_STATS_AGE_US;
-  self->reading_asked |= refresh;
+  now = g_get_monotonic_time ();
+  refresh = self->reading_asked_at == 0 && now - self->reading_at > PFT_REDIS_BACKEND_STATS_AGE_US;
+  if (refresh)
+    self->reading_asked_at = now;
   g_mutex_unlock (&self->lock);
 
   if (refresh)
@@ -601,11 +605,17 @@ _pft_redis_backend_query_stats (PftRedisBackend *self,
                                 PftRedisStats   *stats,
                                 GError         **error)
 {
+  gint64 asked_at = g_get_monotonic_time ();
+
   if (!_pft_redis_admission_read_stats (self->adm, cancellable, stats, error))
     return FALSE;
   g_mutex_lock (&self->lock);
-  self->reading = *stats;
-  self->reading_at = g_get_monotonic_time ();
+  /* A background reading asked later may have come in first. */
+  if (asked_at > self->reading_at)
+    {
+      self->reading = *stats;
+      self->reading_at = asked_at;
+    }
   g_mutex_unlock (&self->lock);
   return TRUE;
 }

@@ -685,6 +685,67 @@ test_down_local (void)
   waiter_clear (&w);
 }
 
+/* Blocks the server for @data microseconds (a script runs alone). */
+static gpointer
+block_server_thread (gpointer data)
+{
+  freeReplyObject (pft_redis_server_command (server,
+      "EVAL %s 0 %s",
+      "local s = redis.call('TIME') "
+      "repeat local n = redis.call('TIME') "
+      "until (n[1] - s[1]) * 1000000 + (n[2] - s[2]) > tonumber(ARGV[1])",
+      (const char *) data));
+  return NULL;
+}
+
+static double
+stats_double (GVariant   *stats,
+              const char *name)
+{
+  double d = -1;
+
+  g_assert_true (g_variant_lookup (stats, name, "d", &d));
+  return d;
+}
+
+/* dup_stats() shows the last reading of the shared counts and asks for a
+ * new one in the background; its age counts from the question, since a
+ * slow server answers late. */
+static void
+test_stats_reading_age (void)
+{
+  g_autofree char *key = pft_redis_unique_key ("age");
+  g_autoptr(PftRateLimiter) limiter = limiter_new (key, 4, 100, 60.0);
+  g_autoptr(GThread) blocker = NULL;
+  g_autoptr(GVariant) stats = NULL;
+  guint32 count = 0;
+  gint64 asked;
+
+  g_object_unref (acquire (limiter, 1));
+  g_assert_cmpuint (shared (limiter, "window_count"), ==, 1);   /* a reading of 1 */
+  g_object_unref (acquire (limiter, 1));
+  g_object_unref (acquire (limiter, 1));
+  pft_redis_spin_for (150 * MS);   /* older than the refresh age */
+
+  blocker = g_thread_new ("block", block_server_thread, (gpointer) "500000");
+  pft_redis_spin_for (100 * MS);   /* the script runs */
+  asked = g_get_monotonic_time ();
+  stats = pft_rate_limiter_dup_stats (limiter);   /* asks, answered after the block */
+  g_assert_true (g_variant_lookup (stats, "shared_window_count", "u", &count));
+  g_assert_cmpuint (count, ==, 1);
+  while (count != 3)
+    {
+      pft_redis_spin_for (20 * MS);
+      g_clear_pointer (&stats, g_variant_unref);
+      stats = pft_rate_limiter_dup_stats (limiter);
+      g_assert_true (g_variant_lookup (stats, "shared_window_count", "u", &count));
+    }
+  /* The answer came about 400 ms after the question. */
+  g_assert_cmpfloat (stats_double (stats, "shared_reading_age"), >=,
+                     (double) (g_get_monotonic_time () - asked) / G_USEC_PER_SEC - 0.05);
+  g_assert_cmpfloat (stats_double (stats, "shared_reading_age"), >=, 0.3);
+}
+
 static void
 test_wrong_type (void)
 {
@@ -918,6 +979,7 @@ main (int argc, char **argv)
   g_test_add_func ("/redis-limiter/processes/restart", test_restart_mid_run);
   g_test_add_func ("/redis-limiter/down/fail", test_down_fail);
   g_test_add_func ("/redis-limiter/down/local", test_down_local);
+  g_test_add_func ("/redis-limiter/stats/reading-age", test_stats_reading_age);
   g_test_add_func ("/redis-limiter/errors/wrong-type", test_wrong_type);
   g_test_add_func ("/redis-limiter/errors/script-flush", test_script_flush);
   g_test_add_func ("/redis-limiter/registry/stats", test_registry_stats);
