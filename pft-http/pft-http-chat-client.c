@@ -391,6 +391,9 @@ pft_http_chat_client_new (PftHttpProvider  provider,
  * pft_http_chat_client_get_provider:
  * @self: a client
  *
+ * Gets [property@PftHttp.ChatClient:provider], the request and reply
+ * format the client speaks.
+ *
  * Returns: the API style
  *
  * Since: 0.1
@@ -405,6 +408,9 @@ pft_http_chat_client_get_provider (PftHttpChatClient *self)
 /**
  * pft_http_chat_client_get_base_url:
  * @self: a client
+ *
+ * Gets [property@PftHttp.ChatClient:base-url], the URL the endpoint path
+ * is appended to.
  *
  * Returns: (nullable): the base URL
  *
@@ -464,6 +470,10 @@ pft_http_chat_client_set_api_key (PftHttpChatClient *self,
  * pft_http_chat_client_has_api_key:
  * @self: a client
  *
+ * Tells whether the client has an API key,
+ * [property@PftHttp.ChatClient:has-api-key]. The key itself cannot be read
+ * back.
+ *
  * Returns: %TRUE if a key is set
  *
  * Since: 0.1
@@ -478,6 +488,8 @@ pft_http_chat_client_has_api_key (PftHttpChatClient *self)
 /**
  * pft_http_chat_client_get_model:
  * @self: a client
+ *
+ * Gets [property@PftHttp.ChatClient:model], the model every request names.
  *
  * Returns: (nullable): the model
  *
@@ -511,6 +523,9 @@ pft_http_chat_client_set_model (PftHttpChatClient *self,
 /**
  * pft_http_chat_client_get_max_tokens:
  * @self: a client
+ *
+ * Gets [property@PftHttp.ChatClient:max-tokens], the `max_tokens` of every
+ * request.
  *
  * Returns: the most tokens an answer may have
  *
@@ -549,6 +564,8 @@ pft_http_chat_client_set_max_tokens (PftHttpChatClient *self,
  * pft_http_chat_client_get_temperature:
  * @self: a client
  *
+ * Gets [property@PftHttp.ChatClient:temperature].
+ *
  * Returns: the temperature, or -1 when none is sent
  *
  * Since: 0.1
@@ -586,6 +603,9 @@ pft_http_chat_client_set_temperature (PftHttpChatClient *self,
  * pft_http_chat_client_get_system_prompt:
  * @self: a client
  *
+ * Gets [property@PftHttp.ChatClient:system-prompt], put before the
+ * conversations that have none.
+ *
  * Returns: (nullable): the system prompt
  *
  * Since: 0.1
@@ -618,6 +638,9 @@ pft_http_chat_client_set_system_prompt (PftHttpChatClient *self,
 /**
  * pft_http_chat_client_get_timeout:
  * @self: a client
+ *
+ * Gets [property@PftHttp.ChatClient:timeout], the limit on a whole
+ * request.
  *
  * Returns: the timeout of a request in seconds, 0 for none
  *
@@ -655,6 +678,9 @@ pft_http_chat_client_set_timeout (PftHttpChatClient *self,
 /**
  * pft_http_chat_client_get_limiter:
  * @self: a client
+ *
+ * Gets [property@PftHttp.ChatClient:limiter], the limiter every call goes
+ * through.
  *
  * Returns: (transfer none) (nullable): the limiter
  *

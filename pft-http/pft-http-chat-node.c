@@ -759,6 +759,9 @@ pft_http_chat_node_new (PftHttpChatClient *client)
  * pft_http_chat_node_get_client:
  * @self: a chat node
  *
+ * Gets [property@PftHttp.ChatNode:client], the client that sends the
+ * requests.
+ *
  * Returns: (transfer none): the client
  *
  * Since: 0.1
@@ -798,6 +801,9 @@ pft_http_chat_node_set_client (PftHttpChatNode   *self,
 /**
  * pft_http_chat_node_get_token_limiter:
  * @self: a chat node
+ *
+ * Gets [property@PftHttp.ChatNode:token-limiter], the limiter the
+ * estimated tokens of every request are charged to.
  *
  * Returns: (transfer none) (nullable): the token limiter
  *
@@ -858,6 +864,9 @@ pft_http_chat_node_set_key (PftHttpChatNode *self,
  * pft_http_chat_node_get_input_key:
  * @self: a chat node
  *
+ * Gets [property@PftHttp.ChatNode:input-key], where prep reads the items
+ * from the store.
+ *
  * Returns: the store key of the items
  *
  * Since: 0.1
@@ -896,6 +905,9 @@ pft_http_chat_node_set_input_key (PftHttpChatNode *self,
  * pft_http_chat_node_get_output_key:
  * @self: a chat node
  *
+ * Gets [property@PftHttp.ChatNode:output-key], where post stores the
+ * results.
+ *
  * Returns: the store key of the results
  *
  * Since: 0.1
@@ -933,6 +945,9 @@ pft_http_chat_node_set_output_key (PftHttpChatNode *self,
 /**
  * pft_http_chat_node_get_provider_window:
  * @self: a chat node
+ *
+ * Gets [property@PftHttp.ChatNode:provider-window], the window the
+ * provider's rate-limit headers are read against.
  *
  * Returns: the window assumed for the provider's limits, in seconds
  *
@@ -977,6 +992,9 @@ pft_http_chat_node_set_provider_window (PftHttpChatNode *self,
  * pft_http_chat_node_get_requests_sent:
  * @self: a chat node
  *
+ * Gets [property@PftHttp.ChatNode:requests-sent], counted since the node
+ * was made.
+ *
  * Returns: requests sent, retries included
  *
  * Since: 0.1
@@ -995,6 +1013,9 @@ pft_http_chat_node_get_requests_sent (PftHttpChatNode *self)
  * pft_http_chat_node_get_rate_limited_replies:
  * @self: a chat node
  *
+ * Gets [property@PftHttp.ChatNode:rate-limited-replies], counted since the
+ * node was made.
+ *
  * Returns: answers that were HTTP 429
  *
  * Since: 0.1
@@ -1012,6 +1033,8 @@ pft_http_chat_node_get_rate_limited_replies (PftHttpChatNode *self)
 /**
  * pft_http_chat_node_get_retries:
  * @self: a chat node
+ *
+ * Gets the number of retries the node made since it was made.
  *
  * Returns: attempts after the first of their item, see
  *   [property@PftHttp.ChatNode:retries]

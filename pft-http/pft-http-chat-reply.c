@@ -197,6 +197,9 @@ _pft_http_chat_reply_new (const char         *text,
  * pft_http_chat_reply_get_text:
  * @self: a reply
  *
+ * Gets [property@PftHttp.ChatReply:text]: OpenAI's
+ * `choices[0].message.content`, or Anthropic's `text` blocks joined.
+ *
  * Returns: the text of the answer
  *
  * Since: 0.1
@@ -211,6 +214,9 @@ pft_http_chat_reply_get_text (PftHttpChatReply *self)
 /**
  * pft_http_chat_reply_get_input_tokens:
  * @self: a reply
+ *
+ * Gets [property@PftHttp.ChatReply:input-tokens], the tokens the provider
+ * counted for the prompt.
  *
  * Returns: prompt tokens from the reply's usage, or 0
  *
@@ -227,6 +233,9 @@ pft_http_chat_reply_get_input_tokens (PftHttpChatReply *self)
  * pft_http_chat_reply_get_output_tokens:
  * @self: a reply
  *
+ * Gets [property@PftHttp.ChatReply:output-tokens], the tokens the provider
+ * counted for the answer.
+ *
  * Returns: completion tokens from the reply's usage, or 0
  *
  * Since: 0.1
@@ -241,6 +250,9 @@ pft_http_chat_reply_get_output_tokens (PftHttpChatReply *self)
 /**
  * pft_http_chat_reply_has_usage:
  * @self: a reply
+ *
+ * Tells whether the token counts come from the provider; without a `usage`
+ * block they are 0.
  *
  * Returns: %TRUE if the reply had a `usage` block
  *
@@ -257,6 +269,8 @@ pft_http_chat_reply_has_usage (PftHttpChatReply *self)
  * pft_http_chat_reply_get_status:
  * @self: a reply
  *
+ * Gets [property@PftHttp.ChatReply:status], the HTTP status of the reply.
+ *
  * Returns: the HTTP status
  *
  * Since: 0.1
@@ -271,6 +285,8 @@ pft_http_chat_reply_get_status (PftHttpChatReply *self)
 /**
  * pft_http_chat_reply_get_latency:
  * @self: a reply
+ *
+ * Gets [property@PftHttp.ChatReply:latency].
  *
  * Returns: seconds from sending to having the whole reply
  *
@@ -287,6 +303,9 @@ pft_http_chat_reply_get_latency (PftHttpChatReply *self)
  * pft_http_chat_reply_get_model:
  * @self: a reply
  *
+ * Gets [property@PftHttp.ChatReply:model], the model that answered, as the
+ * provider names it.
+ *
  * Returns: (nullable): the model named in the reply
  *
  * Since: 0.1
@@ -301,6 +320,8 @@ pft_http_chat_reply_get_model (PftHttpChatReply *self)
 /**
  * pft_http_chat_reply_get_finish_reason:
  * @self: a reply
+ *
+ * Gets why the provider stopped the answer.
  *
  * Returns: (nullable): OpenAI's `finish_reason` or Anthropic's
  *   `stop_reason` (`stop`, `length`, `end_turn`, `max_tokens`, ...)
@@ -318,6 +339,9 @@ pft_http_chat_reply_get_finish_reason (PftHttpChatReply *self)
  * pft_http_chat_reply_get_json:
  * @self: a reply
  *
+ * Gets [property@PftHttp.ChatReply:json], the reply's body, for the fields
+ * the reply has no accessor for.
+ *
  * Returns: (transfer none): the whole reply, parsed
  *
  * Since: 0.1
@@ -332,6 +356,9 @@ pft_http_chat_reply_get_json (PftHttpChatReply *self)
 /**
  * pft_http_chat_reply_get_rate_headers:
  * @self: a reply
+ *
+ * Gets [property@PftHttp.ChatReply:rate-headers], the rate-limit fields of
+ * the reply's headers.
  *
  * Returns: (transfer none): the reply's rate-limit headers
  *

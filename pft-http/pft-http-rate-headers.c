@@ -675,6 +675,9 @@ pick_reset (const Quota *qs)
  * pft_http_rate_headers_is_empty:
  * @self: a #PftHttpRateHeaders
  *
+ * Tells whether the headers said anything about rate limits; applying
+ * empty headers changes nothing.
+ *
  * Returns: %TRUE if no rate-limit field was understood
  *
  * Since: 0.1
@@ -708,6 +711,8 @@ pft_http_rate_headers_get_retry_after (PftHttpRateHeaders *self)
  * pft_http_rate_headers_get_request_limit:
  * @self: a #PftHttpRateHeaders
  *
+ * Gets the request limit the headers announce.
+ *
  * Returns: the requests allowed per window
  *   ([method@PftHttp.RateHeaders.get_window]), or -1 if not said
  *
@@ -724,6 +729,8 @@ pft_http_rate_headers_get_request_limit (PftHttpRateHeaders *self)
  * pft_http_rate_headers_get_request_remaining:
  * @self: a #PftHttpRateHeaders
  *
+ * Gets the requests the headers say are left.
+ *
  * Returns: the requests left in the current window, or -1 if not said
  *
  * Since: 0.1
@@ -738,6 +745,8 @@ pft_http_rate_headers_get_request_remaining (PftHttpRateHeaders *self)
 /**
  * pft_http_rate_headers_get_request_reset:
  * @self: a #PftHttpRateHeaders
+ *
+ * Gets when the headers say the request quota is replenished.
  *
  * Returns: seconds until the request quota is replenished, or -1 if not said
  *
@@ -754,6 +763,8 @@ pft_http_rate_headers_get_request_reset (PftHttpRateHeaders *self)
  * pft_http_rate_headers_get_token_limit:
  * @self: a #PftHttpRateHeaders
  *
+ * Gets the token limit the headers announce.
+ *
  * Returns: the tokens allowed per window, or -1 if not said
  *
  * Since: 0.1
@@ -769,6 +780,8 @@ pft_http_rate_headers_get_token_limit (PftHttpRateHeaders *self)
  * pft_http_rate_headers_get_token_remaining:
  * @self: a #PftHttpRateHeaders
  *
+ * Gets the tokens the headers say are left.
+ *
  * Returns: the tokens left in the current window, or -1 if not said
  *
  * Since: 0.1
@@ -783,6 +796,8 @@ pft_http_rate_headers_get_token_remaining (PftHttpRateHeaders *self)
 /**
  * pft_http_rate_headers_get_token_reset:
  * @self: a #PftHttpRateHeaders
+ *
+ * Gets when the headers say the token quota is replenished.
  *
  * Returns: seconds until the token quota is replenished, or -1 if not said
  *
@@ -818,6 +833,9 @@ pft_http_rate_headers_get_window (PftHttpRateHeaders *self)
  * pft_http_rate_headers_get_window_stated:
  * @self: a #PftHttpRateHeaders
  *
+ * Tells whether [method@PftHttp.RateHeaders.get_window] is the provider's
+ * own or the assumed default.
+ *
  * Returns: %TRUE if the provider stated its window (`RateLimit-Policy`)
  *
  * Since: 0.1
@@ -851,6 +869,9 @@ pft_http_rate_headers_set_default_window (PftHttpRateHeaders *self,
 /**
  * pft_http_rate_headers_get_arrival_margin:
  * @self: a #PftHttpRateHeaders
+ *
+ * Gets the arrival margin set with
+ * [method@PftHttp.RateHeaders.set_arrival_margin].
  *
  * Returns: the margin, in seconds, by which
  *   [method@PftHttp.RateHeaders.apply_requests] widens a limiter window

@@ -9,13 +9,16 @@
 - every enum gets its GType from mkenums (no hand-registered enums);
 - every function a public header declares is defined in the .c file of
   the same name;
-- the .pc file requires GLib at the build's floor.
+- the .pc file requires GLib at the build's floor;
+- every page of docs/ is a page of a gi-docgen reference (Pft's or
+  PftHttp's), once.
 """
 
 import glob
 import os
 import re
 import sys
+import tomllib
 import xml.etree.ElementTree as ET
 
 CORE = '{http://www.gtk.org/introspection/core/1.0}'
@@ -168,6 +171,27 @@ def check_pc(pc_file, floor):
     return problems
 
 
+def check_doc_pages(srcdir):
+    docs = os.path.join(srcdir, 'docs')
+    owners = {}
+    for toml in sorted(glob.glob(os.path.join(docs, '*.toml.in'))):
+        # A line that is only @VAR@ is filled in by meson (Pft's related
+        # libraries); the rest is TOML as it stands.
+        text = re.sub(r'^@\w+@$', '', open(toml, encoding='utf-8').read(), flags=re.M)
+        pages = tomllib.loads(text).get('extra', {}).get('content_files', [])
+        for page in pages:
+            owners.setdefault(page, []).append(os.path.basename(toml))
+    problems = []
+    for page in sorted(os.path.basename(p) for p in glob.glob(os.path.join(docs, '*.md'))):
+        if page not in owners:
+            problems.append('docs/%s is in no reference (content_files of docs/*.toml.in)' % page)
+        elif len(owners[page]) > 1:
+            problems.append('docs/%s is a page of %s' % (page, ', '.join(owners[page])))
+    for page in sorted(set(owners) - {os.path.basename(p) for p in glob.glob(os.path.join(docs, '*.md'))}):
+        problems.append('%s lists docs/%s, which does not exist' % (', '.join(owners[page]), page))
+    return problems
+
+
 def main():
     srcdir, pft_gir, http_gir, pc_file, floor = sys.argv[1:6]
     floor = floor.replace('>=', '').strip()
@@ -181,6 +205,7 @@ def main():
     check('every public function is defined in the .c file of its header',
           check_defined_with_header(srcdir))
     check('%s requires GLib >= %s' % (os.path.basename(pc_file), floor), check_pc(pc_file, floor))
+    check('every page of docs/ is in one gi-docgen reference', check_doc_pages(srcdir))
 
     print('1..%d' % len(results))
     failed = 0
