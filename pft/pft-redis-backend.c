@@ -384,6 +384,20 @@ pft_redis_backend_paused_until (PftAdmission *admission)
   return until;
 }
 
+/* Keeps @stats, asked for at @asked_at, unless a reading asked later came
+ * in first (readings may overtake each other). */
+static void
+pft_redis_backend_keep_reading_locked (PftRedisBackend     *self,
+                                       const PftRedisStats *stats,
+                                       gint64               asked_at)
+{
+  if (asked_at > self->reading_at)
+    {
+      self->reading = *stats;
+      self->reading_at = asked_at;
+    }
+}
+
 static void
 pft_redis_backend_on_reading (const PftRedisStats *stats,
                               const GError        *error,
@@ -392,11 +406,8 @@ pft_redis_backend_on_reading (const PftRedisStats *stats,
   PftRedisBackend *self = data;
 
   g_mutex_lock (&self->lock);
-  if (stats != NULL && self->reading_asked_at > self->reading_at)
-    {
-      self->reading = *stats;
-      self->reading_at = self->reading_asked_at;
-    }
+  if (stats != NULL)
+    pft_redis_backend_keep_reading_locked (self, stats, self->reading_asked_at);
   self->reading_asked_at = 0;
   g_mutex_unlock (&self->lock);
   _pft_redis_backend_unref (self);
@@ -610,12 +621,7 @@ _pft_redis_backend_query_stats (PftRedisBackend *self,
   if (!_pft_redis_admission_read_stats (self->adm, cancellable, stats, error))
     return FALSE;
   g_mutex_lock (&self->lock);
-  /* A background reading asked later may have come in first. */
-  if (asked_at > self->reading_at)
-    {
-      self->reading = *stats;
-      self->reading_at = asked_at;
-    }
+  pft_redis_backend_keep_reading_locked (self, stats, asked_at);
   g_mutex_unlock (&self->lock);
   return TRUE;
 }
